@@ -1,0 +1,42 @@
+# The two commands of the README, and a few helpers.
+#   make workflow   install everything, then run the whole workflow (offline default)
+#   make test       install everything the tests need, then run the tests
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+CORES  ?= all
+
+.PHONY: install latex workflow test report bench-images bench-detector clean
+
+install: $(VENV)/.deepcee-installed
+
+$(VENV)/.deepcee-installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+latex:
+	tools/install-debian.sh latex
+
+workflow: install latex
+	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --report results/report.html
+
+test: install latex
+	tools/install-debian.sh slurm
+	bash tests/slurm/setup_slurm.sh
+	DEEPCEE_SLURM=1 $(BIN)/pytest
+
+report: install
+	$(BIN)/snakemake --report results/report.html
+
+bench-images: install
+	$(BIN)/python -m deepcee.bench_images
+
+bench-detector: install
+	$(BIN)/python -m deepcee.bench_detector
+
+clean:
+	rm -rf results/0* results/figures results/tables results/*.tex results/*.json results/*.html logs .snakemake paper/ms.pdf

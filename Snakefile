@@ -1,0 +1,54 @@
+# Deep-CEE: re-derive "A Deep Learning Search for Galaxy Clusters" (Chan & Stott 2019).
+#
+#   snakemake --cores all                          # offline default (config.yaml)
+#   snakemake --cores all --configfile configs/paper.yaml   # the paper: VizieR, SkyView, GPU
+#
+# Nothing passes between stages except files under results/ (DESIGN §1).
+
+import os
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+configfile: "config.yaml"
+
+# The library lives in src/: make it importable here, in every job's script (also in
+# --sdm conda envs and on cluster nodes, which inherit the environment).
+_SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, _SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH", "")) if p)
+from deepcee.config import check_config  # noqa: E402
+from deepcee.errors import DeepCeeError  # noqa: E402
+
+_config_files = [str(f) for f in (workflow.overwrite_configfiles or [])] or ["config.yaml"]
+try:
+    # Our own check first: it names the key at fault in one line.
+    check_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml", " + ".join(_config_files))
+except DeepCeeError as err:
+    sys.exit(f"ERROR: {err}")
+# Snakemake's own validation (fills schema defaults).
+validate(config, "schemas/config.schema.yaml")
+
+RESULTS = "results"
+FIGURES = f"{RESULTS}/figures"
+TABLES = f"{RESULTS}/tables"
+SCRIPTS = str(Path(workflow.basedir) / "scripts")
+
+# Each rules/*.smk appends the final artefacts of its stage here.
+FINAL_TARGETS = []
+
+include: "rules/catalogue.smk"
+include: "rules/images.smk"
+include: "rules/train.smk"
+include: "rules/evaluate.smk"
+include: "rules/redmapper.smk"
+include: "rules/paper.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        FINAL_TARGETS,

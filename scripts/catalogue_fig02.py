@@ -1,0 +1,17 @@
+"""Rule fig02_sample_properties: the paper's Figure 2 from the sample."""
+
+import json
+
+from deepcee.catalogue import read_catalogue
+from deepcee.catalogue_plots import fig02_sample_properties
+from deepcee.files import run_script
+
+
+def main(snakemake):
+    sample = read_catalogue(snakemake.input.sample)
+    members = json.loads(open(snakemake.input.summary).read())["sources"]["members_column"]
+    label = "λ" if members == "lambda" else "$R_{L*}$"
+    fig02_sample_properties(sample, label, snakemake.output.pdf, snakemake.output.png)
+
+
+run_script(main, snakemake)  # noqa: F821

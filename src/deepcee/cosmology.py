@@ -1,0 +1,30 @@
+"""The paper's cosmology and the kpc <-> arcsec <-> pixel conversions built on it."""
+
+from __future__ import annotations
+
+import numpy as np
+from astropy import units as u
+from astropy.cosmology import FlatLambdaCDM
+
+#: Chan & Stott (2019) §1: H0 = 71 km/s/Mpc, Omega_m = 0.27, Omega_Lambda = 0.73 (flat).
+COSMO = FlatLambdaCDM(H0=71, Om0=0.27)
+
+#: SDSS imaging camera pixel scale (paper §2.2).
+SDSS_PIXEL_SCALE_ARCSEC = 0.396
+
+
+def kpc_per_arcsec(z):
+    """Proper transverse kpc per arcsec at redshift ``z`` (angular-diameter distance)."""
+    return COSMO.kpc_proper_per_arcmin(np.asarray(z, dtype=float)).to_value(u.kpc / u.arcmin) / 60.0
+
+
+def kpc_to_arcsec(kpc, z):
+    return np.asarray(kpc, dtype=float) / kpc_per_arcsec(z)
+
+
+def arcsec_to_kpc(arcsec, z):
+    return np.asarray(arcsec, dtype=float) * kpc_per_arcsec(z)
+
+
+def kpc_to_pixels(kpc, z, pixel_scale_arcsec: float = SDSS_PIXEL_SCALE_ARCSEC):
+    return kpc_to_arcsec(kpc, z) / pixel_scale_arcsec

@@ -1,0 +1,106 @@
+"""Atomic writes and per-stage summaries.
+
+A job that dies half way must never leave a file that looks finished, so every
+output is written to a temporary sibling and renamed into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
+
+    The temporary name keeps the real suffix so libraries that infer a format
+    from the extension (astropy, matplotlib, PIL) still do so.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
+    os.close(fd)
+    os.unlink(tmp)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    write_text(path, json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "item"):  # numpy scalars
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def config_hash(config: dict) -> str:
+    """A short, stable hash of a (sub-)config, for summaries and checkpoints."""
+    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of the packages a reader needs to re-derive a stage."""
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for name in ("deepcee", "snakemake", "numpy", "astropy", "astroquery", "galsim",
+                 "torch", "torchvision", "scipy", "matplotlib", "pandas"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def write_summary(path: str | os.PathLike, counts: dict, config: dict | None = None, **extra: Any) -> dict:
+    """Write a stage's machine-readable summary: counts, config hash, software versions."""
+    summary = {"counts": counts, "software": software_versions(), **extra}
+    if config is not None:
+        summary["config_hash"] = config_hash(config)
+        summary["config"] = config
+    write_json(path, summary)
+    return summary
+
+
+def run_script(main, *args, **kwargs) -> None:
+    """Run a rule script's ``main``; report a DeepCeeError as one line and exit 1."""
+    from .errors import DeepCeeError
+
+    try:
+        main(*args, **kwargs)
+    except DeepCeeError as err:
+        print(f"ERROR: {err}", file=sys.stderr)
+        sys.exit(1)
