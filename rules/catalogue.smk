@@ -24,6 +24,8 @@ rule download_vizier:
         vizier=lambda wc: config["catalogue"]["vizier"],
     log:
         "logs/catalogue/download_vizier.log",
+    conda:
+        "../envs/catalogue.yaml"
     script:
         "../scripts/catalogue_download.py"
 
@@ -40,6 +42,8 @@ rule select_catalogue:
         catalogue=lambda wc: config["catalogue"],
     log:
         "logs/catalogue/select.log",
+    conda:
+        "../envs/catalogue.yaml"
     script:
         "../scripts/catalogue_select.py"
 
@@ -53,6 +57,8 @@ rule fig02_sample_properties:
         png=f"{FIGURES}/fig02_sample_properties.png",
     log:
         "logs/catalogue/fig02.log",
+    conda:
+        "../envs/catalogue.yaml"
     script:
         "../scripts/catalogue_fig02.py"
 

@@ -95,12 +95,33 @@ def write_summary(path: str | os.PathLike, counts: dict, config: dict | None = N
     return summary
 
 
-def run_script(main, *args, **kwargs) -> None:
-    """Run a rule script's ``main``; report a DeepCeeError as one line and exit 1."""
+def run_script(main, snakemake=None, *args, **kwargs) -> None:
+    """Run a rule script's ``main(snakemake, ...)``.
+
+    Logging (and Python warnings) go to the rule's first ``log:`` file when it has one.
+    A DeepCeeError is reported as one ``ERROR:`` line, on stderr and in the log, and the
+    job exits 1 — no traceback for bad input.
+    """
+    import logging
+
     from .errors import DeepCeeError
 
+    log_path = None
+    if snakemake is not None and len(getattr(snakemake, "log", [])):
+        log_path = Path(str(snakemake.log[0]))
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        logging.basicConfig(filename=log_path, level=logging.INFO, force=True,
+                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        logging.captureWarnings(True)
     try:
-        main(*args, **kwargs)
+        if snakemake is None:
+            main(*args, **kwargs)
+        else:
+            main(snakemake, *args, **kwargs)
     except DeepCeeError as err:
-        print(f"ERROR: {err}", file=sys.stderr)
+        message = f"ERROR: {err}"
+        if log_path is not None:
+            with open(log_path, "a") as handle:
+                handle.write(message + "\n")
+        print(message, file=sys.stderr)
         sys.exit(1)
