@@ -1,0 +1,155 @@
+# rules/images.smk — the image stage (issue 3; DESIGN §1, §4).
+#
+#   views plan -> render (mock) | download (skyview), per shard -> stretch, per shard
+#   -> labels (split + flips + labels.ecsv + summary.json) -> figures 3, 4, examples
+#
+# Rendering/downloading and stretching are separate rules, so changing a stretch limit
+# re-stretches without re-rendering. Each rule gets only the config keys it uses as
+# params, so Snakemake's params trigger reruns exactly what a change affects.
+# The folders come from the output paths (params below), so the redMaPPer comparison can
+# reuse these rules with `use rule ... as ... with: input/output` for results/05_redmapper/.
+
+import os
+
+IMAGES = f"{RESULTS}/02_images"
+_IMGCFG = config["images"]
+IMAGE_SHARDS = list(range(int(_IMGCFG["shards"])))
+
+
+def _images_sub(*keys):
+    return {k: _IMGCFG[k] for k in keys if k in _IMGCFG}
+
+
+def _sibling_dir(path, name):
+    """<stage dir>/manifests/x.json -> <stage dir>/<name>"""
+    return os.path.join(os.path.dirname(os.path.dirname(str(path))), name)
+
+
+rule images_views:
+    input:
+        catalogue=f"{RESULTS}/01_catalogue/sample.ecsv",
+    output:
+        views=f"{IMAGES}/views.ecsv",
+    params:
+        images=_images_sub("views_per_cluster", "max_offset_arcsec", "shards"),
+        seed=config["seed"],
+    log:
+        "logs/images/views.log",
+    script:
+        f"{SCRIPTS}/images_views.py"
+
+
+_ACQUIRE_PARAMS = dict(
+    images=_images_sub("source", "pixels", "pixel_scale_arcsec", "mock", "skyview"),
+    seed=config["seed"],
+    source=_IMGCFG["source"],
+    fits_dir=lambda wildcards, output: _sibling_dir(output.manifest, "fits"),
+)
+
+if _IMGCFG["source"] == "skyview":
+
+    # Downloads need the network: on a cluster run them on the login node
+    # (`snakemake --cores 1 images_download`), then the rest anywhere.
+    localrules: images_download_shard, images_download
+
+    rule images_download_shard:
+        input:
+            views=f"{IMAGES}/views.ecsv",
+        output:
+            manifest=f"{IMAGES}/manifests/fits_{{shard}}.json",
+        params:
+            **_ACQUIRE_PARAMS,
+        log:
+            "logs/images/download_{shard}.log",
+        resources:
+            skyview=1,
+        script:
+            f"{SCRIPTS}/images_acquire.py"
+
+    rule images_download:
+        input:
+            expand(f"{IMAGES}/manifests/fits_{{shard}}.json", shard=IMAGE_SHARDS),
+
+else:
+
+    rule images_render_shard:
+        input:
+            views=f"{IMAGES}/views.ecsv",
+        output:
+            manifest=f"{IMAGES}/manifests/fits_{{shard}}.json",
+        params:
+            **_ACQUIRE_PARAMS,
+        log:
+            "logs/images/render_{shard}.log",
+        script:
+            f"{SCRIPTS}/images_acquire.py"
+
+    rule images_render:
+        input:
+            expand(f"{IMAGES}/manifests/fits_{{shard}}.json", shard=IMAGE_SHARDS),
+
+
+rule images_stretch_shard:
+    input:
+        views=f"{IMAGES}/views.ecsv",
+        fits=f"{IMAGES}/manifests/fits_{{shard}}.json",
+    output:
+        manifest=f"{IMAGES}/manifests/png_{{shard}}.json",
+    params:
+        images=_images_sub("stretch"),
+        fits_dir=lambda wildcards, output: _sibling_dir(output.manifest, "fits"),
+        png_dir=lambda wildcards, output: _sibling_dir(output.manifest, "png"),
+    log:
+        "logs/images/stretch_{shard}.log",
+    script:
+        f"{SCRIPTS}/images_stretch.py"
+
+
+rule images_labels:
+    input:
+        views=f"{IMAGES}/views.ecsv",
+        fits=expand(f"{IMAGES}/manifests/fits_{{shard}}.json", shard=IMAGE_SHARDS),
+        pngs=expand(f"{IMAGES}/manifests/png_{{shard}}.json", shard=IMAGE_SHARDS),
+    output:
+        labels=f"{IMAGES}/labels.ecsv",
+        summary=f"{IMAGES}/summary.json",
+    params:
+        images=_images_sub("stretch", "labels", "split", "augment"),
+        seed=config["seed"],
+    log:
+        "logs/images/labels.log",
+    script:
+        f"{SCRIPTS}/images_labels.py"
+
+
+rule images_figures:
+    input:
+        labels=f"{IMAGES}/labels.ecsv",
+        parent=f"{RESULTS}/01_catalogue/redmapper.ecsv",
+    output:
+        fig03_pdf=report(f"{FIGURES}/fig03_offsets.pdf", caption="../report/fig03_offsets.rst", category="Images"),
+        fig03_png=f"{FIGURES}/fig03_offsets.png",
+        fig04_pdf=report(f"{FIGURES}/fig04_sky_map.pdf", caption="../report/fig04_sky_map.rst", category="Images"),
+        fig04_png=f"{FIGURES}/fig04_sky_map.png",
+        examples_pdf=f"{FIGURES}/fig_examples_images.pdf",
+        examples_png=report(f"{FIGURES}/fig_examples_images.png", caption="../report/fig_examples_images.rst",
+                            category="Images"),
+    params:
+        n_examples=_IMGCFG.get("figures", {}).get("n_examples", 12),
+        seed=config["seed"],
+    log:
+        "logs/images/figures.log",
+    script:
+        f"{SCRIPTS}/images_figures.py"
+
+
+FINAL_TARGETS += [
+    f"{IMAGES}/labels.ecsv",
+    f"{IMAGES}/summary.json",
+    f"{FIGURES}/fig03_offsets.pdf",
+    f"{FIGURES}/fig03_offsets.png",
+    f"{FIGURES}/fig04_sky_map.pdf",
+    f"{FIGURES}/fig04_sky_map.png",
+    f"{FIGURES}/fig_examples_images.pdf",
+    f"{FIGURES}/fig_examples_images.png",
+]

@@ -1,0 +1,10 @@
+"""Rules images_render_shard / images_download_shard: one shard of views -> FITS + manifest."""
+from deepcee.images_stage import acquire_shard, run_logged
+
+
+def main(sm):
+    acquire_shard(sm.input.views, int(sm.wildcards.shard), sm.params.fits_dir, sm.output.manifest,
+                  sm.params.images, sm.params.seed, source=sm.params.source)
+
+
+run_logged(main, snakemake.log[0], snakemake)  # noqa: F821

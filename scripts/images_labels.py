@@ -1,0 +1,10 @@
+"""Rule images_labels: split, flip the training images, write labels.ecsv + summary.json."""
+from deepcee.images_stage import build_labels, run_logged
+
+
+def main(sm):
+    build_labels(sm.input.views, list(sm.input.pngs), sm.output.labels, sm.output.summary,
+                 sm.params.images, sm.params.seed, fits_manifests=list(sm.input.fits))
+
+
+run_logged(main, snakemake.log[0], snakemake)  # noqa: F821

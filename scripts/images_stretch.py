@@ -1,0 +1,10 @@
+"""Rule images_stretch_shard: one shard of FITS views -> 8-bit RGB PNGs + manifest."""
+from deepcee.images_stage import run_logged, stretch_shard
+
+
+def main(sm):
+    stretch_shard(sm.input.views, int(sm.wildcards.shard), sm.params.fits_dir, sm.params.png_dir,
+                  sm.output.manifest, sm.params.images)
+
+
+run_logged(main, snakemake.log[0], snakemake)  # noqa: F821

@@ -1,0 +1,117 @@
+"""The GalSim mock: geometry (cluster where the WCS says), determinism, SDSS-like noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+
+from deepcee import mocksky
+from deepcee.imaging import read_view_fits
+from deepcee.labels import label_view, sky_to_png_pixel
+from deepcee.stretch import stretch_fits
+from deepcee.views import plan_views
+
+from images_helpers import small_catalogue, small_images_cfg
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mock")
+    cfg = small_images_cfg()
+    views = plan_views(small_catalogue(2), 2, 60.0, seed=7, shards=1)
+    paths = []
+    for row in views:
+        p = out / f"{row['view']}.fits"
+        mocksky.render_view_to_fits(row, cfg, 7, p)
+        paths.append(p)
+    return cfg, views, paths
+
+
+def test_fits_layout(rendered):
+    cfg, views, paths = rendered
+    bands = read_view_fits(paths[0])
+    assert set(bands) == {"g", "r", "i"}
+    for data, w in bands.values():
+        assert data.shape == (160, 160) and data.dtype == np.float32
+        assert w.has_celestial
+    from astropy.io import fits
+    with fits.open(paths[0]) as hdul:
+        assert [h.name for h in hdul[1:]] == ["G", "R", "I"]
+        assert all(h.header["BUNIT"] == "nanomaggy" for h in hdul[1:])
+
+
+def test_label_centre_is_where_wcs_puts_cluster_and_bcg(rendered):
+    cfg, views, paths = rendered
+    size = cfg["stretch"]["output_size"]
+    for row, path in zip(views, paths):
+        lab = label_view(row, path, "x.png", size, 500.0)
+        bands = read_view_fits(path)
+        w = bands["r"][1]
+        xf, yf = w.world_to_pixel(SkyCoord(row["ra"] * u.deg, row["dec"] * u.deg))
+        # FITS 160 px -> PNG 80 px: scale 2, vertical flip
+        x_exp = (xf + 0.5) / 2 - 0.5
+        y_exp = size - 0.5 - (yf + 0.5) / 2
+        assert abs(lab["x"] - x_exp) < 0.5 and abs(lab["y"] - y_exp) < 0.5
+        # the rendered BCG light peaks at the label (within 1 FITS pixel = 0.5 training px)
+        r = bands["r"][0]
+        ix, iy = int(round(float(xf))), int(round(float(yf)))
+        cut = r[iy - 3:iy + 4, ix - 3:ix + 4]
+        py, px = np.unravel_index(np.argmax(cut), cut.shape)
+        assert abs(px - 3) <= 1 and abs(py - 3) <= 1
+        # and the offsets put the cluster off-centre by the planned amount
+        assert abs((xf - 79.5) * -1.584 - row["offset_ra_arcsec"]) < 2.0
+        assert abs((yf - 79.5) * 1.584 - row["offset_dec_arcsec"]) < 2.0
+
+
+def test_same_seed_same_png_bytes(tmp_path):
+    cfg = small_images_cfg()
+    row = plan_views(small_catalogue(1), 1, 60.0, seed=3)[0]
+    blobs = []
+    for k in range(2):
+        f = tmp_path / f"a{k}.fits"
+        p = tmp_path / f"a{k}.png"
+        mocksky.render_view_to_fits(row, cfg, 3, f)
+        stretch_fits(f, p, None, 80)
+        blobs.append(p.read_bytes())
+    assert blobs[0] == blobs[1]
+    f = tmp_path / "b.fits"
+    mocksky.render_view_to_fits(row, cfg, 4, f)
+    stretch_fits(f, tmp_path / "b.png", None, 80)
+    assert (tmp_path / "b.png").read_bytes() != blobs[0]
+
+
+def test_cluster_same_in_every_view():
+    """Members come from rng(seed, 'mock-cluster', id): the same cluster in every view."""
+    from deepcee.seeds import rng
+
+    a = mocksky.cluster_objects(rng(1, "mock-cluster", "X"), 0.15, 40, 22).arrays()
+    b = mocksky.cluster_objects(rng(1, "mock-cluster", "X"), 0.15, 40, 22).arrays()
+    assert np.array_equal(a["mag_r"], b["mag_r"]) and np.array_equal(a["east"], b["east"])
+    # bright members ~ richness; BCG brightest; red sequence colours
+    m = a["mag_r"]
+    assert np.argmin(m) == 0
+    assert 0.9 < np.median(a["gr"]) < 1.2
+
+
+def test_noise_matches_sdss_frames(tmp_path):
+    """Blank-sky pixel noise per native pixel within 25% of the real run-2126 frames."""
+    from deepcee.calibration import pixel_noise
+
+    cfg = small_images_cfg(pixels=200, pixel_scale_arcsec=0.396, mock={"mag_limit": 16.0, "groups_per_deg2": 0})
+    row = plan_views(small_catalogue(1), 1, 0.0, seed=1)[0]
+    img, w, _ = mocksky.render_view(row, cfg, 1)
+    real = {"g": 0.0197, "r": 0.0280, "i": 0.0403}  # MAD sigma of the bundled real frames
+    for j, b in enumerate("gri"):
+        assert pixel_noise(img[j]) == pytest.approx(real[b], rel=0.25)
+
+
+def test_sdss_blank_background(tmp_path):
+    cfg = small_images_cfg(mock={"background": "sdss_blank", "mag_limit": 20.0,
+                                 "blank_frames": str(mocksky.Path(__file__).resolve().parents[1] /
+                                                     "resources/sdss-frames-run2126-camcol1-gri")})
+    row = plan_views(small_catalogue(1), 1, 30.0, seed=2)[0]
+    img, w, info = mocksky.render_view(row, cfg, 2)
+    assert img.shape == (3, 160, 160) and np.isfinite(img).all()
+    assert "field" not in info  # the real frame is the field
