@@ -1,0 +1,270 @@
+# Stage 4 — evaluation of the test set (paper §3.1; DESIGN §7), plus the beyond-the-paper
+# re-splits (k-fold over clusters, one cluster-level hold-out split).
+#
+#   predictions_test.ecsv + labels.ecsv ──► evaluate_test ──► Table 2, Table 1, distances, KS, summary
+#                                                         └──► Figs 7, 12, 13, 14, 15
+#   labels.ecsv ──► kfold_labels (fold i) ──► train (same script) ──► predict (same script) ──► sweep
+#               └─► cluster_split_labels  ──► train ──► predict ──► sweep ──► tables
+
+EVALUATE = f"{RESULTS}/04_evaluate"
+IMAGES_LABELS = f"{RESULTS}/02_images/labels.ecsv"
+EVAL_CFG = config.get("evaluate", {})
+KFOLD_K = int(EVAL_CFG.get("kfold", {}).get("k", 0) or 0)
+CLUSTER_SPLIT = bool(EVAL_CFG.get("cluster_split", {}).get("enabled", False))
+
+
+rule evaluate_test:
+    """The paper's sweep over confidence thresholds on the test set, distances, σ, KS tests, Table 1."""
+    input:
+        predictions=f"{EVALUATE}/predictions_test.ecsv",
+        labels=IMAGES_LABELS,
+        sample=f"{RESULTS}/01_catalogue/sample.ecsv",
+    output:
+        sweep_csv=report(f"{TABLES}/table2_sweep_test.csv", caption="../report/table2_sweep_test.rst", category="Evaluation"),
+        sweep_tex=f"{TABLES}/table2_sweep_test.tex",
+        table1_csv=report(f"{TABLES}/table1_examples.csv", caption="../report/table1_examples.rst", category="Evaluation"),
+        table1_tex=f"{TABLES}/table1_examples.tex",
+        distances=f"{EVALUATE}/distances_test.ecsv",
+        recovered=f"{EVALUATE}/recovered_test.ecsv",
+        ks=f"{EVALUATE}/ks_test.json",
+        summary=f"{EVALUATE}/summary.json",
+    params:
+        evaluate=lambda wc: {k: v for k, v in config["evaluate"].items() if k not in ("kfold", "cluster_split", "redmapper")},
+    log:
+        "logs/evaluate/evaluate_test.log",
+    script:
+        "../scripts/evaluate_test.py"
+
+
+rule fig07_examples:
+    """Figure 7: the three Table 1 test clusters with the true box and predicted boxes + scores."""
+    input:
+        table1=f"{TABLES}/table1_examples.csv",
+        recovered=f"{EVALUATE}/recovered_test.ecsv",
+        predictions=f"{EVALUATE}/predictions_test.ecsv",
+        summary=f"{EVALUATE}/summary.json",
+    output:
+        pdf=report(f"{FIGURES}/fig07_examples.pdf", caption="../report/fig07_examples.rst", category="Evaluation"),
+        png=f"{FIGURES}/fig07_examples.png",
+    params:
+        figure="fig07",
+        max_boxes=5,
+    log:
+        "logs/evaluate/fig07.log",
+    script:
+        "../scripts/evaluate_figures.py"
+
+
+rule fig12_precision_recall_test:
+    input:
+        sweep=f"{TABLES}/table2_sweep_test.csv",
+        summary=f"{EVALUATE}/summary.json",
+    output:
+        pdf=report(f"{FIGURES}/fig12_precision_recall_test.pdf", caption="../report/fig12_precision_recall_test.rst", category="Evaluation"),
+        png=f"{FIGURES}/fig12_precision_recall_test.png",
+    params:
+        figure="fig12",
+    log:
+        "logs/evaluate/fig12.log",
+    script:
+        "../scripts/evaluate_figures.py"
+
+
+rule fig13_distances:
+    input:
+        distances=f"{EVALUATE}/distances_test.ecsv",
+        summary=f"{EVALUATE}/summary.json",
+    output:
+        pdf=report(f"{FIGURES}/fig13_distances.pdf", caption="../report/fig13_distances.rst", category="Evaluation"),
+        png=f"{FIGURES}/fig13_distances.png",
+    params:
+        figure="fig13",
+    log:
+        "logs/evaluate/fig13.log",
+    script:
+        "../scripts/evaluate_figures.py"
+
+
+rule fig14_offsets_recovered:
+    input:
+        recovered=f"{EVALUATE}/recovered_test.ecsv",
+        summary=f"{EVALUATE}/summary.json",
+    output:
+        pdf=report(f"{FIGURES}/fig14_offsets_recovered.pdf", caption="../report/fig14_offsets_recovered.rst", category="Evaluation"),
+        png=f"{FIGURES}/fig14_offsets_recovered.png",
+    params:
+        figure="fig14",
+    log:
+        "logs/evaluate/fig14.log",
+    script:
+        "../scripts/evaluate_figures.py"
+
+
+rule fig15_properties_ks:
+    input:
+        recovered=f"{EVALUATE}/recovered_test.ecsv",
+        ks=f"{EVALUATE}/ks_test.json",
+        summary=f"{EVALUATE}/summary.json",
+    output:
+        pdf=report(f"{FIGURES}/fig15_properties_ks.pdf", caption="../report/fig15_properties_ks.rst", category="Evaluation"),
+        png=f"{FIGURES}/fig15_properties_ks.png",
+    params:
+        figure="fig15",
+    log:
+        "logs/evaluate/fig15.log",
+    script:
+        "../scripts/evaluate_figures.py"
+
+
+FINAL_TARGETS += [
+    f"{TABLES}/table2_sweep_test.csv",
+    f"{TABLES}/table2_sweep_test.tex",
+    f"{TABLES}/table1_examples.csv",
+    f"{TABLES}/table1_examples.tex",
+    f"{EVALUATE}/distances_test.ecsv",
+    f"{EVALUATE}/ks_test.json",
+    f"{EVALUATE}/summary.json",
+] + [f"{FIGURES}/{name}.{ext}" for name in ("fig07_examples", "fig12_precision_recall_test", "fig13_distances",
+                                             "fig14_offsets_recovered", "fig15_properties_ks")
+     for ext in ("pdf", "png")]
+
+
+# ---------------------------------------------------------------- beyond the paper: re-splits
+# Each re-split gets its own labels file; training and inference reuse the detector stage's
+# scripts through `use rule ... with:` (see rules/train.smk), so nothing is re-implemented.
+RESPLIT = f"{EVALUATE}/resplit"
+
+
+rule kfold_labels:
+    """Fold {fold} of k: that fold's clusters are the test set, all other clusters train."""
+    input:
+        labels=IMAGES_LABELS,
+    output:
+        labels=f"{RESPLIT}/kfold{{k}}_fold{{fold}}/labels.ecsv",
+    params:
+        kind="kfold",
+        k=lambda wc: int(wc.k),
+        fold=lambda wc: int(wc.fold),
+        seed=config["seed"],
+        test_fraction=None,
+    log:
+        "logs/evaluate/kfold{k}_fold{fold}_labels.log",
+    script:
+        "../scripts/evaluate_resplit.py"
+
+
+rule cluster_split_labels:
+    """One cluster-level hold-out split with the image stage's test fraction."""
+    input:
+        labels=IMAGES_LABELS,
+    output:
+        labels=f"{RESPLIT}/cluster_split/labels.ecsv",
+    params:
+        kind="cluster",
+        k=0,
+        fold=0,
+        seed=config["seed"],
+        test_fraction=lambda wc: config["evaluate"].get("cluster_split", {}).get("test_fraction"),
+    log:
+        "logs/evaluate/cluster_split_labels.log",
+    script:
+        "../scripts/evaluate_resplit.py"
+
+
+def _deep_merge(base, over):
+    out = dict(base or {})
+    for key, value in (over or {}).items():
+        out[key] = _deep_merge(out.get(key), value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _resplit_train_cfg(name):
+    """The train section for a re-split model, with evaluate.kfold / cluster_split train_overrides."""
+    section = "kfold" if str(name).startswith("kfold") else "cluster_split"
+    return _deep_merge(config.get("train", {}) or {}, config["evaluate"].get(section, {}).get("train_overrides", {}))
+
+
+wildcard_constraints:
+    k=r"\d+",
+    fold=r"\d+",
+    name=r"kfold\d+_fold\d+|cluster_split",
+
+
+use rule train_detector as resplit_train with:
+    input:
+        labels=f"{RESPLIT}/{{name}}/labels.ecsv",
+    output:
+        model=f"{RESPLIT}/{{name}}/model.pt",
+        losses=f"{RESPLIT}/{{name}}/losses.csv",
+        summary=f"{RESPLIT}/{{name}}/train_summary.json",
+    params:
+        train=lambda wc: _resplit_train_cfg(wc.name),
+        seed=config["seed"],
+        checkpoints=lambda wc: f"{RESPLIT}/{wc.name}/checkpoints",
+        tensorboard=lambda wc: f"{RESPLIT}/{wc.name}/tensorboard",
+    log:
+        "logs/evaluate/resplit_{name}_train.log",
+
+
+use rule predict_test as resplit_predict with:
+    input:
+        model=f"{RESPLIT}/{{name}}/model.pt",
+        labels=f"{RESPLIT}/{{name}}/labels.ecsv",
+    output:
+        predictions=f"{RESPLIT}/{{name}}/predictions_test.ecsv",
+    log:
+        "logs/evaluate/resplit_{name}_predict.log",
+
+
+rule resplit_sweep:
+    """A re-split model's sweep (same definitions as Table 2)."""
+    input:
+        predictions=f"{RESPLIT}/{{name}}/predictions_test.ecsv",
+        labels=f"{RESPLIT}/{{name}}/labels.ecsv",
+    output:
+        csv=f"{RESPLIT}/{{name}}/sweep.csv",
+        tex=f"{RESPLIT}/{{name}}/sweep.tex",
+        summary=f"{RESPLIT}/{{name}}/summary.json",
+    params:
+        evaluate=lambda wc: {k: v for k, v in config["evaluate"].items() if k not in ("kfold", "cluster_split", "redmapper")},
+    log:
+        "logs/evaluate/resplit_{name}_sweep.log",
+    script:
+        "../scripts/evaluate_sweep.py"
+
+
+rule kfold_table:
+    """k-fold: mean ± std per threshold over the folds."""
+    input:
+        sweeps=expand(f"{RESPLIT}/kfold{KFOLD_K}_fold{{fold}}/sweep.csv", fold=range(KFOLD_K)),
+    output:
+        csv=report(f"{TABLES}/table_kfold.csv", caption="../report/table_kfold.rst", category="Beyond the paper"),
+        tex=f"{TABLES}/table_kfold.tex",
+        summary=f"{EVALUATE}/kfold_summary.json",
+        pdf=report(f"{FIGURES}/figX1_precision_recall_kfold.pdf", caption="../report/figX1_precision_recall_kfold.rst", category="Beyond the paper"),
+        png=f"{FIGURES}/figX1_precision_recall_kfold.png",
+    log:
+        "logs/evaluate/kfold_table.log",
+    script:
+        "../scripts/evaluate_kfold_table.py"
+
+
+rule cluster_split_table:
+    """The cluster-level split's sweep as a table (Table 2's columns)."""
+    input:
+        csv=f"{RESPLIT}/cluster_split/sweep.csv",
+        tex=f"{RESPLIT}/cluster_split/sweep.tex",
+    output:
+        csv=report(f"{TABLES}/table_cluster_split.csv", caption="../report/table_cluster_split.rst", category="Beyond the paper"),
+        tex=f"{TABLES}/table_cluster_split.tex",
+    log:
+        "logs/evaluate/cluster_split_table.log",
+    shell:
+        "cp {input.csv} {output.csv} && cp {input.tex} {output.tex} 2> {log}"
+
+
+if KFOLD_K >= 2:
+    FINAL_TARGETS += [f"{TABLES}/table_kfold.csv", f"{TABLES}/table_kfold.tex", f"{EVALUATE}/kfold_summary.json",
+                      f"{FIGURES}/figX1_precision_recall_kfold.pdf", f"{FIGURES}/figX1_precision_recall_kfold.png"]
+if CLUSTER_SPLIT:
+    FINAL_TARGETS += [f"{TABLES}/table_cluster_split.csv", f"{TABLES}/table_cluster_split.tex"]

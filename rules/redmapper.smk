@@ -1,0 +1,180 @@
+# Stage 5 — the redMaPPer comparison (paper §3.2; DESIGN §7).
+#
+#   redmapper.ecsv + sample.ecsv + labels.ecsv ──► redmapper_region ──► region.ecsv (+ counts)
+#   region.ecsv ──► the image stage's own rules/scripts (views → render → stretch → labels, all 'test')
+#               ──► the detector stage's predict script with results/03_train/model.pt ──► predictions.ecsv
+#               ──► redmapper_evaluate (same sweep) ──► Table 3, Fig 17; Fig 16 (sky map)
+
+REDMAPPER = f"{RESULTS}/05_redmapper"
+RM_CFG = config.get("evaluate", {}).get("redmapper", {})
+REDMAPPER_ENABLED = bool(RM_CFG.get("enabled", True))
+
+
+rule redmapper_region:
+    """Comparison clusters: 0.1<z<0.2 in the configured box, none within the match radius of a training/test cluster."""
+    input:
+        redmapper=f"{RESULTS}/01_catalogue/redmapper.ecsv",
+        sample=f"{RESULTS}/01_catalogue/sample.ecsv",
+        labels=IMAGES_LABELS,
+    output:
+        catalogue=f"{REDMAPPER}/region.ecsv",
+        summary=f"{REDMAPPER}/region.json",
+    params:
+        redmapper=lambda wc: config["evaluate"]["redmapper"],
+    log:
+        "logs/redmapper/region.log",
+    script:
+        "../scripts/redmapper_region.py"
+
+
+# ---- the comparison views through the image stage's own rules (same acquisition + stretch) ----
+_RM_IMGCFG = config.get("images", {})
+RM_SHARDS = list(range(max(1, min(int(_RM_IMGCFG.get("shards", 1)), 4))))
+
+
+def _rm_images_params(*keys):
+    return {k: _RM_IMGCFG[k] for k in keys if k in _RM_IMGCFG}
+
+
+use rule images_views as redmapper_views with:
+    input:
+        catalogue=f"{REDMAPPER}/region.ecsv",
+    output:
+        views=f"{REDMAPPER}/views.ecsv",
+    params:
+        images=lambda wc: {**_rm_images_params("max_offset_arcsec"),
+                           "views_per_cluster": int(RM_CFG.get("views_per_cluster", 1)), "shards": len(RM_SHARDS)},
+        seed=config["seed"],
+    log:
+        "logs/redmapper/views.log",
+
+
+if _RM_IMGCFG.get("source", "mock") == "skyview":
+
+    use rule images_download_shard as redmapper_download_shard with:
+        input:
+            views=f"{REDMAPPER}/views.ecsv",
+        output:
+            manifest=f"{REDMAPPER}/manifests/fits_{{shard}}.json",
+        log:
+            "logs/redmapper/download_{shard}.log",
+
+    localrules: redmapper_download_shard
+
+else:
+
+    use rule images_render_shard as redmapper_render_shard with:
+        input:
+            views=f"{REDMAPPER}/views.ecsv",
+        output:
+            manifest=f"{REDMAPPER}/manifests/fits_{{shard}}.json",
+        log:
+            "logs/redmapper/render_{shard}.log",
+
+
+use rule images_stretch_shard as redmapper_stretch_shard with:
+    input:
+        views=f"{REDMAPPER}/views.ecsv",
+        fits=f"{REDMAPPER}/manifests/fits_{{shard}}.json",
+    output:
+        manifest=f"{REDMAPPER}/manifests/png_{{shard}}.json",
+    log:
+        "logs/redmapper/stretch_{shard}.log",
+
+
+use rule images_labels as redmapper_labels_raw with:
+    input:
+        views=f"{REDMAPPER}/views.ecsv",
+        fits=expand(f"{REDMAPPER}/manifests/fits_{{shard}}.json", shard=RM_SHARDS),
+        pngs=expand(f"{REDMAPPER}/manifests/png_{{shard}}.json", shard=RM_SHARDS),
+    output:
+        labels=f"{REDMAPPER}/labels_raw.ecsv",
+        summary=f"{REDMAPPER}/images_summary.json",
+    params:
+        images=lambda wc: {**_rm_images_params("stretch", "labels", "split"), "augment": {"hflip": False}},
+        seed=config["seed"],
+    log:
+        "logs/redmapper/labels_raw.log",
+
+
+rule redmapper_labels:
+    """The comparison views' labels, every image a test image (never flipped, never trained on)."""
+    input:
+        labels=f"{REDMAPPER}/labels_raw.ecsv",
+    output:
+        labels=f"{REDMAPPER}/labels.ecsv",
+    log:
+        "logs/redmapper/labels.log",
+    script:
+        "../scripts/redmapper_labels.py"
+
+
+use rule predict_test as redmapper_predict with:
+    input:
+        model=f"{RESULTS}/03_train/model.pt",
+        labels=f"{REDMAPPER}/labels.ecsv",
+    output:
+        predictions=f"{REDMAPPER}/predictions.ecsv",
+    log:
+        "logs/redmapper/predict.log",
+
+
+rule redmapper_evaluate:
+    """The same sweep as Table 2 on the comparison set → Table 3 and the comparison summary."""
+    input:
+        predictions=f"{REDMAPPER}/predictions.ecsv",
+        labels=f"{REDMAPPER}/labels.ecsv",
+        region=f"{REDMAPPER}/region.json",
+    output:
+        sweep_csv=report(f"{TABLES}/table3_sweep_redmapper.csv", caption="../report/table3_sweep_redmapper.rst", category="redMaPPer comparison"),
+        sweep_tex=f"{TABLES}/table3_sweep_redmapper.tex",
+        distances=f"{REDMAPPER}/distances.ecsv",
+        recovered=f"{REDMAPPER}/recovered.ecsv",
+        ks=f"{REDMAPPER}/ks.json",
+        summary=f"{REDMAPPER}/summary.json",
+    params:
+        evaluate=lambda wc: {k: v for k, v in config["evaluate"].items() if k not in ("kfold", "cluster_split")},
+    log:
+        "logs/redmapper/evaluate.log",
+    script:
+        "../scripts/redmapper_evaluate.py"
+
+
+rule fig16_sky_map_redmapper:
+    input:
+        labels=IMAGES_LABELS,
+        redmapper=f"{RESULTS}/01_catalogue/redmapper.ecsv",
+        region=f"{REDMAPPER}/region.ecsv",
+        region_summary=f"{REDMAPPER}/region.json",
+    output:
+        pdf=report(f"{FIGURES}/fig16_sky_map_redmapper.pdf", caption="../report/fig16_sky_map_redmapper.rst", category="redMaPPer comparison"),
+        png=f"{FIGURES}/fig16_sky_map_redmapper.png",
+    log:
+        "logs/redmapper/fig16.log",
+    script:
+        "../scripts/redmapper_fig16.py"
+
+
+rule fig17_precision_recall_redmapper:
+    input:
+        sweep=f"{TABLES}/table3_sweep_redmapper.csv",
+        summary=f"{REDMAPPER}/summary.json",
+    output:
+        pdf=report(f"{FIGURES}/fig17_precision_recall_redmapper.pdf", caption="../report/fig17_precision_recall_redmapper.rst", category="redMaPPer comparison"),
+        png=f"{FIGURES}/fig17_precision_recall_redmapper.png",
+    params:
+        figure="fig17",
+    log:
+        "logs/redmapper/fig17.log",
+    script:
+        "../scripts/evaluate_figures.py"
+
+
+if REDMAPPER_ENABLED:
+    FINAL_TARGETS += [
+        f"{REDMAPPER}/region.ecsv",
+        f"{REDMAPPER}/summary.json",
+        f"{TABLES}/table3_sweep_redmapper.csv",
+        f"{TABLES}/table3_sweep_redmapper.tex",
+    ] + [f"{FIGURES}/{name}.{ext}" for name in ("fig16_sky_map_redmapper", "fig17_precision_recall_redmapper")
+         for ext in ("pdf", "png")]

@@ -1,0 +1,68 @@
+"""Evaluation figures (paper Figs 7, 12-15; 16-17 for the redMaPPer set): params.figure picks one."""
+
+import json
+
+import numpy as np
+
+from deepcee import plots
+from deepcee.evaluate_stage import read_ecsv
+from deepcee.files import run_script
+from deepcee.tables import read_csv
+
+
+def _example_images(snakemake):
+    """Figure 7: the Table 1 clusters' test images, true box and predicted boxes above the chosen threshold."""
+    from PIL import Image
+
+    summary = json.loads(open(snakemake.input.summary).read())
+    t = summary["chosen_threshold"] / 100.0
+    rule = summary.get("score_rule", "greater")
+    examples_tab = read_csv(snakemake.input.table1)
+    recovered = read_ecsv(snakemake.input.recovered)
+    preds = read_ecsv(snakemake.input.predictions)
+    by_view = {str(r["view"]): r for r in recovered}
+    out = []
+    for ex in examples_tab:
+        view = str(ex["view"])
+        truth = by_view[view]
+        image = np.asarray(Image.open(str(truth["png"])).convert("RGB"))
+        sel = np.asarray([str(v) == view for v in preds["view"]])
+        score = np.asarray(preds["score"], dtype=float)
+        ok = sel & ((score > t) if rule == "greater" else (score >= t))
+        boxes = sorted(((float(p["x0"]), float(p["y0"]), float(p["x1"]), float(p["y1"]), float(p["score"]))
+                        for p in preds[ok]), key=lambda b: -b[4])[: int(snakemake.params.get("max_boxes", 5))]
+        score_txt = "--" if np.ma.is_masked(ex["score_percent"]) else f"{float(ex['score_percent']):.0f}%"
+        out.append({"image": image, "truth": tuple(float(truth[c]) for c in ("x0", "y0", "x1", "y1")),
+                    "boxes": boxes, "label": f"({ex['id']}) {ex['cluster_id']} z={float(ex['z']):.3f} score {score_txt}"})
+    return out
+
+
+def main(snakemake):
+    fig = snakemake.params.figure
+    paths = [snakemake.output.pdf, snakemake.output.png]
+    if fig == "fig07":
+        plots.fig07_examples(_example_images(snakemake), *paths)
+        return
+    if fig in ("fig12", "fig17"):
+        summary = json.loads(open(snakemake.input.summary).read())
+        sweep = read_csv(snakemake.input.sweep)
+        func = plots.fig12_precision_recall_test if fig == "fig12" else plots.fig17_precision_recall_redmapper
+        func(sweep, *paths, chosen=summary["chosen_threshold"])
+        return
+    summary = json.loads(open(snakemake.input.summary).read())
+    t = summary["chosen_threshold"]
+    if fig == "fig13":
+        plots.fig13_distances(read_ecsv(snakemake.input.distances), *paths, distance_kpc=summary["distance_kpc"],
+                              threshold=t)
+    elif fig == "fig14":
+        rec = read_ecsv(snakemake.input.recovered)
+        plots.fig14_offsets_recovered(rec, np.asarray(rec["recovered"], dtype=bool), *paths, threshold=t)
+    elif fig == "fig15":
+        rec = read_ecsv(snakemake.input.recovered)
+        ks = json.loads(open(snakemake.input.ks).read())
+        plots.fig15_properties_ks(rec, np.asarray(rec["recovered"], dtype=bool), ks, *paths, threshold=t)
+    else:
+        raise ValueError(f"unknown figure {fig}")
+
+
+run_script(main, snakemake)  # noqa: F821

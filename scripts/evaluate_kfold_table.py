@@ -1,0 +1,12 @@
+"""Rule kfold_table: mean +- std per threshold over the k folds (beyond the paper)."""
+
+from deepcee.evaluate_stage import kfold_table
+from deepcee.files import run_script
+
+
+def main(snakemake):
+    kfold_table(list(snakemake.input.sweeps), snakemake.output.csv, snakemake.output.tex,
+                summary=snakemake.output.summary, figure_paths=(snakemake.output.pdf, snakemake.output.png))
+
+
+run_script(main, snakemake)  # noqa: F821

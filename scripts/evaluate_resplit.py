@@ -1,0 +1,18 @@
+"""Rules kfold_labels / cluster_split_labels: labels.ecsv re-split by cluster (beyond the paper)."""
+
+from deepcee import folds
+from deepcee.evaluate_stage import read_ecsv, write_ecsv
+from deepcee.files import run_script
+
+
+def main(snakemake):
+    labels = read_ecsv(snakemake.input.labels)
+    p = snakemake.params
+    if p.kind == "kfold":
+        out = folds.kfold_labels(labels, int(p.k), int(p.fold), int(p.seed), what=snakemake.input.labels)
+    else:
+        out = folds.cluster_split_labels(labels, int(p.seed), p.test_fraction, what=snakemake.input.labels)
+    write_ecsv(out, snakemake.output.labels)
+
+
+run_script(main, snakemake)  # noqa: F821

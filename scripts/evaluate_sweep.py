@@ -1,0 +1,12 @@
+"""Rules kfold_sweep / cluster_split_sweep: one re-split model's threshold sweep."""
+
+from deepcee.evaluate_stage import sweep_only
+from deepcee.files import run_script
+
+
+def main(snakemake):
+    sweep_only(snakemake.input.predictions, snakemake.input.labels, snakemake.output.csv, snakemake.output.tex,
+               snakemake.params.evaluate, summary=snakemake.output.get("summary"))
+
+
+run_script(main, snakemake)  # noqa: F821

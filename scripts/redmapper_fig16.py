@@ -1,0 +1,25 @@
+"""Rule fig16_sky_map_redmapper: training, test and redMaPPer clusters with the comparison region."""
+
+import json
+
+import numpy as np
+
+from deepcee.catalogue import read_catalogue
+from deepcee.evaluate_stage import read_ecsv
+from deepcee.files import run_script
+from deepcee.plots import fig16_sky_map_redmapper
+
+
+def main(snakemake):
+    labels = read_ecsv(snakemake.input.labels)
+    split = np.asarray([str(s) for s in labels["split"]])
+    flipped = np.asarray(labels["flipped"], dtype=bool) if "flipped" in labels.colnames else np.zeros(len(labels), bool)
+    train = labels[(split == "train") & ~flipped]
+    test = labels[(split == "test") & ~flipped]
+    region = json.loads(open(snakemake.input.region_summary).read())["region_selection"]["region"]
+    fig16_sky_map_redmapper(train, test, read_catalogue(snakemake.input.redmapper),
+                            read_catalogue(snakemake.input.region), region,
+                            snakemake.output.pdf, snakemake.output.png)
+
+
+run_script(main, snakemake)  # noqa: F821
