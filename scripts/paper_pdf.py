@@ -1,0 +1,21 @@
+"""Rule paper_pdf: latexmk on paper/ms.tex -> paper/ms.pdf (one-line error on failure)."""
+
+from pathlib import Path
+
+from deepcee.files import run_script
+from deepcee.latex import build_pdf
+
+
+def main(snakemake):
+    # The rule's inputs first (they win); files already in results/tables|figures fill any gap.
+    artefacts = [str(p) for p in snakemake.input.upstream] + [
+        snakemake.input.comparison, snakemake.input.comparison_sweeps]
+    for folder in snakemake.params.search_dirs[1:]:
+        artefacts += sorted(str(p) for p in Path(folder).glob("*") if p.is_file())
+    build_pdf(snakemake.input.tex, snakemake.output.pdf, search_dirs=snakemake.params.search_dirs,
+              artefacts=artefacts, build_dir=snakemake.params.build_dir,
+              document_class=snakemake.params.document_class, latexmk=snakemake.params.latexmk,
+              timeout_s=snakemake.params.timeout_s, log=snakemake.log[0])
+
+
+run_script(main, snakemake)  # noqa: F821

@@ -1,0 +1,199 @@
+"""Fake stage outputs (summaries, tables, figures) for the paper-stage unit tests.
+
+They follow the file contracts (notes/CONTRACTS.md) so numbers.py, provenance.py and
+latex.py are tested without running the upstream stages.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+#: (threshold %, TP, FP, FN) of a fake test-set sweep; F1 peaks at 80.
+SWEEP_TEST = [(0, 19, 5981, 1), (10, 19, 60, 1), (20, 18, 40, 2), (30, 18, 30, 2), (40, 18, 22, 2),
+              (50, 17, 15, 3), (60, 17, 10, 3), (70, 16, 7, 4), (80, 16, 3, 4), (90, 12, 1, 8),
+              (100, 0, 0, 20)]
+SWEEP_RM = [(0, 6, 1794, 0), (10, 6, 20, 0), (20, 6, 12, 0), (30, 6, 8, 0), (40, 6, 5, 0), (50, 5, 3, 1),
+            (60, 5, 2, 1), (70, 5, 1, 1), (80, 4, 1, 2), (90, 3, 0, 3), (100, 0, 0, 6)]
+
+
+def _prf(tp, fp, fn):
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r, f
+
+
+def write_sweep(path: Path, rows) -> None:
+    lines = ["threshold_pct,tp,fp,fn,precision,recall,f1"]
+    for t, tp, fp, fn in rows:
+        p, r, f = _prf(tp, fp, fn)
+        lines.append(f"{t},{tp},{fp},{fn},{p:.6f},{r:.6f},{f:.6f}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def write_sweep_tex(path: Path, rows, float_wrapper: bool = False) -> None:
+    body = ["\\begin{tabular}{rrrrrrr}", "\\hline",
+            "Threshold (\\%) & TP & FP & FN & Precision & Recall & F1 \\\\", "\\hline"]
+    for t, tp, fp, fn in rows:
+        p, r, f = _prf(tp, fp, fn)
+        body.append(f"{t} & {tp} & {fp} & {fn} & {p:.4f} & {r:.4f} & {f:.4f} \\\\")
+    body += ["\\hline", "\\end{tabular}"]
+    if float_wrapper:
+        body = ["\\begin{table*}", "\\centering", "\\caption{A stage's own caption}", "\\label{tab:own}",
+                *body, "\\end{table*}"]
+    path.write_text("\n".join(body) + "\n")
+
+
+def _ecsv(path: Path, names, rows, dtypes) -> None:
+    from astropy.table import Table
+
+    table = Table(rows=rows, names=names, dtype=dtypes) if rows else Table(names=names, dtype=dtypes)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.write(path, format="ascii.ecsv", overwrite=True)
+
+
+def _pdf(path: Path, text: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.text(0.5, 0.5, text, ha="center")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    fig.savefig(path.with_suffix(".png"))
+    plt.close(fig)
+
+
+FIGURES = ["fig02_sample_properties", "fig03_offsets", "fig04_sky_map", "fig05_total_loss",
+           "fig06_loss_components", "fig07_examples", "fig12_pr_test", "fig13_distances",
+           "fig14_recovered_offsets", "fig15_ks", "fig16_redmapper_map", "fig17_pr_redmapper"]
+
+
+def make_results(root: Path, n_clusters: int = 10, views: int = 2, figures: bool = True) -> dict[str, Path]:
+    """Write a small fake results/ tree under ``root``; return the paths numbers.collect_numbers takes."""
+    res = root / "results"
+    p = {
+        "sample": res / "01_catalogue/sample.ecsv",
+        "redmapper_catalogue": res / "01_catalogue/redmapper.ecsv",
+        "catalogue_summary": res / "01_catalogue/summary.json",
+        "labels": res / "02_images/labels.ecsv",
+        "images_summary": res / "02_images/summary.json",
+        "losses": res / "03_train/losses.csv",
+        "train_summary": res / "03_train/summary.json",
+        "sweep_test": res / "tables/table2_sweep_test.csv",
+        "sweep_redmapper": res / "tables/table3_sweep_redmapper.csv",
+        "evaluate_summary": res / "04_evaluate/summary.json",
+        "ks": res / "04_evaluate/ks_test.json",
+        "redmapper_summary": res / "05_redmapper/summary.json",
+        "redmapper_labels": res / "05_redmapper/labels.ecsv",
+    }
+    cat_names = ["id", "name", "ra", "dec", "z", "richness", "n_members", "bcg_rmag", "abell", "source"]
+    cat_types = [str, str, float, float, float, float, float, float, str, str]
+    rows = [(f"RM{i}", f"C{i}", 150.0 + i, 20.0 + i, 0.1 + 0.009 * i, 30.0 + i, 25.0, 16.0, f"A{i}", "fake")
+            for i in range(n_clusters)]
+    _ecsv(p["sample"], cat_names, rows, cat_types)
+    _ecsv(p["redmapper_catalogue"], cat_names, rows * 3, cat_types)
+    lab_names = ["view", "png", "fits", "cluster_id", "ra", "dec", "z", "richness", "bcg_rmag",
+                 "offset_ra_arcsec", "offset_dec_arcsec", "x", "y", "x0", "y0", "x1", "y1", "split", "flipped"]
+    lab_types = [str, str, str, str] + [float] * 13 + [str, bool]
+    labels = []
+    k = 0
+    for i in range(n_clusters):
+        for v in range(views):
+            split = "test" if k % 5 == 0 else "train"
+            view = f"RM{i}_v{v}"
+            base = (f"results/02_images/png/{view}.png", f"results/02_images/fits/{view}.fits", f"RM{i}",
+                    150.0 + i, 20.0 + i, 0.15, 30.0, 16.0, 10.0, -5.0, 100.0, 120.0, 50.0, 70.0, 150.0, 170.0)
+            labels.append((view, *base, split, False))
+            if split == "train":
+                labels.append((f"{view}_flip", *base, split, True))
+            k += 1
+    _ecsv(p["labels"], lab_names, labels, lab_types)
+    rm_labels = [(f"X{i}_v0", "a.png", "a.fits", f"X{i}", 200.0, 30.0, 0.15, 30.0, 16.0, 0, 0, 1, 1, 0, 0, 2, 2,
+                  "test", False) for i in range(6)]
+    _ecsv(p["redmapper_labels"], lab_names, rm_labels, lab_types)
+    p["losses"].parent.mkdir(parents=True, exist_ok=True)
+    p["losses"].write_text("step,loss_total,loss_rpn_objectness,loss_rpn_box,loss_classifier,loss_box_reg,lr,seconds\n"
+                           "1,1.5,0.7,0.1,0.5,0.2,0.001,1.0\n50,0.4,0.1,0.05,0.15,0.1,0.001,60.0\n")
+    write_sweep(p["sweep_test"], SWEEP_TEST)
+    write_sweep(p["sweep_redmapper"], SWEEP_RM)
+    write_sweep_tex(p["sweep_test"].with_suffix(".tex"), SWEEP_TEST, float_wrapper=True)
+    write_sweep_tex(p["sweep_redmapper"].with_suffix(".tex"), SWEEP_RM)
+    (res / "tables/table1_examples.tex").write_text(
+        "\\begin{tabular}{lrrrr}\nID & Score & $z$ & $r$ & Richness\\\\\n(a) & 98 & 0.15 & 15.0 & 78.5\\\\\n\\end{tabular}\n")
+    (res / "tables/tableA1_losses.tex").write_text(
+        "\\begin{tabular}{rrrrrr}\nStep & Total & RPN obj & RPN box & DN cls & DN box\\\\\n"
+        "50 & 0.4 & 0.1 & 0.05 & 0.15 & 0.1\\\\\n\\end{tabular}\n")
+    summaries = {
+        "catalogue_summary": {"counts": {"sample": n_clusters, "parent": 2 * n_clusters, "abell_clusters": 4076}},
+        "images_summary": {"counts": {"views": n_clusters * views}},
+        "train_summary": {"counts": {"steps": 50}, "device": "cpu", "seconds": 60.0},
+        "evaluate_summary": {"counts": {"test_images": 4}, "chosen_threshold": 80.0, "chosen_by": "best_f1",
+                             "sigma_kpc": 21.5, "distance_kpc": 100.0, "fraction_predictions_within": 0.84},
+        "ks": {"chosen_threshold_percent": 80.0, "alpha": 0.05,
+               "properties": {"z": {"available": True, "statistic": 0.1, "pvalue": 0.9, "critical_value": 0.43},
+                              "bcg_rmag": {"available": False, "reason": "no finite values"},
+                              "richness": {"available": True, "statistic": 0.2, "pvalue": 0.5,
+                                           "critical_value": 0.43}}},
+        "redmapper_summary": res / "05_redmapper/summary.json",
+        "redmapper_labels": res / "05_redmapper/labels.ecsv",
+    }
+    cat_names = ["id", "name", "ra", "dec", "z", "richness", "n_members", "bcg_rmag", "abell", "source"]
+    cat_types = [str, str, float, float, float, float, float, float, str, str]
+    rows = [(f"RM{i}", f"C{i}", 150.0 + i, 20.0 + i, 0.1 + 0.009 * i, 30.0 + i, 25.0, 16.0, f"A{i}", "fake")
+            for i in range(n_clusters)]
+    _ecsv(p["sample"], cat_names, rows, cat_types)
+    _ecsv(p["redmapper_catalogue"], cat_names, rows * 3, cat_types)
+    lab_names = ["view", "png", "fits", "cluster_id", "ra", "dec", "z", "richness", "bcg_rmag",
+                 "offset_ra_arcsec", "offset_dec_arcsec", "x", "y", "x0", "y0", "x1", "y1", "split", "flipped"]
+    lab_types = [str, str, str, str] + [float] * 13 + [str, bool]
+    labels = []
+    k = 0
+    for i in range(n_clusters):
+        for v in range(views):
+            split = "test" if k % 5 == 0 else "train"
+            view = f"RM{i}_v{v}"
+            base = (f"results/02_images/png/{view}.png", f"results/02_images/fits/{view}.fits", f"RM{i}",
+                    150.0 + i, 20.0 + i, 0.15, 30.0, 16.0, 10.0, -5.0, 100.0, 120.0, 50.0, 70.0, 150.0, 170.0)
+            labels.append((view, *base, split, False))
+            if split == "train":
+                labels.append((f"{view}_flip", *base, split, True))
+            k += 1
+    _ecsv(p["labels"], lab_names, labels, lab_types)
+    rm_labels = [(f"X{i}_v0", "a.png", "a.fits", f"X{i}", 200.0, 30.0, 0.15, 30.0, 16.0, 0, 0, 1, 1, 0, 0, 2, 2,
+                  "test", False) for i in range(6)]
+    _ecsv(p["redmapper_labels"], lab_names, rm_labels, lab_types)
+    p["losses"].parent.mkdir(parents=True, exist_ok=True)
+    p["losses"].write_text("step,loss_total,loss_rpn_objectness,loss_rpn_box,loss_classifier,loss_box_reg,lr,seconds\n"
+                           "1,1.5,0.7,0.1,0.5,0.2,0.001,1.0\n50,0.4,0.1,0.05,0.15,0.1,0.001,60.0\n")
+    write_sweep(p["sweep_test"], SWEEP_TEST)
+    write_sweep(p["sweep_redmapper"], SWEEP_RM)
+    write_sweep_tex(p["sweep_test"].with_suffix(".tex"), SWEEP_TEST, float_wrapper=True)
+    write_sweep_tex(p["sweep_redmapper"].with_suffix(".tex"), SWEEP_RM)
+    (res / "tables/table1_examples.tex").write_text(
+        "\\begin{tabular}{lrrrr}\nID & Score & $z$ & $r$ & Richness\\\\\n(a) & 98 & 0.15 & 15.0 & 78.5\\\\\n\\end{tabular}\n")
+    (res / "tables/tableA1_losses.tex").write_text(
+        "\\begin{tabular}{rrrrrr}\nStep & Total & RPN obj & RPN box & DN cls & DN box\\\\\n"
+        "50 & 0.4 & 0.1 & 0.05 & 0.15 & 0.1\\\\\n\\end{tabular}\n")
+    summaries = {
+        "catalogue_summary": {"counts": {"sample": n_clusters, "parent": 2 * n_clusters, "abell_clusters": 4076}},
+        "images_summary": {"counts": {"views": n_clusters * views}},
+        "train_summary": {"counts": {"steps": 50}, "device": "cpu", "seconds": 60.0},
+        "evaluate_summary": {"counts": {"test_images": 4}, "best_threshold_pct": 80,
+                             "standard_error_kpc": 21.5, "distance_threshold_kpc": 100,
+                             "fraction_predictions_within": 0.84, "fraction_clusters_within": 0.8},
+        "ks": {"redshift": {"statistic": 0.1, "pvalue": 0.9, "critical_value": 0.43},
+               "bcg_rmag": {"statistic": None}, "richness": {"statistic": 0.2, "critical_value": 0.43}},
+        "redmapper_summary": {"counts": {"clusters": 6}, "area_deg2": 105.0},
+    }
+    for key, data in summaries.items():
+        p[key].parent.mkdir(parents=True, exist_ok=True)
+        p[key].write_text(json.dumps(data))
+    if figures:
+        for name in FIGURES:
+            _pdf(res / "figures" / f"{name}.pdf", name)
+    return p

@@ -1,0 +1,95 @@
+"""CI end to end: the shrunken config (configs/ci.yaml) through the whole DAG to paper/ms.pdf and the report.
+
+Runs in a temporary COPY of the workflow (results never collide with a user's), then checks
+that every artefact of the paper exists and is non-empty, that results/numbers.tex matches
+the tables, and that a second run has nothing to do.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deepcee.bench_workflow import workflow_env
+from deepcee.numbers import parse_numbers_tex, read_sweep
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+
+FIGURES = ["fig02", "fig03", "fig04", "fig05", "fig06", "fig07", "fig12", "fig13", "fig14", "fig15", "fig16", "fig17"]
+TABLES = ["table1_examples", "table2_sweep_test", "table3_sweep_redmapper", "tableA1_losses", "table_comparison",
+          "table_comparison_sweeps"]
+ARTEFACTS = ["results/numbers.tex", "results/provenance.json", "results/audit.html", "paper/ms.pdf",
+             "results/report.html"]
+
+
+@pytest.fixture(scope="module")
+def ci_run(ci_local_run):
+    """The session's local CI run (conftest.ci_local_run), plus its report and a dry re-run."""
+    work = ci_local_run
+    snakemake = str(Path(sys.executable).parent / "snakemake")
+    base = [snakemake, "--cores", "2", "--configfile", "configs/ci.yaml"]
+    env = workflow_env()
+    report = subprocess.run(base + ["--report", "results/report.html"], cwd=work, env=env, capture_output=True,
+                            text=True)
+    assert report.returncode == 0, (report.stdout + report.stderr)[-4000:]
+    again = subprocess.run(base + ["-n"], cwd=work, env=env, capture_output=True, text=True)
+    return {"dir": work, "again": again.stdout + again.stderr}
+
+
+def test_every_artefact_exists_and_is_non_empty(ci_run):
+    work = ci_run["dir"]
+    for name in FIGURES:
+        for ext in ("pdf", "png"):
+            found = list((work / "results/figures").glob(f"{name}_*.{ext}"))
+            assert found, f"no results/figures/{name}_*.{ext}"
+            assert all(p.stat().st_size > 0 for p in found)
+    for name in TABLES:
+        path = work / "results/tables" / f"{name}.tex"
+        assert path.exists() and path.stat().st_size > 0, path
+    for rel in ARTEFACTS:
+        path = work / rel
+        assert path.exists() and path.stat().st_size > 0, rel
+    assert (work / "paper/ms.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_numbers_match_the_tables(ci_run):
+    work = ci_run["dir"]
+    macros = parse_numbers_tex((work / "results/numbers.tex").read_text())
+    rows = read_sweep(work / "results/tables/table2_sweep_test.csv")
+    chosen = int(macros["TestBestThreshold"])
+    row = next(r for r in rows if int(round(r["threshold"])) == chosen)
+    assert int(macros["TestBestTP"]) == int(row["tp"])
+    assert int(macros["TestBestFP"].replace("\\,", "")) == int(row["fp"])
+    assert int(macros["TestBestFN"]) == int(row["fn"])
+    assert float(macros["TestBestFOne"]) == pytest.approx(row["f1"], abs=5e-5)
+    assert int(macros["NTest"]) == int(row["tp"] + row["fn"])  # TP + FN = test images on every row
+    rm_rows = read_sweep(work / "results/tables/table3_sweep_redmapper.csv")
+    rm = next(r for r in rm_rows if int(round(r["threshold"])) == int(macros["RMBestThreshold"]))
+    assert float(macros["RMBestFOne"]) == pytest.approx(rm["f1"], abs=5e-5)
+    with open(work / "results/tables/table_comparison.csv", newline="") as handle:
+        comparison = {r["macro"]: r for r in csv.DictReader(handle)}
+    assert comparison["NSample"]["published"] == "497"
+    assert comparison["NSample"]["this_run"] == macros["NSample"]
+    numbers = json.loads((work / "results/06_paper/numbers.json").read_text())["numbers"]
+    for key in ("NSample", "NImages", "NTrain", "NTest", "TrainSteps", "StdErrKpc", "KSRedshift", "KSCritical",
+                "NRedmapperClusters", "TestBestThreshold", "RMBestThreshold"):
+        assert numbers[key] is not None, f"{key} not produced by the CI run"
+
+
+def test_provenance_and_audit(ci_run):
+    work = ci_run["dir"]
+    record = json.loads((work / "results/provenance.json").read_text())
+    assert record["training_device"] != "unknown"
+    assert record["config"]["catalogue"]["max_clusters"] == 40  # the ci.yaml override is the resolved config
+    assert any(k.startswith("resources/") for k in record["inputs"])
+    audit = json.loads((work / "results/06_paper/audit_summary.json").read_text())
+    assert {"catalogue", "images", "train", "evaluate"} <= set(audit["sections"])
+
+
+def test_second_run_does_nothing(ci_run):
+    assert "Nothing to be done" in ci_run["again"]

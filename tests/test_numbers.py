@@ -1,0 +1,105 @@
+"""deepcee.numbers: every number the paper quotes, from fake stage outputs (tests/paper_fakes.py)."""
+
+import json
+
+import pytest
+
+from deepcee.errors import DeepCeeError
+from deepcee.numbers import (PUBLISHED, PUBLISHED_TABLE2, best_row, collect_numbers, format_value,
+                             parse_numbers_tex, read_sweep, write_comparison, write_numbers)
+from paper_fakes import SWEEP_TEST, make_results
+
+CONFIG = {"seed": 2019, "catalogue": {"source": "bundled", "cuts": {"z_min": 0.1, "z_max": 0.2, "min_members": 20}},
+          "images": {"source": "mock", "views_per_cluster": 2, "pixels": 500, "stretch": {"output_size": 500}},
+          "train": {"detector": {"backbone": "mobilenet_v3_large_fpn", "weights": "none"},
+                    "optimiser": {"name": "adamw", "lr": 0.0003}, "batch_size": 4},
+          "evaluate": {"distance_kpc": 100.0}}
+
+
+@pytest.fixture
+def fake(tmp_path):
+    return make_results(tmp_path, figures=False)
+
+
+def test_counts_come_from_the_contract_files(fake):
+    n = collect_numbers(fake, CONFIG)
+    assert n["NSample"] == 10
+    assert n["NImages"] == 20 and n["NTest"] == 4 and n["NTrain"] == 16
+    assert n["NTrainAugmented"] == 32  # flipped copies are rows too
+    assert n["NRedmapperClusters"] == 6
+    assert n["TrainSteps"] == 50 and n["TrainDevice"] == "cpu"
+    assert n["Backbone"] == "mobilenet_v3_large_fpn" and n["ImageSizePx"] == 500
+
+
+def test_sweep_numbers_are_the_chosen_row_of_table2(fake):
+    n = collect_numbers(fake, CONFIG)
+    row = next(r for r in read_sweep(fake["sweep_test"]) if r["threshold"] == 80)
+    assert n["TestBestThreshold"] == 80
+    assert (n["TestBestTP"], n["TestBestFP"], n["TestBestFN"]) == (row["tp"], row["fp"], row["fn"])
+    assert n["TestBestFOne"] == pytest.approx(row["f1"])
+    assert n["TestZeroFP"] == SWEEP_TEST[0][2]
+    assert n["RMBestThreshold"] == 70
+
+
+def test_summary_numbers_std_error_and_ks(fake):
+    n = collect_numbers(fake, CONFIG)
+    assert n["StdErrKpc"] == 21.5
+    assert n["KSRedshift"] == 0.1 and n["KSRichness"] == 0.2 and n["KSCritical"] == 0.43
+    assert n["KSBCG"] is None  # the bundled catalogue has no BCG magnitudes: n/a, not invented
+    assert "cannot reject" in n["KSVerdict"] and "BCG" in n["KSVerdict"]
+
+
+def test_best_row_ties_go_to_the_higher_threshold_unless_chosen():
+    rows = [{"threshold": t, "f1": f} for t, f in ((10, 0.5), (20, 0.7), (30, 0.7), (40, 0.1))]
+    assert best_row(rows)["threshold"] == 30
+    assert best_row(rows, chosen=10)["threshold"] == 10
+
+
+def test_sweep_in_fractions_and_other_column_names(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("Threshold,TP,FP,FN,Precision,Recall,F1-score\n0.0,1,9,0,0.1,1.0,0.18\n0.8,1,0,0,1,1,1\n")
+    rows = read_sweep(path)
+    assert [r["threshold"] for r in rows] == [0.0, 80.0]
+
+
+def test_bad_sweep_is_one_line_naming_the_file(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("threshold,tp,fp\n0,1,2\n")
+    with pytest.raises(DeepCeeError, match=r"bad.csv: no 'fn' column"):
+        read_sweep(path)
+
+
+def test_missing_stages_become_na_not_errors(tmp_path):
+    n = collect_numbers({}, {})
+    assert n["NSample"] is None and n["TestBestFOne"] is None
+    missing = write_numbers(n, tmp_path / "numbers.tex", tmp_path / "numbers.json")
+    assert "NSample" in missing
+    assert r"\newcommand{\NSample}{\textit{n/a}}" in (tmp_path / "numbers.tex").read_text()
+
+
+def test_numbers_tex_round_trip_and_formatting(fake, tmp_path):
+    n = collect_numbers(fake, CONFIG)
+    write_numbers(n, tmp_path / "numbers.tex", tmp_path / "numbers.json")
+    macros = parse_numbers_tex((tmp_path / "numbers.tex").read_text())
+    assert macros["NSample"] == "10"
+    assert macros["PubTestZeroFP"] == r"60\,997"
+    assert macros["PubStdErrKpc"] == "17.40"
+    assert macros["Backbone"] == r"mobilenet\_v3\_large\_fpn"
+    assert macros["TestBestPrecision"] == f"{n['TestBestPrecision']:.4f}"
+    data = json.loads((tmp_path / "numbers.json").read_text())
+    assert data["numbers"]["NSample"] == 10
+    assert format_value("PubKSCritical", 0.1289) == "0.1289"
+
+
+def test_comparison_tables_carry_the_published_numbers(fake, tmp_path):
+    n = collect_numbers(fake, CONFIG)
+    write_comparison(n, tmp_path / "c.tex", tmp_path / "c.csv",
+                     sweeps={"test": fake["sweep_test"], "redmapper": fake["sweep_redmapper"]},
+                     sweeps_tex=tmp_path / "s.tex", sweeps_csv=tmp_path / "s.csv")
+    text = (tmp_path / "c.tex").read_text()
+    for value in ("497", "1988", "1784", "204", "17.40", "0.06275", "0.07335", "0.02193", "0.1289", "31"):
+        assert value in text
+    sweeps = (tmp_path / "s.tex").read_text()
+    assert "60997" in sweeps and "9270" in sweeps
+    assert sweeps.count("\\\\") >= 2 * len(PUBLISHED_TABLE2)
+    assert PUBLISHED["TestBestThreshold"] == 80
