@@ -17,6 +17,7 @@ def catalogue_inputs(wildcards):
 rule download_vizier:
     """WHL12 and redMaPPer from VizieR (all rows), cached in catalogue.vizier.cache_dir.
     Needs the network: run it alone on a login node first (`snakemake --cores 1 download_vizier`)."""
+    localrule: True
     output:
         whl12=f"{VIZIER_RAW}/whl12.ecsv",
         redmapper=f"{VIZIER_RAW}/redmapper.ecsv",
