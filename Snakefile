@@ -20,6 +20,9 @@ configfile: "config.yaml"
 _SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, _SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH", "")) if p)
+# Jobs find the tools of the Python that runs Snakemake (jupyter for the `notebook:`
+# rule) even when the venv was not activated (`.venv/bin/snakemake ...`).
+os.environ["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), os.environ.get("PATH", "")))
 from deepcee.config import check_config  # noqa: E402
 from deepcee.errors import DeepCeeError  # noqa: E402
 

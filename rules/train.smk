@@ -1,0 +1,106 @@
+# Stage 3 — train the detector and predict on the test set (paper §2.1, §3.1; DESIGN §5).
+#
+#   train_detector  labels.ecsv + PNGs → model.pt, losses.csv, summary.json
+#                   checkpoints + live losses in results/03_train/checkpoints/ and TensorBoard
+#                   events in results/03_train/tensorboard/ are NOT outputs: a failed or killed
+#                   job keeps them and rerunning the rule resumes from the last checkpoint.
+#                   To start over: rm -r results/03_train/checkpoints
+#   predict_test    model.pt + test PNGs → results/04_evaluate/predictions_test.ecsv
+#   training_figures losses.csv → Figures 5, 6 and Table A1
+
+TRAIN = f"{RESULTS}/03_train"
+IMAGES_LABELS = f"{RESULTS}/02_images/labels.ecsv"
+
+
+def _train_cfg():
+    return config.get("train", {}) or {}
+
+
+def _train_uses_gpu():
+    return str(_train_cfg().get("device", "auto")).startswith("cuda")
+
+
+def _predict_uses_gpu():
+    predict = _train_cfg().get("predict", {}) or {}
+    return str(predict.get("device", "auto")).startswith("cuda")
+
+
+rule train_detector:
+    """Train (or resume) the Faster R-CNN on the training split (paper §2.1)."""
+    input:
+        labels=IMAGES_LABELS,
+    output:
+        model=f"{TRAIN}/model.pt",
+        losses=f"{TRAIN}/losses.csv",
+        summary=f"{TRAIN}/summary.json",
+    params:
+        train=lambda wc: _train_cfg(),
+        seed=config["seed"],
+        checkpoints=f"{TRAIN}/checkpoints",
+        tensorboard=f"{TRAIN}/tensorboard",
+    threads: int(_train_cfg().get("threads") or 2)
+    resources:
+        gpu=1 if _train_uses_gpu() else 0,
+        mem_mb=16000 if _train_uses_gpu() else 6000,
+        runtime=int(_train_cfg().get("runtime_min") or 240),
+    log:
+        "logs/train/train_detector.log",
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/train_detector.py"
+
+
+rule predict_test:
+    """Every box with its score on the test images (score threshold 0, 300 per image)."""
+    input:
+        model=f"{TRAIN}/model.pt",
+        labels=IMAGES_LABELS,
+    output:
+        predictions=f"{RESULTS}/04_evaluate/predictions_test.ecsv",
+    params:
+        split="test",
+        predict=lambda wc: _train_cfg().get("predict", {}),
+    threads: int(_train_cfg().get("threads") or 2)
+    resources:
+        gpu=1 if _predict_uses_gpu() else 0,
+    log:
+        "logs/train/predict_test.log",
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/predict_images.py"
+
+
+rule training_figures:
+    """Figures 5 (total loss) and 6 (RPN and DN losses) and Table A1 from losses.csv."""
+    input:
+        losses=f"{TRAIN}/losses.csv",
+    output:
+        fig05_pdf=report(f"{FIGURES}/fig05_total_loss.pdf", caption="../report/fig05_total_loss.rst", category="Training"),
+        fig05_png=f"{FIGURES}/fig05_total_loss.png",
+        fig06_pdf=report(f"{FIGURES}/fig06_loss_components.pdf", caption="../report/fig06_loss_components.rst", category="Training"),
+        fig06_png=f"{FIGURES}/fig06_loss_components.png",
+        table_csv=report(f"{TABLES}/tableA1_losses.csv", caption="../report/tableA1_losses.rst", category="Training"),
+        table_tex=f"{TABLES}/tableA1_losses.tex",
+    params:
+        figures=lambda wc: _train_cfg().get("figures", {}),
+    log:
+        "logs/train/training_figures.log",
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/train_figures.py"
+
+
+FINAL_TARGETS += [
+    f"{TRAIN}/model.pt",
+    f"{TRAIN}/summary.json",
+    f"{RESULTS}/04_evaluate/predictions_test.ecsv",
+    f"{FIGURES}/fig05_total_loss.pdf",
+    f"{FIGURES}/fig05_total_loss.png",
+    f"{FIGURES}/fig06_loss_components.pdf",
+    f"{FIGURES}/fig06_loss_components.png",
+    f"{TABLES}/tableA1_losses.csv",
+    f"{TABLES}/tableA1_losses.tex",
+]

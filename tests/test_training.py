@@ -1,0 +1,175 @@
+"""Training: the loss falls, runs are deterministic on CPU, killed runs resume, bad input is one line."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from deepcee.dataset import write_synthetic_set
+from deepcee.errors import DeepCeeError
+from deepcee.training import LOSS_COLUMNS, read_losses, resolve_device, train
+
+SIZE = 96
+CFG = {"steps": 20, "batch_size": 1, "workers": 0, "checkpoint_every": 5, "device": "cpu",
+       "optimiser": {"name": "adamw", "lr": 3e-4}}
+
+
+@pytest.fixture(scope="module")
+def labels(tmp_path_factory):
+    return write_synthetic_set(tmp_path_factory.mktemp("syn"), n=6, size=SIZE, seed=1, n_test=2, fits_binning=1)
+
+
+def _run(labels, out: Path, cfg=CFG, seed=7, **kw):
+    return train(cfg, seed, labels, out / "model.pt", out / "losses.csv", out / "checkpoints",
+                 tensorboard_dir=kw.pop("tb", None), summary_path=out / "summary.json", threads=2,
+                 log=lambda m: None, **kw)
+
+
+def _losses(path):
+    return [[r[c] for c in LOSS_COLUMNS[:6]] for r in read_losses(path)]
+
+
+@pytest.fixture(scope="module")
+def reference(labels, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref")
+    _run(labels, out, tb=out / "tb")
+    return out
+
+
+def test_outputs_and_loss_falls(reference):
+    rows = read_losses(reference / "losses.csv")
+    assert [r["step"] for r in rows] == list(range(1, 21))
+    with open(reference / "losses.csv") as handle:
+        assert next(csv.reader(handle)) == LOSS_COLUMNS
+    first = sum(r["loss_total"] for r in rows[:3]) / 3
+    last = sum(r["loss_total"] for r in rows[-5:]) / 5
+    assert last < 0.7 * first
+    model = torch.load(reference / "model.pt", weights_only=False)
+    assert model["step"] == 20 and model["detector"]["backbone"] == "mobilenet_v3_large_fpn"
+    assert model["image_size"] == SIZE and "model" in model
+    assert (reference / "summary.json").exists()
+    assert any((reference / "tb").iterdir())  # TensorBoard events
+
+
+def test_cpu_determinism(labels, reference, tmp_path):
+    """Same seed, same config → the same first 20 losses."""
+    _run(labels, tmp_path)
+    assert _losses(tmp_path / "losses.csv") == _losses(reference / "losses.csv")
+
+
+def test_resume_after_exception(labels, reference, tmp_path):
+    """Interrupted at step 8 (checkpoint at 5): the rerun resumes, ends at step 20, same losses."""
+
+    def boom(step, values):
+        if step == 8:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _run(labels, tmp_path, on_step=boom)
+    assert not (tmp_path / "model.pt").exists()
+    live = read_losses(tmp_path / "checkpoints" / "losses.csv")
+    assert live[-1]["step"] == 8
+    summary = _run(labels, tmp_path)
+    assert summary["counts"]["resumed_from_step"] == 5
+    rows = read_losses(tmp_path / "losses.csv")
+    assert [r["step"] for r in rows] == list(range(1, 21))  # continuous, no duplicates
+    assert _losses(tmp_path / "losses.csv") == _losses(reference / "losses.csv")  # bit-identical on CPU
+
+
+def test_resume_after_kill_9(labels, tmp_path):
+    """A training process killed with SIGKILL is resumed by simply running it again."""
+    cfg = dict(CFG, steps=12, checkpoint_every=3)
+    script = textwrap.dedent(f"""
+        import sys
+        from deepcee.training import train
+        train({cfg!r}, 7, {str(labels)!r}, {str(tmp_path / 'model.pt')!r}, {str(tmp_path / 'losses.csv')!r},
+              {str(tmp_path / 'checkpoints')!r}, threads=1)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = tmp_path / "checkpoints" / "last.pt"
+    deadline = time.time() + 400
+    while time.time() < deadline and proc.poll() is None:
+        if ckpt.exists():
+            step = torch.load(ckpt, weights_only=False)["step"]
+            if step >= 3:
+                break
+        time.sleep(0.2)
+    assert proc.poll() is None, "training finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "model.pt").exists()
+    summary = _run(labels, tmp_path, cfg=cfg)
+    assert summary["counts"]["resumed_from_step"] >= 3
+    assert [r["step"] for r in read_losses(tmp_path / "losses.csv")] == list(range(1, 13))
+    assert torch.load(tmp_path / "model.pt", weights_only=False)["step"] == 12
+
+
+def test_checkpoint_from_other_config(labels, tmp_path):
+    cfg = dict(CFG, steps=2, checkpoint_every=1)
+    _run(labels, tmp_path, cfg=cfg)
+    other = dict(cfg, optimiser={"name": "adamw", "lr": 5e-4})
+    with pytest.raises(DeepCeeError, match="another train config") as err:
+        _run(labels, tmp_path, cfg=other)
+    assert "\n" not in str(err.value)
+    # runtime-only keys (device, workers, checkpoint_every) do not block a resume
+    _run(labels, tmp_path, cfg=dict(cfg, checkpoint_every=2, device="auto"))
+
+
+def _labels_with(tmp_path, labels, changes):
+    from astropy.table import Table
+
+    table = Table.read(labels, format="ascii.ecsv")
+    for (col, row), value in changes.items():
+        table[col][row] = value
+    path = tmp_path / "labels.ecsv"
+    table.write(path, format="ascii.ecsv", overwrite=True)
+    return path
+
+
+def test_empty_training_set(labels, tmp_path):
+    from astropy.table import Table
+
+    table = Table.read(labels, format="ascii.ecsv")
+    table["split"] = "test"
+    path = tmp_path / "labels.ecsv"
+    table.write(path, format="ascii.ecsv")
+    with pytest.raises(DeepCeeError, match="empty training set") as err:
+        _run(path, tmp_path)
+    assert str(path) in str(err.value)
+
+
+def test_box_outside_image(labels, tmp_path):
+    path = _labels_with(tmp_path, labels, {("x1", 2): SIZE + 30.0})
+    with pytest.raises(DeepCeeError, match=r"row 3 .*outside the 96x96 image") as err:
+        _run(path, tmp_path)
+    assert "syn0002_v0.png" in str(err.value)
+
+
+def test_missing_png(labels, tmp_path):
+    path = _labels_with(tmp_path, labels, {("png", 1): "nowhere/missing.png"})
+    with pytest.raises(DeepCeeError, match="missing.png"):
+        _run(path, tmp_path)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_requested_without_cuda():
+    with pytest.raises(DeepCeeError, match="train.device.*no usable CUDA"):
+        resolve_device("cuda")
+
+
+def test_bad_config_values():
+    from deepcee.training import train_config
+
+    with pytest.raises(DeepCeeError, match="train.optimiser.momentun"):
+        train_config({"optimiser": {"momentun": 0.9}})
+    with pytest.raises(DeepCeeError, match="train.precision"):
+        train_config({"precision": "fp16"})
