@@ -26,7 +26,7 @@ from astropy.coordinates import Angle, SkyCoord
 from astropy.table import MaskedColumn, Table
 
 from .errors import DeepCeeError
-from .files import atomic_path
+from .files import atomic_path, read_ecsv, write_ecsv
 
 #: The normalised schema every catalogue is turned into (name, unit, dtype).
 SCHEMA: tuple[tuple[str, u.UnitBase | None, str], ...] = (
@@ -315,18 +315,12 @@ def write_catalogue(table: Table, path: str | Path, **meta) -> None:
     """Write a normalised catalogue as ECSV (units and metadata kept), atomically."""
     out = table.copy()
     out.meta.update(meta)
-    with atomic_path(path) as tmp:
-        out.write(tmp, format="ascii.ecsv", overwrite=True)
+    write_ecsv(out, path)
 
 
 def read_catalogue(path: str | Path) -> Table:
     """Read a catalogue written by :func:`write_catalogue`, checking the schema."""
-    path = Path(path)
-    if not path.exists():
-        raise DeepCeeError(f"{path}: catalogue not found")
-    table = Table.read(path, format="ascii.ecsv")
-    _require_columns(table, SCHEMA_COLUMNS, str(path))
-    return table
+    return read_ecsv(path, SCHEMA_COLUMNS, "catalogue")
 
 
 def has_bcg_magnitudes(table: Table) -> bool:

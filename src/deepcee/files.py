@@ -125,3 +125,25 @@ def run_script(main, snakemake=None, *args, **kwargs) -> None:
                 handle.write(message + "\n")
         print(message, file=sys.stderr)
         sys.exit(1)
+
+
+def write_ecsv(table, path: str | os.PathLike) -> None:
+    """Write an astropy Table as ECSV (units and metadata kept), atomically."""
+    with atomic_path(path) as tmp:
+        table.write(tmp, format="ascii.ecsv", overwrite=True)
+
+
+def read_ecsv(path: str | os.PathLike, required: tuple[str, ...] | list[str] = (), what: str = "table"):
+    """Read an ECSV table; a missing file or column is a one-line DeepCeeError naming it."""
+    from astropy.table import Table
+
+    from .errors import DeepCeeError
+
+    path = Path(path)
+    if not path.exists():
+        raise DeepCeeError(f"{path}: {what} not found")
+    table = Table.read(path, format="ascii.ecsv")
+    missing = [name for name in required if name not in table.colnames]
+    if missing:
+        raise DeepCeeError(f"{path}: missing required column '{missing[0]}' (has: {', '.join(table.colnames)})")
+    return table

@@ -26,7 +26,7 @@ from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
 from .errors import DeepCeeError
-from .files import atomic_path
+from .files import read_ecsv, write_ecsv
 from .seeds import rng
 
 VIEW_COLUMNS = ["view", "cluster_id", "k", "ra", "dec", "z", "richness", "bcg_rmag",
@@ -81,19 +81,11 @@ def plan_views(catalogue: Table, views_per_cluster: int, max_offset_arcsec: floa
 
 
 def write_views(table: Table, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        table.write(tmp, format="ascii.ecsv", overwrite=True)
+    write_ecsv(table, path)
 
 
 def read_views(path: str | Path) -> Table:
-    path = Path(path)
-    if not path.exists():
-        raise DeepCeeError(f"{path}: views plan not found")
-    table = Table.read(path, format="ascii.ecsv")
-    missing = [c for c in VIEW_COLUMNS if c not in table.colnames]
-    if missing:
-        raise DeepCeeError(f"{path}: missing column '{missing[0]}'")
-    return table
+    return read_ecsv(path, VIEW_COLUMNS, "views plan")
 
 
 def shard_views(table: Table, shard: int) -> Table:
