@@ -139,55 +139,6 @@ def make_results(root: Path, n_clusters: int = 10, views: int = 2, figures: bool
                               "bcg_rmag": {"available": False, "reason": "no finite values"},
                               "richness": {"available": True, "statistic": 0.2, "pvalue": 0.5,
                                            "critical_value": 0.43}}},
-        "redmapper_summary": res / "05_redmapper/summary.json",
-        "redmapper_labels": res / "05_redmapper/labels.ecsv",
-    }
-    cat_names = ["id", "name", "ra", "dec", "z", "richness", "n_members", "bcg_rmag", "abell", "source"]
-    cat_types = [str, str, float, float, float, float, float, float, str, str]
-    rows = [(f"RM{i}", f"C{i}", 150.0 + i, 20.0 + i, 0.1 + 0.009 * i, 30.0 + i, 25.0, 16.0, f"A{i}", "fake")
-            for i in range(n_clusters)]
-    _ecsv(p["sample"], cat_names, rows, cat_types)
-    _ecsv(p["redmapper_catalogue"], cat_names, rows * 3, cat_types)
-    lab_names = ["view", "png", "fits", "cluster_id", "ra", "dec", "z", "richness", "bcg_rmag",
-                 "offset_ra_arcsec", "offset_dec_arcsec", "x", "y", "x0", "y0", "x1", "y1", "split", "flipped"]
-    lab_types = [str, str, str, str] + [float] * 13 + [str, bool]
-    labels = []
-    k = 0
-    for i in range(n_clusters):
-        for v in range(views):
-            split = "test" if k % 5 == 0 else "train"
-            view = f"RM{i}_v{v}"
-            base = (f"results/02_images/png/{view}.png", f"results/02_images/fits/{view}.fits", f"RM{i}",
-                    150.0 + i, 20.0 + i, 0.15, 30.0, 16.0, 10.0, -5.0, 100.0, 120.0, 50.0, 70.0, 150.0, 170.0)
-            labels.append((view, *base, split, False))
-            if split == "train":
-                labels.append((f"{view}_flip", *base, split, True))
-            k += 1
-    _ecsv(p["labels"], lab_names, labels, lab_types)
-    rm_labels = [(f"X{i}_v0", "a.png", "a.fits", f"X{i}", 200.0, 30.0, 0.15, 30.0, 16.0, 0, 0, 1, 1, 0, 0, 2, 2,
-                  "test", False) for i in range(6)]
-    _ecsv(p["redmapper_labels"], lab_names, rm_labels, lab_types)
-    p["losses"].parent.mkdir(parents=True, exist_ok=True)
-    p["losses"].write_text("step,loss_total,loss_rpn_objectness,loss_rpn_box,loss_classifier,loss_box_reg,lr,seconds\n"
-                           "1,1.5,0.7,0.1,0.5,0.2,0.001,1.0\n50,0.4,0.1,0.05,0.15,0.1,0.001,60.0\n")
-    write_sweep(p["sweep_test"], SWEEP_TEST)
-    write_sweep(p["sweep_redmapper"], SWEEP_RM)
-    write_sweep_tex(p["sweep_test"].with_suffix(".tex"), SWEEP_TEST, float_wrapper=True)
-    write_sweep_tex(p["sweep_redmapper"].with_suffix(".tex"), SWEEP_RM)
-    (res / "tables/table1_examples.tex").write_text(
-        "\\begin{tabular}{lrrrr}\nID & Score & $z$ & $r$ & Richness\\\\\n(a) & 98 & 0.15 & 15.0 & 78.5\\\\\n\\end{tabular}\n")
-    (res / "tables/tableA1_losses.tex").write_text(
-        "\\begin{tabular}{rrrrrr}\nStep & Total & RPN obj & RPN box & DN cls & DN box\\\\\n"
-        "50 & 0.4 & 0.1 & 0.05 & 0.15 & 0.1\\\\\n\\end{tabular}\n")
-    summaries = {
-        "catalogue_summary": {"counts": {"sample": n_clusters, "parent": 2 * n_clusters, "abell_clusters": 4076}},
-        "images_summary": {"counts": {"views": n_clusters * views}},
-        "train_summary": {"counts": {"steps": 50}, "device": "cpu", "seconds": 60.0},
-        "evaluate_summary": {"counts": {"test_images": 4}, "best_threshold_pct": 80,
-                             "standard_error_kpc": 21.5, "distance_threshold_kpc": 100,
-                             "fraction_predictions_within": 0.84, "fraction_clusters_within": 0.8},
-        "ks": {"redshift": {"statistic": 0.1, "pvalue": 0.9, "critical_value": 0.43},
-               "bcg_rmag": {"statistic": None}, "richness": {"statistic": 0.2, "critical_value": 0.43}},
         "redmapper_summary": {"counts": {"clusters": 6}, "area_deg2": 105.0},
     }
     for key, data in summaries.items():
