@@ -29,7 +29,7 @@ fi
 echo "install-debian.sh: installing ${wanted[*]}"
 export DEBIAN_FRONTEND=noninteractive
 for attempt in 1 2 3; do
-  if $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${wanted[@]}" >/dev/null; then
+  if $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${wanted[@]}" >/dev/null; then
     exit 0
   fi
   echo "install-debian.sh: apt-get failed (attempt $attempt), retrying" >&2
