@@ -57,15 +57,12 @@ def _sync(device):
         torch.cuda.synchronize(device)
 
 
-def bench_train(model, samples, args, device) -> dict:
-    from .dataset import DetectionDataset, StepBatchSampler
-    from .training import make_loader, make_optimiser, set_train_mode, train_step
+def _timed(loader, step, args, device) -> dict:
+    """Run ``step(images, targets)`` over the loader; time the batches after the warm-up.
 
-    opt = make_optimiser(model, {"name": "sgd", "lr": 2e-4, "momentum": 0.9, "weight_decay": 0.0})
-    set_train_mode(model, False)
-    total = args.warmup + args.steps
-    sampler = StepBatchSampler(len(samples), args.batch, args.seed, total)
-    loader = make_loader(DetectionDataset(samples), sampler, device, args.workers)
+    Also measures how long the loop waited for the loader (the data path must never
+    limit the accelerator).
+    """
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     t0 = None
@@ -77,12 +74,25 @@ def bench_train(model, samples, args, device) -> dict:
             t0 = time.perf_counter()
             wait = 0.0
         wait += time.perf_counter() - t_fetch
-        train_step(model, opt, images, targets, device, args.precision, 10.0)
+        step(images, targets)
         t_fetch = time.perf_counter()
     _sync(device)
     dt = time.perf_counter() - t0
     return {"img_per_s": round(args.steps * args.batch / dt, 3), "seconds": round(dt, 2),
             "loader_wait_fraction": round(wait / dt, 4)}
+
+
+def bench_train(model, samples, args, device) -> dict:
+    from .dataset import DetectionDataset, StepBatchSampler
+    from .training import make_loader, make_optimiser, set_train_mode, train_step
+
+    opt = make_optimiser(model, {"name": "sgd", "lr": 2e-4, "momentum": 0.9, "weight_decay": 0.0})
+    set_train_mode(model, False)
+    total = args.warmup + args.steps
+    sampler = StepBatchSampler(len(samples), args.batch, args.seed, total)
+    loader = make_loader(DetectionDataset(samples), sampler, device, args.workers)
+    return _timed(loader, lambda images, targets: train_step(model, opt, images, targets, device,
+                                                             args.precision, 10.0), args, device)
 
 
 def bench_infer(model, samples, args, device) -> dict:
@@ -96,23 +106,8 @@ def bench_infer(model, samples, args, device) -> dict:
     kw = {"prefetch_factor": 4, "persistent_workers": True} if args.workers else {}
     loader = torch.utils.data.DataLoader(ds, batch_size=args.batch, num_workers=args.workers, collate_fn=collate,
                                          pin_memory=device.type == "cuda", **kw)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    t0 = None
-    wait = 0.0
-    t_fetch = time.perf_counter()
-    for i, (images, _) in enumerate(loader):
-        if i == args.warmup:
-            _sync(device)
-            t0 = time.perf_counter()
-            wait = 0.0
-        wait += time.perf_counter() - t_fetch
-        predict_batches(model, images, device, args.precision)  # returns CPU tensors: synced
-        t_fetch = time.perf_counter()
-    _sync(device)
-    dt = time.perf_counter() - t0
-    return {"img_per_s": round(args.steps * args.batch / dt, 3), "seconds": round(dt, 2),
-            "loader_wait_fraction": round(wait / dt, 4)}
+    # predict_batches returns CPU tensors, so each step is synced.
+    return _timed(loader, lambda images, _: predict_batches(model, images, device, args.precision), args, device)
 
 
 def main(argv=None) -> int:
