@@ -33,10 +33,10 @@ report: install
 	$(BIN)/snakemake --report results/report.html
 
 bench-images: install
-	$(BIN)/python -m deepcee.bench_images
+	$(BIN)/python -m deepcee.bench.images
 
 bench-detector: install
-	$(BIN)/python -m deepcee.bench_detector
+	$(BIN)/python -m deepcee.bench.detector
 
 clean:
 	rm -rf results/0* results/figures results/tables results/*.tex results/*.json results/*.html logs .snakemake paper/ms.pdf

@@ -23,8 +23,8 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, os.environ.get("PYT
 # Jobs find the tools of the Python that runs Snakemake (jupyter for the `notebook:`
 # rule) even when the venv was not activated (`.venv/bin/snakemake ...`).
 os.environ["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), os.environ.get("PATH", "")))
-from deepcee.config import check_config  # noqa: E402
-from deepcee.errors import DeepCeeError  # noqa: E402
+from deepcee.core.config import check_config  # noqa: E402
+from deepcee.core.errors import DeepCeeError  # noqa: E402
 
 _config_files = [str(f) for f in (workflow.overwrite_configfiles or [])] or ["config.yaml"]
 try:

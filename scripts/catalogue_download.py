@@ -3,8 +3,8 @@
 import shutil
 from pathlib import Path
 
-from deepcee.catalogue import VizierSettings, fetch_vizier
-from deepcee.files import atomic_path, run_script
+from deepcee.catalogue.select import VizierSettings, fetch_vizier
+from deepcee.core.files import atomic_path, run_script
 
 
 def main(snakemake):

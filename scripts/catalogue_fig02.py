@@ -2,9 +2,9 @@
 
 import json
 
-from deepcee.catalogue import read_catalogue
-from deepcee.catalogue_plots import fig02_sample_properties
-from deepcee.files import run_script
+from deepcee.catalogue.select import read_catalogue
+from deepcee.catalogue.figures import fig02_sample_properties
+from deepcee.core.files import run_script
 
 
 def main(snakemake):

@@ -1,7 +1,7 @@
 """Rule select_catalogue: normalise the sources, apply the paper's cuts, write ECSV + summary."""
 
-from deepcee.catalogue import load_sources, select_sample, write_catalogue
-from deepcee.files import run_script, write_summary
+from deepcee.catalogue.select import load_sources, select_sample, write_catalogue
+from deepcee.core.files import run_script, write_summary
 
 
 def main(snakemake):

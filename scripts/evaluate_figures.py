@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 
-from deepcee import plots
-from deepcee.evaluate_stage import read_ecsv
-from deepcee.files import run_script
-from deepcee.tables import read_csv
+from deepcee.evaluate import figures as plots
+from deepcee.evaluate.stage import read_ecsv
+from deepcee.core.files import run_script
+from deepcee.evaluate.tables import read_csv
 
 
 def _example_images(snakemake):

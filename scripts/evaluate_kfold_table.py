@@ -1,7 +1,7 @@
 """Rule kfold_table: mean +- std per threshold over the k folds (beyond the paper)."""
 
-from deepcee.evaluate_stage import kfold_table
-from deepcee.files import run_script
+from deepcee.evaluate.stage import kfold_table
+from deepcee.core.files import run_script
 
 
 def main(snakemake):

@@ -1,8 +1,8 @@
 """Rules kfold_labels / cluster_split_labels: labels.ecsv re-split by cluster (beyond the paper)."""
 
-from deepcee import folds
-from deepcee.evaluate_stage import read_ecsv, write_ecsv
-from deepcee.files import run_script
+from deepcee.evaluate import folds
+from deepcee.evaluate.stage import read_ecsv, write_ecsv
+from deepcee.core.files import run_script
 
 
 def main(snakemake):

@@ -1,7 +1,7 @@
 """Rules kfold_sweep / cluster_split_sweep: one re-split model's threshold sweep."""
 
-from deepcee.evaluate_stage import sweep_only
-from deepcee.files import run_script
+from deepcee.evaluate.stage import sweep_only
+from deepcee.core.files import run_script
 
 
 def main(snakemake):

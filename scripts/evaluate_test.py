@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from deepcee.evaluate_stage import evaluate_test
-from deepcee.files import run_script
+from deepcee.evaluate.stage import evaluate_test
+from deepcee.core.files import run_script
 
 
 def main(snakemake):

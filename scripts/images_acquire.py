@@ -1,5 +1,5 @@
 """Rules images_render_shard / images_download_shard: one shard of views -> FITS + manifest."""
-from deepcee.images_stage import acquire_shard, run_logged
+from deepcee.images.stage import acquire_shard, run_logged
 
 
 def main(sm):

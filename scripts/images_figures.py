@@ -1,6 +1,6 @@
 """Rule images_figures: Fig. 3 (offsets), Fig. 4 (sky map), example views with truth boxes."""
-from deepcee.image_figures import make_all
-from deepcee.images_stage import run_logged
+from deepcee.images.figures import make_all
+from deepcee.images.stage import run_logged
 
 
 def main(sm):

@@ -1,5 +1,5 @@
 """Rule images_labels: split, flip the training images, write labels.ecsv + summary.json."""
-from deepcee.images_stage import build_labels, run_logged
+from deepcee.images.stage import build_labels, run_logged
 
 
 def main(sm):

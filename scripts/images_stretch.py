@@ -1,5 +1,5 @@
 """Rule images_stretch_shard: one shard of FITS views -> 8-bit RGB PNGs + manifest."""
-from deepcee.images_stage import run_logged, stretch_shard
+from deepcee.images.stage import run_logged, stretch_shard
 
 
 def main(sm):

@@ -1,5 +1,5 @@
 """Rule images_views: catalogue -> views plan (offsets, centres, shards)."""
-from deepcee.images_stage import make_views, run_logged
+from deepcee.images.stage import make_views, run_logged
 
 
 def main(sm):

@@ -2,8 +2,8 @@
 
 import sys
 
-from deepcee.audit import notebook_to_html
-from deepcee.files import run_script
+from deepcee.paper.audit import notebook_to_html
+from deepcee.core.files import run_script
 
 
 def main(snakemake):

@@ -2,8 +2,8 @@
 
 import sys
 
-from deepcee.files import run_script
-from deepcee.numbers import collect_numbers, write_comparison, write_numbers
+from deepcee.core.files import run_script
+from deepcee.paper.numbers import collect_numbers, write_comparison, write_numbers
 
 
 def main(snakemake):

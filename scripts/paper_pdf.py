@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from deepcee.files import run_script
-from deepcee.latex import build_pdf
+from deepcee.core.files import run_script
+from deepcee.paper.latex import build_pdf
 
 
 def main(snakemake):

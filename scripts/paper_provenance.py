@@ -2,8 +2,8 @@
 
 import sys
 
-from deepcee.files import run_script
-from deepcee.provenance import write_provenance
+from deepcee.core.files import run_script
+from deepcee.paper.provenance import write_provenance
 
 
 def main(snakemake):

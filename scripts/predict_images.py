@@ -6,8 +6,8 @@ output path come from the rule (input.labels, params.split, output.predictions).
 
 import contextlib
 
-from deepcee.files import run_script
-from deepcee.inference import predict_labels
+from deepcee.core.files import run_script
+from deepcee.detector.inference import predict_labels
 
 
 def main(snakemake):

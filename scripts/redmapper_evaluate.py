@@ -1,7 +1,7 @@
 """Rule redmapper_evaluate: the same sweep on the redMaPPer comparison set -> Table 3 + summary."""
 
-from deepcee.evaluate_stage import evaluate_redmapper
-from deepcee.files import run_script
+from deepcee.evaluate.stage import evaluate_redmapper
+from deepcee.core.files import run_script
 
 
 def main(snakemake):

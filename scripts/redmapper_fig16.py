@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 
-from deepcee.catalogue import read_catalogue
-from deepcee.evaluate_stage import read_ecsv
-from deepcee.files import run_script
-from deepcee.plots import fig16_sky_map_redmapper
+from deepcee.catalogue.select import read_catalogue
+from deepcee.evaluate.stage import read_ecsv
+from deepcee.core.files import run_script
+from deepcee.evaluate.figures import fig16_sky_map_redmapper
 
 
 def main(snakemake):

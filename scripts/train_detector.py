@@ -6,8 +6,8 @@ output, so a failed or killed job keeps them and a rerun resumes).
 
 import contextlib
 
-from deepcee.files import run_script
-from deepcee.training import train
+from deepcee.core.files import run_script
+from deepcee.detector.training import train
 
 
 def main(snakemake):

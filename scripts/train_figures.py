@@ -1,7 +1,7 @@
 """Rule training_figures: Figures 5 and 6 and Table A1 from losses.csv."""
 
-from deepcee.files import run_script
-from deepcee.plots_training import fig05_total_loss, fig06_loss_components, table_a1
+from deepcee.core.files import run_script
+from deepcee.detector.figures import fig05_total_loss, fig06_loss_components, table_a1
 
 
 def main(snakemake):

@@ -42,7 +42,7 @@ def ci_local_run(repo, tmp_path_factory) -> Path:
     import subprocess
     import sys
 
-    from deepcee.bench_workflow import copy_workflow, workflow_env
+    from deepcee.bench.workflow import copy_workflow, workflow_env
 
     if shutil.which("latexmk") is None:
         pytest.skip("latexmk not installed (Debian: latexmk texlive-latex-base texlive-latex-recommended "

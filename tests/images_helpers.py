@@ -9,7 +9,7 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
 
-from deepcee.imaging import write_view_fits
+from deepcee.images.fits import write_view_fits
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 BLANK = RESOURCES / "sdss-frames-run2126-camcol1-gri"

@@ -11,8 +11,8 @@ from astropy import units as u
 from astropy.coordinates import Angle
 from astropy.table import Table
 
-from deepcee import catalogue as cat
-from deepcee.errors import DeepCeeError
+from deepcee.catalogue import select as cat
+from deepcee.core.errors import DeepCeeError
 
 CUTS = {"z_min": 0.1, "z_max": 0.2, "min_members": 20, "dec_min": 0.0, "abell_only": True}
 

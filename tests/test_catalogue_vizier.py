@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deepcee import catalogue as cat
-from deepcee.errors import DeepCeeError
+from deepcee.catalogue import select as cat
+from deepcee.core.errors import DeepCeeError
 
 from vizier_fake import REDMAPPER_FIELDS, WHL12_FIELDS, FakeVizier, redmapper_rows, votable_bytes, whl12_rows
 

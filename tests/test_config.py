@@ -9,8 +9,8 @@ import sys
 import pytest
 import yaml
 
-from deepcee.config import check_config, config_errors
-from deepcee.errors import DeepCeeError
+from deepcee.core.config import check_config, config_errors
+from deepcee.core.errors import DeepCeeError
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import urllib.error
 import pytest
 import torch
 
-from deepcee.detector import anchor_sizes, build_detector, coco_cache_path, detector_config
-from deepcee.errors import DeepCeeError
+from deepcee.detector.model import anchor_sizes, build_detector, coco_cache_path, detector_config
+from deepcee.core.errors import DeepCeeError
 
 
 @pytest.fixture(scope="module")

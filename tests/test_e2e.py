@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from deepcee.bench_workflow import workflow_env
-from deepcee.numbers import parse_numbers_tex, read_sweep
+from deepcee.bench.workflow import workflow_env
+from deepcee.paper.numbers import parse_numbers_tex, read_sweep
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 

@@ -6,9 +6,13 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from deepcee import evaluate_stage, plots, tables
-from deepcee.cosmology import kpc_per_arcsec
-from deepcee.errors import DeepCeeError
+from deepcee.evaluate import stage as evaluate_stage
+
+from deepcee.evaluate import figures as plots
+
+from deepcee.evaluate import tables
+from deepcee.core.cosmology import kpc_per_arcsec
+from deepcee.core.errors import DeepCeeError
 
 
 def _make_inputs(tmp_path, n=12, seed=0):

@@ -9,9 +9,9 @@ from astropy.io import fits
 from astropy.nddata import Cutout2D
 from astropy.wcs import WCS
 
-from deepcee.errors import DeepCeeError
-from deepcee.imaging import fetch_skyview_view, read_view_fits
-from deepcee.labels import label_view
+from deepcee.core.errors import DeepCeeError
+from deepcee.images.fits import fetch_skyview_view, read_view_fits
+from deepcee.images.labels import label_view
 
 from images_helpers import NGC
 

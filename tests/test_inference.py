@@ -9,10 +9,10 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
 
-from deepcee.dataset import write_synthetic_set
-from deepcee.detector import build_detector
-from deepcee.errors import DeepCeeError
-from deepcee.inference import (PREDICTION_COLUMNS, _png_pixel_to_sky_local, load_model, png_pixel_to_sky,
+from deepcee.detector.dataset import write_synthetic_set
+from deepcee.detector.model import build_detector
+from deepcee.core.errors import DeepCeeError
+from deepcee.detector.inference import (PREDICTION_COLUMNS, _png_pixel_to_sky_local, load_model, png_pixel_to_sky,
                                predict_images, predict_labels)
 
 SIZE = 96
@@ -96,10 +96,10 @@ def test_sky_round_trip(labels):
 
 
 def test_labels_module_agrees_if_present(labels):
-    """When the image stage's deepcee.labels exists, its converter matches this contract."""
-    mod = pytest.importorskip("deepcee.labels")
+    """When the image stage's deepcee.images.labels exists, its converter matches this contract."""
+    mod = pytest.importorskip("deepcee.images.labels")
     if not hasattr(mod, "png_pixel_to_sky"):
-        pytest.skip("deepcee.labels has no png_pixel_to_sky yet")
+        pytest.skip("deepcee.images.labels has no png_pixel_to_sky yet")
     table = Table.read(labels, format="ascii.ecsv")
     fits_path = str(table["fits"][0])
     x, y = np.array([5.0, 50.0]), np.array([7.0, 90.0])

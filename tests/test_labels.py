@@ -7,9 +7,9 @@ import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
-from deepcee.labels import flip_row, label_view, png_pixel_to_sky, sky_to_png_pixel
-from deepcee.imaging import reference_wcs
-from deepcee.cosmology import kpc_to_arcsec
+from deepcee.images.labels import flip_row, label_view, png_pixel_to_sky, sky_to_png_pixel
+from deepcee.images.fits import reference_wcs
+from deepcee.core.cosmology import kpc_to_arcsec
 
 from images_helpers import real_frames_mef
 
@@ -78,7 +78,7 @@ def test_flip_mirrors_box(rm_mef):
 
 def test_flipped_png_pixels_mirror(tmp_path):
     from PIL import Image
-    from deepcee.split import flip_png
+    from deepcee.images.split import flip_png
 
     arr = np.random.default_rng(0).integers(0, 255, (6, 7, 3), dtype=np.uint8)
     Image.fromarray(arr).save(tmp_path / "a.png")
@@ -88,7 +88,7 @@ def test_flipped_png_pixels_mirror(tmp_path):
 
 
 def test_cluster_outside_image_is_an_error(rm_mef):
-    from deepcee.errors import DeepCeeError
+    from deepcee.core.errors import DeepCeeError
 
     with pytest.raises(DeepCeeError, match="outside the image"):
         label_view(_view(140.0, 25.0), rm_mef, "x.png", 500, 500.0)

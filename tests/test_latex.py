@@ -1,13 +1,13 @@
-"""deepcee.latex: class choice, artefact names, one-line errors, and a real build of paper/ms.tex."""
+"""deepcee.paper.latex: class choice, artefact names, one-line errors, and a real build of paper/ms.tex."""
 
 import glob
 import shutil
 
 import pytest
 
-from deepcee import latex
-from deepcee.errors import DeepCeeError
-from deepcee.numbers import collect_numbers, write_comparison, write_numbers
+from deepcee.paper import latex
+from deepcee.core.errors import DeepCeeError
+from deepcee.paper.numbers import collect_numbers, write_comparison, write_numbers
 from paper_fakes import make_results
 
 needs_latex = pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk not installed")

@@ -8,9 +8,9 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
-from deepcee import metrics
-from deepcee.cosmology import COSMO, kpc_per_arcsec
-from deepcee.errors import DeepCeeError
+from deepcee.evaluate import metrics
+from deepcee.core.cosmology import COSMO, kpc_per_arcsec
+from deepcee.core.errors import DeepCeeError
 
 # --- the paper's Table 2 (test set) and Table 3 (redMaPPer set), copied verbatim -------------
 # threshold, TP, FP, FN, precision, recall, F1 (as printed)

@@ -7,11 +7,11 @@ import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
-from deepcee import mocksky
-from deepcee.imaging import read_view_fits
-from deepcee.labels import label_view, sky_to_png_pixel
-from deepcee.stretch import stretch_fits
-from deepcee.views import plan_views
+from deepcee.images import mocksky
+from deepcee.images.fits import read_view_fits
+from deepcee.images.labels import label_view, sky_to_png_pixel
+from deepcee.images.stretch import stretch_fits
+from deepcee.images.views import plan_views
 
 from images_helpers import small_catalogue, small_images_cfg
 
@@ -84,7 +84,7 @@ def test_same_seed_same_png_bytes(tmp_path):
 
 def test_cluster_same_in_every_view():
     """Members come from rng(seed, 'mock-cluster', id): the same cluster in every view."""
-    from deepcee.seeds import rng
+    from deepcee.core.seeds import rng
 
     a = mocksky.cluster_objects(rng(1, "mock-cluster", "X"), 0.15, 40, 22).arrays()
     b = mocksky.cluster_objects(rng(1, "mock-cluster", "X"), 0.15, 40, 22).arrays()
@@ -97,7 +97,7 @@ def test_cluster_same_in_every_view():
 
 def test_noise_matches_sdss_frames(tmp_path):
     """Blank-sky pixel noise per native pixel within 25% of the real run-2126 frames."""
-    from deepcee.calibration import pixel_noise
+    from deepcee.bench.calibration import pixel_noise
 
     cfg = small_images_cfg(pixels=200, pixel_scale_arcsec=0.396, mock={"mag_limit": 16.0, "groups_per_deg2": 0})
     row = plan_views(small_catalogue(1), 1, 0.0, seed=1)[0]

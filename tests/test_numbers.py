@@ -1,11 +1,11 @@
-"""deepcee.numbers: every number the paper quotes, from fake stage outputs (tests/paper_fakes.py)."""
+"""deepcee.paper.numbers: every number the paper quotes, from fake stage outputs (tests/paper_fakes.py)."""
 
 import json
 
 import pytest
 
-from deepcee.errors import DeepCeeError
-from deepcee.numbers import (PUBLISHED, PUBLISHED_TABLE2, best_row, collect_numbers, format_value,
+from deepcee.core.errors import DeepCeeError
+from deepcee.paper.numbers import (PUBLISHED, PUBLISHED_TABLE2, best_row, collect_numbers, format_value,
                              parse_numbers_tex, read_sweep, write_comparison, write_numbers)
 from paper_fakes import SWEEP_TEST, make_results
 

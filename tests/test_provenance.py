@@ -1,9 +1,9 @@
-"""deepcee.provenance: results/provenance.json holds config, commit, versions, device, hashes, summaries."""
+"""deepcee.paper.provenance: results/provenance.json holds config, commit, versions, device, hashes, summaries."""
 
 import hashlib
 import json
 
-from deepcee.provenance import build_provenance, git_commit, training_device, write_provenance
+from deepcee.paper.provenance import build_provenance, git_commit, training_device, write_provenance
 from paper_fakes import make_results
 
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from deepcee import folds
-from deepcee.errors import DeepCeeError
-from deepcee.redmapper_region import box_area_deg2, in_box, select_region
+from deepcee.evaluate import folds
+from deepcee.core.errors import DeepCeeError
+from deepcee.evaluate.redmapper_region import box_area_deg2, in_box, select_region
 
 
 def _cat(rows):
@@ -63,7 +63,7 @@ def test_default_region_on_bundled_redmapper_holds_31():
     """The default region on the bundled real catalogue: 31 kept (paper: 31), measured."""
     import yaml
 
-    from deepcee.catalogue import read_redmapper_bundled
+    from deepcee.catalogue.select import read_redmapper_bundled
 
     cfg = yaml.safe_load(open("config.yaml"))
     rm = read_redmapper_bundled(cfg["catalogue"]["bundled"]["redmapper"])
@@ -74,7 +74,7 @@ def test_default_region_on_bundled_redmapper_holds_31():
     sample_path = Path("results/01_catalogue/sample.ecsv")
     if not sample_path.exists():
         pytest.skip("no results/01_catalogue/sample.ecsv yet")
-    from deepcee.catalogue import read_catalogue
+    from deepcee.catalogue.select import read_catalogue
 
     r = cfg["evaluate"]["redmapper"]
     out, s = select_region(rm, read_catalogue(sample_path), r["region"], r["z_min"], r["z_max"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from deepcee.files import file_sha256
+from deepcee.core.files import file_sha256
 
 
 def test_provenance_checksums_hold(resources):

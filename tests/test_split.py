@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from deepcee.split import assign_split
-from deepcee.views import plan_views
+from deepcee.images.split import assign_split
+from deepcee.images.views import plan_views
 
 from images_helpers import small_catalogue, small_images_cfg
 
@@ -44,8 +44,8 @@ def test_split_by_cluster_never_shares_a_cluster():
 
 
 def test_stage_end_to_end_tiny(tmp_path):
-    from deepcee import images_stage as S
-    from deepcee.catalogue import write_catalogue
+    from deepcee.images import stage as S
+    from deepcee.catalogue.select import write_catalogue
 
     cfg = small_images_cfg(split={"by": "cluster", "test_fraction": 0.34})
     write_catalogue(small_catalogue(3), tmp_path / "sample.ecsv")

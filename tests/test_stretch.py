@@ -7,8 +7,8 @@ import pytest
 from astropy.io import fits
 from PIL import Image
 
-from deepcee.errors import DeepCeeError
-from deepcee.stretch import DEFAULT_LIMITS, resample, stretch_band, stretch_fits
+from deepcee.core.errors import DeepCeeError
+from deepcee.images.stretch import DEFAULT_LIMITS, resample, stretch_band, stretch_fits
 
 from images_helpers import real_frames_mef
 
@@ -29,7 +29,7 @@ def test_stretch_real_frames_clipped_and_monotonic(real_mef, tmp_path):
     # monotonic: within a channel, brighter (resampled) flux never maps to a darker value
     with fits.open(real_mef) as hdul:
         r = np.asarray(hdul["R"].data, dtype=np.float32)
-    from deepcee.imaging import pixel_area_arcsec2, read_view_fits
+    from deepcee.images.fits import pixel_area_arcsec2, read_view_fits
 
     factor = 0.396**2 / pixel_area_arcsec2(read_view_fits(real_mef)["r"][1])
     small = resample(r * factor, 200)[::-1]

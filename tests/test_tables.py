@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from deepcee import metrics, tables
-from deepcee.errors import DeepCeeError
+from deepcee.evaluate import metrics
+
+from deepcee.evaluate import tables
+from deepcee.core.errors import DeepCeeError
 
 PAPER_ROWS = [(0, 203, 60997, 1), (10, 198, 538, 6), (80, 165, 72, 39), (100, 0, 0, 204)]
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from deepcee.dataset import write_synthetic_set
-from deepcee.errors import DeepCeeError
-from deepcee.training import LOSS_COLUMNS, read_losses, resolve_device, train
+from deepcee.detector.dataset import write_synthetic_set
+from deepcee.core.errors import DeepCeeError
+from deepcee.detector.training import LOSS_COLUMNS, read_losses, resolve_device, train
 
 SIZE = 96
 CFG = {"steps": 20, "batch_size": 1, "workers": 0, "checkpoint_every": 5, "device": "cpu",
@@ -90,7 +90,7 @@ def test_resume_after_kill_9(labels, tmp_path):
     cfg = dict(CFG, steps=12, checkpoint_every=3)
     script = textwrap.dedent(f"""
         import sys
-        from deepcee.training import train
+        from deepcee.detector.training import train
         train({cfg!r}, 7, {str(labels)!r}, {str(tmp_path / 'model.pt')!r}, {str(tmp_path / 'losses.csv')!r},
               {str(tmp_path / 'checkpoints')!r}, threads=1)
     """)
@@ -167,7 +167,7 @@ def test_cuda_requested_without_cuda():
 
 
 def test_bad_config_values():
-    from deepcee.training import train_config
+    from deepcee.detector.training import train_config
 
     with pytest.raises(DeepCeeError, match="train.optimiser.momentun"):
         train_config({"optimiser": {"momentun": 0.9}})

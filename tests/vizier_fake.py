@@ -15,7 +15,7 @@ import numpy as np
 import requests
 from astropy.io.votable.tree import VOTableFile, Resource, Table as VOTable, Field
 
-from deepcee import catalogue as cat
+from deepcee.catalogue import select as cat
 
 WHL12_FIELDS = [  # name, datatype, unit, ucd, arraysize
     ("WHL", "char", None, "meta.id;meta.main", "16"),

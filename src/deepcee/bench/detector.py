@@ -1,0 +1,191 @@
+"""Benchmark the project's own training step and inference, reading real PNG files.
+
+    python -m deepcee.bench.detector --backbone mobilenet_v3_large_fpn --batch 4 \\
+        --precision fp32 --steps 10 --size 500 [--mode train|infer|both] [--labels labels.ecsv]
+
+Without ``--labels`` it first writes ``--images`` synthetic PNGs (a red overdensity
+on noise, 3-band uint8) to a temporary folder, then reads them back through
+``deepcee.detector.dataset`` (the training loader: workers, pinned memory) and times
+``deepcee.detector.training.train_step`` (optimiser: the paper's SGD 2e-4, momentum 0.9,
+clipping 10) and ``deepcee.detector.inference.predict_batches``. One JSON line per
+measurement: images per second and peak memory (CPU: max RSS of this process;
+CUDA: ``torch.cuda.max_memory_allocated``), plus DESIGN §5's H100 figure for the
+same backbone/batch/precision where one exists.
+
+Needs only torch + torchvision + numpy (+ this repo's ``src`` on PYTHONPATH);
+astropy is imported only with ``--labels``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+
+import torch
+
+# DESIGN §5 / ../shared/bench/*.jsonl: H100, torch 2.11, 1000 px, random images.
+# (backbone, mode, batch, precision) -> img/s
+H100_BASELINE = {
+    ("resnet50_fpn_v2", "train", 1, "fp32"): 17.39, ("resnet50_fpn_v2", "train", 1, "bf16"): 15.46,
+    ("resnet50_fpn_v2", "train", 8, "bf16"): 43.54, ("resnet50_fpn_v2", "train", 16, "fp32"): 49.0,
+    ("resnet50_fpn_v2", "train", 32, "fp32"): 52.8,
+    ("resnet50_fpn_v2", "infer", 1, "fp32"): 46.58, ("resnet50_fpn_v2", "infer", 8, "bf16"): 146.92,
+    ("resnet50_fpn_v2", "infer", 32, "bf16"): 137.63, ("resnet50_fpn_v2", "infer", 64, "fp32"): 173.8,
+    ("mobilenet_v3_large_fpn", "train", 1, "fp32"): 21.8, ("mobilenet_v3_large_fpn", "train", 1, "bf16"): 16.63,
+    ("mobilenet_v3_large_fpn", "train", 8, "bf16"): 57.64, ("mobilenet_v3_large_fpn", "train", 32, "fp32"): 76.9,
+    ("mobilenet_v3_large_fpn", "infer", 1, "fp32"): 74.15, ("mobilenet_v3_large_fpn", "infer", 8, "bf16"): 204.37,
+    ("mobilenet_v3_large_fpn", "infer", 32, "bf16"): 242.15,
+}
+
+
+def peak_memory_mib(device: torch.device) -> dict:
+    out = {"peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    if device.type == "cuda":
+        out["cuda_max_allocated_mib"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+        out["cuda_max_reserved_mib"] = round(torch.cuda.max_memory_reserved(device) / 2**20, 1)
+    return out
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed(loader, step, args, device) -> dict:
+    """Run ``step(images, targets)`` over the loader; time the batches after the warm-up.
+
+    Also measures how long the loop waited for the loader (the data path must never
+    limit the accelerator).
+    """
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    t0 = None
+    wait = 0.0
+    t_fetch = time.perf_counter()
+    for i, (images, targets) in enumerate(loader):
+        if i == args.warmup:
+            _sync(device)
+            t0 = time.perf_counter()
+            wait = 0.0
+        wait += time.perf_counter() - t_fetch
+        step(images, targets)
+        t_fetch = time.perf_counter()
+    _sync(device)
+    dt = time.perf_counter() - t0
+    return {"img_per_s": round(args.steps * args.batch / dt, 3), "seconds": round(dt, 2),
+            "loader_wait_fraction": round(wait / dt, 4)}
+
+
+def bench_train(model, samples, args, device) -> dict:
+    from deepcee.detector.dataset import DetectionDataset, StepBatchSampler
+    from deepcee.detector.training import make_loader, make_optimiser, set_train_mode, train_step
+
+    opt = make_optimiser(model, {"name": "sgd", "lr": 2e-4, "momentum": 0.9, "weight_decay": 0.0})
+    set_train_mode(model, False)
+    total = args.warmup + args.steps
+    sampler = StepBatchSampler(len(samples), args.batch, args.seed, total)
+    loader = make_loader(DetectionDataset(samples), sampler, device, args.workers)
+    return _timed(loader, lambda images, targets: train_step(model, opt, images, targets, device,
+                                                             args.precision, 10.0), args, device)
+
+
+def bench_infer(model, samples, args, device) -> dict:
+    from deepcee.detector.dataset import DetectionDataset, collate
+    from deepcee.detector.inference import predict_batches
+
+    model.eval()
+    n = (args.warmup + args.steps) * args.batch
+    idx = [i % len(samples) for i in range(n)]
+    ds = torch.utils.data.Subset(DetectionDataset(samples), idx)
+    kw = {"prefetch_factor": 4, "persistent_workers": True} if args.workers else {}
+    loader = torch.utils.data.DataLoader(ds, batch_size=args.batch, num_workers=args.workers, collate_fn=collate,
+                                         pin_memory=device.type == "cuda", **kw)
+    # predict_batches returns CPU tensors, so each step is synced.
+    return _timed(loader, lambda images, _: predict_batches(model, images, device, args.precision), args, device)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--backbone", default="mobilenet_v3_large_fpn",
+                   choices=["mobilenet_v3_large_fpn", "resnet50_fpn_v2"])
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    p.add_argument("--steps", type=int, default=10, help="timed steps (batches) per mode")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    p.add_argument("--size", type=int, default=None, help="image side (default 1000 on CUDA, 500 on CPU)")
+    p.add_argument("--mode", default="both", choices=["train", "infer", "both"])
+    p.add_argument("--images", type=int, default=16, help="synthetic PNGs to write (cycled)")
+    p.add_argument("--labels", default=None, help="read these labels.ecsv training images instead")
+    p.add_argument("--workers", type=int, default=None, help="DataLoader workers (default 4 CUDA, 1 CPU)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--seed", type=int, default=2019)
+    p.add_argument("--workdir", default=None, help="where to write the PNGs (default: a temp dir)")
+    args = p.parse_args(argv)
+
+    from deepcee.detector.model import build_detector
+    from deepcee.detector.training import resolve_device
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    if args.workers is None:
+        args.workers = 4 if device.type == "cuda" else 1
+    size = args.size or (1000 if device.type == "cuda" else 500)
+
+    tmp = None
+    if args.labels:
+        from deepcee.detector.dataset import check_samples, read_samples
+
+        samples = read_samples(args.labels, split="train")
+        size = check_samples(samples, args.labels)
+    else:
+        from deepcee.detector.dataset import write_synthetic_pngs
+
+        workdir = args.workdir or (tmp := tempfile.TemporaryDirectory(prefix="deepcee-bench-")).name
+        t = time.perf_counter()
+        samples = write_synthetic_pngs(workdir, args.images, size, args.seed)
+        print(json.dumps({"event": "wrote_pngs", "n": len(samples), "size": size, "dir": workdir,
+                          "seconds": round(time.perf_counter() - t, 1)}), flush=True)
+
+    info = {"event": "info", "device": torch.cuda.get_device_name(device) if device.type == "cuda" else
+            f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)",
+            "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "torchvision": __import__("torchvision").__version__, "size": size, "workers": args.workers}
+    print(json.dumps(info), flush=True)
+    modes = ["train", "infer"] if args.mode == "both" else [args.mode]
+    for mode in modes:
+        torch.manual_seed(args.seed)
+        model = build_detector({"backbone": args.backbone, "weights": "none"}, size).to(device)
+        if args.channels_last:
+            model.to(memory_format=torch.channels_last)
+        result = (bench_train if mode == "train" else bench_infer)(model, samples, args, device)
+        line = {"backbone": args.backbone, "mode": mode, "batch": args.batch, "precision": args.precision,
+                "size": size, "device": device.type, "channels_last": args.channels_last, **result,
+                **peak_memory_mib(device)}
+        base = H100_BASELINE.get((args.backbone, mode, args.batch, args.precision))
+        if base and device.type == "cuda" and size == 1000:
+            line["h100_baseline_img_per_s"] = base
+            line["fraction_of_baseline"] = round(result["img_per_s"] / base, 3)
+        print(json.dumps(line), flush=True)
+        del model
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    if tmp is not None:
+        tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

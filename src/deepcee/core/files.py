@@ -1,0 +1,149 @@
+"""Atomic writes and per-stage summaries.
+
+A job that dies half way must never leave a file that looks finished, so every
+output is written to a temporary sibling and renamed into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
+
+    The temporary name keeps the real suffix so libraries that infer a format
+    from the extension (astropy, matplotlib, PIL) still do so.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
+    os.close(fd)
+    os.unlink(tmp)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    write_text(path, json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "item"):  # numpy scalars
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def config_hash(config: dict) -> str:
+    """A short, stable hash of a (sub-)config, for summaries and checkpoints."""
+    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of the packages a reader needs to re-derive a stage."""
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for name in ("deepcee", "snakemake", "numpy", "astropy", "astroquery", "galsim",
+                 "torch", "torchvision", "scipy", "matplotlib", "pandas"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def write_summary(path: str | os.PathLike, counts: dict, config: dict | None = None, **extra: Any) -> dict:
+    """Write a stage's machine-readable summary: counts, config hash, software versions."""
+    summary = {"counts": counts, "software": software_versions(), **extra}
+    if config is not None:
+        summary["config_hash"] = config_hash(config)
+        summary["config"] = config
+    write_json(path, summary)
+    return summary
+
+
+def run_script(main, snakemake=None, *args, **kwargs) -> None:
+    """Run a rule script's ``main(snakemake, ...)``.
+
+    Logging (and Python warnings) go to the rule's first ``log:`` file when it has one.
+    A DeepCeeError is reported as one ``ERROR:`` line, on stderr and in the log, and the
+    job exits 1 — no traceback for bad input.
+    """
+    import logging
+
+    from deepcee.core.errors import DeepCeeError
+
+    log_path = None
+    if snakemake is not None and len(getattr(snakemake, "log", [])):
+        log_path = Path(str(snakemake.log[0]))
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        logging.basicConfig(filename=log_path, level=logging.INFO, force=True,
+                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        logging.captureWarnings(True)
+    try:
+        if snakemake is None:
+            main(*args, **kwargs)
+        else:
+            main(snakemake, *args, **kwargs)
+    except DeepCeeError as err:
+        message = f"ERROR: {err}"
+        if log_path is not None:
+            with open(log_path, "a") as handle:
+                handle.write(message + "\n")
+        print(message, file=sys.stderr)
+        sys.exit(1)
+
+
+def write_ecsv(table, path: str | os.PathLike) -> None:
+    """Write an astropy Table as ECSV (units and metadata kept), atomically."""
+    with atomic_path(path) as tmp:
+        table.write(tmp, format="ascii.ecsv", overwrite=True)
+
+
+def read_ecsv(path: str | os.PathLike, required: tuple[str, ...] | list[str] = (), what: str = "table"):
+    """Read an ECSV table; a missing file or column is a one-line DeepCeeError naming it."""
+    from astropy.table import Table
+
+    from deepcee.core.errors import DeepCeeError
+
+    path = Path(path)
+    if not path.exists():
+        raise DeepCeeError(f"{path}: {what} not found")
+    table = Table.read(path, format="ascii.ecsv")
+    missing = [name for name in required if name not in table.colnames]
+    if missing:
+        raise DeepCeeError(f"{path}: missing required column '{missing[0]}' (has: {', '.join(table.colnames)})")
+    return table

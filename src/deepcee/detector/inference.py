@@ -1,0 +1,190 @@
+"""Batched prediction: every box with its score, in image pixels and on the sky.
+
+``predict_images`` works for any list of PNGs (the test set, the redMaPPer region):
+the detector is built with ``box_score_thresh=0`` and 300 detections per image, so
+the threshold sweep downstream sees every box. Box coordinates are training-image
+pixels (0-based, x right, y down, PNG row 0 at the top); RA/Dec come from the view's
+FITS WCS through ``deepcee.images.labels.png_pixel_to_sky`` (the image stage's function;
+a local implementation of the same contract is used if that module is missing).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from deepcee.detector.dataset import DetectionDataset, Sample, collate, png_size, read_samples
+from deepcee.detector.model import build_detector
+from deepcee.core.errors import DeepCeeError
+from deepcee.detector.training import autocast, resolve_device, to_device
+
+PREDICTION_COLUMNS = ["view", "x", "y", "x0", "y0", "x1", "y1", "score", "ra", "dec"]
+PREDICT_DEFAULTS = {"batch_size": 8, "precision": "fp32", "workers": 1, "device": "auto"}
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu"):
+    """The trained detector from ``model.pt`` (eval mode) and its metadata."""
+    path = Path(path)
+    if not path.is_file():
+        raise DeepCeeError(f"{path}: model file not found")
+    try:
+        meta = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:
+        raise DeepCeeError(f"{path}: cannot load the model ({type(err).__name__})") from None
+    if not isinstance(meta, dict) or "model" not in meta or "detector" not in meta:
+        raise DeepCeeError(f"{path}: not a Deep-CEE model file (no 'model'/'detector' entries)")
+    cfg = dict(meta["detector"], weights="none")
+    model = build_detector(cfg, int(meta["image_size"]), load_weights=False)
+    try:
+        model.load_state_dict(meta["model"])
+    except RuntimeError as err:
+        raise DeepCeeError(f"{path}: weights do not fit the detector it names ({str(err).splitlines()[0][:80]})") from None
+    model.to(torch.device(device) if not isinstance(device, torch.device) else device).eval()
+    return model, meta
+
+
+def _png_pixel_to_sky_local(fits_path, x, y, output_size, flipped: bool = False):
+    """Contract fallback: PNG pixel (x right, y down, 0-based centres) → (ra, dec) in deg.
+
+    The PNG is the FITS image (ny, nx) resampled to ``output_size`` and flipped
+    vertically (PNG row 0 = FITS top row, y = ny - 1). Pixel edges map to edges:
+    fits_x = (x + 0.5) * nx / output_size - 0.5, fits_y = (output_size - 0.5 - y) * ny / output_size - 0.5.
+    """
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    with fits.open(fits_path) as hdul:
+        ext = "R" if "R" in hdul else (1 if len(hdul) > 1 else 0)
+        header = hdul[ext].header
+        ny, nx = header["NAXIS2"], header["NAXIS1"]
+    w = WCS(header).celestial
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    if flipped:  # coordinates on the horizontally flipped copy <view>_flip.png
+        x = (output_size - 1) - x
+    fx = (x + 0.5) * nx / output_size - 0.5
+    fy = (output_size - 0.5 - y) * ny / output_size - 0.5
+    ra, dec = w.pixel_to_world_values(fx, fy)
+    return np.asarray(ra, float), np.asarray(dec, float)
+
+
+def png_pixel_to_sky(fits_path, x, y, output_size, flipped: bool = False):
+    """The image stage's converter when it exists, else the local one (same contract)."""
+    try:
+        from deepcee.images.labels import png_pixel_to_sky as theirs
+    except ImportError:
+        theirs = None
+    if theirs is not None:
+        ra, dec = theirs(fits_path, x, y, output_size, flipped=flipped) if flipped else theirs(fits_path, x, y, output_size)
+        return np.asarray(ra, float), np.asarray(dec, float)
+    return _png_pixel_to_sky_local(fits_path, x, y, output_size, flipped)
+
+
+@torch.inference_mode()
+def predict_batches(model, images: list[torch.Tensor], device: torch.device, precision: str = "fp32"):
+    """Model outputs (boxes, scores on CPU, float32) for one list of uint8 images."""
+    images, _ = to_device(images, None, device)
+    with autocast(device, precision):
+        out = model(images)
+    return [{"boxes": o["boxes"].float().cpu(), "scores": o["scores"].float().cpu()} for o in out]
+
+
+def predict_images(model, png_paths: Sequence[str], fits_paths: Sequence[str] | None = None,
+                   views: Sequence[str] | None = None, batch_size: int = 8, device: str | torch.device = "auto",
+                   precision: str = "fp32", workers: int = 0, progress: bool = True):
+    """Every box the detector gives for each PNG → astropy Table (PREDICTION_COLUMNS).
+
+    ``fits_paths`` (same order) give RA/Dec through each view's WCS; without them
+    ra/dec are NaN. ``views`` default to the PNG file stems.
+    """
+    from astropy.table import Table
+
+    if not isinstance(device, torch.device):
+        device = resolve_device(str(device))
+    model.to(device).eval()
+    png_paths = [str(p) for p in png_paths]
+    if not png_paths:
+        raise DeepCeeError("no images to predict on")
+    views = list(views) if views is not None else [Path(p).stem for p in png_paths]
+    fits_paths = list(fits_paths) if fits_paths is not None else [""] * len(png_paths)
+    samples = [Sample(png=p, view=v, fits=f) for p, v, f in zip(png_paths, views, fits_paths)]
+    loader = torch.utils.data.DataLoader(
+        DetectionDataset(samples), batch_size=batch_size, shuffle=False, num_workers=workers,
+        collate_fn=collate, pin_memory=device.type == "cuda",
+        **({"prefetch_factor": 4} if workers > 0 else {}))
+    bar = None
+    if progress:
+        try:
+            import sys
+
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(samples), desc="predict", unit="img", file=sys.stderr, mininterval=5.0, ncols=100)
+        except ImportError:
+            pass
+    rows: dict[str, list] = {c: [] for c in PREDICTION_COLUMNS}
+    index = 0
+    for images, _ in loader:
+        outputs = predict_batches(model, images, device, precision)
+        for img, out in zip(images, outputs):
+            sample = samples[index]
+            index += 1
+            boxes = out["boxes"].numpy().astype(float)
+            scores = out["scores"].numpy().astype(float)
+            side = img.shape[-1]
+            x = (boxes[:, 0] + boxes[:, 2]) / 2
+            y = (boxes[:, 1] + boxes[:, 3]) / 2
+            if sample.fits and len(boxes):
+                if not os.path.exists(sample.fits):
+                    raise DeepCeeError(f"{sample.fits}: FITS file of view {sample.view} not found")
+                ra, dec = png_pixel_to_sky(sample.fits, x, y, side, flipped=sample.view.endswith("_flip"))
+            else:
+                ra = dec = np.full(len(boxes), np.nan)
+            rows["view"] += [sample.view] * len(boxes)
+            for name, values in (("x", x), ("y", y), ("x0", boxes[:, 0]), ("y0", boxes[:, 1]),
+                                 ("x1", boxes[:, 2]), ("y1", boxes[:, 3]), ("score", scores),
+                                 ("ra", ra), ("dec", dec)):
+                rows[name] += list(values)
+        if bar is not None:
+            bar.update(len(images))
+    if bar is not None:
+        bar.close()
+    table = Table({c: (np.array(rows[c], dtype=str if c == "view" else float) if rows[c]
+                       else np.array([], dtype=str if c == "view" else float)) for c in PREDICTION_COLUMNS})
+    for c in ("x", "y", "x0", "y0", "x1", "y1"):
+        table[c].unit = "pix"
+    table["ra"].unit = table["dec"].unit = "deg"
+    table.meta["n_images"] = len(samples)
+    table.meta["description"] = ("Deep-CEE predictions: every box (score threshold 0), training-image pixels "
+                                 "(0-based, x right, y down), centre x,y; RA/Dec via the view's FITS WCS")
+    return table
+
+
+def predict_labels(model_path: str | os.PathLike, labels_path: str | os.PathLike, out_path: str | os.PathLike,
+                   split: str | None = "test", cfg: dict | None = None, threads: int | None = None,
+                   root: str | os.PathLike | None = None, log=print):
+    """Predict on the images of ``labels.ecsv`` (one split, or all with split=None) → ECSV."""
+    from deepcee.core.files import atomic_path
+
+    cfg = {**PREDICT_DEFAULTS, **(cfg or {})}
+    if threads:
+        torch.set_num_threads(int(threads))
+    device = resolve_device(str(cfg["device"]))
+    samples = read_samples(labels_path, split=split, root=root, need_boxes=False)
+    model, meta = load_model(model_path, device)
+    sizes = {png_size(s.png) for s in samples[:1]}
+    log(f"predicting on {len(samples)} images ({split or 'all'}) of {sizes.pop()[0]} px with {model_path} "
+        f"on {device}, batch {cfg['batch_size']}, {cfg['precision']}")
+    table = predict_images(model, [s.png for s in samples], [s.fits for s in samples], [s.view for s in samples],
+                           batch_size=int(cfg["batch_size"]), device=device, precision=cfg["precision"],
+                           workers=int(cfg["workers"]))
+    table.meta.update({"model": str(model_path), "labels": str(labels_path), "split": split or "all",
+                       "model_step": int(meta.get("step", 0))})
+    with atomic_path(out_path) as tmp:
+        table.write(tmp, format="ascii.ecsv", overwrite=True)
+    log(f"{len(table)} boxes on {len(samples)} images → {out_path}")
+    return table

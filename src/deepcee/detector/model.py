@@ -1,0 +1,301 @@
+"""The detector: a torchvision Faster R-CNN built with the paper's hyper-parameters.
+
+Chan & Stott (2019) used the TensorFlow-1 Object Detection API's COCO-pretrained
+Inception-v2 Faster R-CNN, which no maintained framework provides today. This module
+builds torchvision's ``FasterRCNN`` instead; every hyper-parameter the paper states
+(§2.1; DESIGN §5) is passed explicitly and read back by ``tests/test_detector.py``:
+
+==========================================  =============================================
+paper                                        here
+==========================================  =============================================
+anchors 0.25, 0.5, 1, 2 x 256 px; ratios      ``AnchorGenerator`` (see ``anchor_layout``)
+0.5, 1, 2 (12 boxes per position)
+RPN 128 positive + 128 negative per image    ``rpn_batch_size_per_image=256``, fraction 0.5
+RPN NMS 0.7, fewer than 300 proposals        ``rpn_nms_thresh=0.7``, post-NMS top-n 300
+>50 % overlap = foreground (RPN and DN)      ``rpn_fg_iou_thresh=0.5``, ``box_fg_iou_thresh=0.5``
+DN 16 positive + 48 negative                 ``box_batch_size_per_image=64``, fraction 0.25
+DN NMS 0.6                                   ``box_nms_thresh=0.6``
+every box scored (sweep from 0)              ``box_score_thresh=0.0``, 300 detections/image
+14 x 14 RoI crops                            ``MultiScaleRoIAlign(output_size=14)`` then a
+                                             2 x 2 max-pool (as the TF-1 API's
+                                             ``initial_crop_size: 14``, ``maxpool_kernel_size: 2``)
+                                             so the box head sees 7 x 7 and COCO box-head
+                                             weights still fit
+RPN/DN weights ~ N(0, 0.01), biases 0        torchvision's RPN head already; the DN's two
+                                             output layers re-initialised so
+images 1000 x 1000                           ``min_size = max_size = image size``
+==========================================  =============================================
+
+Anchor sizes: the paper's 256 px reference is for 1000 px training images. With
+``scale_anchors_with_image`` (default true) the sizes scale with the training image
+size (``image_size / anchor_reference_size``), because the clusters' boxes shrink
+in pixels when the same sky is resampled to fewer pixels.
+
+``anchor_layout``:
+- ``all_levels``: all four sizes x three ratios at every feature map (12 anchors per
+  position, the paper's count). Default for ``mobilenet_v3_large_fpn`` (3 maps).
+- ``per_level``: one size per FPN level, three ratios (3 anchors per position, as in
+  torchvision's COCO models). For ``resnet50_fpn_v2`` (5 maps, strides 4-64) the
+  paper's four sizes go on P3-P6 and P2 gets half the smallest (0.125 x 256 px); at
+  1000 px that is exactly torchvision's COCO layout (32, 64, 128, 256, 512), so the
+  COCO-pretrained RPN head is used as trained. Default for ``resnet50_fpn_v2``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from deepcee.core.errors import DeepCeeError
+
+BACKBONES = ("mobilenet_v3_large_fpn", "resnet50_fpn_v2")
+CLASSES = ("background", "cluster")
+
+# Every key of train.detector with its default (the schema mirrors this).
+DETECTOR_DEFAULTS: dict[str, Any] = {
+    "backbone": "mobilenet_v3_large_fpn",
+    "weights": "none",                 # none | coco | path to a .pt/.pth state dict (or our model.pt)
+    "trainable_layers": None,          # null: all layers from scratch, torchvision's 3 with coco
+    "freeze_batchnorm": False,         # keep BatchNorm statistics fixed (batch-1 fine-tuning)
+    "image_size": None,                # null: the PNGs' side; else the model resizes to this
+    "anchor_base_px": 256,             # paper: scale 1.0 = 256 px in a 1000 px image
+    "anchor_scales": [0.25, 0.5, 1.0, 2.0],
+    "aspect_ratios": [0.5, 1.0, 2.0],
+    "anchor_reference_size": 1000,
+    "scale_anchors_with_image": True,
+    "anchor_layout": "auto",           # auto | all_levels | per_level
+    "rpn_batch_size_per_image": 256,
+    "rpn_positive_fraction": 0.5,
+    "rpn_fg_iou_thresh": 0.5,
+    "rpn_bg_iou_thresh": 0.3,
+    "rpn_nms_thresh": 0.7,
+    "rpn_pre_nms_top_n_train": 2000,
+    "rpn_pre_nms_top_n_test": 1000,
+    "rpn_post_nms_top_n_train": 300,
+    "rpn_post_nms_top_n_test": 300,
+    "box_batch_size_per_image": 64,
+    "box_positive_fraction": 0.25,
+    "box_fg_iou_thresh": 0.5,
+    "box_bg_iou_thresh": 0.5,
+    "box_nms_thresh": 0.6,
+    "box_score_thresh": 0.0,
+    "box_detections_per_img": 300,
+    "roi_crop_size": 14,
+    "roi_maxpool": 2,                  # 1: no pooling (box head sees the 14 x 14 crop)
+    "init_std": 0.01,                  # DN output layers ~ N(0, init_std), bias 0
+}
+
+
+def detector_config(cfg: dict | None) -> dict:
+    """``cfg`` completed with the defaults; unknown keys are an error naming the key."""
+    cfg = dict(cfg or {})
+    unknown = sorted(set(cfg) - set(DETECTOR_DEFAULTS))
+    if unknown:
+        raise DeepCeeError(f"unknown config key 'train.detector.{unknown[0]}'")
+    out = dict(DETECTOR_DEFAULTS)
+    out.update({k: v for k, v in cfg.items() if v is not None or k in ("trainable_layers", "image_size")})
+    if out["backbone"] not in BACKBONES:
+        raise DeepCeeError(f"config key 'train.detector.backbone': {out['backbone']!r} is not one of {list(BACKBONES)}")
+    if out["roi_crop_size"] % out["roi_maxpool"]:
+        raise DeepCeeError("config key 'train.detector.roi_crop_size' must be a multiple of 'roi_maxpool'")
+    return out
+
+
+def anchor_sizes(cfg: dict, image_size: int) -> tuple[tuple[int, ...], ...]:
+    """The anchor-size tuple per feature map for ``cfg['backbone']``."""
+    factor = image_size / cfg["anchor_reference_size"] if cfg["scale_anchors_with_image"] else 1.0
+    sizes = [max(4, int(round(s * cfg["anchor_base_px"] * factor))) for s in cfg["anchor_scales"]]
+    layout = anchor_layout(cfg)
+    n_maps = 3 if cfg["backbone"] == "mobilenet_v3_large_fpn" else 5
+    if layout == "all_levels":
+        return (tuple(sizes),) * n_maps
+    # per_level: one size per map, smallest on the finest map.
+    sizes = sorted(sizes)
+    while len(sizes) < n_maps:  # extra finer maps get halved sizes (P2 for resnet50: 0.125 x 256)
+        sizes.insert(0, max(4, sizes[0] // 2))
+    sizes = sizes[len(sizes) - n_maps:]
+    return tuple((s,) for s in sizes)
+
+
+def anchor_layout(cfg: dict) -> str:
+    if cfg["anchor_layout"] != "auto":
+        return cfg["anchor_layout"]
+    return "all_levels" if cfg["backbone"] == "mobilenet_v3_large_fpn" else "per_level"
+
+
+class PooledTwoMLPHead(nn.Module):
+    """torchvision's TwoMLPHead after a k x k max-pool of the RoI crop (TF-1 API style).
+
+    Parameter names (fc6, fc7) are those of ``TwoMLPHead`` so COCO weights load.
+    """
+
+    def __init__(self, in_channels: int, crop: int, pool: int, representation: int = 1024):
+        super().__init__()
+        side = crop // pool
+        self.pool = pool
+        self.fc6 = nn.Linear(in_channels * side * side, representation)
+        self.fc7 = nn.Linear(representation, representation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pool > 1:
+            x = F.max_pool2d(x, self.pool, self.pool)
+        x = x.flatten(start_dim=1)
+        return F.relu(self.fc7(F.relu(self.fc6(x))))
+
+
+def _pooled_convfc_head(in_channels: int, crop: int, pool: int):
+    from torchvision.models.detection.faster_rcnn import FastRCNNConvFCHead
+
+    class PooledConvFCHead(FastRCNNConvFCHead):
+        """resnet50_fpn_v2's conv head after a k x k max-pool (keys as torchvision's)."""
+
+        def forward(self, x):  # noqa: D401
+            if self.pool > 1:
+                x = F.max_pool2d(x, self.pool, self.pool)
+            return super().forward(x)
+
+    side = crop // pool
+    head = PooledConvFCHead((in_channels, side, side), [256, 256, 256, 256], [1024], norm_layer=nn.BatchNorm2d)
+    head.pool = pool
+    return head
+
+
+def build_detector(cfg: dict | None, image_size: int, load_weights: bool = True) -> nn.Module:
+    """Build the Faster R-CNN described by ``train.detector`` for square ``image_size`` images.
+
+    ``image_size`` is the side of the training PNGs; ``cfg['image_size']`` (if set)
+    overrides it as the size the network works at (torchvision resizes inputs and
+    maps boxes back to the input pixels).
+    """
+    from torchvision.models.detection import FasterRCNN
+    from torchvision.models.detection.anchor_utils import AnchorGenerator
+    from torchvision.models.detection.rpn import RPNHead
+    from torchvision.ops import MultiScaleRoIAlign, misc as misc_nn_ops
+
+    cfg = detector_config(cfg)
+    size = int(cfg["image_size"] or image_size)
+    weights = str(cfg["weights"])
+    pretrained = weights == "coco"  # torchvision's COCO recipe: frozen BN (mobilenet), 3 trainable layers
+    trainable = cfg["trainable_layers"]
+
+    if cfg["backbone"] == "mobilenet_v3_large_fpn":
+        from torchvision.models.detection.backbone_utils import mobilenet_backbone
+
+        trainable = 6 if trainable is None else trainable
+        norm = misc_nn_ops.FrozenBatchNorm2d if pretrained else nn.BatchNorm2d
+        backbone = mobilenet_backbone(backbone_name="mobilenet_v3_large", weights=None, fpn=True,
+                                      trainable_layers=trainable, norm_layer=norm)
+        featmaps = ["0", "1"]
+        sizes = anchor_sizes(cfg, size)
+        generator = AnchorGenerator(sizes, (tuple(cfg["aspect_ratios"]),) * len(sizes))
+        rpn_head = RPNHead(backbone.out_channels, generator.num_anchors_per_location()[0])
+        box_head = PooledTwoMLPHead(backbone.out_channels, cfg["roi_crop_size"], cfg["roi_maxpool"])
+    else:
+        from torchvision.models import resnet50
+        from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
+
+        trainable = (3 if pretrained else 5) if trainable is None else trainable
+        backbone = _resnet_fpn_extractor(resnet50(weights=None), trainable, norm_layer=nn.BatchNorm2d)
+        featmaps = ["0", "1", "2", "3"]
+        sizes = anchor_sizes(cfg, size)
+        generator = AnchorGenerator(sizes, (tuple(cfg["aspect_ratios"]),) * len(sizes))
+        rpn_head = RPNHead(backbone.out_channels, generator.num_anchors_per_location()[0], conv_depth=2)
+        box_head = _pooled_convfc_head(backbone.out_channels, cfg["roi_crop_size"], cfg["roi_maxpool"])
+
+    roi_pool = MultiScaleRoIAlign(featmap_names=featmaps, output_size=cfg["roi_crop_size"], sampling_ratio=2)
+    model = FasterRCNN(
+        backbone,
+        num_classes=len(CLASSES),
+        min_size=size,
+        max_size=size,
+        rpn_anchor_generator=generator,
+        rpn_head=rpn_head,
+        box_roi_pool=roi_pool,
+        box_head=box_head,
+        rpn_pre_nms_top_n_train=cfg["rpn_pre_nms_top_n_train"],
+        rpn_pre_nms_top_n_test=cfg["rpn_pre_nms_top_n_test"],
+        rpn_post_nms_top_n_train=cfg["rpn_post_nms_top_n_train"],
+        rpn_post_nms_top_n_test=cfg["rpn_post_nms_top_n_test"],
+        rpn_nms_thresh=cfg["rpn_nms_thresh"],
+        rpn_fg_iou_thresh=cfg["rpn_fg_iou_thresh"],
+        rpn_bg_iou_thresh=cfg["rpn_bg_iou_thresh"],
+        rpn_batch_size_per_image=cfg["rpn_batch_size_per_image"],
+        rpn_positive_fraction=cfg["rpn_positive_fraction"],
+        box_score_thresh=cfg["box_score_thresh"],
+        box_nms_thresh=cfg["box_nms_thresh"],
+        box_detections_per_img=cfg["box_detections_per_img"],
+        box_fg_iou_thresh=cfg["box_fg_iou_thresh"],
+        box_bg_iou_thresh=cfg["box_bg_iou_thresh"],
+        box_batch_size_per_image=cfg["box_batch_size_per_image"],
+        box_positive_fraction=cfg["box_positive_fraction"],
+    )
+    # Paper §2.1: RPN and DN weights ~ N(0, 0.01), biases 0. torchvision's RPNHead is
+    # initialised so already; do the same for the DN's classification and box layers.
+    predictor = model.roi_heads.box_predictor
+    for layer in (predictor.cls_score, predictor.bbox_pred):
+        nn.init.normal_(layer.weight, std=cfg["init_std"])
+        nn.init.zeros_(layer.bias)
+    model.deepcee_config = cfg
+    model.deepcee_image_size = size
+
+    if load_weights and weights == "coco":
+        _load_partial(model, coco_state_dict(cfg["backbone"]), "COCO")
+    elif load_weights and weights != "none":
+        path = Path(weights)
+        if not path.is_file():
+            raise DeepCeeError(f"config key 'train.detector.weights': no such file {weights!r} (use none, coco or a path)")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+            state = state["model"]
+        _load_partial(model, state, str(path))
+    return model
+
+
+def _load_partial(model: nn.Module, state: dict, source: str) -> list[str]:
+    """Load every tensor whose name and shape match (the 2-class predictor never does)."""
+    own = model.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if not usable:
+        raise DeepCeeError(f"weights {source}: no tensor matches this detector (another backbone?)")
+    model.load_state_dict(usable, strict=False)
+    skipped = sorted(set(own) - set(usable))
+    model.deepcee_skipped_weights = skipped
+    return skipped
+
+
+def coco_weights_enum(backbone: str):
+    from torchvision.models.detection import (FasterRCNN_MobileNet_V3_Large_FPN_Weights,
+                                              FasterRCNN_ResNet50_FPN_V2_Weights)
+
+    return {"mobilenet_v3_large_fpn": FasterRCNN_MobileNet_V3_Large_FPN_Weights.COCO_V1,
+            "resnet50_fpn_v2": FasterRCNN_ResNet50_FPN_V2_Weights.COCO_V1}[backbone]
+
+
+def coco_cache_path(backbone: str) -> Path:
+    """Where torchvision caches the COCO weights (``$TORCH_HOME/hub/checkpoints``)."""
+    url = coco_weights_enum(backbone).url
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+
+
+def coco_state_dict(backbone: str) -> dict:
+    """torchvision's COCO weights (downloaded once into TORCH_HOME); offline → one line."""
+    enum = coco_weights_enum(backbone)
+    cached = coco_cache_path(backbone)
+    try:
+        return enum.get_state_dict(progress=False, check_hash=True)
+    except Exception as err:  # URLError, socket errors, hash mismatch
+        raise DeepCeeError(
+            f"COCO weights for {backbone} are not in {cached} and could not be downloaded "
+            f"({type(err).__name__}: {str(err)[:80]}); pre-fetch them on a machine with network with "
+            f"`TORCH_HOME={Path(torch.hub.get_dir()).parent} python -c \"import torchvision.models.detection as d; "
+            f"d.{type(enum).__name__}.COCO_V1.get_state_dict()\"` and copy {cached.name} there, "
+            f"or set train.detector.weights: none") from None
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

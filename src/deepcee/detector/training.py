@@ -1,0 +1,368 @@
+"""Train the detector: device choice, bf16 option, clipping, checkpoints that resume.
+
+A run writes, in ``checkpoint_dir`` (never a Snakemake output, so a failed job
+does not delete it): ``last.pt`` (model, optimiser, step, RNG state, config hash;
+written atomically every ``checkpoint_every`` steps) and ``losses.csv`` (one row per
+step, appended live). Run again after any interruption — even ``kill -9`` — it
+reloads ``last.pt``, drops loss rows beyond its step and continues to the same
+final step with the same batches (``StepBatchSampler``) and RNG state, so on CPU
+the resumed run reproduces the uninterrupted one. At the end the model, the loss
+table and a summary are copied to the declared outputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import math
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from deepcee.detector.dataset import DetectionDataset, StepBatchSampler, check_samples, collate, read_samples
+from deepcee.detector.model import CLASSES, build_detector, detector_config
+from deepcee.core.errors import DeepCeeError
+from deepcee.core.files import atomic_path, config_hash, file_sha256
+
+LOSS_KEYS = {  # losses.csv column -> torchvision loss name
+    "loss_rpn_objectness": "loss_objectness",
+    "loss_rpn_box": "loss_rpn_box_reg",
+    "loss_classifier": "loss_classifier",
+    "loss_box_reg": "loss_box_reg",
+}
+LOSS_COLUMNS = ["step", "loss_total", *LOSS_KEYS, "lr", "seconds"]
+
+OPTIMISER_DEFAULTS = {"name": "adamw", "lr": 3e-4, "momentum": 0.9, "weight_decay": 1e-4,
+                      "clip_grad_norm": 10.0, "warmup_steps": 0, "schedule": "constant",
+                      "min_lr_fraction": 0.0}
+TRAIN_DEFAULTS: dict[str, Any] = {
+    "device": "auto", "steps": 300, "batch_size": 4, "workers": 1, "precision": "fp32",
+    "channels_last": False, "checkpoint_every": 50, "threads": None,
+}
+# Keys that do not change what is learned: a checkpoint may be resumed across them.
+RUNTIME_KEYS = ("device", "workers", "checkpoint_every", "threads", "runtime_min", "predict", "figures")
+
+
+def train_config(cfg: dict | None) -> dict:
+    """The ``train:`` section completed with defaults (detector and optimiser too)."""
+    cfg = dict(cfg or {})
+    out = {**TRAIN_DEFAULTS, **{k: v for k, v in cfg.items() if k not in ("detector", "optimiser")}}
+    out["detector"] = detector_config(cfg.get("detector"))
+    opt = dict(cfg.get("optimiser") or {})
+    unknown = sorted(set(opt) - set(OPTIMISER_DEFAULTS))
+    if unknown:
+        raise DeepCeeError(f"unknown config key 'train.optimiser.{unknown[0]}'")
+    out["optimiser"] = {**OPTIMISER_DEFAULTS, **opt}
+    if out["optimiser"]["name"] not in ("sgd", "adamw"):
+        raise DeepCeeError(f"config key 'train.optimiser.name': {out['optimiser']['name']!r} is not sgd or adamw")
+    if out["precision"] not in ("fp32", "bf16"):
+        raise DeepCeeError(f"config key 'train.precision': {out['precision']!r} is not fp32 or bf16")
+    return out
+
+
+def learning_hash(cfg: dict, seed: int) -> str:
+    """Hash of everything that changes the trained weights (not device, workers...)."""
+    return config_hash({"seed": seed, **{k: v for k, v in cfg.items() if k not in RUNTIME_KEYS}})
+
+
+def resolve_device(requested: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; ``cuda`` without CUDA → one line."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise DeepCeeError(
+            f"config key 'train.device' is {requested!r} but this machine has no usable CUDA "
+            f"(torch {torch.__version__}, built for CUDA {torch.version.cuda}); use 'auto' or 'cpu'")
+    if requested not in ("cpu",) and not requested.startswith("cuda"):
+        raise DeepCeeError(f"config key 'train.device': {requested!r} is not auto, cuda or cpu")
+    return torch.device(requested)
+
+
+def make_optimiser(model: torch.nn.Module, opt: dict) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if opt["name"] == "sgd":
+        return torch.optim.SGD(params, lr=opt["lr"], momentum=opt["momentum"], weight_decay=opt["weight_decay"])
+    return torch.optim.AdamW(params, lr=opt["lr"], weight_decay=opt["weight_decay"])
+
+
+def learning_rate(opt: dict, step: int, total: int) -> float:
+    """lr at 1-based ``step``: linear warm-up, then constant (paper) or cosine decay."""
+    lr = opt["lr"]
+    if opt["warmup_steps"] and step <= opt["warmup_steps"]:
+        return lr * step / opt["warmup_steps"]
+    if opt["schedule"] == "cosine":
+        start = opt["warmup_steps"]
+        frac = (step - start) / max(1, total - start)
+        lo = opt["min_lr_fraction"]
+        return lr * (lo + (1 - lo) * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
+    return lr
+
+
+def set_train_mode(model: torch.nn.Module, freeze_batchnorm: bool) -> None:
+    """model.train(), with BatchNorm layers kept in eval mode if asked (batch-1 fine-tuning)."""
+    model.train()
+    if freeze_batchnorm:
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.eval()
+                for p in module.parameters():
+                    p.requires_grad_(False)
+
+
+def to_device(images, targets, device: torch.device):
+    """uint8 CHW images → float [0, 1] on ``device``; targets moved too."""
+    nb = device.type == "cuda"
+    out = [img.to(device, non_blocking=nb).float().div_(255.0) for img in images]
+    tg = None
+    if targets is not None:
+        tg = [{k: v.to(device, non_blocking=nb) for k, v in t.items()} for t in targets]
+    return out, tg
+
+
+def autocast(device: torch.device, precision: str):
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def train_step(model, optimiser, images, targets, device, precision="fp32", clip=10.0) -> list[float]:
+    """One optimiser step; returns [total, rpn_objectness, rpn_box, classifier, box_reg]."""
+    images, targets = to_device(images, targets, device)
+    with autocast(device, precision):
+        losses = model(images, targets)
+    parts = torch.stack([losses[LOSS_KEYS[k]].float() for k in LOSS_KEYS])
+    total = parts.sum()
+    optimiser.zero_grad(set_to_none=True)
+    total.backward()
+    if clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    optimiser.step()
+    values = torch.cat([total.detach()[None], parts.detach()]).tolist()
+    return values
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        with contextlib.suppress(Exception):
+            torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _truncate_losses(path: Path, step: int) -> None:
+    """Keep the header and complete rows with step <= ``step`` (a kill -9 may cut a line)."""
+    if not path.exists():
+        return
+    keep = [",".join(LOSS_COLUMNS)]
+    with open(path, newline="") as handle:
+        for i, line in enumerate(handle.read().splitlines()):
+            if i == 0 or not line.endswith(tuple("0123456789")):
+                continue
+            fields = line.split(",")
+            if len(fields) == len(LOSS_COLUMNS) and fields[0].isdigit() and int(fields[0]) <= step:
+                keep.append(line)
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(keep) + "\n")
+
+
+def _worker_init(_):
+    torch.set_num_threads(1)
+
+
+def make_loader(dataset, batch_sampler, device: torch.device, workers: int):
+    kwargs: dict[str, Any] = {}
+    if workers > 0:
+        kwargs = {"persistent_workers": True, "prefetch_factor": 4, "worker_init_fn": _worker_init}
+    # Its own generator: creating the iterator must not draw from the global torch RNG (which
+    # the RPN/RoI samplers use and checkpoints restore), or a resumed run would drift.
+    return torch.utils.data.DataLoader(dataset, batch_sampler=batch_sampler, num_workers=workers,
+                                       collate_fn=collate, pin_memory=device.type == "cuda",
+                                       generator=torch.Generator().manual_seed(0), **kwargs)
+
+
+def _progress(total: int, initial: int):
+    try:
+        from tqdm import tqdm
+
+        return tqdm(total=total, initial=initial, desc="train", unit="step", file=sys.stderr,
+                    mininterval=5.0, dynamic_ncols=False, ncols=100)
+    except ImportError:  # benchmark boxes with torch only
+        return None
+
+
+def train(cfg: dict | None, seed: int, labels_path: str | os.PathLike, model_path: str | os.PathLike,
+          losses_path: str | os.PathLike, checkpoint_dir: str | os.PathLike,
+          tensorboard_dir: str | os.PathLike | None = None, summary_path: str | os.PathLike | None = None,
+          threads: int | None = None, root: str | os.PathLike | None = None,
+          on_step: Callable[[int, list[float]], None] | None = None,
+          log: Callable[[str], None] = print) -> dict:
+    """Train (or resume training) the detector; returns the summary dict.
+
+    ``on_step(step, losses)`` is called after each step (tests use it to interrupt).
+    """
+    cfg = train_config(cfg)
+    if threads:
+        torch.set_num_threads(int(threads))
+    device = resolve_device(str(cfg["device"]))
+    if device.type == "cuda":  # as DESIGN §5's baseline: fixed-size inputs, TF32 tensor cores
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    samples = read_samples(labels_path, split="train", root=root)
+    image_size = check_samples(samples, str(labels_path))
+    chash = learning_hash(cfg, seed)
+    data_sha = file_sha256(labels_path)
+
+    checkpoint_dir = Path(checkpoint_dir)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = checkpoint_dir / "last.pt"
+    live_losses = checkpoint_dir / "losses.csv"
+
+    from deepcee.core.seeds import int_seed
+
+    torch.manual_seed(int_seed(seed, "train", "init") % (2**63 - 1))
+    model = build_detector(cfg["detector"], image_size)
+    model.to(device)
+    if cfg["channels_last"]:
+        model.to(memory_format=torch.channels_last)
+    optimiser = make_optimiser(model, cfg["optimiser"])
+
+    start_step, elapsed = 0, 0.0
+    if ckpt_path.exists():
+        try:
+            ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        except Exception as err:
+            raise DeepCeeError(f"{ckpt_path}: unreadable checkpoint ({type(err).__name__}); delete it to start over") from None
+        if ckpt.get("config_hash") != chash:
+            raise DeepCeeError(
+                f"{ckpt_path}: checkpoint was written for another train config (hash {ckpt.get('config_hash')} "
+                f"!= {chash}); delete {checkpoint_dir} to start over or restore that config")
+        if ckpt.get("data_sha256") != data_sha:
+            raise DeepCeeError(f"{ckpt_path}: checkpoint was trained on a different {labels_path}; "
+                               f"delete {checkpoint_dir} to start over")
+        model.load_state_dict(ckpt["model"])
+        optimiser.load_state_dict(ckpt["optimiser"])
+        _set_rng_state(ckpt["rng"])
+        start_step, elapsed = int(ckpt["step"]), float(ckpt.get("seconds", 0.0))
+        _truncate_losses(live_losses, start_step)
+        log(f"resuming from {ckpt_path} at step {start_step}")
+    else:
+        with atomic_path(live_losses) as tmp:
+            tmp.write_text(",".join(LOSS_COLUMNS) + "\n")
+
+    total_steps = int(cfg["steps"])
+    writer = None
+    if tensorboard_dir is not None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer = SummaryWriter(str(tensorboard_dir), purge_step=start_step + 1)
+        except ImportError:
+            log("tensorboard not installed: losses go to losses.csv only")
+
+    def save_checkpoint(step: int, seconds: float) -> None:
+        state = {"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step,
+                 "seconds": seconds, "rng": _rng_state(), "config_hash": chash, "data_sha256": data_sha,
+                 "config": cfg, "seed": seed, "image_size": image_size}
+        with atomic_path(ckpt_path) as tmp:
+            torch.save(state, tmp)
+
+    sampler = StepBatchSampler(len(samples), int(cfg["batch_size"]), seed, total_steps, start_step)
+    freeze_bn = bool(cfg["detector"]["freeze_batchnorm"])
+    set_train_mode(model, freeze_bn)
+    clip = float(cfg["optimiser"]["clip_grad_norm"])
+    log(f"training {cfg['detector']['backbone']} on {len(samples)} images of {image_size} px, "
+        f"steps {start_step + 1}..{total_steps}, batch {cfg['batch_size']}, {device}, {cfg['precision']}, "
+        f"{torch.get_num_threads()} threads")
+
+    bar = _progress(total_steps, start_step)
+    step = start_step
+    t_run = time.perf_counter()
+    n_images = 0
+    if len(sampler):
+        loader = make_loader(DetectionDataset(samples), sampler, device, int(cfg["workers"]))
+        with open(live_losses, "a", newline="") as handle:
+            for step, (images, targets) in enumerate(loader, start=start_step + 1):
+                lr = learning_rate(cfg["optimiser"], step, total_steps)
+                for group in optimiser.param_groups:
+                    group["lr"] = lr
+                values = train_step(model, optimiser, images, targets, device, cfg["precision"], clip)
+                n_images += len(images)
+                if not all(math.isfinite(v) for v in values):
+                    raise DeepCeeError(f"step {step}: the loss is not finite ({values[0]}); "
+                                       f"lower train.optimiser.lr (now {cfg['optimiser']['lr']})")
+                seconds = elapsed + time.perf_counter() - t_run
+                handle.write(",".join([str(step)] + [f"{v:.6g}" for v in values] + [f"{lr:.6g}", f"{seconds:.3f}"]) + "\n")
+                handle.flush()
+                if writer is not None:
+                    for name, value in zip(["loss_total", *LOSS_KEYS], values):
+                        writer.add_scalar(f"loss/{name}", value, step)
+                    writer.add_scalar("lr", lr, step)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{values[0]:.3f}", refresh=False)
+                if step % int(cfg["checkpoint_every"]) == 0 or step == total_steps:
+                    os.fsync(handle.fileno())
+                    save_checkpoint(step, seconds)
+                if on_step is not None:
+                    on_step(step, values)
+    if bar is not None:
+        bar.close()
+    if writer is not None:
+        writer.close()
+    run_seconds = time.perf_counter() - t_run
+    total_seconds = elapsed + run_seconds
+    if step != total_steps:
+        raise DeepCeeError(f"training stopped at step {step} of {total_steps}")
+
+    # The declared outputs: model, the loss table, the summary.
+    meta = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "detector": cfg["detector"],
+            "image_size": image_size, "classes": list(CLASSES), "train_config": cfg, "seed": seed,
+            "step": total_steps, "config_hash": chash, "data_sha256": data_sha}
+    with atomic_path(model_path) as tmp:
+        torch.save(meta, tmp)
+    with atomic_path(losses_path) as tmp:
+        shutil.copyfile(live_losses, tmp)
+    rows = read_losses(losses_path)
+    tail = rows[-min(len(rows), 50):]
+    summary = {
+        "counts": {"train_images": len(samples), "steps": total_steps, "batch_size": int(cfg["batch_size"]),
+                   "resumed_from_step": start_step},
+        "image_size": image_size, "device": str(device), "threads": torch.get_num_threads(),
+        "seconds": round(total_seconds, 1),
+        "images_per_second_this_run": round(n_images / run_seconds, 3) if n_images else None,
+        "final_losses_mean_last_50": {k: sum(r[k] for r in tail) / len(tail) for k in ["loss_total", *LOSS_KEYS]},
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "skipped_pretrained_tensors": getattr(model, "deepcee_skipped_weights", None),
+    }
+    if summary_path is not None:
+        from deepcee.core.files import write_summary
+
+        summary = write_summary(summary_path, summary.pop("counts"), config={"seed": seed, "train": cfg},
+                                learning_hash=chash, **summary)
+    log(f"trained {total_steps} steps in {total_seconds:.0f} s; model → {model_path}")
+    return summary
+
+
+def read_losses(path: str | os.PathLike) -> list[dict]:
+    """losses.csv as a list of dicts of floats (step as int)."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    out = []
+    for row in rows:
+        item = {k: float(v) for k, v in row.items()}
+        item["step"] = int(item["step"])
+        out.append(item)
+    return out

@@ -1,0 +1,199 @@
+"""The evaluation figures of the paper (7, 12–17), one function per figure.
+
+Every function takes data (astropy Tables / dicts, never file paths to read) and the
+output paths (PDF and PNG), so rule scripts stay thin and tests can call them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from astropy.table import Table
+
+from deepcee.core.figures import new_figure, save_figure
+from deepcee.evaluate.redmapper_region import box_area_deg2
+
+PROPERTY_LABELS = {"z": "Photometric redshift", "bcg_rmag": "BCG $r$-band magnitude", "richness": "Richness"}
+
+
+def _floats(column) -> np.ndarray:
+    return np.ma.filled(np.ma.asarray(column).astype(float), np.nan)
+
+
+# --------------------------------------------------------------------------- Figure 7
+def fig07_examples(examples: list[dict], *paths) -> None:
+    """Example test images with the true box (dashed) and predicted boxes with scores.
+
+    Each example: ``image`` (H x W x 3 uint8 array), ``label`` (panel title), ``truth``
+    (x0, y0, x1, y1) and ``boxes`` (list of (x0, y0, x1, y1, score)) in PNG pixels
+    (row 0 at the top, as drawn by ``imshow(origin='upper')``).
+    """
+    n = max(len(examples), 1)
+    fig, axes = new_figure(1, n, figsize=(3.2 * n, 3.4), squeeze=False)
+    for ax, ex in zip(axes[0], examples):
+        img = ex["image"]
+        ax.imshow(img, origin="upper", interpolation="nearest")
+        x0, y0, x1, y1 = ex["truth"]
+        ax.add_patch(_rect(x0, y0, x1, y1, color="white", ls="--", lw=1.2))
+        for bx0, by0, bx1, by1, score in ex["boxes"]:
+            ax.add_patch(_rect(bx0, by0, bx1, by1, color="lime", ls="-", lw=1.0))
+            ax.text(bx0, by0, f"{100 * score:.0f}%", color="black", fontsize=7, va="bottom",
+                    bbox=dict(facecolor="lime", edgecolor="none", pad=1, alpha=0.85))
+        ax.set_title(ex["label"], fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlim(0, img.shape[1])
+        ax.set_ylim(img.shape[0], 0)
+    for ax in axes[0][len(examples):]:
+        ax.axis("off")
+    save_figure(fig, *paths)
+
+
+def _rect(x0, y0, x1, y1, color, ls, lw):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor=color, linestyle=ls, linewidth=lw)
+
+
+# --------------------------------------------------------------------------- Figures 12 and 17
+def fig_precision_recall(sweep: Table, *paths, title: str = "", chosen: float | None = None) -> None:
+    """Precision vs recall, one point per threshold (the 100 % row left out, as in the paper)."""
+    t = np.asarray(sweep["threshold"], dtype=float)
+    keep = t < 100
+    p = np.asarray(sweep["precision"], dtype=float)[keep]
+    r = np.asarray(sweep["recall"], dtype=float)[keep]
+    fig, ax = new_figure(figsize=(4.2, 3.6))
+    ax.plot(r, p, "o-", color="tab:blue", ms=4, lw=1)
+    for ti, ri, pi in zip(t[keep], r, p):
+        ax.annotate(f"{ti:g}%", (ri, pi), textcoords="offset points", xytext=(4, 3), fontsize=7)
+    if chosen is not None and chosen in list(t):
+        i = list(t).index(chosen)
+        ax.plot([sweep["recall"][i]], [sweep["precision"][i]], "s", mfc="none", mec="tab:red", ms=9,
+                label=f"chosen threshold {chosen:g}%")
+        ax.legend(loc="lower left")
+    ax.set_xlabel("Recall")
+    ax.set_ylabel("Precision")
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    save_figure(fig, *paths)
+
+
+def fig12_precision_recall_test(sweep: Table, *paths, chosen: float | None = None) -> None:
+    fig_precision_recall(sweep, *paths, title="Test set", chosen=chosen)
+
+
+def fig17_precision_recall_redmapper(sweep: Table, *paths, chosen: float | None = None) -> None:
+    fig_precision_recall(sweep, *paths, title="redMaPPer comparison set", chosen=chosen)
+
+
+# --------------------------------------------------------------------------- Figure 13
+def fig13_distances(distances: Table, *paths, distance_kpc: float = 100.0, threshold: float = 80.0) -> None:
+    """Distances of all passing predictions (top) and of those within the distance cut (bottom)."""
+    d = np.asarray(distances["distance_kpc"], dtype=float) if len(distances) else np.zeros(0)
+    fig, (top, bottom) = new_figure(2, 1, figsize=(4.6, 5.0))
+    if len(d):
+        top.hist(d, bins=40, color="tab:blue", alpha=0.8)
+    top.axvline(distance_kpc, color="tab:red", ls="--", lw=1, label=f"{distance_kpc:g} kpc")
+    top.set_xlabel("Distance from the true centre (kpc)")
+    top.set_ylabel("Predictions")
+    top.set_title(f"All predictions scoring above {threshold:g}% (N={len(d)})")
+    top.legend()
+    within = d[d <= distance_kpc]
+    if len(within):
+        bottom.hist(within, bins=np.linspace(0, distance_kpc, 21), color="tab:green", alpha=0.8)
+    bottom.set_xlim(0, distance_kpc)
+    bottom.set_xlabel("Distance from the true centre (kpc)")
+    bottom.set_ylabel("Predictions")
+    bottom.set_title(f"Within {distance_kpc:g} kpc (N={len(within)})")
+    fig.tight_layout()
+    save_figure(fig, *paths)
+
+
+# --------------------------------------------------------------------------- Figure 14
+def fig14_offsets_recovered(truth: Table, found, *paths, threshold: float = 80.0) -> None:
+    """Offsets of the true centre from the image centre: all test clusters vs those recovered."""
+    found = np.asarray(found, dtype=bool)
+    dx = _floats(truth["offset_ra_arcsec"]) if "offset_ra_arcsec" in truth.colnames else np.full(len(truth), np.nan)
+    dy = _floats(truth["offset_dec_arcsec"]) if "offset_dec_arcsec" in truth.colnames else np.full(len(truth), np.nan)
+    fig, ax = new_figure(figsize=(4.2, 4.0))
+    ax.scatter(dx, dy, s=18, facecolors="none", edgecolors="0.5", label=f"all test clusters ({len(truth)})")
+    ax.scatter(dx[found], dy[found], s=6, color="tab:red", label=f"recovered at {threshold:g}% ({found.sum()})")
+    ax.set_xlabel("RA offset (arcsec)")
+    ax.set_ylabel("Dec offset (arcsec)")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.legend(loc="upper right", fontsize=7)
+    ax.grid(alpha=0.3)
+    save_figure(fig, *paths)
+
+
+# --------------------------------------------------------------------------- Figure 15
+def fig15_properties_ks(truth: Table, found, ks: dict, *paths, threshold: float = 80.0) -> None:
+    """Redshift, BCG r magnitude and richness: all test clusters vs recovered, with the KS results."""
+    found = np.asarray(found, dtype=bool)
+    names = ("z", "bcg_rmag", "richness")
+    fig, axes = new_figure(3, 1, figsize=(4.6, 7.2))
+    for ax, name in zip(axes, names):
+        res = ks["properties"].get(name, {"available": False, "reason": "not computed"})
+        ax.set_xlabel(PROPERTY_LABELS[name])
+        ax.set_ylabel("Clusters")
+        if not res.get("available"):
+            ax.text(0.5, 0.5, f"unavailable: {res.get('reason', '')}", transform=ax.transAxes, ha="center",
+                    va="center", fontsize=7, wrap=True)
+            continue
+        values = _floats(truth[name])
+        ok = np.isfinite(values)
+        bins = np.histogram_bin_edges(values[ok], bins=15)
+        ax.hist(values[ok], bins=bins, histtype="step", color="0.3", lw=1.4, label="test set")
+        ax.hist(values[ok & found], bins=bins, color="tab:red", alpha=0.6, label=f"recovered at {threshold:g}%")
+        ax.text(0.98, 0.95, f"KS D = {res['statistic']:.4f}\np = {res['pvalue']:.3g}\n"
+                            f"D$_{{crit}}$(α={ks['alpha']:g}) = {res['critical_value']:.4f}",
+                transform=ax.transAxes, ha="right", va="top", fontsize=7)
+        ax.legend(loc="upper left", fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, *paths)
+
+
+# --------------------------------------------------------------------------- Figure 16
+def fig16_sky_map_redmapper(train: Table, test: Table, redmapper: Table, selected: Table, region: dict,
+                            *paths) -> None:
+    """Sky map: training, test and redMaPPer clusters, with the comparison region outlined."""
+    fig, ax = new_figure(figsize=(7.0, 3.8))
+    ax.scatter(_floats(redmapper["ra"]), _floats(redmapper["dec"]), s=0.3, color="0.75", rasterized=True,
+               label=f"redMaPPer ({len(redmapper)})")
+    ax.scatter(_floats(train["ra"]), _floats(train["dec"]), s=5, color="tab:blue", label=f"training ({len(train)})")
+    ax.scatter(_floats(test["ra"]), _floats(test["dec"]), s=5, color="tab:orange", label=f"test ({len(test)})")
+    ax.scatter(_floats(selected["ra"]), _floats(selected["dec"]), s=10, marker="*", color="tab:red",
+               label=f"comparison set ({len(selected)})")
+    r = region
+    ras = [r["ra_min"], r["ra_max"], r["ra_max"], r["ra_min"], r["ra_min"]]
+    decs = [r["dec_min"], r["dec_min"], r["dec_max"], r["dec_max"], r["dec_min"]]
+    area = box_area_deg2(r["ra_min"], r["ra_max"], r["dec_min"], r["dec_max"])
+    ax.plot(ras, decs, color="tab:red", lw=1.2, label=f"region ({area:.0f} deg$^2$)")
+    ax.set_xlim(360, 0)
+    ax.set_ylim(-20, 90)
+    ax.set_xlabel("RA (J2000, deg)")
+    ax.set_ylabel("Dec (J2000, deg)")
+    ax.legend(loc="lower left", fontsize=7, markerscale=2, ncol=2)
+    save_figure(fig, *paths)
+
+
+# --------------------------------------------------------------------------- k-fold (beyond the paper)
+def fig_kfold_precision_recall(aggregate: Table, *paths) -> None:
+    """Mean precision–recall over the folds with ±1σ error bars."""
+    t = np.asarray(aggregate["threshold"], dtype=float)
+    keep = t < 100
+    fig, ax = new_figure(figsize=(4.2, 3.6))
+    ax.errorbar(aggregate["recall_mean"][keep], aggregate["precision_mean"][keep],
+                xerr=aggregate["recall_std"][keep], yerr=aggregate["precision_std"][keep], fmt="o-", ms=4, lw=1)
+    for ti, ri, pi in zip(t[keep], aggregate["recall_mean"][keep], aggregate["precision_mean"][keep]):
+        ax.annotate(f"{ti:g}%", (ri, pi), textcoords="offset points", xytext=(4, 3), fontsize=7)
+    ax.set_xlabel("Recall")
+    ax.set_ylabel("Precision")
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(f"k-fold mean ± std ({aggregate.meta.get('n_folds', '?')} folds)")
+    ax.grid(alpha=0.3)
+    save_figure(fig, *paths)
+

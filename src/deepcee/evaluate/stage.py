@@ -1,0 +1,220 @@
+"""The evaluation stage as callable steps: read files, run ``deepcee.evaluate.metrics``, write outputs.
+
+Rule scripts (scripts/evaluate_*.py, scripts/redmapper_*.py) only unpack
+``snakemake.input/output/params`` and call one function here.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from astropy.table import Table
+
+from deepcee.evaluate import metrics
+
+from deepcee.evaluate import tables
+from deepcee.core.errors import DeepCeeError
+from deepcee.core.files import atomic_path, write_json, write_summary
+
+#: Numbers the paper prints, kept next to ours in the summaries for the reader.
+PAPER_TEST = {"chosen_threshold": 80, "tp": 165, "fp": 72, "fn": 39, "precision": 0.6962, "recall": 0.8088,
+              "f1": 0.7483, "n_test": 204, "sigma_kpc": 17.40, "fraction_predictions_within": 0.70,
+              "ks_statistic": {"z": 0.06275, "bcg_rmag": 0.07335, "richness": 0.02193},
+              "ks_critical_value": 0.1289}
+PAPER_REDMAPPER = {"best_threshold": 70, "tp": 27, "fp": 8, "fn": 4, "precision": 0.7714, "recall": 0.8710,
+                   "f1": 0.8182, "n_clusters": 31, "area_deg2": 105}
+
+
+def read_ecsv(path, what: str | None = None) -> Table:
+    path = Path(path)
+    what = what or str(path)
+    if not path.is_file():
+        raise DeepCeeError(f"{what}: file not found")
+    try:
+        return Table.read(path, format="ascii.ecsv")
+    except Exception as err:  # astropy raises many types for a broken file
+        raise DeepCeeError(f"{what}: cannot read as ECSV ({type(err).__name__}: {str(err)[:80]})") from None
+
+
+def write_ecsv(table: Table, path) -> None:
+    with atomic_path(path) as tmp:
+        table.write(tmp, format="ascii.ecsv", overwrite=True)
+
+
+def _cfg(cfg: dict) -> dict:
+    """The evaluate section with the schema's defaults filled (for callers outside Snakemake)."""
+    out = {"thresholds": list(metrics.DEFAULT_THRESHOLDS), "distance_kpc": 100.0, "chosen_threshold": "best",
+           "score_rule": "greater", "tp_centre": "highest_score", "ks_alpha": 0.05,
+           "example_scores": [0.98, 0.51, 0.20]}
+    out.update({k: v for k, v in (cfg or {}).items() if v is not None or k == "chosen_threshold"})
+    return out
+
+
+def _run(predictions_path, labels_path, cfg: dict, chosen, what: str) -> dict:
+    cfg = _cfg(cfg)
+    predictions = read_ecsv(predictions_path)
+    labels = read_ecsv(labels_path)
+    res = metrics.evaluate(predictions, labels, cfg["thresholds"], cfg["distance_kpc"], chosen, cfg["score_rule"],
+                           cfg["tp_centre"], cfg["ks_alpha"], what=str(predictions_path))
+    res["cfg"] = cfg
+    res["chosen_setting"] = chosen
+    res["examples"] = metrics.pick_examples(res["truth"], res["matched"], cfg["distance_kpc"],
+                                            targets=cfg["example_scores"], n=len(cfg["example_scores"]))
+    return res
+
+
+def _quotable(res: dict, paper_threshold: float | None = None) -> dict:
+    cfg = res["cfg"]
+    sweep = res["sweep"]
+    t = res["threshold"]
+    truth = res["truth"]
+    best_f1 = metrics.choose_threshold(sweep, "best")
+    out = {
+        "n_test_images": int(len(truth)),
+        "n_test_clusters_unique": int(len({str(c) for c in truth["cluster_id"]})),
+        "n_predictions": int(len(res["matched"])),
+        "thresholds": [float(x) for x in sweep["threshold"]],
+        "distance_kpc": float(cfg["distance_kpc"]),
+        "score_rule": cfg["score_rule"],
+        "tp_centre": cfg["tp_centre"],
+        "chosen_threshold": float(t),
+        "chosen_by": "best_f1" if res["chosen_setting"] == "best" else "config",
+        "best_f1_threshold": float(best_f1),
+        "at_chosen": metrics.row_at(sweep, t),
+        "sigma_kpc": res["sigma_kpc"],
+        "sigma_n": int(len(res["centres"])),
+        "ci95_kpc": 1.96 * res["sigma_kpc"] if math.isfinite(res["sigma_kpc"]) else float("nan"),
+        "n_predictions_at_chosen": int(len(res["distances"])),
+        "fraction_predictions_within": res["fraction_predictions_within"],
+        "tp_plus_fn_equals_n_test_on_every_row": bool(all(int(r["tp"]) + int(r["fn"]) == len(truth) for r in sweep)),
+        "ks": res["ks"],
+        "sweep": [metrics.row_at(sweep, float(x)) for x in sweep["threshold"]],
+    }
+    if paper_threshold is not None and float(paper_threshold) in out["thresholds"]:
+        out["at_paper_threshold"] = metrics.row_at(sweep, float(paper_threshold))
+    return out
+
+
+def _example_rows(res: dict, sample: Table | None) -> list[dict]:
+    truth = res["truth"]
+    best = metrics.best_score_within(res["matched"], len(truth), res["cfg"]["distance_kpc"])
+    names = {}
+    if sample is not None and "id" in sample.colnames:
+        for row in sample:
+            abell = str(row["abell"]) if "abell" in sample.colnames and not np.ma.is_masked(row["abell"]) else ""
+            names[str(row["id"])] = abell.strip() or (str(row["name"]) if "name" in sample.colnames else "")
+    rows = []
+    for letter, i in zip("abcdefgh", res["examples"]):
+        r = truth[i]
+
+        def num(name):
+            if name not in truth.colnames or np.ma.is_masked(r[name]):
+                return float("nan")
+            return float(r[name])
+
+        rows.append({"id": letter, "view": str(r["view"]), "cluster_id": str(r["cluster_id"]),
+                     "name": names.get(str(r["cluster_id"]), str(r["cluster_id"])),
+                     "ra": num("ra"), "dec": num("dec"),
+                     "score_percent": 100.0 * best[i] if np.isfinite(best[i]) else float("nan"),
+                     "z": num("z"), "bcg_rmag": num("bcg_rmag"), "richness": num("richness")})
+    return rows
+
+
+def recovered_table(res: dict) -> Table:
+    """The ground truth with each cluster's best matched score and whether it is a TP at the chosen threshold."""
+    truth = res["truth"]
+    keep = [c for c in ("view", "cluster_id", "ra", "dec", "z", "richness", "bcg_rmag", "offset_ra_arcsec",
+                        "offset_dec_arcsec", "x", "y", "x0", "y0", "x1", "y1", "png", "fits") if c in truth.colnames]
+    out = truth[keep].copy()
+    out["best_score_within"] = metrics.best_score_within(res["matched"], len(truth), res["cfg"]["distance_kpc"])
+    out["recovered"] = res["counts"].found
+    dist = np.full(len(truth), np.nan)
+    for i, d in zip(res["centres"]["truth_index"], res["centres"]["distance_kpc"]):
+        dist[int(i)] = float(d)
+    out["tp_distance_kpc"] = dist
+    out.meta.update({"chosen_threshold_percent": float(res["threshold"]),
+                     "distance_kpc": float(res["cfg"]["distance_kpc"])})
+    return out
+
+
+# --------------------------------------------------------------------------- the test set (§3.1)
+def evaluate_test(predictions, labels, out: dict, cfg: dict, sample=None, config: dict | None = None) -> dict:
+    """Table 2, distances, KS, Table 1 and the stage summary for the test set.
+
+    ``out`` keys: sweep_csv, sweep_tex, distances, ks, recovered, table1_csv, table1_tex, summary.
+    """
+    cfg = _cfg(cfg)
+    res = _run(predictions, labels, cfg, cfg["chosen_threshold"], "predictions_test.ecsv")
+    tables.write_sweep(res["sweep"], out["sweep_csv"], out["sweep_tex"])
+    write_ecsv(res["distances"], out["distances"])
+    write_json(out["ks"], {"chosen_threshold_percent": res["threshold"], **res["ks"],
+                           "paper": {"statistic": PAPER_TEST["ks_statistic"],
+                                     "critical_value": PAPER_TEST["ks_critical_value"]}})
+    write_ecsv(recovered_table(res), out["recovered"])
+    sample_table = read_ecsv(sample) if sample else None
+    examples = _example_rows(res, sample_table)
+    tables.write_examples(examples, out["table1_csv"], out["table1_tex"])
+    quotable = _quotable(res, paper_threshold=PAPER_TEST["chosen_threshold"])
+    quotable["examples"] = examples
+    quotable["paper"] = PAPER_TEST
+    counts = {"test_images": quotable["n_test_images"], "predictions": quotable["n_predictions"],
+              "tp": quotable["at_chosen"]["tp"], "fp": quotable["at_chosen"]["fp"], "fn": quotable["at_chosen"]["fn"]}
+    write_summary(out["summary"], counts, config=config if config is not None else cfg, **quotable)
+    return quotable
+
+
+# --------------------------------------------------------------------------- redMaPPer (§3.2)
+def evaluate_redmapper(predictions, labels, region_json, out: dict, cfg: dict, config: dict | None = None) -> dict:
+    """Table 3 and the comparison summary (with the region's selection counts).
+
+    ``out`` keys: sweep_csv, sweep_tex, distances, ks, recovered, summary.
+    """
+    import json
+
+    cfg = _cfg(cfg)
+    chosen = (cfg.get("redmapper") or {}).get("chosen_threshold", "best")
+    res = _run(predictions, labels, cfg, chosen, "redmapper predictions.ecsv")
+    tables.write_sweep(res["sweep"], out["sweep_csv"], out["sweep_tex"])
+    write_ecsv(res["distances"], out["distances"])
+    write_json(out["ks"], {"chosen_threshold_percent": res["threshold"], **res["ks"]})
+    write_ecsv(recovered_table(res), out["recovered"])
+    region = json.loads(Path(region_json).read_text())
+    quotable = _quotable(res, paper_threshold=PAPER_REDMAPPER["best_threshold"])
+    quotable["region"] = region.get("region_selection", region)
+    quotable["paper"] = PAPER_REDMAPPER
+    counts = {"clusters": quotable["n_test_clusters_unique"], "images": quotable["n_test_images"],
+              "excluded_train_or_test": quotable["region"].get("n_excluded_train_or_test"),
+              "predictions": quotable["n_predictions"]}
+    write_summary(out["summary"], counts, config=config if config is not None else cfg, **quotable)
+    return quotable
+
+
+# --------------------------------------------------------------------------- folds
+def sweep_only(predictions, labels, out_csv, out_tex, cfg: dict, summary=None) -> Table:
+    """One fold's (or the cluster split's) sweep as a Table 2-like CSV + TeX."""
+    cfg = _cfg(cfg)
+    res = _run(predictions, labels, cfg, cfg["chosen_threshold"], str(predictions))
+    tables.write_sweep(res["sweep"], out_csv, out_tex)
+    if summary:
+        q = _quotable(res, paper_threshold=PAPER_TEST["chosen_threshold"])
+        write_summary(summary, {"test_images": q["n_test_images"], "predictions": q["n_predictions"]}, config=cfg, **q)
+    return res["sweep"]
+
+
+def kfold_table(sweep_csvs, out_csv, out_tex, summary=None, figure_paths=()) -> Table:
+    from deepcee.evaluate import figures as plots
+
+    sweeps = [tables.read_csv(p) for p in sweep_csvs]
+    agg = tables.aggregate_sweeps(sweeps)
+    tables.write_aggregate(agg, out_csv, out_tex)
+    if summary:
+        best = int(np.argmax(np.asarray(agg["f1_mean"])))
+        write_json(summary, {"n_folds": len(sweeps), "folds": [str(p) for p in sweep_csvs],
+                             "best_mean_f1_threshold": float(agg["threshold"][best]),
+                             "at_best": {c: float(agg[c][best]) for c in agg.colnames},
+                             "rows": [{c: float(agg[c][i]) for c in agg.colnames} for i in range(len(agg))]})
+    if figure_paths:
+        plots.fig_kfold_precision_recall(agg, *figure_paths)
+    return agg

@@ -1,0 +1,157 @@
+"""CSV + LaTeX writers for the paper's Tables 1, 2, 3 and the k-fold / cluster-split tables.
+
+CSV files are the machine-readable record (full precision); the ``.tex`` twins are a
+bare ``tabular`` (booktabs rules, no ``table`` float, no caption) that paper/ms.tex
+``\\input``s inside its own ``table`` environment. Numbers in the LaTeX follow the
+paper's style: counts as integers, ratios to 4 significant figures.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+from astropy.table import Table
+
+from deepcee.core.errors import DeepCeeError
+from deepcee.core.files import write_text
+from deepcee.evaluate.metrics import SWEEP_COLUMNS
+
+
+def _fmt_ratio(value) -> str:
+    value = float(value)
+    if not math.isfinite(value):
+        return "--"
+    if value == 0:
+        return "0.00"
+    return f"{value:.4g}"
+
+
+def _fmt_number(value, digits: int = 2) -> str:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return "--"
+    if not math.isfinite(value):
+        return "--"
+    return f"{value:.{digits}f}"
+
+
+def _latex_escape(text) -> str:
+    text = str(text)
+    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
+                 ("$", r"\$"), ("{", r"\{"), ("}", r"\}")):
+        text = text.replace(a, b)
+    return text
+
+
+def _csv_value(value):
+    if isinstance(value, (float, np.floating)):
+        return "" if not math.isfinite(float(value)) else repr(float(value))
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if np.ma.is_masked(value):
+        return ""
+    return value
+
+
+def write_csv(path, header, rows) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_csv_value(v) for v in row])
+    write_text(path, buf.getvalue())
+
+
+def read_csv(path) -> Table:
+    return Table.read(str(path), format="ascii.csv")
+
+
+def _tabular(align: str, header: list[str], rows: list[list[str]]) -> str:
+    lines = [f"\\begin{{tabular}}{{{align}}}", r"\toprule", " & ".join(header) + r" \\", r"\midrule"]
+    lines += [" & ".join(r) + r" \\" for r in rows]
+    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- Tables 2 and 3
+def sweep_rows(sweep_table: Table) -> list[list]:
+    return [[sweep_table[c][i].item() for c in SWEEP_COLUMNS] for i in range(len(sweep_table))]
+
+
+def write_sweep(sweep_table: Table, csv_path, tex_path) -> None:
+    """Table 2 / Table 3: ``threshold, tp, fp, fn, precision, recall, f1`` (one row per threshold)."""
+    missing = [c for c in SWEEP_COLUMNS if c not in sweep_table.colnames]
+    if missing:
+        raise DeepCeeError(f"sweep table: missing column(s) {', '.join(missing)}")
+    rows = sweep_rows(sweep_table)
+    write_csv(csv_path, list(SWEEP_COLUMNS), rows)
+    header = ["Confidence score threshold (\\%)", "\\# TP", "\\# FP", "\\# FN", "Precision", "Recall", "F1-score"]
+    body = [[f"{r[0]:g}", str(int(r[1])), str(int(r[2])), str(int(r[3])),
+             _fmt_ratio(r[4]), _fmt_ratio(r[5]), _fmt_ratio(r[6])] for r in rows]
+    write_text(tex_path, _tabular("rrrrrrr", header, body))
+
+
+# --------------------------------------------------------------------------- Table 1
+TABLE1_COLUMNS = ("id", "view", "cluster_id", "ra", "dec", "score_percent", "z", "bcg_rmag", "richness")
+
+
+def write_examples(rows: list[dict], csv_path, tex_path) -> None:
+    """Table 1: example test clusters with their confidence, redshift, BCG r magnitude, richness."""
+    write_csv(csv_path, list(TABLE1_COLUMNS), [[r.get(c) for c in TABLE1_COLUMNS] for r in rows])
+    header = ["ID", "Cluster", "Confidence Score (\\%)", "Photometric Redshift",
+              "$r$-band Magnitude of the BCG", "Richness"]
+    body = []
+    for r in rows:
+        score = r.get("score_percent")
+        body.append([f"({_latex_escape(r['id'])})", _latex_escape(r.get("name") or r["cluster_id"]),
+                     "--" if score is None or not math.isfinite(float(score)) else f"{float(score):.0f}",
+                     _fmt_number(r.get("z"), 4), _fmt_number(r.get("bcg_rmag"), 2),
+                     _fmt_number(r.get("richness"), 2)])
+    write_text(tex_path, _tabular("llrrrr", header, body))
+
+
+# --------------------------------------------------------------------------- k-fold / several sweeps
+def aggregate_sweeps(sweeps: list[Table]) -> Table:
+    """Mean and sample standard deviation (ddof=1; 0 for one sweep) per threshold over several sweeps."""
+    if not sweeps:
+        raise DeepCeeError("k-fold: no fold sweeps to aggregate")
+    thresholds = [float(t) for t in sweeps[0]["threshold"]]
+    for k, s in enumerate(sweeps):
+        if [float(t) for t in s["threshold"]] != thresholds:
+            raise DeepCeeError(f"k-fold: fold {k} was swept at other thresholds than fold 0")
+    out = Table()
+    out["threshold"] = thresholds
+    out.meta["n_folds"] = len(sweeps)
+    for name in SWEEP_COLUMNS[1:]:
+        values = np.array([np.asarray(s[name], dtype=float) for s in sweeps])
+        out[f"{name}_mean"] = values.mean(axis=0)
+        out[f"{name}_std"] = values.std(axis=0, ddof=1) if len(sweeps) > 1 else np.zeros(len(thresholds))
+    return out
+
+
+def write_aggregate(table: Table, csv_path, tex_path) -> None:
+    """The k-fold table: mean ± std per threshold of TP, FP, FN, precision, recall, F1."""
+    write_csv(csv_path, table.colnames, [[table[c][i] for c in table.colnames] for i in range(len(table))])
+    header = ["Threshold (\\%)", "\\# TP", "\\# FP", "\\# FN", "Precision", "Recall", "F1-score"]
+    body = []
+    for i in range(len(table)):
+        row = [f"{float(table['threshold'][i]):g}"]
+        for name in ("tp", "fp", "fn"):
+            row.append(f"${table[name + '_mean'][i]:.1f} \\pm {table[name + '_std'][i]:.1f}$")
+        for name in ("precision", "recall", "f1"):
+            row.append(f"${table[name + '_mean'][i]:.3f} \\pm {table[name + '_std'][i]:.3f}$")
+        body.append(row)
+    write_text(tex_path, _tabular("rrrrrrr", header, body))
+
+
+def ensure_parent(path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,47 @@
+"""Train/test split (paper §2.2: shuffled, ~90/10) and the horizontal-flip augmentation.
+
+``by: view`` (the paper): views are shuffled and split, so one cluster can sit in both
+sets at different offsets. ``by: cluster``: whole clusters are split, no cluster on both
+sides. The shuffle comes from ``deepcee.core.seeds.rng(seed, "split", by)``.
+
+Augmentation (paper: "all images are flipped once", 1,784 -> 3,568): every TRAINING image
+gets a horizontally flipped copy ``<view>_flip.png``; the test set is never flipped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from deepcee.core.errors import DeepCeeError
+from deepcee.core.files import atomic_path
+from deepcee.core.seeds import rng
+
+
+def assign_split(views: list[str], clusters: list[str], by: str, test_fraction: float, seed: int) -> dict:
+    """``{view: 'train'|'test'}``; round(test_fraction x N) units go to test (at least 1 if N > 1)."""
+    if by not in ("view", "cluster"):
+        raise DeepCeeError(f"config key 'images.split.by': must be 'view' or 'cluster', not {by!r}")
+    if len(views) != len(clusters):
+        raise DeepCeeError("split: views and clusters differ in length")
+    units = sorted(set(views)) if by == "view" else sorted(set(clusters))
+    gen = rng(seed, "split", by)
+    order = gen.permutation(len(units))
+    n_test = int(round(test_fraction * len(units)))
+    if len(units) > 1:
+        n_test = min(max(n_test, 1), len(units) - 1)
+    test_units = {units[i] for i in order[:n_test]}
+    return {v: ("test" if (v if by == "view" else c) in test_units else "train") for v, c in zip(views, clusters)}
+
+
+def flip_png(src: str | Path, dst: str | Path) -> None:
+    """Write the horizontal mirror of a PNG, atomically."""
+    src = Path(src)
+    if not src.exists():
+        raise DeepCeeError(f"{src}: PNG to flip not found")
+    with Image.open(src) as im:
+        arr = np.asarray(im.convert("RGB"))
+    with atomic_path(dst) as tmp:
+        Image.fromarray(np.ascontiguousarray(arr[:, ::-1]), mode="RGB").save(tmp, format="PNG")

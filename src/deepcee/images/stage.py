@@ -1,0 +1,170 @@
+"""The image stage as a few calls the rule scripts make (sharded; DESIGN §1, CONTRACTS).
+
+Every function takes its folders from the caller, so the redMaPPer comparison reuses them
+for results/05_redmapper/ with another catalogue.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from astropy.table import Table
+from tqdm import tqdm
+
+from deepcee.core.errors import DeepCeeError
+from deepcee.core.files import write_json, write_summary
+from deepcee.images.labels import flip_row, label_view, labels_table
+from deepcee.images.split import assign_split, flip_png
+from deepcee.images.stretch import DEFAULT_LIMITS, stretch_fits
+from deepcee.images.views import plan_views, read_views, shard_views, write_views
+
+
+def make_views(catalogue_path, out_path, images_cfg: dict, seed: int) -> Table:
+    from deepcee.catalogue.select import read_catalogue
+
+    cat = read_catalogue(catalogue_path)
+    views = plan_views(cat, int(images_cfg["views_per_cluster"]), float(images_cfg["max_offset_arcsec"]),
+                       seed, int(images_cfg["shards"]), where=str(catalogue_path))
+    views.meta["catalogue"] = str(catalogue_path)
+    write_views(views, out_path)
+    return views
+
+
+def acquire_shard(views_path, shard: int, fits_dir, manifest_path, images_cfg: dict, seed: int,
+                  source: str | None = None) -> dict:
+    """Render (mock) or download (skyview) every view of one shard; write its manifest last."""
+    source = source or images_cfg.get("source", "mock")
+    views = shard_views(read_views(views_path), shard)
+    fits_dir = Path(fits_dir)
+    files, infos = [], []
+    t0 = time.perf_counter()
+    for row in tqdm(views, desc=f"{source} shard {shard}", unit="view", mininterval=5):
+        out = fits_dir / f"{row['view']}.fits"
+        if source == "mock":
+            from deepcee.images.mocksky import render_view_to_fits
+
+            info = render_view_to_fits(row, images_cfg, seed, out)
+            infos.append({"view": str(row["view"]), **{k: v for k, v in info.items() if k != "cluster_x" and k != "cluster_y"}})
+        elif source == "skyview":
+            from deepcee.images.fits import fetch_skyview_view
+
+            fetch_skyview_view(row, images_cfg, out)
+        else:
+            raise DeepCeeError(f"config key 'images.source': unknown source {source!r}")
+        files.append({"view": str(row["view"]), "fits": str(out)})
+    seconds = time.perf_counter() - t0
+    manifest = {"shard": int(shard), "source": source, "n_views": len(files), "files": files,
+                "seconds": round(seconds, 3), "views_per_s": round(len(files) / seconds, 3) if seconds > 0 else None,
+                "render_info": infos}
+    write_json(manifest_path, manifest)
+    return manifest
+
+
+def stretch_shard(views_path, shard: int, fits_dir, png_dir, manifest_path, images_cfg: dict) -> dict:
+    st = images_cfg.get("stretch", {})
+    limits = {**DEFAULT_LIMITS, **st.get("limits", {})}
+    size = int(st.get("output_size", 500))
+    views = shard_views(read_views(views_path), shard)
+    files = []
+    t0 = time.perf_counter()
+    for row in tqdm(views, desc=f"stretch shard {shard}", unit="view", mininterval=5):
+        fits_path = Path(fits_dir) / f"{row['view']}.fits"
+        png = Path(png_dir) / f"{row['view']}.png"
+        stretch_fits(fits_path, png, limits, size)
+        files.append({"view": str(row["view"]), "fits": str(fits_path), "png": str(png)})
+    seconds = time.perf_counter() - t0
+    manifest = {"shard": int(shard), "n_views": len(files), "files": files, "output_size": size,
+                "limits": limits, "seconds": round(seconds, 3)}
+    write_json(manifest_path, manifest)
+    return manifest
+
+
+def build_labels(views_path, png_manifests, labels_path, summary_path, images_cfg: dict, seed: int,
+                 fits_manifests=()) -> Table:
+    """Split, flip the training PNGs, write labels.ecsv and the stage summary."""
+    import json
+
+    views = read_views(views_path)
+    size = int(images_cfg.get("stretch", {}).get("output_size", 500))
+    box_kpc = float(images_cfg.get("labels", {}).get("box_kpc", 500.0))
+    sp = images_cfg.get("split", {})
+    by, frac = sp.get("by", "view"), float(sp.get("test_fraction", 0.1))
+    hflip = bool(images_cfg.get("augment", {}).get("hflip", True))
+    pngs = {}
+    for m in png_manifests:
+        for f in json.loads(Path(m).read_text())["files"]:
+            pngs[f["view"]] = f
+    missing = [v for v in views["view"] if v not in pngs]
+    if missing:
+        raise DeepCeeError(f"labels: view {missing[0]} has no PNG in the stretch manifests")
+    split = assign_split([str(v) for v in views["view"]], [str(c) for c in views["cluster_id"]], by, frac, seed)
+    rows = []
+    for view in tqdm(views, desc="labels", unit="view", mininterval=5):
+        f = pngs[str(view["view"])]
+        row = label_view(view, f["fits"], f["png"], size, box_kpc)
+        row["split"] = split[row["view"]]
+        rows.append(row)
+        if hflip and row["split"] == "train":
+            flip_path = str(Path(f["png"]).with_name(f"{row['view']}_flip.png"))
+            flip_png(f["png"], flip_path)
+            rows.append(flip_row(row, size, flip_path))
+    table = labels_table(rows, meta={"box_kpc": box_kpc, "output_size": size, "split_by": by,
+                                     "test_fraction": frac, "seed": seed})
+    from deepcee.core.files import atomic_path
+
+    with atomic_path(labels_path) as tmp:
+        table.write(tmp, format="ascii.ecsv", overwrite=True)
+    split_arr = np.asarray(table["split"])
+    flipped = np.asarray(table["flipped"], dtype=bool)
+    train_clusters = set(np.asarray(table["cluster_id"])[split_arr == "train"])
+    test_clusters = set(np.asarray(table["cluster_id"])[split_arr == "test"])
+    timing = {}
+    for m in fits_manifests:
+        d = json.loads(Path(m).read_text())
+        timing.setdefault("acquire_seconds", 0.0)
+        timing["acquire_seconds"] += d.get("seconds", 0.0)
+        timing["source"] = d.get("source")
+    counts = {
+        "clusters": int(len(set(views["cluster_id"]))), "views": int(len(views)),
+        "images": int(len(table)), "train_images": int((split_arr == "train").sum()),
+        "train_unflipped": int(((split_arr == "train") & ~flipped).sum()),
+        "train_flipped": int(flipped.sum()), "test_images": int((split_arr == "test").sum()),
+        "clusters_in_both": int(len(train_clusters & test_clusters)),
+        "boxes_clipped": int(np.sum((np.asarray(table["x0"]) <= 0) | (np.asarray(table["y0"]) <= 0)
+                                    | (np.asarray(table["x1"]) >= size - 1) | (np.asarray(table["y1"]) >= size - 1))),
+    }
+    write_summary(summary_path, counts, config={"seed": seed, "images": images_cfg},
+                  stage="images", **timing)
+    return table
+
+
+class _Tee:
+    def __init__(self, *streams):
+        self.streams = streams
+
+    def write(self, text):
+        for s in self.streams:
+            s.write(text)
+        return len(text)
+
+    def flush(self):
+        for s in self.streams:
+            s.flush()
+
+    def isatty(self):
+        return False
+
+
+def run_logged(main, log_path, *args, **kwargs) -> None:
+    """``deepcee.core.files.run_script(main)`` with stdout/stderr also written to the rule's log."""
+    import contextlib
+    import sys
+
+    from deepcee.core.files import run_script
+
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as log, contextlib.redirect_stderr(_Tee(sys.stderr, log)), \
+            contextlib.redirect_stdout(_Tee(sys.stdout, log)):
+        run_script(main, *args, **kwargs)

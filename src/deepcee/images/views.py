@@ -1,0 +1,92 @@
+"""The views plan: which images to make, where each is centred, which shard makes it.
+
+Paper §2.2: every cluster is imaged ``views_per_cluster`` times (paper: 4), each
+time with the pointing moved by a random offset drawn from a uniform distribution
+so that the cluster "could be found anywhere within 270 arcseconds from the image
+centre". We draw the cluster's offset from the image centre uniformly in a square
+(|east|, |north| <= max_offset_arcsec, as the paper's Fig. 3 shows a square spread),
+so the cluster always stays inside the 792" field (half-width 396").
+
+Offsets come from ``deepcee.core.seeds.rng(seed, "views", cluster_id)``: the same seed
+and catalogue give the same views in any order, in any process.
+
+Offset convention used everywhere in this stage (and in ``labels.ecsv``):
+``offset_ra_arcsec`` / ``offset_dec_arcsec`` are the cluster's position RELATIVE TO
+THE IMAGE CENTRE, east and north, in arcsec on the tangent plane at the cluster. The
+image centre is therefore the cluster moved by minus the offset.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+from astropy.table import Table
+
+from deepcee.core.errors import DeepCeeError
+from deepcee.core.files import read_ecsv, write_ecsv
+from deepcee.core.seeds import rng
+
+VIEW_COLUMNS = ["view", "cluster_id", "k", "ra", "dec", "z", "richness", "bcg_rmag",
+                "offset_ra_arcsec", "offset_dec_arcsec", "centre_ra", "centre_dec", "shard"]
+
+
+def _floats(column) -> np.ndarray:
+    return np.ma.filled(np.ma.asarray(column, dtype=float), np.nan)
+
+
+def plan_views(catalogue: Table, views_per_cluster: int, max_offset_arcsec: float, seed: int,
+               shards: int = 1, where: str = "catalogue") -> Table:
+    """One row per view: cluster properties, the offset, the image centre and the shard."""
+    for col in ("id", "ra", "dec", "z", "richness"):
+        if col not in catalogue.colnames:
+            raise DeepCeeError(f"{where}: missing column '{col}'")
+    if len(catalogue) == 0:
+        raise DeepCeeError(f"{where}: no clusters to image")
+    ids = [str(x) for x in catalogue["id"]]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise DeepCeeError(f"{where}: duplicate cluster id '{dup}'")
+    bcg = _floats(catalogue["bcg_rmag"]) if "bcg_rmag" in catalogue.colnames else np.full(len(ids), np.nan)
+    ra = _floats(catalogue["ra"])
+    dec = _floats(catalogue["dec"])
+    rows = []
+    for i, cid in enumerate(ids):
+        if not (np.isfinite(ra[i]) and np.isfinite(dec[i])):
+            raise DeepCeeError(f"{where}: cluster '{cid}' has no RA/Dec")
+        gen = rng(seed, "views", cid)
+        offsets = gen.uniform(-max_offset_arcsec, max_offset_arcsec, size=(views_per_cluster, 2))
+        cluster = SkyCoord(ra[i] * u.deg, dec[i] * u.deg)
+        for k in range(views_per_cluster):
+            de, dn = offsets[k]
+            centre = cluster.spherical_offsets_by(-de * u.arcsec, -dn * u.arcsec)
+            rows.append((f"{cid}_v{k}", cid, k, ra[i], dec[i], float(catalogue["z"][i]),
+                         float(catalogue["richness"][i]), bcg[i], de, dn,
+                         centre.ra.deg, centre.dec.deg))
+    table = Table(rows=rows, names=VIEW_COLUMNS[:-1])
+    # Shards: whole clusters go to one shard (round robin over the sorted cluster list),
+    # so a shard's mock clusters are drawn once and shards are balanced.
+    order = {cid: j for j, cid in enumerate(sorted(set(ids)))}
+    table["shard"] = [order[c] % shards for c in table["cluster_id"]]
+    for col in ("ra", "dec", "centre_ra", "centre_dec"):
+        table[col].unit = u.deg
+    table["offset_ra_arcsec"].unit = u.arcsec
+    table["offset_dec_arcsec"].unit = u.arcsec
+    table.meta.update({"views_per_cluster": views_per_cluster, "max_offset_arcsec": max_offset_arcsec,
+                       "seed": seed, "shards": shards,
+                       "offset_convention": "cluster position minus image centre, east/north arcsec"})
+    return table
+
+
+def write_views(table: Table, path: str | Path) -> None:
+    write_ecsv(table, path)
+
+
+def read_views(path: str | Path) -> Table:
+    return read_ecsv(path, VIEW_COLUMNS, "views plan")
+
+
+def shard_views(table: Table, shard: int) -> Table:
+    return table[np.asarray(table["shard"]) == int(shard)]
