@@ -12,6 +12,12 @@ measurement: images per second and peak memory (CPU: max RSS of this process;
 CUDA: ``torch.cuda.max_memory_allocated``), plus DESIGN §5's H100 figure for the
 same backbone/batch/precision where one exists.
 
+With ``--bare`` each mode is also timed on the bare model in the same process: the same
+detector and settings fed random images that already sit on the device, with no data
+loader and no per-step bookkeeping (the loop of DESIGN's GPU table, docs/design.md §5).
+``fraction_of_bare`` is then the share of the bare model's throughput that the project's
+own loop reaches on the same card; the target is at least 0.9.
+
 Needs only torch + torchvision + numpy (+ this repo's ``src`` on PYTHONPATH);
 astropy is imported only with ``--labels``.
 """
@@ -110,6 +116,52 @@ def bench_infer(model, samples, args, device) -> dict:
     return _timed(loader, lambda images, _: predict_batches(model, images, device, args.precision), args, device)
 
 
+def _random_batch(args, size: int, device) -> tuple[list, list]:
+    """Device-resident float images in [0, 1] and one box each: the bare model's input."""
+    gen = torch.Generator(device="cpu").manual_seed(args.seed)
+    images = [torch.rand(3, size, size, generator=gen).to(device) for _ in range(args.batch)]
+    targets = []
+    for _ in range(args.batch):
+        centre = torch.rand(2, generator=gen) * (size - 200) + 100
+        box = torch.cat([centre - 60, centre + 60]).unsqueeze(0).to(device)
+        targets.append({"boxes": box, "labels": torch.ones(1, dtype=torch.int64, device=device)})
+    return images, targets
+
+
+def bench_bare(model, mode: str, args, size: int, device) -> dict:
+    """The same model and settings with nothing around it: the ceiling for ``_timed``."""
+    from deepcee.detector.training import autocast, make_optimiser, set_train_mode
+
+    images, targets = _random_batch(args, size, device)
+    if mode == "train":
+        opt = make_optimiser(model, {"name": "sgd", "lr": 2e-4, "momentum": 0.9, "weight_decay": 0.0})
+        set_train_mode(model, False)
+
+        def step():
+            with autocast(device, args.precision):
+                loss = sum(model(images, targets).values())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+            opt.step()
+    else:
+        model.eval()
+
+        def step():
+            with torch.inference_mode(), autocast(device, args.precision):
+                model(images)
+
+    for _ in range(args.warmup):
+        step()
+    _sync(device)
+    t0 = time.perf_counter()
+    for _ in range(args.steps):
+        step()
+    _sync(device)
+    dt = time.perf_counter() - t0
+    return {"bare_img_per_s": round(args.steps * args.batch / dt, 3)}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--backbone", default="mobilenet_v3_large_fpn",
@@ -126,6 +178,8 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--device", default="auto")
     p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--bare", action="store_true",
+                   help="also time the bare model on device-resident random images (same run, same card)")
     p.add_argument("--seed", type=int, default=2019)
     p.add_argument("--workdir", default=None, help="where to write the PNGs (default: a temp dir)")
     args = p.parse_args(argv)
@@ -174,6 +228,14 @@ def main(argv=None) -> int:
         line = {"backbone": args.backbone, "mode": mode, "batch": args.batch, "precision": args.precision,
                 "size": size, "device": device.type, "channels_last": args.channels_last, **result,
                 **peak_memory_mib(device)}
+        if args.bare:
+            del model
+            torch.manual_seed(args.seed)
+            model = build_detector({"backbone": args.backbone, "weights": "none"}, size).to(device)
+            if args.channels_last:
+                model.to(memory_format=torch.channels_last)
+            line.update(bench_bare(model, mode, args, size, device))
+            line["fraction_of_bare"] = round(result["img_per_s"] / line["bare_img_per_s"], 3)
         base = H100_BASELINE.get((args.backbone, mode, args.batch, args.precision))
         if base and device.type == "cuda" and size == 1000:
             line["h100_baseline_img_per_s"] = base
