@@ -12,7 +12,7 @@ def main(snakemake):
     build_pdf(snakemake.input.tex, snakemake.output.pdf, search_dirs=snakemake.params.search_dirs,
               artefacts=artefacts, build_dir=snakemake.params.build_dir,
               document_class=snakemake.params.document_class, latexmk=snakemake.params.latexmk,
-              timeout_s=snakemake.params.timeout_s, log=snakemake.log[0])
+              timeout_s=snakemake.params.timeout_s)
 
 
 run_script(main, snakemake)  # noqa: F821
