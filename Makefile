@@ -1,12 +1,13 @@
 # The two commands of the README, and a few helpers.
 #   make workflow   install everything, then run the whole workflow (offline default)
 #   make test       install everything the tests need, then run the tests
+#   make lint       ruff (lint + format) on the Python, snakefmt on the Snakefiles (tests/test_lint.py)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 CORES  ?= all
 
-.PHONY: install latex workflow test report bench-images bench-detector clean
+.PHONY: install latex workflow test lint report bench-images bench-detector clean
 
 install: $(VENV)/.deepcee-installed
 
@@ -28,6 +29,13 @@ test: install latex
 	tools/install-debian.sh slurm
 	bash tests/slurm/setup_slurm.sh
 	DEEPCEE_SLURM=1 $(BIN)/pytest
+
+# Settings in pyproject.toml ([tool.ruff], [tool.snakefmt]). To apply the formatters:
+#   $(BIN)/ruff check --fix . && $(BIN)/ruff format . && $(BIN)/snakefmt Snakefile rules/
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile rules/
 
 report: install
 	$(BIN)/snakemake --report results/report.html

@@ -3,7 +3,7 @@
 #   snakemake --cores all                          # offline default (config.yaml)
 #   snakemake --cores all --configfile configs/paper.yaml   # the paper: VizieR, SkyView, GPU
 #
-# Nothing passes between stages except files under results/ (DESIGN §1).
+# Nothing passes between stages except files under results/ (docs/design.md §1).
 
 import os
 import sys
@@ -23,6 +23,15 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, os.environ.get("PYT
 # Jobs find the tools of the Python that runs Snakemake (jupyter for the `notebook:`
 # rule) even when the venv was not activated (`.venv/bin/snakemake ...`).
 os.environ["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), os.environ.get("PATH", "")))
+
+
+# Both are set just above; declaring them makes executors that start jobs on other machines
+# (Slurm, cloud) pass them on to every job.
+envvars:
+    "PYTHONPATH",
+    "PATH",
+
+
 from deepcee.core.config import check_config  # noqa: E402
 from deepcee.core.errors import DeepCeeError  # noqa: E402
 
@@ -35,14 +44,8 @@ except DeepCeeError as err:
 # Snakemake's own validation (fills schema defaults).
 validate(config, "schemas/config.schema.yaml")
 
-RESULTS = "results"
-FIGURES = f"{RESULTS}/figures"
-TABLES = f"{RESULTS}/tables"
-SCRIPTS = str(Path(workflow.basedir) / "scripts")
-
-# Each rules/*.smk appends the final artefacts of its stage here.
-FINAL_TARGETS = []
-
+# The results layout, the config sections and the helpers the rule files share.
+include: "rules/common.smk"
 include: "rules/catalogue.smk"
 include: "rules/images.smk"
 include: "rules/train.smk"

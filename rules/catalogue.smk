@@ -1,17 +1,8 @@
-# Stage 1 — the cluster catalogues (paper §2.2; DESIGN §4).
+# Stage 1 — the cluster catalogues (paper §2.2; docs/design.md §4).
 #   catalogue.source: bundled  → resources/ (offline)
 #   catalogue.source: vizier   → download_vizier (network; a login-node rule) → select
 
-
-CATALOGUE = f"{RESULTS}/01_catalogue"
-VIZIER_RAW = f"{CATALOGUE}/raw"
-
-
-def catalogue_inputs(wildcards):
-    cfg = config["catalogue"]
-    if cfg["source"] == "vizier":
-        return {"whl12": f"{VIZIER_RAW}/whl12.ecsv", "redmapper": f"{VIZIER_RAW}/redmapper.ecsv"}
-    return {"abell": cfg["bundled"]["abell"], "redmapper": cfg["bundled"]["redmapper"]}
+# The folders and catalogue_inputs are in rules/common.smk.
 
 
 rule download_vizier:

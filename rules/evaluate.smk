@@ -1,16 +1,13 @@
-# Stage 4 — evaluation of the test set (paper §3.1; DESIGN §7), plus the beyond-the-paper
+# Stage 4 — evaluation of the test set (paper §3.1; docs/design.md §7), plus the beyond-the-paper
 # re-splits (k-fold over clusters, one cluster-level hold-out split).
 #
 #   predictions_test.ecsv + labels.ecsv ──► evaluate_test ──► Table 2, Table 1, distances, KS, summary
 #                                                         └──► Figs 7, 12, 13, 14, 15
 #   labels.ecsv ──► kfold_labels (fold i) ──► train (same script) ──► predict (same script) ──► sweep
 #               └─► cluster_split_labels  ──► train ──► predict ──► sweep ──► tables
-
-EVALUATE = f"{RESULTS}/04_evaluate"
-IMAGES_LABELS = f"{RESULTS}/02_images/labels.ecsv"
-EVAL_CFG = config.get("evaluate", {})
-KFOLD_K = int(EVAL_CFG.get("kfold", {}).get("k", 0) or 0)
-CLUSTER_SPLIT = bool(EVAL_CFG.get("cluster_split", {}).get("enabled", False))
+#
+# EVALUATE, RESPLIT, KFOLD_K, CLUSTER_SPLIT, evaluate_params and _resplit_train_cfg are in
+# rules/common.smk.
 
 
 rule evaluate_test:
@@ -29,9 +26,11 @@ rule evaluate_test:
         ks=f"{EVALUATE}/ks_test.json",
         summary=f"{EVALUATE}/summary.json",
     params:
-        evaluate=lambda wc: {k: v for k, v in config["evaluate"].items() if k not in ("kfold", "cluster_split", "redmapper")},
+        evaluate=evaluate_params(),
     log:
         "logs/evaluate/evaluate_test.log",
+    conda:
+        "../envs/evaluate.yaml"
     script:
         "../scripts/evaluate_test.py"
 
@@ -51,6 +50,8 @@ rule fig07_examples:
         max_boxes=5,
     log:
         "logs/evaluate/fig07.log",
+    conda:
+        "../envs/evaluate.yaml"
     script:
         "../scripts/evaluate_figures.py"
 
@@ -66,6 +67,8 @@ rule fig12_precision_recall_test:
         figure="fig12",
     log:
         "logs/evaluate/fig12.log",
+    conda:
+        "../envs/evaluate.yaml"
     script:
         "../scripts/evaluate_figures.py"
 
@@ -81,6 +84,8 @@ rule fig13_distances:
         figure="fig13",
     log:
         "logs/evaluate/fig13.log",
+    conda:
+        "../envs/evaluate.yaml"
     script:
         "../scripts/evaluate_figures.py"
 
@@ -96,6 +101,8 @@ rule fig14_offsets_recovered:
         figure="fig14",
     log:
         "logs/evaluate/fig14.log",
+    conda:
+        "../envs/evaluate.yaml"
     script:
         "../scripts/evaluate_figures.py"
 
@@ -112,6 +119,8 @@ rule fig15_properties_ks:
         figure="fig15",
     log:
         "logs/evaluate/fig15.log",
+    conda:
+        "../envs/evaluate.yaml"
     script:
         "../scripts/evaluate_figures.py"
 
@@ -132,7 +141,6 @@ FINAL_TARGETS += [
 # ---------------------------------------------------------------- beyond the paper: re-splits
 # Each re-split gets its own labels file; training and inference reuse the detector stage's
 # scripts through `use rule ... with:` (see rules/train.smk), so nothing is re-implemented.
-RESPLIT = f"{EVALUATE}/resplit"
 
 
 rule kfold_labels:
@@ -149,6 +157,8 @@ rule kfold_labels:
         test_fraction=None,
     log:
         "logs/evaluate/kfold{k}_fold{fold}_labels.log",
+    conda:
+        "../envs/evaluate.yaml"
     script:
         "../scripts/evaluate_resplit.py"
 
@@ -167,21 +177,10 @@ rule cluster_split_labels:
         test_fraction=lambda wc: config["evaluate"].get("cluster_split", {}).get("test_fraction"),
     log:
         "logs/evaluate/cluster_split_labels.log",
+    conda:
+        "../envs/evaluate.yaml"
     script:
         "../scripts/evaluate_resplit.py"
-
-
-def _deep_merge(base, over):
-    out = dict(base or {})
-    for key, value in (over or {}).items():
-        out[key] = _deep_merge(out.get(key), value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
-def _resplit_train_cfg(name):
-    """The train section for a re-split model, with evaluate.kfold / cluster_split train_overrides."""
-    section = "kfold" if str(name).startswith("kfold") else "cluster_split"
-    return _deep_merge(config.get("train", {}) or {}, config["evaluate"].get(section, {}).get("train_overrides", {}))
 
 
 wildcard_constraints:
@@ -226,9 +225,11 @@ rule resplit_sweep:
         tex=f"{RESPLIT}/{{name}}/sweep.tex",
         summary=f"{RESPLIT}/{{name}}/summary.json",
     params:
-        evaluate=lambda wc: {k: v for k, v in config["evaluate"].items() if k not in ("kfold", "cluster_split", "redmapper")},
+        evaluate=evaluate_params(),
     log:
         "logs/evaluate/resplit_{name}_sweep.log",
+    conda:
+        "../envs/evaluate.yaml"
     script:
         "../scripts/evaluate_sweep.py"
 
@@ -245,6 +246,8 @@ rule kfold_table:
         png=f"{FIGURES}/figX1_precision_recall_kfold.png",
     log:
         "logs/evaluate/kfold_table.log",
+    conda:
+        "../envs/evaluate.yaml"
     script:
         "../scripts/evaluate_kfold_table.py"
 
@@ -259,8 +262,11 @@ rule cluster_split_table:
         tex=f"{TABLES}/table_cluster_split.tex",
     log:
         "logs/evaluate/cluster_split_table.log",
-    shell:
-        "cp {input.csv} {output.csv} && cp {input.tex} {output.tex} 2> {log}"
+    run:
+        import shutil
+
+        shutil.copyfile(input.csv, output.csv)
+        shutil.copyfile(input.tex, output.tex)
 
 
 if KFOLD_K >= 2:

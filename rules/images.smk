@@ -1,4 +1,4 @@
-# rules/images.smk — the image stage (issue 3; DESIGN §1, §4).
+# rules/images.smk — the image stage (paper §2.2; docs/design.md §1, §4).
 #
 #   views plan -> render (mock) | download (skyview), per shard -> stretch, per shard
 #   -> labels (split + flips + labels.ecsv + summary.json) -> figures 3, 4, examples
@@ -8,21 +8,7 @@
 # params, so Snakemake's params trigger reruns exactly what a change affects.
 # The folders come from the output paths (params below), so the redMaPPer comparison can
 # reuse these rules with `use rule ... as ... with: input/output` for results/05_redmapper/.
-
-import os
-
-IMAGES = f"{RESULTS}/02_images"
-_IMGCFG = config["images"]
-IMAGE_SHARDS = list(range(int(_IMGCFG["shards"])))
-
-
-def _images_sub(*keys):
-    return {k: _IMGCFG[k] for k in keys if k in _IMGCFG}
-
-
-def _sibling_dir(path, name):
-    """<stage dir>/manifests/x.json -> <stage dir>/<name>"""
-    return os.path.join(os.path.dirname(os.path.dirname(str(path))), name)
+# IMAGES, IMAGE_SHARDS, _images_sub and _sibling_dir are in rules/common.smk.
 
 
 rule images_views:
@@ -35,8 +21,10 @@ rule images_views:
         seed=config["seed"],
     log:
         "logs/images/views.log",
+    conda:
+        "../envs/images.yaml"
     script:
-        f"{SCRIPTS}/images_views.py"
+        "../scripts/images_views.py"
 
 
 _ACQUIRE_PARAMS = dict(
@@ -63,8 +51,10 @@ if _IMGCFG["source"] == "skyview":
             "logs/images/download_{shard}.log",
         resources:
             skyview=1,
+        conda:
+            "../envs/images.yaml"
         script:
-            f"{SCRIPTS}/images_acquire.py"
+            "../scripts/images_acquire.py"
 
     rule images_download:
         input:
@@ -81,8 +71,10 @@ else:
             **_ACQUIRE_PARAMS,
         log:
             "logs/images/render_{shard}.log",
+        conda:
+            "../envs/images.yaml"
         script:
-            f"{SCRIPTS}/images_acquire.py"
+            "../scripts/images_acquire.py"
 
     rule images_render:
         input:
@@ -101,8 +93,10 @@ rule images_stretch_shard:
         png_dir=lambda wildcards, output: _sibling_dir(output.manifest, "png"),
     log:
         "logs/images/stretch_{shard}.log",
+    conda:
+        "../envs/images.yaml"
     script:
-        f"{SCRIPTS}/images_stretch.py"
+        "../scripts/images_stretch.py"
 
 
 rule images_labels:
@@ -118,8 +112,10 @@ rule images_labels:
         seed=config["seed"],
     log:
         "logs/images/labels.log",
+    conda:
+        "../envs/images.yaml"
     script:
-        f"{SCRIPTS}/images_labels.py"
+        "../scripts/images_labels.py"
 
 
 rule images_figures:
@@ -139,8 +135,10 @@ rule images_figures:
         seed=config["seed"],
     log:
         "logs/images/figures.log",
+    conda:
+        "../envs/images.yaml"
     script:
-        f"{SCRIPTS}/images_figures.py"
+        "../scripts/images_figures.py"
 
 
 FINAL_TARGETS += [

@@ -1,4 +1,4 @@
-# Stage 6 — the paper, the numbers, the provenance and the audit (issue 6; DESIGN §1).
+# Stage 6 — the paper, the numbers, the provenance and the audit (docs/design.md §1).
 #
 #   results/numbers.tex              every number the text quotes (\newcommand macros)
 #   results/tables/table_comparison* this run beside Chan & Stott (2019)
@@ -9,81 +9,18 @@
 #
 # The Snakemake report: `snakemake --report results/report.html` after the run.
 
-import glob as _glob
-import os
-
 report: "../report/workflow.rst"
 
-PAPER_STAGE = f"{RESULTS}/06_paper"
-
-# Contract files of the upstream stages that the paper stage reads (notes/CONTRACTS.md).
-PAPER_SOURCES = {
-    "sample": f"{RESULTS}/01_catalogue/sample.ecsv",
-    "redmapper_catalogue": f"{RESULTS}/01_catalogue/redmapper.ecsv",
-    "catalogue_summary": f"{RESULTS}/01_catalogue/summary.json",
-    "labels": f"{RESULTS}/02_images/labels.ecsv",
-    "images_summary": f"{RESULTS}/02_images/summary.json",
-    "losses": f"{RESULTS}/03_train/losses.csv",
-    "train_summary": f"{RESULTS}/03_train/summary.json",
-    "sweep_test": f"{TABLES}/table2_sweep_test.csv",
-    "sweep_redmapper": f"{TABLES}/table3_sweep_redmapper.csv",
-    "evaluate_summary": f"{RESULTS}/04_evaluate/summary.json",
-    "ks": f"{RESULTS}/04_evaluate/ks_test.json",
-    "redmapper_summary": f"{RESULTS}/05_redmapper/summary.json",
-    "redmapper_labels": f"{RESULTS}/05_redmapper/labels.ecsv",
-    "predictions_test": f"{RESULTS}/04_evaluate/predictions_test.ecsv",
-    "predictions_redmapper": f"{RESULTS}/05_redmapper/predictions.ecsv",
-    "distances_test": f"{RESULTS}/04_evaluate/distances_test.ecsv",
-}
-PAPER_SUMMARIES = ["catalogue_summary", "images_summary", "train_summary", "evaluate_summary", "redmapper_summary"]
-
-PAPER_OUTPUTS = {
-    "numbers": f"{RESULTS}/numbers.tex",
-    "numbers_json": f"{PAPER_STAGE}/numbers.json",
-    "comparison": f"{TABLES}/table_comparison.tex",
-    "comparison_csv": f"{TABLES}/table_comparison.csv",
-    "comparison_sweeps": f"{TABLES}/table_comparison_sweeps.tex",
-    "comparison_sweeps_csv": f"{TABLES}/table_comparison_sweeps.csv",
-    "provenance": f"{RESULTS}/provenance.json",
-    "audit_summary": f"{PAPER_STAGE}/audit_summary.json",
-    "audit_html": f"{RESULTS}/audit.html",
-    "pdf": "paper/ms.pdf",
-}
-AUDIT_NOTEBOOK_EXECUTED = "logs/paper/audit.py.ipynb"
-
-
-def _paper_produced(path):
-    """Whether ``path`` exists or some rule writes it (a stage not built yet is skipped)."""
-    return os.path.exists(path) or any(rule.is_producer(path) for rule in workflow.rules)
-
-
-def _paper_sources(*names):
-    def inputs(wildcards):
-        wanted = names or tuple(PAPER_SOURCES)
-        return {k: PAPER_SOURCES[k] for k in wanted if _paper_produced(PAPER_SOURCES[k])}
-    return inputs
-
-
-def _paper_upstream(wildcards):
-    """Every final artefact of the other stages: the paper is built after all of them."""
-    own = set(PAPER_OUTPUTS.values())
-    return sorted({t for t in FINAL_TARGETS if t not in own})
-
-
-def _paper_resources():
-    return sorted(p for p in _glob.glob("resources/**", recursive=True) if os.path.isfile(p))
-
-
-def _config_without_paper():
-    return {k: v for k, v in config.items() if k != "paper"}
+# PAPER_SOURCES, PAPER_RESOURCES, PAPER_OUTPUTS and paper_sources are in rules/common.smk:
+# every input of the paper is declared there, none is discovered on disk.
 
 
 rule paper_numbers:
     """Every number the paper quotes → results/numbers.tex; this run beside the published paper."""
     input:
-        unpack(_paper_sources("sample", "redmapper_catalogue", "catalogue_summary", "labels", "images_summary",
-                              "losses", "train_summary", "sweep_test", "sweep_redmapper", "evaluate_summary",
-                              "ks", "redmapper_summary", "redmapper_labels")),
+        **paper_sources("sample", "redmapper_catalogue", "catalogue_summary", "labels", "images_summary",
+                        "losses", "train_summary", "sweep_test", "sweep_redmapper", "evaluate_summary",
+                        "ks", "redmapper_summary", "redmapper_labels"),
     output:
         numbers=report(PAPER_OUTPUTS["numbers"], caption="../report/numbers.rst", category="Paper"),
         numbers_json=PAPER_OUTPUTS["numbers_json"],
@@ -105,13 +42,13 @@ rule paper_numbers:
 rule paper_provenance:
     """Resolved config, git commit, package versions, training device, input hashes, stage summaries."""
     input:
-        unpack(_paper_sources(*PAPER_SUMMARIES, "ks")),
-        resources=_paper_resources(),
+        **paper_sources(*PAPER_SUMMARIES, "ks"),
+        resources=PAPER_RESOURCES,
     output:
         provenance=report(PAPER_OUTPUTS["provenance"], caption="../report/provenance.rst", category="Paper"),
     params:
         config=lambda wc: config,
-        config_files=lambda wc: [str(f) for f in (workflow.overwrite_configfiles or [])] or ["config.yaml"],
+        config_files=lambda wc: config_files(),
         summaries=PAPER_SUMMARIES + ["ks"],
         repo=workflow.basedir,
     log:
@@ -125,7 +62,7 @@ rule paper_provenance:
 rule paper_audit_notebook:
     """Run the audit notebook: per stage the counts, images with true and predicted boxes, distributions."""
     input:
-        unpack(_paper_sources()),
+        **paper_sources(),
         numbers_json=PAPER_OUTPUTS["numbers_json"],
     output:
         summary=PAPER_OUTPUTS["audit_summary"],

@@ -1,13 +1,12 @@
-# Stage 5 — the redMaPPer comparison (paper §3.2; DESIGN §7).
+# Stage 5 — the redMaPPer comparison (paper §3.2; docs/design.md §7).
 #
 #   redmapper.ecsv + sample.ecsv + labels.ecsv ──► redmapper_region ──► region.ecsv (+ counts)
 #   region.ecsv ──► the image stage's own rules/scripts (views → render → stretch → labels, all 'test')
 #               ──► the detector stage's predict script with results/03_train/model.pt ──► predictions.ecsv
 #               ──► redmapper_evaluate (same sweep) ──► Table 3, Fig 17; Fig 16 (sky map)
 
-REDMAPPER = f"{RESULTS}/05_redmapper"
-RM_CFG = config.get("evaluate", {}).get("redmapper", {})
-REDMAPPER_ENABLED = bool(RM_CFG.get("enabled", True))
+#
+# REDMAPPER, RM_CFG, RM_SHARDS and _rm_images_params are in rules/common.smk.
 
 
 rule redmapper_region:
@@ -23,19 +22,13 @@ rule redmapper_region:
         redmapper=lambda wc: config["evaluate"]["redmapper"],
     log:
         "logs/redmapper/region.log",
+    conda:
+        "../envs/evaluate.yaml"
     script:
         "../scripts/redmapper_region.py"
 
 
 # ---- the comparison views through the image stage's own rules (same acquisition + stretch) ----
-_RM_IMGCFG = config.get("images", {})
-RM_SHARDS = list(range(max(1, min(int(_RM_IMGCFG.get("shards", 1)), 4))))
-
-
-def _rm_images_params(*keys):
-    return {k: _RM_IMGCFG[k] for k in keys if k in _RM_IMGCFG}
-
-
 use rule images_views as redmapper_views with:
     input:
         catalogue=f"{REDMAPPER}/region.ecsv",
@@ -105,6 +98,8 @@ rule redmapper_labels:
         labels=f"{REDMAPPER}/labels.ecsv",
     log:
         "logs/redmapper/labels.log",
+    conda:
+        "../envs/evaluate.yaml"
     script:
         "../scripts/redmapper_labels.py"
 
@@ -133,9 +128,11 @@ rule redmapper_evaluate:
         ks=f"{REDMAPPER}/ks.json",
         summary=f"{REDMAPPER}/summary.json",
     params:
-        evaluate=lambda wc: {k: v for k, v in config["evaluate"].items() if k not in ("kfold", "cluster_split")},
+        evaluate=evaluate_params(keep_redmapper=True),
     log:
         "logs/redmapper/evaluate.log",
+    conda:
+        "../envs/evaluate.yaml"
     script:
         "../scripts/redmapper_evaluate.py"
 
@@ -151,6 +148,8 @@ rule fig16_sky_map_redmapper:
         png=f"{FIGURES}/fig16_sky_map_redmapper.png",
     log:
         "logs/redmapper/fig16.log",
+    conda:
+        "../envs/evaluate.yaml"
     script:
         "../scripts/redmapper_fig16.py"
 
@@ -166,6 +165,8 @@ rule fig17_precision_recall_redmapper:
         figure="fig17",
     log:
         "logs/redmapper/fig17.log",
+    conda:
+        "../envs/evaluate.yaml"
     script:
         "../scripts/evaluate_figures.py"
 

@@ -1,4 +1,4 @@
-# Stage 3 — train the detector and predict on the test set (paper §2.1, §3.1; DESIGN §5).
+# Stage 3 — train the detector and predict on the test set (paper §2.1, §3.1; docs/design.md §5).
 #
 #   train_detector  labels.ecsv + PNGs → model.pt, losses.csv, summary.json
 #                   checkpoints + live losses in results/03_train/checkpoints/ and TensorBoard
@@ -7,22 +7,8 @@
 #                   To start over: rm -r results/03_train/checkpoints
 #   predict_test    model.pt + test PNGs → results/04_evaluate/predictions_test.ecsv
 #   training_figures losses.csv → Figures 5, 6 and Table A1
-
-TRAIN = f"{RESULTS}/03_train"
-IMAGES_LABELS = f"{RESULTS}/02_images/labels.ecsv"
-
-
-def _train_cfg():
-    return config.get("train", {}) or {}
-
-
-def _train_uses_gpu():
-    return str(_train_cfg().get("device", "auto")).startswith("cuda")
-
-
-def _predict_uses_gpu():
-    predict = _train_cfg().get("predict", {}) or {}
-    return str(predict.get("device", "auto")).startswith("cuda")
+#
+# TRAIN, IMAGES_LABELS, _train_cfg and the GPU checks are in rules/common.smk.
 
 
 rule train_detector:

@@ -1,6 +1,5 @@
 """Rule download_vizier: WHL12 + redMaPPer from VizieR, cached, retried (needs the network)."""
 
-import shutil
 from pathlib import Path
 
 from deepcee.catalogue.select import VizierSettings, fetch_vizier

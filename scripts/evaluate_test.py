@@ -1,7 +1,5 @@
 """Rule evaluate_test: Table 2, distances, KS tests, Table 1 and the summary for the test set."""
 
-from pathlib import Path
-
 from deepcee.evaluate.stage import evaluate_test
 from deepcee.core.files import run_script
 
@@ -19,9 +17,6 @@ def main(snakemake):
             f"{q['chosen_threshold']:g}% ({q['chosen_by']}): TP={at['tp']} FP={at['fp']} FN={at['fn']} "
             f"P={at['precision']:.4f} R={at['recall']:.4f} F1={at['f1']:.4f}; sigma={q['sigma_kpc']:.2f} kpc")
     print(line)
-    if snakemake.log:
-        Path(snakemake.log[0]).parent.mkdir(parents=True, exist_ok=True)
-        Path(snakemake.log[0]).write_text(line + "\n")
 
 
 run_script(main, snakemake)  # noqa: F821

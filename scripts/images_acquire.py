@@ -1,5 +1,6 @@
 """Rules images_render_shard / images_download_shard: one shard of views -> FITS + manifest."""
-from deepcee.images.stage import acquire_shard, run_logged
+from deepcee.core.files import run_script
+from deepcee.images.stage import acquire_shard
 
 
 def main(sm):
@@ -7,4 +8,4 @@ def main(sm):
                   sm.params.images, sm.params.seed, source=sm.params.source)
 
 
-run_logged(main, snakemake.log[0], snakemake)  # noqa: F821
+run_script(main, snakemake)  # noqa: F821

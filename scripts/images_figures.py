@@ -1,6 +1,6 @@
 """Rule images_figures: Fig. 3 (offsets), Fig. 4 (sky map), example views with truth boxes."""
+from deepcee.core.files import run_script
 from deepcee.images.figures import make_all
-from deepcee.images.stage import run_logged
 
 
 def main(sm):
@@ -11,4 +11,4 @@ def main(sm):
              n_examples=sm.params.n_examples, seed=sm.params.seed)
 
 
-run_logged(main, snakemake.log[0], snakemake)  # noqa: F821
+run_script(main, snakemake)  # noqa: F821

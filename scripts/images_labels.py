@@ -1,5 +1,6 @@
 """Rule images_labels: split, flip the training images, write labels.ecsv + summary.json."""
-from deepcee.images.stage import build_labels, run_logged
+from deepcee.core.files import run_script
+from deepcee.images.stage import build_labels
 
 
 def main(sm):
@@ -7,4 +8,4 @@ def main(sm):
                  sm.params.images, sm.params.seed, fits_manifests=list(sm.input.fits))
 
 
-run_logged(main, snakemake.log[0], snakemake)  # noqa: F821
+run_script(main, snakemake)  # noqa: F821

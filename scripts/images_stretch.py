@@ -1,5 +1,6 @@
 """Rule images_stretch_shard: one shard of FITS views -> 8-bit RGB PNGs + manifest."""
-from deepcee.images.stage import run_logged, stretch_shard
+from deepcee.core.files import run_script
+from deepcee.images.stage import stretch_shard
 
 
 def main(sm):
@@ -7,4 +8,4 @@ def main(sm):
                   sm.output.manifest, sm.params.images)
 
 
-run_logged(main, snakemake.log[0], snakemake)  # noqa: F821
+run_script(main, snakemake)  # noqa: F821

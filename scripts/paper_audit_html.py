@@ -1,13 +1,10 @@
 """Rule paper_audit_html: the executed audit notebook -> results/audit.html (self-contained)."""
 
-import sys
-
 from deepcee.paper.audit import notebook_to_html
 from deepcee.core.files import run_script
 
 
 def main(snakemake):
-    sys.stderr = open(snakemake.log[0], "w")
     notebook_to_html(snakemake.params.notebook, snakemake.output.html)
 
 

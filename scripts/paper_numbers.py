@@ -7,7 +7,6 @@ from deepcee.paper.numbers import collect_numbers, write_comparison, write_numbe
 
 
 def main(snakemake):
-    sys.stderr = open(snakemake.log[0], "w")
     inputs = {key: str(value) for key, value in snakemake.input.items()}
     numbers = collect_numbers(inputs, snakemake.params.config)
     missing = write_numbers(numbers, snakemake.output.numbers, snakemake.output.numbers_json)

@@ -1,21 +1,18 @@
 """Rule paper_pdf: latexmk on paper/ms.tex -> paper/ms.pdf (one-line error on failure)."""
 
-from pathlib import Path
-
 from deepcee.core.files import run_script
 from deepcee.paper.latex import build_pdf
 
 
 def main(snakemake):
-    # The rule's inputs first (they win); files already in results/tables|figures fill any gap.
+    # Only the rule's declared inputs: a figure or table left in results/ by an earlier run
+    # with other settings never reaches the paper.
     artefacts = [str(p) for p in snakemake.input.upstream] + [
         snakemake.input.comparison, snakemake.input.comparison_sweeps]
-    for folder in snakemake.params.search_dirs[1:]:
-        artefacts += sorted(str(p) for p in Path(folder).glob("*") if p.is_file())
     build_pdf(snakemake.input.tex, snakemake.output.pdf, search_dirs=snakemake.params.search_dirs,
               artefacts=artefacts, build_dir=snakemake.params.build_dir,
               document_class=snakemake.params.document_class, latexmk=snakemake.params.latexmk,
-              timeout_s=snakemake.params.timeout_s, log=snakemake.log[0])
+              timeout_s=snakemake.params.timeout_s)
 
 
 run_script(main, snakemake)  # noqa: F821

@@ -7,7 +7,6 @@ from deepcee.paper.provenance import write_provenance
 
 
 def main(snakemake):
-    sys.stderr = open(snakemake.log[0], "w")
     summaries = {name.removesuffix("_summary"): snakemake.input.get(name) for name in snakemake.params.summaries}
     record = write_provenance(snakemake.output.provenance, snakemake.params.config, summaries,
                               inputs=list(snakemake.input.resources), repo=snakemake.params.repo,

@@ -4,23 +4,20 @@ Reusable for any image set: the labels table, the split (or all rows) and the
 output path come from the rule (input.labels, params.split, output.predictions).
 """
 
-import contextlib
-
 from deepcee.core.files import run_script
 from deepcee.detector.inference import predict_labels
 
 
 def main(snakemake):
-    with open(snakemake.log[0], "a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        predict_labels(
-            snakemake.input.model,
-            snakemake.input.labels,
-            snakemake.output.predictions,
-            split=snakemake.params.get("split", "test"),
-            cfg=snakemake.params.predict,
-            threads=snakemake.threads,
-            log=lambda msg: print(msg, flush=True),
-        )
+    predict_labels(
+        snakemake.input.model,
+        snakemake.input.labels,
+        snakemake.output.predictions,
+        split=snakemake.params.get("split", "test"),
+        cfg=snakemake.params.predict,
+        threads=snakemake.threads,
+        log=lambda msg: print(msg, flush=True),
+    )
 
 
 run_script(main, snakemake)  # noqa: F821

@@ -4,26 +4,23 @@ Checkpoints and the live loss table live in params.checkpoints (not a declared
 output, so a failed or killed job keeps them and a rerun resumes).
 """
 
-import contextlib
-
 from deepcee.core.files import run_script
 from deepcee.detector.training import train
 
 
 def main(snakemake):
-    with open(snakemake.log[0], "a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        train(
-            snakemake.params.train,
-            snakemake.params.seed,
-            snakemake.input.labels,
-            model_path=snakemake.output.model,
-            losses_path=snakemake.output.losses,
-            checkpoint_dir=snakemake.params.checkpoints,
-            tensorboard_dir=snakemake.params.tensorboard,
-            summary_path=snakemake.output.summary,
-            threads=snakemake.threads,
-            log=lambda msg: print(msg, flush=True),
-        )
+    train(
+        snakemake.params.train,
+        snakemake.params.seed,
+        snakemake.input.labels,
+        model_path=snakemake.output.model,
+        losses_path=snakemake.output.losses,
+        checkpoint_dir=snakemake.params.checkpoints,
+        tensorboard_dir=snakemake.params.tensorboard,
+        summary_path=snakemake.output.summary,
+        threads=snakemake.threads,
+        log=lambda msg: print(msg, flush=True),
+    )
 
 
 run_script(main, snakemake)  # noqa: F821

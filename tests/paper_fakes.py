@@ -1,6 +1,6 @@
 """Fake stage outputs (summaries, tables, figures) for the paper-stage unit tests.
 
-They follow the file contracts (notes/CONTRACTS.md) so numbers.py, provenance.py and
+They follow the file contracts (docs/contracts.md) so numbers.py, provenance.py and
 latex.py are tested without running the upstream stages.
 """
 

@@ -88,7 +88,7 @@ def test_selection_count_matches_an_independent_count(selection, resources):
     n = sum(1 for j in claimed
             if 0.1 < float(rows[j]["redshift"]) < 0.2 and float(rows[j]["lambda"]) >= 20 and float(rows[j]["dec"]) > 0)
     assert len(sample) == n
-    assert 380 <= n <= 440  # "about 410 real clusters" (DESIGN §4)
+    assert 380 <= n <= 440  # "about 410 real clusters" (docs/design.md §4)
     assert counts[-1]["n"] == n
 
 

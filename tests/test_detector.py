@@ -1,4 +1,4 @@
-"""The detector carries every hyper-parameter of the paper (§2.1; DESIGN §5)."""
+"""The detector carries every hyper-parameter of the paper (§2.1; docs/design.md §5)."""
 
 from __future__ import annotations
 

@@ -67,7 +67,7 @@ def test_paper_tables_recomputed(table, n_truth, best):
 
 
 def test_paper_fp_at_zero_is_300_boxes_per_image():
-    # 60,997 FP + 203 matched boxes = 300 boxes on each of 204 images (DESIGN §7)
+    # 60,997 FP + 203 matched boxes = 300 boxes on each of 204 images (docs/design.md §7)
     assert 60997 + 203 == 300 * 204
     assert 9270 + 30 == 300 * 31
 

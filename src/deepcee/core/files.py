@@ -13,6 +13,7 @@ import os
 import platform
 import sys
 import tempfile
+import traceback
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -95,35 +96,60 @@ def write_summary(path: str | os.PathLike, counts: dict, config: dict | None = N
     return summary
 
 
-def run_script(main, snakemake=None, *args, **kwargs) -> None:
-    """Run a rule script's ``main(snakemake, ...)``.
-
-    Logging (and Python warnings) go to the rule's first ``log:`` file when it has one.
-    A DeepCeeError is reported as one ``ERROR:`` line, on stderr and in the log, and the
-    job exits 1 — no traceback for bad input.
-    """
+@contextlib.contextmanager
+def _output_to(log_path: Path) -> Iterator[None]:
+    """Send file descriptors 1 and 2 to ``log_path`` (so print, tracebacks, subprocesses and C
+    extensions all land there), with Python logging and warnings; restore them on exit."""
     import logging
 
-    from deepcee.core.errors import DeepCeeError
-
-    log_path = None
-    if snakemake is not None and len(getattr(snakemake, "log", [])):
-        log_path = Path(str(snakemake.log[0]))
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        logging.basicConfig(filename=log_path, level=logging.INFO, force=True,
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log_path, "w") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        logging.basicConfig(stream=sys.stderr, level=logging.INFO, force=True,
                             format="%(asctime)s %(name)s %(levelname)s %(message)s")
         logging.captureWarnings(True)
+        try:
+            yield
+        finally:
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def run_script(main, snakemake=None, *args, **kwargs) -> None:
+    """Run a rule script's ``main(snakemake, ...)``: the one way a rule script logs.
+
+    Everything the job says (stdout, stderr, Python logging and warnings, subprocesses) goes to
+    the rule's first ``log:`` file, so parallel jobs never mix on the terminal and a failed
+    job's log holds its traceback. A DeepCeeError (bad input) ends as one ``ERROR:`` line, in
+    the log and on the job's own stderr, and the job exits 1 with no traceback.
+    """
+    from deepcee.core.errors import DeepCeeError
+
+    log_path = Path(str(snakemake.log[0])) if snakemake is not None and len(getattr(snakemake, "log", [])) else None
+    call_args = (snakemake, *args) if snakemake is not None else args
     try:
-        if snakemake is None:
-            main(*args, **kwargs)
-        else:
-            main(snakemake, *args, **kwargs)
+        with _output_to(log_path) if log_path is not None else contextlib.nullcontext():
+            try:
+                main(*call_args, **kwargs)
+            except DeepCeeError as err:
+                print(f"ERROR: {err}", file=sys.stderr, flush=True)  # the log (or stderr without one)
+                raise
+            except Exception:
+                if log_path is not None:
+                    traceback.print_exc()  # into the log; Python prints it on the job's stderr too
+                raise
     except DeepCeeError as err:
-        message = f"ERROR: {err}"
         if log_path is not None:
-            with open(log_path, "a") as handle:
-                handle.write(message + "\n")
-        print(message, file=sys.stderr)
+            print(f"ERROR: {err}", file=sys.stderr, flush=True)  # the job's own stderr
         sys.exit(1)
 
 

@@ -138,33 +138,3 @@ def build_labels(views_path, png_manifests, labels_path, summary_path, images_cf
     write_summary(summary_path, counts, config={"seed": seed, "images": images_cfg},
                   stage="images", **timing)
     return table
-
-
-class _Tee:
-    def __init__(self, *streams):
-        self.streams = streams
-
-    def write(self, text):
-        for s in self.streams:
-            s.write(text)
-        return len(text)
-
-    def flush(self):
-        for s in self.streams:
-            s.flush()
-
-    def isatty(self):
-        return False
-
-
-def run_logged(main, log_path, *args, **kwargs) -> None:
-    """``deepcee.core.files.run_script(main)`` with stdout/stderr also written to the rule's log."""
-    import contextlib
-    import sys
-
-    from deepcee.core.files import run_script
-
-    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w") as log, contextlib.redirect_stderr(_Tee(sys.stderr, log)), \
-            contextlib.redirect_stdout(_Tee(sys.stdout, log)):
-        run_script(main, *args, **kwargs)

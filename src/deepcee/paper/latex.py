@@ -130,9 +130,12 @@ def _current_file(text: str) -> str | None:
 
 def build_pdf(tex: str | Path, pdf: str | Path, search_dirs: Iterable[str | Path] = (),
               artefacts: Iterable[str | Path] = (), build_dir: str | Path | None = None,
-              document_class: str = "auto", latexmk: str = "latexmk", timeout_s: float = 600,
-              log: str | Path | None = None) -> Path:
-    """Run latexmk on ``tex``; write ``pdf`` atomically. Raise a one-line DeepCeeError on failure."""
+              document_class: str = "auto", latexmk: str = "latexmk", timeout_s: float = 600) -> Path:
+    """Run latexmk on ``tex``; write ``pdf`` atomically. Raise a one-line DeepCeeError on failure.
+
+    The latexmk transcript goes to stdout, which a rule script sends to the rule's log
+    (deepcee.core.files.run_script).
+    """
     tex = Path(tex).resolve()
     pdf = Path(pdf)
     if not tex.exists():
@@ -159,9 +162,7 @@ def build_pdf(tex: str | Path, pdf: str | Path, search_dirs: Iterable[str | Path
         proc = subprocess.run(cmd, cwd=build, env=env, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired as err:
         raise DeepCeeError(f"latexmk on {tex} ran past {timeout_s:.0f} s (log: {build / (tex.stem + '.log')})") from err
-    if log is not None:
-        Path(log).parent.mkdir(parents=True, exist_ok=True)
-        Path(log).write_text(f"$ {' '.join(cmd)}\nTEXINPUTS={env['TEXINPUTS']}\n{proc.stdout}\n{proc.stderr}")
+    print(f"$ {' '.join(cmd)}\nTEXINPUTS={env['TEXINPUTS']}\n{proc.stdout}\n{proc.stderr}", flush=True)
     texlog = build / f"{tex.stem}.log"
     built = build / f"{tex.stem}.pdf"
     if proc.returncode != 0 or not built.exists():

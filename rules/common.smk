@@ -1,0 +1,182 @@
+# Shared by the rules/*.smk files: the results layout, the config sections each stage reads and the
+# helper functions of the rules (input functions, params filters). Included first by the
+# Snakefile, so every rules/*.smk holds rules only (`snakemake --lint`: no functions mixed
+# with rules). The layout of results/ and the files in it: docs/design.md §2, docs/contracts.md.
+
+import os
+
+# ---------------------------------------------------------------- the results layout
+RESULTS = "results"
+FIGURES = f"{RESULTS}/figures"
+TABLES = f"{RESULTS}/tables"
+
+CATALOGUE = f"{RESULTS}/01_catalogue"
+VIZIER_RAW = f"{CATALOGUE}/raw"
+IMAGES = f"{RESULTS}/02_images"
+IMAGES_LABELS = f"{IMAGES}/labels.ecsv"
+TRAIN = f"{RESULTS}/03_train"
+EVALUATE = f"{RESULTS}/04_evaluate"
+RESPLIT = f"{EVALUATE}/resplit"
+REDMAPPER = f"{RESULTS}/05_redmapper"
+PAPER_STAGE = f"{RESULTS}/06_paper"
+
+# Each rules/*.smk appends the final artefacts of its stage here.
+FINAL_TARGETS = []
+
+# ---------------------------------------------------------------- config sections
+# The config is validated (and its schema defaults filled) by the Snakefile before this file
+# is read, so the sections below are complete.
+_IMGCFG = config["images"]
+IMAGE_SHARDS = list(range(int(_IMGCFG["shards"])))
+EVAL_CFG = config.get("evaluate", {})
+KFOLD_K = int(EVAL_CFG.get("kfold", {}).get("k", 0) or 0)
+CLUSTER_SPLIT = bool(EVAL_CFG.get("cluster_split", {}).get("enabled", False))
+RM_CFG = EVAL_CFG.get("redmapper", {})
+REDMAPPER_ENABLED = bool(RM_CFG.get("enabled", True))
+# The comparison views reuse the image stage's settings, on at most 4 shards (a few dozen views).
+_RM_IMGCFG = config.get("images", {})
+RM_SHARDS = list(range(max(1, min(int(_RM_IMGCFG.get("shards", 1)), 4))))
+
+
+# ---------------------------------------------------------------- catalogue (rules/catalogue.smk)
+def catalogue_inputs(wildcards):
+    """The source catalogues select_catalogue reads: the VizieR downloads or the bundled files."""
+    cfg = config["catalogue"]
+    if cfg["source"] == "vizier":
+        return {"whl12": f"{VIZIER_RAW}/whl12.ecsv", "redmapper": f"{VIZIER_RAW}/redmapper.ecsv"}
+    return {"abell": cfg["bundled"]["abell"], "redmapper": cfg["bundled"]["redmapper"]}
+
+
+# ---------------------------------------------------------------- images (rules/images.smk)
+def _images_sub(*keys):
+    """Only the images.* keys a rule uses, so a params change reruns exactly what it affects."""
+    return {k: _IMGCFG[k] for k in keys if k in _IMGCFG}
+
+
+def _sibling_dir(path, name):
+    """<stage dir>/manifests/x.json -> <stage dir>/<name>"""
+    return os.path.join(os.path.dirname(os.path.dirname(str(path))), name)
+
+
+# ---------------------------------------------------------------- detector (rules/train.smk)
+def _train_cfg():
+    return config.get("train", {}) or {}
+
+
+def _train_uses_gpu():
+    return str(_train_cfg().get("device", "auto")).startswith("cuda")
+
+
+def _predict_uses_gpu():
+    predict = _train_cfg().get("predict", {}) or {}
+    return str(predict.get("device", "auto")).startswith("cuda")
+
+
+# ---------------------------------------------------------------- evaluate (rules/evaluate.smk)
+# The re-split sections configure rules of their own; the redMaPPer section only the comparison.
+_EVALUATE_OWN_SECTIONS = ("kfold", "cluster_split", "redmapper")
+
+
+def evaluate_params(keep_redmapper=False):
+    """The evaluate section as params of a sweep, less the re-split sections (and less
+    evaluate.redmapper unless the sweep is the comparison set's), so changing a re-split
+    setting does not rerun the test-set evaluation."""
+    dropped = tuple(s for s in _EVALUATE_OWN_SECTIONS if not (keep_redmapper and s == "redmapper"))
+    return lambda wildcards: {k: v for k, v in config["evaluate"].items() if k not in dropped}
+
+
+def _deep_merge(base, over):
+    out = dict(base or {})
+    for key, value in (over or {}).items():
+        out[key] = _deep_merge(out.get(key), value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _resplit_train_cfg(name):
+    """The train section for a re-split model, with evaluate.kfold / cluster_split train_overrides."""
+    section = "kfold" if str(name).startswith("kfold") else "cluster_split"
+    return _deep_merge(config.get("train", {}) or {}, config["evaluate"].get(section, {}).get("train_overrides", {}))
+
+
+# ---------------------------------------------------------------- redMaPPer (rules/redmapper.smk)
+def _rm_images_params(*keys):
+    return {k: _RM_IMGCFG[k] for k in keys if k in _RM_IMGCFG}
+
+
+# ---------------------------------------------------------------- paper (rules/paper.smk)
+# Contract files of the upstream stages that the paper stage reads (docs/contracts.md).
+PAPER_SOURCES = {
+    "sample": f"{CATALOGUE}/sample.ecsv",
+    "redmapper_catalogue": f"{CATALOGUE}/redmapper.ecsv",
+    "catalogue_summary": f"{CATALOGUE}/summary.json",
+    "labels": IMAGES_LABELS,
+    "images_summary": f"{IMAGES}/summary.json",
+    "losses": f"{TRAIN}/losses.csv",
+    "train_summary": f"{TRAIN}/summary.json",
+    "sweep_test": f"{TABLES}/table2_sweep_test.csv",
+    "sweep_redmapper": f"{TABLES}/table3_sweep_redmapper.csv",
+    "evaluate_summary": f"{EVALUATE}/summary.json",
+    "ks": f"{EVALUATE}/ks_test.json",
+    "redmapper_summary": f"{REDMAPPER}/summary.json",
+    "redmapper_labels": f"{REDMAPPER}/labels.ecsv",
+    "predictions_test": f"{EVALUATE}/predictions_test.ecsv",
+    "predictions_redmapper": f"{REDMAPPER}/predictions.ecsv",
+    "distances_test": f"{EVALUATE}/distances_test.ecsv",
+}
+PAPER_SUMMARIES = ["catalogue_summary", "images_summary", "train_summary", "evaluate_summary", "redmapper_summary"]
+
+# Every file under resources/ (the bundled inputs the provenance record hashes), listed here
+# rather than found on disk, so the DAG never depends on what happens to lie in the folder.
+# tests/test_workflow_dag.py checks this list against the folder.
+PAPER_RESOURCES = [
+    "resources/README.md",
+    "resources/abell-aco-vii110a/PROVENANCE.md",
+    "resources/abell-aco-vii110a/abell_north.tsv",
+    "resources/abell-aco-vii110a/abell_south.tsv",
+    "resources/redmapper-sdss-dr8-v5.10/PROVENANCE.md",
+    "resources/redmapper-sdss-dr8-v5.10/sdss_redmapper.csv.gz",
+    "resources/sdss-frame-r-redmapper-cluster/PROVENANCE.md",
+    "resources/sdss-frame-r-redmapper-cluster/frame-r-ra138.090-dec21.498-redshift0.282.fits.bz2",
+    "resources/sdss-frames-run2126-camcol1-gri/PROVENANCE.md",
+    "resources/sdss-frames-run2126-camcol1-gri/rand_img-g-ra174.034-dec3.910-redshift0.294.fits.bz2",
+    "resources/sdss-frames-run2126-camcol1-gri/rand_img-i-ra174.034-dec3.910-redshift0.294.fits.bz2",
+    "resources/sdss-frames-run2126-camcol1-gri/rand_img-r-ra174.034-dec3.910-redshift0.294.fits.bz2",
+    "resources/sdss-gri-ngc6976-reprojected/PROVENANCE.md",
+    "resources/sdss-gri-ngc6976-reprojected/reprojected_sdss_g.fits.bz2",
+    "resources/sdss-gri-ngc6976-reprojected/reprojected_sdss_i.fits.bz2",
+    "resources/sdss-gri-ngc6976-reprojected/reprojected_sdss_r.fits.bz2",
+]
+
+PAPER_OUTPUTS = {
+    "numbers": f"{RESULTS}/numbers.tex",
+    "numbers_json": f"{PAPER_STAGE}/numbers.json",
+    "comparison": f"{TABLES}/table_comparison.tex",
+    "comparison_csv": f"{TABLES}/table_comparison.csv",
+    "comparison_sweeps": f"{TABLES}/table_comparison_sweeps.tex",
+    "comparison_sweeps_csv": f"{TABLES}/table_comparison_sweeps.csv",
+    "provenance": f"{RESULTS}/provenance.json",
+    "audit_summary": f"{PAPER_STAGE}/audit_summary.json",
+    "audit_html": f"{RESULTS}/audit.html",
+    "pdf": "paper/ms.pdf",
+}
+AUDIT_NOTEBOOK_EXECUTED = "logs/paper/audit.py.ipynb"
+
+
+def paper_sources(*names):
+    """The named upstream contract files (all of them when none is named), every one declared."""
+    return {k: PAPER_SOURCES[k] for k in (names or tuple(PAPER_SOURCES))}
+
+
+def _paper_upstream(wildcards):
+    """Every final artefact of the other stages: the paper is built after all of them."""
+    own = set(PAPER_OUTPUTS.values())
+    return sorted({t for t in FINAL_TARGETS if t not in own})
+
+
+def _config_without_paper():
+    return {k: v for k, v in config.items() if k != "paper"}
+
+
+def config_files():
+    """The config files of this run, as the provenance record names them."""
+    return [str(f) for f in (workflow.overwrite_configfiles or [])] or ["config.yaml"]
