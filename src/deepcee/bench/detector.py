@@ -162,6 +162,60 @@ def bench_bare(model, mode: str, args, size: int, device) -> dict:
     return {"bare_img_per_s": round(args.steps * args.batch / dt, 3)}
 
 
+def bench_samples(args, workdir: str, device) -> tuple[list, int]:
+    """The images to read: a labels.ecsv's training PNGs, or synthetic PNGs written to ``workdir``."""
+    if args.labels:
+        from deepcee.detector.dataset import check_samples, read_samples
+
+        samples = read_samples(args.labels, split="train")
+        return samples, check_samples(samples, args.labels)
+    from deepcee.detector.dataset import write_synthetic_pngs
+
+    size = args.size or (1000 if device.type == "cuda" else 500)
+    t = time.perf_counter()
+    samples = write_synthetic_pngs(workdir, args.images, size, args.seed)
+    print(json.dumps({"event": "wrote_pngs", "n": len(samples), "size": size, "dir": workdir,
+                      "seconds": round(time.perf_counter() - t, 1)}), flush=True)
+    return samples, size
+
+
+def run_info(args, size: int, device) -> dict:
+    name = (torch.cuda.get_device_name(device) if device.type == "cuda"
+            else f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)")
+    return {"event": "info", "device": name, "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "torchvision": __import__("torchvision").__version__, "size": size, "workers": args.workers}
+
+
+def _fresh_model(args, size: int, device):
+    from deepcee.detector.model import build_detector
+
+    torch.manual_seed(args.seed)
+    model = build_detector({"backbone": args.backbone, "weights": "none"}, size).to(device)
+    if args.channels_last:
+        model.to(memory_format=torch.channels_last)
+    return model
+
+
+def bench_mode(mode: str, samples, size: int, args, device) -> dict:
+    """One JSON line: the project's loop, the bare model (``--bare``) and DESIGN's H100 figure."""
+    model = _fresh_model(args, size, device)
+    result = (bench_train if mode == "train" else bench_infer)(model, samples, args, device)
+    line = {"backbone": args.backbone, "mode": mode, "batch": args.batch, "precision": args.precision,
+            "size": size, "device": device.type, "channels_last": args.channels_last, **result,
+            **peak_memory_mib(device)}
+    del model
+    if args.bare:
+        line.update(bench_bare(_fresh_model(args, size, device), mode, args, size, device))
+        line["fraction_of_bare"] = round(result["img_per_s"] / line["bare_img_per_s"], 3)
+    base = H100_BASELINE.get((args.backbone, mode, args.batch, args.precision))
+    if base and device.type == "cuda" and size == 1000:
+        line["h100_baseline_img_per_s"] = base
+        line["fraction_of_baseline"] = round(result["img_per_s"] / base, 3)
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return line
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--backbone", default="mobilenet_v3_large_fpn",
@@ -184,7 +238,6 @@ def main(argv=None) -> int:
     p.add_argument("--workdir", default=None, help="where to write the PNGs (default: a temp dir)")
     args = p.parse_args(argv)
 
-    from deepcee.detector.model import build_detector
     from deepcee.detector.training import resolve_device
 
     if args.threads:
@@ -196,56 +249,11 @@ def main(argv=None) -> int:
         torch.backends.cudnn.allow_tf32 = True
     if args.workers is None:
         args.workers = 4 if device.type == "cuda" else 1
-    size = args.size or (1000 if device.type == "cuda" else 500)
-
-    tmp = None
-    if args.labels:
-        from deepcee.detector.dataset import check_samples, read_samples
-
-        samples = read_samples(args.labels, split="train")
-        size = check_samples(samples, args.labels)
-    else:
-        from deepcee.detector.dataset import write_synthetic_pngs
-
-        workdir = args.workdir or (tmp := tempfile.TemporaryDirectory(prefix="deepcee-bench-")).name
-        t = time.perf_counter()
-        samples = write_synthetic_pngs(workdir, args.images, size, args.seed)
-        print(json.dumps({"event": "wrote_pngs", "n": len(samples), "size": size, "dir": workdir,
-                          "seconds": round(time.perf_counter() - t, 1)}), flush=True)
-
-    info = {"event": "info", "device": torch.cuda.get_device_name(device) if device.type == "cuda" else
-            f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)",
-            "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "torchvision": __import__("torchvision").__version__, "size": size, "workers": args.workers}
-    print(json.dumps(info), flush=True)
-    modes = ["train", "infer"] if args.mode == "both" else [args.mode]
-    for mode in modes:
-        torch.manual_seed(args.seed)
-        model = build_detector({"backbone": args.backbone, "weights": "none"}, size).to(device)
-        if args.channels_last:
-            model.to(memory_format=torch.channels_last)
-        result = (bench_train if mode == "train" else bench_infer)(model, samples, args, device)
-        line = {"backbone": args.backbone, "mode": mode, "batch": args.batch, "precision": args.precision,
-                "size": size, "device": device.type, "channels_last": args.channels_last, **result,
-                **peak_memory_mib(device)}
-        if args.bare:
-            del model
-            torch.manual_seed(args.seed)
-            model = build_detector({"backbone": args.backbone, "weights": "none"}, size).to(device)
-            if args.channels_last:
-                model.to(memory_format=torch.channels_last)
-            line.update(bench_bare(model, mode, args, size, device))
-            line["fraction_of_bare"] = round(result["img_per_s"] / line["bare_img_per_s"], 3)
-        base = H100_BASELINE.get((args.backbone, mode, args.batch, args.precision))
-        if base and device.type == "cuda" and size == 1000:
-            line["h100_baseline_img_per_s"] = base
-            line["fraction_of_baseline"] = round(result["img_per_s"] / base, 3)
-        print(json.dumps(line), flush=True)
-        del model
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
-    if tmp is not None:
-        tmp.cleanup()
+    with tempfile.TemporaryDirectory(prefix="deepcee-bench-") as tmp:
+        samples, size = bench_samples(args, args.workdir or tmp, device)
+        print(json.dumps(run_info(args, size, device)), flush=True)
+        for mode in ["train", "infer"] if args.mode == "both" else [args.mode]:
+            print(json.dumps(bench_mode(mode, samples, size, args, device)), flush=True)
     return 0
 
 
