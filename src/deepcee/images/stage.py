@@ -94,19 +94,6 @@ def stretch_shard(views_path, shard: int, fits_dir, png_dir, manifest_path, imag
         stretch_fits(fits_path, png, limits, size)
         files.append({"view": str(row["view"]), "fits": str(fits_path), "png": str(png)})
     seconds = time.perf_counter() - t0
-    if truth_path is not None:
-        from astropy.table import vstack
-
-        from deepcee.core.files import atomic_path
-        from deepcee.images.mocksky import TRUTH_COLUMNS
-
-        if source != "mock":
-            raise DeepCeeError(f"{truth_path}: a truth table exists only for images.source: mock")
-        table = vstack(truths) if truths else Table(names=TRUTH_COLUMNS,
-                                                    dtype=(str, str, str, int, bool) + (float,) * 6)
-        table.meta.update({"shard": int(shard), "source": source})
-        with atomic_path(truth_path) as tmp:
-            table.write(tmp, format="ascii.ecsv", overwrite=True)
     manifest = {"shard": int(shard), "n_views": len(files), "files": files, "output_size": size,
                 "limits": limits, "seconds": round(seconds, 3)}
     write_json(manifest_path, manifest)
