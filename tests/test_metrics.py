@@ -306,3 +306,11 @@ def test_no_predictions_at_all():
     res = metrics.evaluate(empty, _labels())
     assert all(int(r["tp"]) == 0 and int(r["fn"]) == 3 and int(r["fp"]) == 0 for r in res["sweep"])
     assert math.isnan(res["sigma_kpc"])
+
+
+@pytest.mark.parametrize("z,kpc", [(0.1, 1443.0), (0.2, 2588.0)])
+def test_cosmology_pinned_to_the_paper(z, kpc):
+    """Paper §2.2: the 792 arcsec (2000 x 0.396") field spans 1,443 kpc at z = 0.1 and 2,588 kpc at z = 0.2."""
+    from deepcee.core.cosmology import arcsec_to_kpc
+
+    assert abs(float(arcsec_to_kpc(792.0, z)) - kpc) < 1.0

@@ -477,6 +477,9 @@ def collect_numbers(inputs: dict[str, str | Path | None], config: dict | None = 
         n["NRedmapperClusters"] = find_value(summaries["redmapper"], ("counts.clusters", "counts.redmapper_clusters"),
                                              r"(^|/)n?_?clusters$")
     n["NRedmapperImages"] = rm_labels.get("images")
+    # region clusters left out because they are training/test clusters (paper §3.2 keeps none of those)
+    n["NRedmapperExcluded"] = find_value(summaries["redmapper"], ("counts.excluded_train_or_test",
+                                                                  "region.n_excluded_train_or_test"))
 
     if isinstance(n.get("TrainSeconds"), (int, float)):
         n["TrainMinutes"] = float(n["TrainSeconds"]) / 60.0
