@@ -208,7 +208,7 @@ def fig_case_study(case: dict, *paths) -> None:
     ``case``: image (H x W x 3), truth (x0, y0, x1, y1), top (x0, y0, x1, y1, score),
     boxes [(x0, y0, x1, y1, score)], galaxies {x, y, z, member}, title.
     """
-    fig, (ax, axz) = new_figure(1, 2, figsize=(8.0, 3.9), gridspec_kw={"width_ratios": [1.15, 1]})
+    fig, (ax, axz) = new_figure(1, 2, figsize=(9.0, 3.9), gridspec_kw={"width_ratios": [1.15, 1], "wspace": 0.45})
     img = case["image"]
     ax.imshow(img, origin="upper", interpolation="nearest")
     for bx0, by0, bx1, by1, _s in case["boxes"]:
