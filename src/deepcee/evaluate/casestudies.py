@@ -5,7 +5,9 @@ from the catalogue centre, with the spectroscopic redshifts of the galaxies arou
 ask whether an "error" is a real structure. On the mock sky the truth is known: the image
 stage writes every rendered object with its redshift and what it belongs to
 (``deepcee.images.mocksky.TRUTH_COLUMNS``), so the same question can be answered for every
-false positive.
+false positive. With real images the truth table is made of SDSS spectra in the same layout
+(``deepcee.evaluate.sdss_redshifts``): no groups are known there, and spectra have no
+magnitudes, so every spectrum is drawn.
 
 **Choosing the four cases.** A test image's *predicted centre* is the centre of its
 highest-scoring box (any score; ties: the closer box). For each of the paper's distances in
@@ -240,7 +242,8 @@ def case_studies(predictions, labels, sample, truth_paths, distances, recovered,
         png, fits_path = str(t["png"]), str(t["fits"])
         image = np.asarray(Image.open(png).convert("RGB"))
         size = image.shape[1]
-        m = mock[(np.asarray(mock["view"], dtype=str) == case["view"]) & (np.asarray(mock["mag_r"], float) < mag_limit)]
+        mags = np.asarray(mock["mag_r"], float)  # NaN: spectra without a magnitude (SDSS path), all kept
+        m = mock[(np.asarray(mock["view"], dtype=str) == case["view"]) & ~(mags >= mag_limit)]
         gx, gy = sky_to_png_pixel(fits_path, np.asarray(m["ra"], float), np.asarray(m["dec"], float), size) \
             if len(m) else (np.zeros(0), np.zeros(0))
         top = matched[by_pred[case["pred_index"]]]
