@@ -244,5 +244,4 @@ def fig01_architecture(spec: dict, pdf_path, png_path) -> None:
         f"at most {det['detections_per_img']} boxes/image\n"
         "box + confidence score", "#e8eef7", size=7.5)
     arrow(8.25, mid - 1.0, 8.7, mid)
-    ax.set_title("Figure 1: the detector as built from this run's configuration", fontsize=9)
     save_figure(fig, pdf_path, png_path)
