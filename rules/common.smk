@@ -73,6 +73,13 @@ def _predict_uses_gpu():
 
 
 # ---------------------------------------------------------------- evaluate (rules/evaluate.smk)
+def case_study_truth(wildcards):
+    """What lies under each case-study box: the mock's truth tables, or SDSS spectroscopic redshifts."""
+    if config["images"].get("source", "mock") == "mock":
+        return expand(f"{IMAGES}/truth/truth_{{shard}}.ecsv", shard=IMAGE_SHARDS)
+    return [f"{EVALUATE}/sdss_redshifts_test.ecsv"]
+
+
 # The re-split sections configure rules of their own; the redMaPPer section only the comparison.
 _EVALUATE_OWN_SECTIONS = ("kfold", "cluster_split", "redmapper")
 

@@ -3,6 +3,7 @@
 #
 #   predictions_test.ecsv + labels.ecsv ──► evaluate_test ──► Table 2, Table 1, distances, KS, summary
 #                                                         └──► Figs 7, 12, 13, 14, 15
+#   + mock truth (02_images/truth/) or SDSS spectra ──► evaluate_case_studies ──► Figs 8-11, FP causes (table, Fig 18)
 #   labels.ecsv ──► kfold_labels (fold i) ──► train (same script) ──► predict (same script) ──► sweep
 #               └─► cluster_split_labels  ──► train ──► predict ──► sweep ──► tables
 #
@@ -135,6 +136,76 @@ FINAL_TARGETS += [
     f"{EVALUATE}/summary.json",
 ] + [f"{FIGURES}/{name}.{ext}" for name in ("fig07_examples", "fig12_precision_recall_test", "fig13_distances",
                                              "fig14_offsets_recovered", "fig15_properties_ks")
+     for ext in ("pdf", "png")]
+
+
+if config["images"].get("source", "mock") != "mock":
+    # Real images have no mock truth: the case studies use SDSS spectra (needs the network).
+    localrules: evaluate_sdss_redshifts
+
+    rule evaluate_sdss_redshifts:
+        """SDSS spectroscopic redshifts around every test cluster (paper Figs 8-11), cached and retried."""
+        input:
+            labels=IMAGES_LABELS,
+        output:
+            truth=f"{EVALUATE}/sdss_redshifts_test.ecsv",
+        params:
+            sdss=lambda wc: config["evaluate"].get("sdss_redshifts", {}),
+        log:
+            "logs/evaluate/sdss_redshifts.log",
+        conda:
+            "../envs/evaluate.yaml"
+        script:
+            "../scripts/evaluate_sdss_redshifts.py"
+
+
+rule evaluate_case_studies:
+    """Figures 8-11 (four test images whose top box lies nearest 88, 158, 220, 1163 kpc from the
+    centre, with the galaxies by redshift: the mock's truth, or SDSS spectra for real images) and
+    every FP at the chosen threshold by cause."""
+    input:
+        predictions=f"{EVALUATE}/predictions_test.ecsv",
+        labels=IMAGES_LABELS,
+        sample=f"{RESULTS}/01_catalogue/sample.ecsv",
+        truth=case_study_truth,
+        distances=f"{EVALUATE}/distances_test.ecsv",
+        recovered=f"{EVALUATE}/recovered_test.ecsv",
+        summary=f"{EVALUATE}/summary.json",
+    output:
+        cases=f"{EVALUATE}/case_studies.ecsv",
+        summary=f"{EVALUATE}/false_positives_summary.json",
+        fp_ecsv=f"{EVALUATE}/false_positives.ecsv",
+        fp_csv=report(f"{TABLES}/table_false_positives.csv", caption="../report/table_false_positives.rst",
+                      category="Beyond the paper"),
+        fp_tex=f"{TABLES}/table_false_positives.tex",
+        fp_pdf=report(f"{FIGURES}/fig18_false_positives.pdf", caption="../report/fig18_false_positives.rst",
+                      category="Beyond the paper"),
+        fp_png=f"{FIGURES}/fig18_false_positives.png",
+        fig08_pdf=f"{FIGURES}/fig08_case_study.pdf",
+        fig08_png=f"{FIGURES}/fig08_case_study.png",
+        fig09_pdf=f"{FIGURES}/fig09_case_study.pdf",
+        fig09_png=f"{FIGURES}/fig09_case_study.png",
+        fig10_pdf=f"{FIGURES}/fig10_case_study.pdf",
+        fig10_png=f"{FIGURES}/fig10_case_study.png",
+        fig11_pdf=f"{FIGURES}/fig11_case_study.pdf",
+        fig11_png=f"{FIGURES}/fig11_case_study.png",
+    params:
+        false_positives=lambda wc: config["evaluate"].get("false_positives", {}),
+    log:
+        "logs/evaluate/case_studies.log",
+    conda:
+        "../envs/evaluate.yaml"
+    script:
+        "../scripts/evaluate_case_studies.py"
+
+
+FINAL_TARGETS += [
+    f"{EVALUATE}/case_studies.ecsv",
+    f"{EVALUATE}/false_positives_summary.json",
+    f"{TABLES}/table_false_positives.csv",
+    f"{TABLES}/table_false_positives.tex",
+] + [f"{FIGURES}/{name}.{ext}" for name in ("fig08_case_study", "fig09_case_study", "fig10_case_study",
+                                             "fig11_case_study", "fig18_false_positives")
      for ext in ("pdf", "png")]
 
 

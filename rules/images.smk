@@ -67,6 +67,7 @@ else:
             views=f"{IMAGES}/views.ecsv",
         output:
             manifest=f"{IMAGES}/manifests/fits_{{shard}}.json",
+            truth=f"{IMAGES}/truth/truth_{{shard}}.ecsv",
         params:
             **_ACQUIRE_PARAMS,
         log:

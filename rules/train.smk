@@ -7,6 +7,7 @@
 #                   To start over: rm -r results/03_train/checkpoints
 #   predict_test    model.pt + test PNGs → results/04_evaluate/predictions_test.ecsv
 #   training_figures losses.csv → Figures 5, 6 and Table A1
+#   fig01_architecture model.pt → Figure 1 (the network as built)
 #
 # TRAIN, IMAGES_LABELS, _train_cfg and the GPU checks are in rules/common.smk.
 
@@ -79,7 +80,24 @@ rule training_figures:
         "../scripts/train_figures.py"
 
 
+rule fig01_architecture:
+    """Figure 1: the detector's architecture, read back from the trained model (backbone, maps, anchors, RPN, DN)."""
+    input:
+        model=f"{TRAIN}/model.pt",
+    output:
+        pdf=report(f"{FIGURES}/fig01_architecture.pdf", caption="../report/fig01_architecture.rst", category="Training"),
+        png=f"{FIGURES}/fig01_architecture.png",
+    log:
+        "logs/train/fig01_architecture.log",
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/train_fig01.py"
+
+
 FINAL_TARGETS += [
+    f"{FIGURES}/fig01_architecture.pdf",
+    f"{FIGURES}/fig01_architecture.png",
     f"{TRAIN}/model.pt",
     f"{TRAIN}/summary.json",
     f"{RESULTS}/04_evaluate/predictions_test.ecsv",

@@ -119,3 +119,21 @@ def test_unknown_key():
 def test_coco_download():
     m = build_detector({"backbone": "mobilenet_v3_large_fpn", "weights": "coco"}, 512)
     assert "backbone.body.0.0.weight" not in m.deepcee_skipped_weights
+
+
+def test_describe_reads_the_built_model_and_fig01_draws_it(tmp_path):
+    from deepcee.detector.figures import fig01_architecture
+    from deepcee.detector.model import anchor_sizes, describe, detector_config
+
+    cfg = {"backbone": "mobilenet_v3_large_fpn", "anchor_scales": [0.5, 1.0], "aspect_ratios": [1.0, 2.0],
+           "rpn_post_nms_top_n_test": 150, "box_detections_per_img": 120, "roi_crop_size": 7, "roi_maxpool": 1}
+    spec = describe(build_detector(cfg, 256, load_weights=False))
+    assert spec["backbone"] == "mobilenet_v3_large_fpn" and spec["image_size"] == 256
+    assert [m["stride"] for m in spec["feature_maps"]] == [32, 32, 64]  # MobileNetV3-FPN: C4, C5, pool
+    expected = anchor_sizes(detector_config(cfg), 256)
+    assert [tuple(m["anchor_sizes"]) for m in spec["feature_maps"]] == [tuple(s) for s in expected]
+    assert all(m["aspect_ratios"] == [1.0, 2.0] and m["anchors_per_position"] == 4 for m in spec["feature_maps"])
+    assert spec["rpn"]["post_nms_top_n_test"] == 150 and spec["rpn"]["nms_thresh"] == pytest.approx(0.7)
+    assert spec["detection"]["detections_per_img"] == 120 and spec["detection"]["roi_crop"] == 7
+    fig01_architecture(spec, tmp_path / "f1.pdf", tmp_path / "f1.png")
+    assert (tmp_path / "f1.pdf").stat().st_size > 1000 and (tmp_path / "f1.png").stat().st_size > 1000

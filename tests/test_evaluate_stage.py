@@ -62,7 +62,13 @@ def test_evaluate_test_writes_everything(tmp_path):
     assert len(sweep) == 11 and list(sweep.colnames) == ["threshold", "tp", "fp", "fn", "precision", "recall", "f1"]
     assert all(sweep["tp"] + sweep["fn"] == 12)
     summary = json.loads(out["summary"].read_text())
-    assert summary["tp_plus_fn_equals_n_test_on_every_row"] is True
+    scores = np.asarray(Table.read(pred, format="ascii.ecsv")["score"], dtype=float)
+    for row in sweep:  # the paper's arithmetic: TP + FP = passing boxes, TP + FN = test images
+        assert int(row["tp"]) + int(row["fp"]) == int(np.sum(scores > row["threshold"] / 100.0))
+    assert summary["extra_boxes"] == "count_as_fp"
+    assert summary["other_extra_boxes_rule"]["extra_boxes"] == "ignore_near_found"
+    assert summary["boxes_per_image_at_zero"]["median"] == 5 and summary["boxes_per_image_at_zero"]["max"] == 5
+    assert summary["zero_row_normalised_300"]["fp"] == 12 * 300 - summary["sweep"][0]["tp"]
     assert summary["chosen_by"] == "best_f1" and summary["chosen_threshold"] in summary["thresholds"]
     assert summary["ks"]["properties"]["bcg_rmag"]["available"] is False
     assert "at_paper_threshold" in summary and summary["paper"]["sigma_kpc"] == 17.40

@@ -66,10 +66,73 @@ def test_paper_tables_recomputed(table, n_truth, best):
     assert metrics.choose_threshold(sweep, 80) == 80.0
 
 
-def test_paper_fp_at_zero_is_300_boxes_per_image():
-    # 60,997 FP + 203 matched boxes = 300 boxes on each of 204 images (docs/design.md §7)
-    assert 60997 + 203 == 300 * 204
-    assert 9270 + 30 == 300 * 31
+@pytest.mark.parametrize("table,n_images", [(PAPER_TABLE2, 204), (PAPER_TABLE3, 31)])
+def test_paper_zero_row_recounted_from_300_boxes_per_image(table, n_images):
+    """The paper's 0 % row, recounted through ``metrics.sweep`` from 300 boxes on each image.
+
+    Every image but the FN ones gets one box on its cluster; all other boxes lie anywhere
+    (some near the found cluster, most far away). The paper's TP and FP must come back,
+    which holds only under ``extra_boxes: count_as_fp``.
+    """
+    tp_pub, fp_pub, fn_pub = (int(v) for v in _parse(table)[0][1:4])
+    labels = Table(rows=[dict(view=f"V{i}", cluster_id=f"C{i}", ra=150.0, dec=10.0 + 0.1 * i, z=Z, split="test")
+                         for i in range(n_images)])
+    rng = np.random.default_rng(1)
+    view, ra, dec, score = [], [], [], []
+    for i in range(n_images):
+        dist = rng.uniform(200.0, 3000.0, 300)          # far from the cluster...
+        if i >= fn_pub:
+            dist[0] = 10.0                              # ...but one box on it
+            dist[1:4] = rng.uniform(20.0, 90.0, 3)      # and three more near it
+        view += [f"V{i}"] * 300
+        ra += [150.0] * 300
+        dec += list(10.0 + 0.1 * i + dist / kpc_per_arcsec(Z) / 3600.0)
+        score += list(rng.uniform(0.01, 1.0, 300))
+    matched = metrics.match_predictions(Table(dict(view=view, ra=ra, dec=dec, score=score)),
+                                        metrics.truth_table(labels))
+    row = metrics.sweep(matched, n_images, [0])[0]
+    assert (int(row["tp"]), int(row["fp"]), int(row["fn"])) == (tp_pub, fp_pub, fn_pub)
+    old = metrics.sweep(matched, n_images, [0], extra_boxes="ignore_near_found")[0]
+    assert int(old["fp"]) == fp_pub - 3 * tp_pub  # the older rule drops the near-cluster extras
+
+
+def test_tp_plus_fp_is_passing_boxes_on_every_row():
+    """Known boxes per image (1-40, random scores and places): TP + FP = passing boxes on every row."""
+    rng = np.random.default_rng(7)
+    n_images = 25
+    labels = Table(rows=[dict(view=f"V{i}", cluster_id=f"C{i}", ra=30.0 + i, dec=-5.0, z=Z, split="test")
+                         for i in range(n_images)])
+    per_image = rng.integers(1, 41, n_images)
+    rows = []
+    for i, k in enumerate(per_image):
+        for d, s in zip(rng.uniform(0.0, 400.0, k), rng.uniform(0.0, 1.0, k)):
+            rows.append(_pred(f"V{i}", 30.0 + i, -5.0, float(d), float(s)))
+    preds = Table(rows=rows)
+    res = metrics.evaluate(preds, labels)
+    assert res["boxes_per_image"]["total"] == int(per_image.sum())
+    assert res["boxes_per_image"]["min"] == int(per_image.min())
+    assert res["boxes_per_image"]["max"] == int(per_image.max())
+    for r in res["sweep"]:
+        passing = int(np.sum(np.asarray(preds["score"]) > r["threshold"] / 100.0))
+        assert int(r["tp"]) + int(r["fp"]) == passing, r
+        assert int(r["tp"]) + int(r["fn"]) == n_images
+    older = metrics.sweep(res["matched"], n_images, extra_boxes="ignore_near_found")
+    assert all(int(a["fp"]) == int(b["fp"]) + int(b["duplicates"]) for a, b in zip(res["sweep"], older))
+    assert any(int(b["duplicates"]) > 0 for b in older)  # the two rules differ on these data
+
+
+def test_normalised_zero_row():
+    sweep = Table(rows=[(0.0, 203, 31000, 1, 0, 0, 0)], names=metrics.SWEEP_COLUMNS)
+    row = metrics.normalised_zero_row(sweep, 204, 300)
+    assert (row["tp"], row["fp"], row["fn"]) == (203, 60997, 1)
+    assert row["precision"] == pytest.approx(0.003317, abs=5e-7)
+
+
+def test_extra_boxes_rule_must_be_known():
+    truth = metrics.truth_table(_labels())
+    m = metrics.match_predictions(_predictions(), truth)
+    with pytest.raises(DeepCeeError, match="evaluate.extra_boxes"):
+        metrics.sweep(m, 3, extra_boxes="drop")
 
 
 def test_ks_critical_value_formula():
@@ -137,18 +200,22 @@ def test_sweep_counts_by_hand():
     m = metrics.match_predictions(_predictions(), truth)
     s = metrics.sweep(m, len(truth), [0, 10, 30, 40, 50, 60, 90, 100])
     got = {float(r["threshold"]): (int(r["tp"]), int(r["fp"]), int(r["fn"]), int(r["duplicates"])) for r in s}
-    assert got[0.0] == (2, 3, 1, 1)    # C0, C1 found; FPs: 500, 150, 2000 kpc; 60 kpc duplicate
-    assert got[10.0] == (2, 2, 1, 1)   # 0.05 box gone
-    assert got[30.0] == (2, 2, 1, 1)
-    assert got[40.0] == (1, 2, 2, 1)   # C1's 0.35 box gone
-    assert got[60.0] == (1, 1, 2, 1)   # 0.55 FP gone
+    # the paper's rule: one TP box per found cluster, every other passing box an FP
+    assert got[0.0] == (2, 4, 1, 1)    # C0, C1 found; FPs: 500, 150, 2000 kpc and the 60 kpc extra
+    assert got[10.0] == (2, 3, 1, 1)   # 0.05 box gone
+    assert got[30.0] == (2, 3, 1, 1)
+    assert got[40.0] == (1, 3, 2, 1)   # C1's 0.35 box gone
+    assert got[60.0] == (1, 2, 2, 1)   # 0.55 FP gone
     assert got[90.0] == (1, 1, 2, 0)   # 0.91 FP (C1) and 0.95 TP (C0) remain
     assert got[100.0] == (0, 0, 3, 0)
+    old = metrics.sweep(m, len(truth), [0, 10, 40, 90], extra_boxes="ignore_near_found")
+    old_got = {float(r["threshold"]): (int(r["tp"]), int(r["fp"]), int(r["fn"])) for r in old}
+    assert old_got == {0.0: (2, 3, 1), 10.0: (2, 2, 1), 40.0: (1, 2, 2), 90.0: (1, 1, 2)}  # 60 kpc extra ignored
     for r in s:
         assert r["tp"] + r["fn"] == 3
-    p, rec, f1 = metrics.precision_recall_f1(2, 3, 1)
     row0 = s[0]
-    assert (row0["precision"], row0["recall"], row0["f1"]) == pytest.approx((p, rec, f1))
+    assert (row0["precision"], row0["recall"], row0["f1"]) == pytest.approx((2 / 6, 2 / 3, 4 / 9))
+    p, rec, f1 = metrics.precision_recall_f1(2, 3, 1)
     assert p == pytest.approx(0.4) and rec == pytest.approx(2 / 3) and f1 == pytest.approx(0.5)
     # 0/0 conventions: no passing predictions -> precision 0, F1 0
     assert tuple(s[-1][["precision", "recall", "f1"]]) == (0.0, 0.0, 0.0)
@@ -182,7 +249,8 @@ def test_standard_error_and_tp_centres():
 
 def test_evaluate_end_to_end_small():
     res = metrics.evaluate(_predictions(), _labels(), distance_kpc=100.0)
-    # F1 per threshold: t=0: 0.5; 10,20,30: 2/4 & 2/3 -> 0.571; 40,50: P=1/3,R=1/3 -> .333; 60..90: 1/2,1/3 -> 0.4
+    # F1 per threshold: t=0: P=2/6 -> 0.444; 10,20,30: P=2/5,R=2/3 -> 0.5; 40,50: 1/4,1/3 -> 0.286;
+    # 60..80: 1/3,1/3 -> 0.333; 90: 1/2,1/3 -> 0.4
     assert res["threshold"] == 30.0  # best F1, ties -> higher threshold
     assert res["sigma_kpc"] == pytest.approx(math.sqrt((20 ** 2 + 90 ** 2) / 2), rel=1e-4)
     d = res["distances"]
@@ -238,3 +306,11 @@ def test_no_predictions_at_all():
     res = metrics.evaluate(empty, _labels())
     assert all(int(r["tp"]) == 0 and int(r["fn"]) == 3 and int(r["fp"]) == 0 for r in res["sweep"])
     assert math.isnan(res["sigma_kpc"])
+
+
+@pytest.mark.parametrize("z,kpc", [(0.1, 1443.0), (0.2, 2588.0)])
+def test_cosmology_pinned_to_the_paper(z, kpc):
+    """Paper §2.2: the 792 arcsec (2000 x 0.396") field spans 1,443 kpc at z = 0.1 and 2,588 kpc at z = 0.2."""
+    from deepcee.core.cosmology import arcsec_to_kpc
+
+    assert abs(float(arcsec_to_kpc(792.0, z)) - kpc) < 1.0

@@ -115,3 +115,37 @@ def test_sdss_blank_background(tmp_path):
     img, w, info = mocksky.render_view(row, cfg, 2)
     assert img.shape == (3, 160, 160) and np.isfinite(img).all()
     assert "field" not in info  # the real frame is the field
+
+
+def test_truth_table_lists_every_drawn_object(tmp_path):
+    """The render's truth: the target's members sit at its redshift around its position; groups
+    avoid its redshift; stars have z = 0; counts agree with the render's own tallies."""
+    from astropy.table import Table
+
+    from deepcee.images.stage import acquire_shard
+    from deepcee.images.views import write_views
+
+    cfg = small_images_cfg(mock={"mag_limit": 21.0, "exact_mag": 18.5, "groups_per_deg2": 400.0})
+    views = plan_views(small_catalogue(2), 1, 30.0, seed=3, shards=1)
+    row = views[0]
+    _img, _w, info = mocksky.render_view(row, cfg, 5)
+    truth = info["truth"]
+    assert list(truth.colnames) == list(mocksky.TRUTH_COLUMNS)
+    counts = {m: int(np.sum(truth["member"] == m)) for m in set(truth["member"])}
+    assert counts["target"] == info["cluster"] and counts["field"] == info["field"] and counts["star"] == info["stars"]
+    target = truth[truth["member"] == "target"]
+    assert np.all(target["z"] == pytest.approx(float(row["z"])))
+    assert int(np.sum(target["central"])) == 1  # the BCG
+    bcg = target[target["central"]][0]
+    sep = SkyCoord(bcg["ra"] * u.deg, bcg["dec"] * u.deg).separation(SkyCoord(row["ra"] * u.deg, row["dec"] * u.deg))
+    assert sep.arcsec < 0.01
+    groups = truth[truth["member"] == "group"]
+    assert len(groups) and np.all(np.abs(groups["z"] - float(row["z"])) >= 0.04) and np.all(groups["group"] >= 1)
+    assert np.all(truth[truth["member"] == "star"]["z"] == 0.0)
+    # through the stage: one ECSV per shard, all views in it
+    write_views(views, tmp_path / "views.ecsv")
+    acquire_shard(tmp_path / "views.ecsv", 0, tmp_path / "fits", tmp_path / "m.json", cfg, 5,
+                  truth_path=tmp_path / "truth.ecsv")
+    written = Table.read(tmp_path / "truth.ecsv", format="ascii.ecsv")
+    assert set(written["view"]) == {str(v) for v in views["view"]}
+    assert int(np.sum(written["view"] == str(row["view"]))) == len(truth)

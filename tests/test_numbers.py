@@ -5,6 +5,7 @@ import json
 import pytest
 
 from deepcee.core.errors import DeepCeeError
+from deepcee.paper import numbers
 from deepcee.paper.numbers import (PUBLISHED, PUBLISHED_TABLE2, best_row, collect_numbers, format_value,
                              parse_numbers_tex, read_sweep, write_comparison, write_numbers)
 from paper_fakes import SWEEP_TEST, make_results
@@ -103,3 +104,20 @@ def test_comparison_tables_carry_the_published_numbers(fake, tmp_path):
     assert "60997" in sweeps and "9270" in sweeps
     assert sweeps.count("\\\\") >= 2 * len(PUBLISHED_TABLE2)
     assert PUBLISHED["TestBestThreshold"] == 80
+
+
+def test_boxes_per_image_and_both_counting_rules_from_the_summary(tmp_path):
+    summary = {"extra_boxes": "count_as_fp",
+               "boxes_per_image_at_zero": {"min": 126, "median": 155.0, "max": 213, "mean": 156.2},
+               "zero_row_normalised_300": {"fp": 12259, "precision": 0.0031},
+               "other_extra_boxes_rule": {"extra_boxes": "ignore_near_found", "best_f1_threshold": 80.0,
+                                          "at_chosen": {"f1": 0.674, "precision": 0.644}}}
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps(summary))
+    n = numbers.collect_numbers({"evaluate_summary": path})
+    assert (n["TestBoxesMin"], n["TestBoxesMedian"], n["TestBoxesMax"]) == (126, 155.0, 213)
+    assert n["TestZeroFPNormalised"] == 12259 and n["TestExtraBoxesRule"] == "count_as_fp"
+    assert n["TestOtherRuleBestFOne"] == 0.674 and n["RMBoxesMedian"] is None
+    assert numbers.format_value("TestBoxesMedian", 155.0) == "155"
+    rows = {m: (pub, ours) for m, _, pub, ours in numbers.comparison_rows(n)}
+    assert rows["TestBoxesMedian"] == (300, 155.0) and rows["TestZeroFPNormalised"] == (60997, 12259)

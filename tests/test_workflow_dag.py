@@ -13,7 +13,7 @@ import pytest
 DEFAULT_RULES = {
     "select_catalogue", "fig02_sample_properties", "images_views", "images_render_shard",
     "images_stretch_shard", "images_labels", "images_figures", "train_detector", "predict_test",
-    "training_figures", "evaluate_test", "fig07_examples", "fig12_precision_recall_test", "fig13_distances",
+    "training_figures", "fig01_architecture", "evaluate_test", "evaluate_case_studies", "fig07_examples", "fig12_precision_recall_test", "fig13_distances",
     "fig14_offsets_recovered", "fig15_properties_ks", "redmapper_region", "redmapper_views",
     "redmapper_render_shard", "redmapper_stretch_shard", "redmapper_labels_raw", "redmapper_labels",
     "redmapper_predict", "redmapper_evaluate", "fig16_sky_map_redmapper", "fig17_precision_recall_redmapper",

@@ -171,3 +171,77 @@ def table_a1(losses_path, csv_path, tex_path, window: int = 25, rows: int = 30) 
     with atomic_path(tex_path) as tmp:
         tmp.write_text(tex)
     return out
+
+
+# --------------------------------------------------------------------------- Figure 1
+def fig01_architecture(spec: dict, pdf_path, png_path) -> None:
+    """Figure 1: the Faster R-CNN as built (``deepcee.detector.model.describe``), not as intended.
+
+    Every number drawn comes from ``spec``: the backbone and its feature maps (size, channels,
+    stride), the anchors each map carries (sizes in network pixels x aspect ratios), the RPN's
+    sampling and NMS numbers and the detection network's RoI crop, sampling, NMS and output cap
+    (paper §2.1 and its Figure 1).
+    """
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    from deepcee.core.figures import new_figure, save_figure
+
+    maps = spec["feature_maps"]
+    rpn, det = spec["rpn"], spec["detection"]
+    height = max(4.2, 1.05 * len(maps) + 1.6)
+    fig, ax = new_figure(figsize=(11.0, height))
+    ax.set_xlim(0, 11.0)
+    ax.set_ylim(0, height)
+    ax.axis("off")
+
+    def box(x, y, w, h, text, colour, size=7.5):
+        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.04", fc=colour, ec="0.25", lw=0.8))
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=size)
+
+    def arrow(x0, y0, x1, y1):
+        ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=9, lw=0.8, color="0.2"))
+
+    mid = height / 2
+    s = spec["image_size"]
+    box(0.1, mid - 0.6, 1.3, 1.2, f"input image\n{s} x {s} px\n3 bands (g, r, i)", "#e8eef7")
+    box(1.75, mid - 0.9, 1.55, 1.8, f"backbone\n{spec['backbone']}\n\n{spec['parameters'] / 1e6:.1f} M parameters\n"
+        "(whole detector)", "#dce9d5")
+    arrow(1.4, mid, 1.75, mid)
+    # feature maps, one box each
+    step = (height - 0.6) / max(len(maps), 1)
+    ys = [height - 0.3 - step * (k + 0.5) for k in range(len(maps))]
+    roi_maps = set(det["roi_featmaps"])
+    for m, y in zip(maps, ys):
+        used = " (RoI)" if m["name"] in roi_maps else ""
+        sizes = ", ".join(str(a) for a in m["anchor_sizes"])
+        ratios = ", ".join(f"{r:g}" for r in m["aspect_ratios"])
+        box(3.7, y - 0.42, 2.1, 0.84, f"map '{m['name']}'{used}: {m['height']} x {m['width']} x {m['channels']}\n"
+            f"stride {m['stride']} px; anchors {sizes} px\n"
+            f"x ratios {ratios} = {m['anchors_per_position']} per position", "#fdf1d6", size=6.0)
+        arrow(3.3, mid, 3.7, y)
+    box(6.25, mid + 0.15, 2.0, 1.85,
+        "region proposal network\n"
+        f"sample {rpn['batch_size_per_image']}/image, {rpn['positive_fraction']:g} positive\n"
+        f"fg IoU > {rpn['fg_iou_thresh']:g}, bg < {rpn['bg_iou_thresh']:g}\n"
+        f"top {rpn['pre_nms_top_n_test']} -> NMS {rpn['nms_thresh']:g}\n"
+        f"-> {rpn['post_nms_top_n_test']} proposals", "#f7dede", size=7)
+    roi_text = f"RoIAlign {det['roi_crop']} x {det['roi_crop']}"
+    if det["roi_maxpool"] > 1:
+        roi_text += f", max-pool {det['roi_maxpool']}"
+    box(6.25, mid - 2.0 + 0.05, 2.0, 1.85,
+        "detection network\n"
+        f"{roi_text}\n{det['box_head']}\n"
+        f"sample {det['batch_size_per_image']}/image, {det['positive_fraction']:g} positive\n"
+        f"fg IoU > {det['fg_iou_thresh']:g}, {det['classes']} classes", "#e6def2", size=7)
+    for m, y in zip(maps, ys):
+        arrow(5.8, y, 6.25, mid + 1.0)
+        if m["name"] in roi_maps:
+            arrow(5.8, y, 6.25, mid - 1.0)
+    arrow(7.25, mid + 0.15, 7.25, mid - 0.1)
+    box(8.7, mid - 0.75, 2.2, 1.5,
+        "output\n"
+        f"NMS {det['nms_thresh']:g}, score > {det['score_thresh']:g}\n"
+        f"at most {det['detections_per_img']} boxes/image\n"
+        "box + confidence score", "#e8eef7", size=7.5)
+    arrow(8.25, mid - 1.0, 8.7, mid)
+    save_figure(fig, pdf_path, png_path)

@@ -43,6 +43,7 @@ in pixels when the same sky is resampled to fewer pixels.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -299,3 +300,56 @@ def coco_state_dict(backbone: str) -> dict:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def describe(model: nn.Module) -> dict:
+    """What the BUILT detector is, read back from its modules (Figure 1 is drawn from this).
+
+    Feature-map strides come from one forward pass of the backbone on a blank image of the
+    network's size, so the description holds for whatever backbone the config builds.
+    """
+    cfg = getattr(model, "deepcee_config", {})
+    size = int(getattr(model, "deepcee_image_size", 0) or model.transform.min_size[0])
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        feats = model.backbone(torch.zeros(1, 3, size, size))
+    model.train(was_training)
+    gen = model.rpn.anchor_generator
+    per_loc = gen.num_anchors_per_location()
+    maps = []
+    for k, (name, f) in enumerate(feats.items()):
+        sizes = gen.sizes[k] if k < len(gen.sizes) else ()
+        ratios = gen.aspect_ratios[k] if k < len(gen.aspect_ratios) else ()
+        # the network's stride is a power of two; size / width is not when padding rounds up
+        stride = int(2 ** round(math.log2(size / int(f.shape[3]))))
+        maps.append({"name": str(name), "channels": int(f.shape[1]), "height": int(f.shape[2]),
+                     "width": int(f.shape[3]), "stride": stride,
+                     "anchor_sizes": [int(s) for s in sizes], "aspect_ratios": [float(r) for r in ratios],
+                     "anchors_per_position": int(per_loc[k]) if k < len(per_loc) else 0})
+    rpn, roi = model.rpn, model.roi_heads
+    pool = roi.box_roi_pool
+    crop = pool.output_size[0] if isinstance(pool.output_size, (tuple, list)) else int(pool.output_size)
+    return {
+        "backbone": str(cfg.get("backbone", type(model.backbone.body).__name__)),
+        "image_size": size,
+        "feature_maps": maps,
+        "rpn": {"pre_nms_top_n_test": int(rpn._pre_nms_top_n["testing"]),
+                "post_nms_top_n_test": int(rpn._post_nms_top_n["testing"]),
+                "post_nms_top_n_train": int(rpn._post_nms_top_n["training"]),
+                "nms_thresh": float(rpn.nms_thresh),
+                "batch_size_per_image": int(rpn.fg_bg_sampler.batch_size_per_image),
+                "positive_fraction": float(rpn.fg_bg_sampler.positive_fraction),
+                "fg_iou_thresh": float(rpn.proposal_matcher.high_threshold),
+                "bg_iou_thresh": float(rpn.proposal_matcher.low_threshold)},
+        "detection": {"roi_featmaps": [str(n) for n in pool.featmap_names], "roi_crop": int(crop),
+                      "roi_maxpool": int(cfg.get("roi_maxpool", 1)),
+                      "box_head": type(roi.box_head).__name__,
+                      "classes": int(roi.box_predictor.cls_score.out_features),
+                      "batch_size_per_image": int(roi.fg_bg_sampler.batch_size_per_image),
+                      "positive_fraction": float(roi.fg_bg_sampler.positive_fraction),
+                      "fg_iou_thresh": float(roi.proposal_matcher.high_threshold),
+                      "nms_thresh": float(roi.nms_thresh), "score_thresh": float(roi.score_thresh),
+                      "detections_per_img": int(roi.detections_per_img)},
+        "parameters": count_parameters(model),
+    }

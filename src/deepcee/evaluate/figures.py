@@ -197,3 +197,79 @@ def fig_kfold_precision_recall(aggregate: Table, *paths) -> None:
     ax.grid(alpha=0.3)
     save_figure(fig, *paths)
 
+
+
+# --------------------------------------------------------------------------- Figures 8-11
+def fig_case_study(case: dict, *paths) -> None:
+    """One case study (paper Figs 8-11): the test image, true box (dashed white), the top
+    predicted box (red, with its distance), other passing boxes (thin orange) and the rendered
+    galaxies brighter than ``case['mag_limit']`` coloured by redshift (stars as crosses).
+
+    ``case``: image (H x W x 3), truth (x0, y0, x1, y1), top (x0, y0, x1, y1, score),
+    boxes [(x0, y0, x1, y1, score)], galaxies {x, y, z, member}, title.
+    """
+    fig, (ax, axz) = new_figure(1, 2, figsize=(9.0, 3.9), gridspec_kw={"width_ratios": [1.15, 1], "wspace": 0.45})
+    img = case["image"]
+    ax.imshow(img, origin="upper", interpolation="nearest")
+    for bx0, by0, bx1, by1, _s in case["boxes"]:
+        ax.add_patch(_rect(bx0, by0, bx1, by1, color="orange", ls="-", lw=0.6))
+    ax.add_patch(_rect(*case["truth"], color="white", ls="--", lw=1.2))
+    x0, y0, x1, y1, score = case["top"]
+    ax.add_patch(_rect(x0, y0, x1, y1, color="red", ls="-", lw=1.4))
+    ax.text(x0, y0, f"{100 * score:.0f}%, {case['distance_kpc']:.0f} kpc", color="white", fontsize=7,
+            va="bottom", bbox=dict(facecolor="red", edgecolor="none", pad=1, alpha=0.85))
+    g = case["galaxies"]
+    gal = np.asarray(g["member"]) != "star"
+    zmax = max(0.5, float(case.get("z", 0.1)) * 2)
+    sc = ax.scatter(np.asarray(g["x"])[gal], np.asarray(g["y"])[gal], c=np.asarray(g["z"])[gal], s=7,
+                    cmap="plasma", vmin=0, vmax=zmax, edgecolors="none", alpha=0.9)
+    ax.scatter(np.asarray(g["x"])[~gal], np.asarray(g["y"])[~gal], marker="x", s=8, c="cyan", linewidths=0.6)
+    fig.colorbar(sc, ax=ax, fraction=0.046, pad=0.02, label="redshift")
+    ax.set_xlim(0, img.shape[1])
+    ax.set_ylim(img.shape[0], 0)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(case["title"], fontsize=8)
+    # redshifts of the galaxies inside the top box vs inside the true box
+    z = np.asarray(g["z"], float)
+    xs, ys = np.asarray(g["x"], float), np.asarray(g["y"], float)
+    bins = np.linspace(0, zmax, 41)
+    for (bx0, by0, bx1, by1), colour, label in ((case["truth"], "0.3", "in the true box"),
+                                                 ((x0, y0, x1, y1), "red", "in the top predicted box")):
+        inside = gal & (xs >= bx0) & (xs <= bx1) & (ys >= by0) & (ys <= by1)
+        axz.hist(z[inside], bins=bins, histtype="step", color=colour, label=f"{label} ({int(inside.sum())})")
+    axz.axvline(float(case.get("z", np.nan)), color="0.3", ls="--", lw=0.8, label="catalogue z")
+    axz.set_xlabel("redshift of rendered galaxies")
+    axz.set_ylabel("galaxies")
+    axz.legend(fontsize=7)
+    save_figure(fig, *paths)
+
+
+# --------------------------------------------------------------------------- FP breakdown
+def fig_false_positives(rows: list[dict], classified: Table, *paths, threshold: float | None = None) -> None:
+    """Why each false positive happened: counts per class, and distance from the target per class."""
+    fig, (ax, axd) = new_figure(1, 2, figsize=(8.5, 3.2))
+    names = [r["fp_class"] for r in rows]
+    counts = [r["n"] for r in rows]
+    ax.barh(range(len(names)), counts, color="tab:red")
+    ax.set_yticks(range(len(names)))
+    ax.set_yticklabels(names, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("false positives")
+    title = "False positives by cause"
+    if threshold is not None:
+        title += f" (threshold {threshold:g}%)"
+    ax.set_title(title)
+    if len(classified):
+        d = np.asarray(classified["distance_kpc"], float)
+        cls = np.asarray(classified["fp_class"], dtype=str)
+        bins = np.logspace(np.log10(max(1.0, np.nanmin(d))), np.log10(max(10.0, np.nanmax(d)) * 1.01), 25)
+        for name in names:
+            sel = cls == name
+            if sel.any():
+                axd.hist(d[sel], bins=bins, histtype="step", label=name)
+        axd.set_xscale("log")
+        axd.legend(fontsize=6)
+    axd.set_xlabel("distance from the image's true centre (kpc)")
+    axd.set_ylabel("false positives")
+    save_figure(fig, *paths)

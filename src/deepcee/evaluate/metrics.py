@@ -15,10 +15,15 @@ Definitions (all stated here once; the README and the summaries repeat them):
   the confidence score threshold"; it also gives the paper's empty 100 % row) or
   ``score >= t/100`` (``score_rule: greater_equal``).
 * **TP** = test images whose true cluster has at least one passing prediction within
-  ``distance_kpc`` (paper: 100 kpc); **FN** = test images without; **FP** = passing
-  predictions that are NOT within ``distance_kpc`` of their image's true cluster.
-  Extra passing predictions within ``distance_kpc`` of an already-found cluster are
-  neither TP nor FP (DESIGN §7); they are counted as ``duplicates`` in the sweep.
+  ``distance_kpc`` (paper: 100 kpc); **FN** = test images without. Each found cluster
+  contributes exactly ONE true-positive box; **FP** = every other passing box, wherever
+  it lies (``extra_boxes: count_as_fp``, the default). This is the paper's own
+  arithmetic: its 0 % rows are TP + FP = 203 + 60,997 = 300 x 204 (Table 2) and
+  30 + 9,270 = 300 x 31 (Table 3), i.e. TP + FP = passing boxes on every row.
+  ``extra_boxes: ignore_near_found`` keeps the older rule: extra passing boxes within
+  ``distance_kpc`` of an already-found cluster are neither TP nor FP. Either way they
+  are counted as ``duplicates`` in the sweep, and ``passing`` is the number of passing
+  boxes.
 * **Precision** = TP/(TP+FP), **recall** = TP/(TP+FN), **F1** = 2PR/(P+R). When there
   is no passing prediction (TP+FP = 0) precision is defined as 0, and F1 is 0 when
   P+R = 0 — exactly what the paper prints on its 100 % rows (0.00, 0.00, 0.00).
@@ -48,6 +53,7 @@ from deepcee.core.errors import DeepCeeError
 DEFAULT_THRESHOLDS = tuple(range(0, 101, 10))
 SWEEP_COLUMNS = ("threshold", "tp", "fp", "fn", "precision", "recall", "f1")
 SCORE_RULES = ("greater", "greater_equal")
+EXTRA_BOXES = ("count_as_fp", "ignore_near_found")
 TP_CENTRES = ("highest_score", "closest")
 KS_PROPERTIES = ("z", "bcg_rmag", "richness")
 
@@ -172,41 +178,56 @@ class Counts:
     fn: int
     duplicates: int
     found: np.ndarray  # bool per truth row
+    passing: int = 0
 
     @property
     def prf(self) -> tuple[float, float, float]:
         return precision_recall_f1(self.tp, self.fp, self.fn)
 
 
+def check_extra_boxes(extra_boxes: str) -> str:
+    if extra_boxes not in EXTRA_BOXES:
+        raise DeepCeeError(f"evaluate.extra_boxes: '{extra_boxes}' is not one of {', '.join(EXTRA_BOXES)}")
+    return extra_boxes
+
+
 def counts_at(matched: Table, n_truth: int, threshold: float, distance_kpc: float = 100.0,
-              score_rule: str = "greater") -> Counts:
-    """TP, FP, FN (and within-distance duplicates) at one threshold (per cent)."""
+              score_rule: str = "greater", extra_boxes: str = "count_as_fp") -> Counts:
+    """TP, FP, FN (and within-distance duplicates) at one threshold (per cent).
+
+    ``count_as_fp``: FP = passing boxes - TP (the paper's Tables 2 and 3);
+    ``ignore_near_found``: FP = passing boxes farther than ``distance_kpc`` from their true cluster.
+    """
+    check_extra_boxes(extra_boxes)
     ok = passes(matched["score"], threshold, score_rule) if len(matched) else np.zeros(0, bool)
     within = np.asarray(matched["distance_kpc"], dtype=float) <= distance_kpc if len(matched) else np.zeros(0, bool)
     idx = np.asarray(matched["truth_index"], dtype=int) if len(matched) else np.zeros(0, int)
     found = np.zeros(n_truth, dtype=bool)
     found[idx[ok & within]] = True
     tp = int(found.sum())
-    fp = int((ok & ~within).sum())
+    passing = int(ok.sum())
     duplicates = int((ok & within).sum()) - tp
-    return Counts(float(threshold), tp, fp, n_truth - tp, duplicates, found)
+    fp = passing - tp if extra_boxes == "count_as_fp" else int((ok & ~within).sum())
+    return Counts(float(threshold), tp, fp, n_truth - tp, duplicates, found, passing)
 
 
 def sweep(matched: Table, n_truth: int, thresholds=DEFAULT_THRESHOLDS, distance_kpc: float = 100.0,
-          score_rule: str = "greater") -> Table:
+          score_rule: str = "greater", extra_boxes: str = "count_as_fp") -> Table:
     """The paper's threshold sweep (Tables 2 and 3): one row per threshold."""
     thresholds = check_thresholds(thresholds)
+    check_extra_boxes(extra_boxes)
     if n_truth <= 0:
         raise DeepCeeError("sweep: empty test set (no true clusters)")
     rows = []
     for t in thresholds:
-        c = counts_at(matched, n_truth, t, distance_kpc, score_rule)
+        c = counts_at(matched, n_truth, t, distance_kpc, score_rule, extra_boxes)
         p, r, f = c.prf
-        rows.append((t, c.tp, c.fp, c.fn, p, r, f, c.duplicates))
-    table = Table(rows=rows, names=SWEEP_COLUMNS + ("duplicates",),
-                  dtype=(float, int, int, int, float, float, float, int))
+        rows.append((t, c.tp, c.fp, c.fn, p, r, f, c.duplicates, c.passing))
+    table = Table(rows=rows, names=SWEEP_COLUMNS + ("duplicates", "passing"),
+                  dtype=(float, int, int, int, float, float, float, int, int))
     table.meta["distance_kpc"] = float(distance_kpc)
     table.meta["score_rule"] = score_rule
+    table.meta["extra_boxes"] = extra_boxes
     table.meta["n_truth"] = int(n_truth)
     return table
 
@@ -370,17 +391,51 @@ def pick_examples(truth: Table, matched: Table, distance_kpc: float = 100.0, n: 
     return sorted(chosen, key=lambda i: -best[i])
 
 
+# --------------------------------------------------------------------------- boxes per image
+def boxes_per_image(matched: Table, truth: Table) -> dict:
+    """Boxes per test image at score 0 (every box the detector emitted): min, median, max, mean.
+
+    The paper's 0 % rows hold 300 boxes per image (the TF1 Object Detection API pads its
+    output to ``max_total_detections``); ours hold what the detector emits.
+    """
+    index_of = {str(v): i for i, v in enumerate(truth["view"])}
+    per = np.zeros(len(truth), dtype=int)
+    for v in matched["view"] if len(matched) else []:
+        per[index_of[str(v)]] += 1
+    if len(per) == 0:
+        return {"n_images": 0, "min": 0, "median": float("nan"), "max": 0, "mean": float("nan"), "total": 0}
+    return {"n_images": int(len(per)), "min": int(per.min()), "median": float(np.median(per)),
+            "max": int(per.max()), "mean": float(per.mean()), "total": int(per.sum())}
+
+
+def normalised_zero_row(sweep_table: Table, n_images: int, boxes_per_image: int = 300) -> dict:
+    """The lowest-threshold row rescaled to ``boxes_per_image`` boxes per image, as the paper's 0 % row.
+
+    TP and FN are kept (a cluster is found or not); FP becomes n_images x boxes_per_image - TP,
+    which is exactly the paper's count if every extra padded box is a false positive.
+    This is an arithmetic re-expression, not a detection: it says what our 0 % row would read
+    had the detector been padded to the same number of boxes.
+    """
+    i = int(np.argmin(np.asarray(sweep_table["threshold"], dtype=float)))
+    tp, fn = int(sweep_table["tp"][i]), int(sweep_table["fn"][i])
+    fp = max(int(n_images) * int(boxes_per_image) - tp, int(sweep_table["fp"][i]))
+    p, r, f = precision_recall_f1(tp, fp, fn)
+    return {"threshold": float(sweep_table["threshold"][i]), "boxes_per_image": int(boxes_per_image),
+            "tp": tp, "fp": fp, "fn": fn, "precision": p, "recall": r, "f1": f}
+
+
 # --------------------------------------------------------------------------- whole evaluation
 def evaluate(predictions: Table, labels: Table, thresholds=DEFAULT_THRESHOLDS, distance_kpc: float = 100.0,
              chosen="best", score_rule: str = "greater", tp_centre: str = "highest_score",
-             ks_alpha: float = 0.05, split: str = "test", what: str = "predictions") -> dict:
+             ks_alpha: float = 0.05, split: str = "test", what: str = "predictions",
+             extra_boxes: str = "count_as_fp", example_scores=(0.98, 0.51, 0.20)) -> dict:
     """Everything one test set needs: sweep, chosen threshold, distances, σ, KS, examples."""
     thresholds = check_thresholds(thresholds)
     truth = truth_table(labels, split)
     matched = match_predictions(predictions, truth, what)
-    table = sweep(matched, len(truth), thresholds, distance_kpc, score_rule)
+    table = sweep(matched, len(truth), thresholds, distance_kpc, score_rule, extra_boxes)
     t = choose_threshold(table, chosen)
-    counts = counts_at(matched, len(truth), t, distance_kpc, score_rule)
+    counts = counts_at(matched, len(truth), t, distance_kpc, score_rule, extra_boxes)
     centres = tp_centres(matched, len(truth), t, distance_kpc, score_rule, tp_centre)
     distances = distance_table(matched, t, distance_kpc, score_rule, centres)
     ks = ks_tests(truth, counts.found, KS_PROPERTIES, ks_alpha)
@@ -390,5 +445,6 @@ def evaluate(predictions: Table, labels: Table, thresholds=DEFAULT_THRESHOLDS, d
         "centres": centres, "distances": distances, "ks": ks,
         "sigma_kpc": standard_error(centres["distance_kpc"]) if len(centres) else float("nan"),
         "fraction_predictions_within": float(np.mean(distances["within"])) if n_pass else float("nan"),
-        "examples": pick_examples(truth, matched, distance_kpc),
+        "examples": pick_examples(truth, matched, distance_kpc, n=len(example_scores), targets=example_scores),
+        "boxes_per_image": boxes_per_image(matched, truth),
     }

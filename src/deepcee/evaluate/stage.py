@@ -47,7 +47,7 @@ def _cfg(cfg: dict) -> dict:
     """The evaluate section with the schema's defaults filled (for callers outside Snakemake)."""
     out = {"thresholds": list(metrics.DEFAULT_THRESHOLDS), "distance_kpc": 100.0, "chosen_threshold": "best",
            "score_rule": "greater", "tp_centre": "highest_score", "ks_alpha": 0.05,
-           "example_scores": [0.98, 0.51, 0.20]}
+           "example_scores": [0.98, 0.51, 0.20], "extra_boxes": "count_as_fp"}
     out.update({k: v for k, v in (cfg or {}).items() if v is not None or k == "chosen_threshold"})
     return out
 
@@ -57,12 +57,19 @@ def _run(predictions_path, labels_path, cfg: dict, chosen, what: str) -> dict:
     predictions = read_ecsv(predictions_path)
     labels = read_ecsv(labels_path)
     res = metrics.evaluate(predictions, labels, cfg["thresholds"], cfg["distance_kpc"], chosen, cfg["score_rule"],
-                           cfg["tp_centre"], cfg["ks_alpha"], what=str(predictions_path))
+                           cfg["tp_centre"], cfg["ks_alpha"], what=str(predictions_path),
+                           extra_boxes=cfg["extra_boxes"], example_scores=cfg["example_scores"])
     res["cfg"] = cfg
     res["chosen_setting"] = chosen
-    res["examples"] = metrics.pick_examples(res["truth"], res["matched"], cfg["distance_kpc"],
-                                            targets=cfg["example_scores"], n=len(cfg["example_scores"]))
     return res
+
+
+def _other_rule(res: dict) -> tuple[str, Table]:
+    """The sweep under the extra-boxes rule NOT in force, for the summary (both rules reported)."""
+    cfg = res["cfg"]
+    other = [r for r in metrics.EXTRA_BOXES if r != cfg["extra_boxes"]][0]
+    return other, metrics.sweep(res["matched"], len(res["truth"]), cfg["thresholds"], cfg["distance_kpc"],
+                                cfg["score_rule"], other)
 
 
 def _quotable(res: dict, paper_threshold: float | None = None) -> dict:
@@ -88,9 +95,18 @@ def _quotable(res: dict, paper_threshold: float | None = None) -> dict:
         "ci95_kpc": 1.96 * res["sigma_kpc"] if math.isfinite(res["sigma_kpc"]) else float("nan"),
         "n_predictions_at_chosen": int(len(res["distances"])),
         "fraction_predictions_within": res["fraction_predictions_within"],
-        "tp_plus_fn_equals_n_test_on_every_row": bool(all(int(r["tp"]) + int(r["fn"]) == len(truth) for r in sweep)),
+        "extra_boxes": cfg["extra_boxes"],
         "ks": res["ks"],
         "sweep": [metrics.row_at(sweep, float(x)) for x in sweep["threshold"]],
+        "boxes_per_image_at_zero": res["boxes_per_image"],
+        "zero_row_normalised_300": metrics.normalised_zero_row(sweep, len(truth), 300),
+    }
+    other, other_sweep = _other_rule(res)
+    other_t = metrics.choose_threshold(other_sweep, res["chosen_setting"])
+    out["other_extra_boxes_rule"] = {
+        "extra_boxes": other, "best_f1_threshold": float(metrics.choose_threshold(other_sweep, "best")),
+        "chosen_threshold": float(other_t), "at_chosen": metrics.row_at(other_sweep, other_t),
+        "sweep": [metrics.row_at(other_sweep, float(x)) for x in other_sweep["threshold"]],
     }
     if paper_threshold is not None and float(paper_threshold) in out["thresholds"]:
         out["at_paper_threshold"] = metrics.row_at(sweep, float(paper_threshold))

@@ -154,7 +154,7 @@ def axis_ratio(early, gen: np.random.Generator):
 class Objects:
     """Columns of objects to draw; positions in arcsec east/north of the image centre."""
 
-    FIELDS = ("east", "north", "mag_r", "gr", "ri", "kind", "n", "hlr", "q", "beta")
+    FIELDS = ("east", "north", "mag_r", "gr", "ri", "kind", "n", "hlr", "q", "beta", "z")
     KINDS = {"star": 0, "dev": 1, "exp": 2, "sersic": 3}
 
     def __init__(self):
@@ -248,7 +248,7 @@ def cluster_objects(gen, z, richness, m_faint, *, bcg_rmag=np.nan, member_scale=
         r50 = float(shen_r50_kpc(np.array([M_bcg]), np.array([True]), gen)[0]) * 1.5
         objs.add(east=centre[0], north=centre[1], mag_r=m_bcg, gr=gr_rs + gen.normal(0, 0.03),
                  ri=ri_rs + gen.normal(0, 0.02), kind=Objects.KINDS["sersic"], n=gen.uniform(4.0, 5.5),
-                 hlr=r50 / kpa, q=np.clip(gen.normal(0.78, 0.08), 0.55, 1.0), beta=gen.uniform(0, np.pi))
+                 hlr=r50 / kpa, q=np.clip(gen.normal(0.78, 0.08), 0.55, 1.0), beta=gen.uniform(0, np.pi), z=z)
     n = len(mags)
     if n:
         rad = _projected_nfw_radii(gen, n, r_max, r200 / concentration)
@@ -260,7 +260,7 @@ def cluster_objects(gen, z, richness, m_faint, *, bcg_rmag=np.nan, member_scale=
         r50 = shen_r50_kpc(M, ~blue, gen) / kpa
         objs.add(east=centre[0] + rad * np.cos(phi), north=centre[1] + rad * np.sin(phi), mag_r=mags,
                  gr=gr, ri=ri, kind=np.where(blue, Objects.KINDS["exp"], Objects.KINDS["dev"]), n=0.0,
-                 hlr=r50, q=axis_ratio(~blue, gen), beta=gen.uniform(0, np.pi, n))
+                 hlr=r50, q=axis_ratio(~blue, gen), beta=gen.uniform(0, np.pi, n), z=z)
     return objs
 
 
@@ -296,7 +296,7 @@ def field_objects(gen, half_width_arcsec, m_faint, density_scale=1.0) -> Objects
     objs.add(east=gen.uniform(-half_width_arcsec, half_width_arcsec, n),
              north=gen.uniform(-half_width_arcsec, half_width_arcsec, n), mag_r=mags, gr=gr, ri=ri,
              kind=np.where(red, Objects.KINDS["dev"], Objects.KINDS["exp"]), n=0.0,
-             hlr=np.clip(r50, 0.05, 60.0), q=axis_ratio(red, gen), beta=gen.uniform(0, np.pi, n))
+             hlr=np.clip(r50, 0.05, 60.0), q=axis_ratio(red, gen), beta=gen.uniform(0, np.pi, n), z=z)
     return objs
 
 
@@ -322,7 +322,7 @@ def star_objects(gen, half_width_arcsec, m_faint, density_scale=1.0, bright_per_
     ri = np.where(dwarf, gen.uniform(0.5, 1.5, n), 0.35 * gr + gen.normal(0, 0.04, n))
     objs.add(east=gen.uniform(-half_width_arcsec, half_width_arcsec, n),
              north=gen.uniform(-half_width_arcsec, half_width_arcsec, n), mag_r=mags, gr=gr, ri=ri,
-             kind=Objects.KINDS["star"], n=0.0, hlr=0.0, q=1.0, beta=0.0)
+             kind=Objects.KINDS["star"], n=0.0, hlr=0.0, q=1.0, beta=0.0, z=0.0)
     return objs
 
 
@@ -345,7 +345,7 @@ def foreground_objects(gen, half_width_arcsec, per_deg2) -> Objects:
     objs.add(east=gen.uniform(-half_width_arcsec, half_width_arcsec, n),
              north=gen.uniform(-half_width_arcsec, half_width_arcsec, n), mag_r=mags, gr=gr, ri=ri,
              kind=np.where(early, Objects.KINDS["dev"], Objects.KINDS["exp"]), n=0.0,
-             hlr=np.clip(r50, 1.0, 90.0), q=axis_ratio(early, gen), beta=gen.uniform(0, np.pi, n))
+             hlr=np.clip(r50, 1.0, 90.0), q=axis_ratio(early, gen), beta=gen.uniform(0, np.pi, n), z=z)
     return objs
 
 
@@ -565,8 +565,12 @@ def render_view(view, images_cfg: dict, seed: int) -> tuple[np.ndarray, object, 
                                   centre=pos, r_max_arcsec=None)
             parts.append(("group", grp, centre_pix))
     counts = {}
+    truth = []
+    n_group = 0
     for label, objs, (px0, py0) in parts:
         a = objs.arrays()
+        if label == "group":
+            n_group += 1
         if len(a["mag_r"]) == 0:
             counts[label] = counts.get(label, 0)
             continue
@@ -577,6 +581,11 @@ def render_view(view, images_cfg: dict, seed: int) -> tuple[np.ndarray, object, 
             keep |= (xs > -pixels) & (xs < 2 * pixels) & (ys > -pixels) & (ys < 2 * pixels) & (a["mag_r"] < 12)
         fl = _band_fluxes(a["mag_r"], a["gr"], a["ri"])
         counts[label] = counts.get(label, 0) + int(keep.sum())
+        truth.append({"x": xs[keep], "y": ys[keep], "mag_r": a["mag_r"][keep], "z": a["z"][keep],
+                      "member": np.full(int(keep.sum()), TRUTH_MEMBER[label], dtype=object),
+                      "group": np.full(int(keep.sum()), n_group if label == "group" else 0, dtype=int),
+                      "central": np.arange(len(keep))[keep] == 0 if label in ("cluster", "group")
+                      else np.zeros(int(keep.sum()), dtype=bool)})
         for j in np.flatnonzero(keep):
             canvas.draw(xs[j], ys[j], fl[j], a["mag_r"][j], int(a["kind"][j]), a["n"][j], a["hlr"][j],
                         a["q"][j], a["beta"][j])
@@ -601,8 +610,37 @@ def render_view(view, images_cfg: dict, seed: int) -> tuple[np.ndarray, object, 
     if not synthetic:
         img += blank_background(gen_view, pixels, canvas.os, mc["blank_frames"])
     info = {"psf_fwhm_arcsec": fwhm, "n_exact": canvas.n_exact, "n_fast": canvas.n_fast, **counts,
-            "cluster_x": cx, "cluster_y": cy}
+            "cluster_x": cx, "cluster_y": cy, "truth": _truth_table(truth, wcs, name, cid)}
     return img, wcs, info
+
+
+#: What each rendered object belongs to, as written to the truth tables. Other catalogued
+#: clusters are not drawn by the mock (each view renders its own cluster only).
+TRUTH_MEMBER = {"cluster": "target", "group": "group", "field": "field", "stars": "star",
+                "foreground": "foreground"}
+TRUTH_COLUMNS = ("view", "cluster_id", "member", "group", "central", "ra", "dec", "x", "y", "mag_r", "z")
+
+
+def _truth_table(parts: list[dict], wcs, view: str, cluster_id: str):
+    """Every drawn object of one view: sky position, r magnitude, redshift (0 for stars), membership.
+
+    ``x``/``y`` are FITS-array pixels (0-based, as ``wcs.pixel_to_world``); ``group`` numbers the
+    uncatalogued groups of the view (0 = not in a group); ``central`` marks the BCG / BGG.
+    """
+    from astropy.table import Table
+
+    cols = {k: (np.concatenate([p[k] for p in parts]) if parts else np.zeros(0)) for k in
+            ("x", "y", "mag_r", "z", "member", "group", "central")}
+    sky = wcs.pixel_to_world(cols["x"], cols["y"]) if len(cols["x"]) else None
+    n = len(cols["x"])
+    return Table({"view": np.full(n, view, dtype=object).astype(str) if n else np.zeros(0, dtype=str),
+                  "cluster_id": np.full(n, cluster_id, dtype=object).astype(str) if n else np.zeros(0, dtype=str),
+                  "member": cols["member"].astype(str), "group": cols["group"].astype(int),
+                  "central": cols["central"].astype(bool),
+                  "ra": sky.ra.deg if n else np.zeros(0), "dec": sky.dec.deg if n else np.zeros(0),
+                  "x": cols["x"].astype(float), "y": cols["y"].astype(float),
+                  "mag_r": cols["mag_r"].astype(float), "z": cols["z"].astype(float)},
+                 names=TRUTH_COLUMNS)
 
 
 def render_view_to_fits(view, images_cfg: dict, seed: int, out_path: str | Path) -> dict:

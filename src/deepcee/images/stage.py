@@ -33,12 +33,17 @@ def make_views(catalogue_path, out_path, images_cfg: dict, seed: int) -> Table:
 
 
 def acquire_shard(views_path, shard: int, fits_dir, manifest_path, images_cfg: dict, seed: int,
-                  source: str | None = None) -> dict:
-    """Render (mock) or download (skyview) every view of one shard; write its manifest last."""
+                  source: str | None = None, truth_path=None) -> dict:
+    """Render (mock) or download (skyview) every view of one shard; write its manifest last.
+
+    ``truth_path`` (mock only): an ECSV of every rendered object of the shard's views with its
+    sky position, magnitude, redshift and membership (``mocksky.TRUTH_COLUMNS``), for the case
+    studies (paper Figs 8-11) and the false-positive breakdown.
+    """
     source = source or images_cfg.get("source", "mock")
     views = shard_views(read_views(views_path), shard)
     fits_dir = Path(fits_dir)
-    files, infos = [], []
+    files, infos, truths = [], [], []
     t0 = time.perf_counter()
     for row in tqdm(views, desc=f"{source} shard {shard}", unit="view", mininterval=5):
         out = fits_dir / f"{row['view']}.fits"
@@ -46,6 +51,7 @@ def acquire_shard(views_path, shard: int, fits_dir, manifest_path, images_cfg: d
             from deepcee.images.mocksky import render_view_to_fits
 
             info = render_view_to_fits(row, images_cfg, seed, out)
+            truths.append(info.pop("truth"))
             infos.append({"view": str(row["view"]), **{k: v for k, v in info.items() if k != "cluster_x" and k != "cluster_y"}})
         elif source == "skyview":
             from deepcee.images.fits import fetch_skyview_view
@@ -55,6 +61,19 @@ def acquire_shard(views_path, shard: int, fits_dir, manifest_path, images_cfg: d
             raise DeepCeeError(f"config key 'images.source': unknown source {source!r}")
         files.append({"view": str(row["view"]), "fits": str(out)})
     seconds = time.perf_counter() - t0
+    if truth_path is not None:
+        from astropy.table import vstack
+
+        from deepcee.core.files import atomic_path
+        from deepcee.images.mocksky import TRUTH_COLUMNS
+
+        if source != "mock":
+            raise DeepCeeError(f"{truth_path}: a truth table exists only for images.source: mock")
+        table = vstack(truths) if truths else Table(names=TRUTH_COLUMNS,
+                                                    dtype=(str, str, str, int, bool) + (float,) * 6)
+        table.meta.update({"shard": int(shard), "source": source})
+        with atomic_path(truth_path) as tmp:
+            table.write(tmp, format="ascii.ecsv", overwrite=True)
     manifest = {"shard": int(shard), "source": source, "n_views": len(files), "files": files,
                 "seconds": round(seconds, 3), "views_per_s": round(len(files) / seconds, 3) if seconds > 0 else None,
                 "render_info": infos}

@@ -12,8 +12,9 @@ Where the numbers come from (first found wins):
 * counts: the contract files themselves (rows of ``sample.ecsv``, ``labels.ecsv``...),
   so the text can never disagree with the data;
 * sweep numbers (best threshold, P/R/F1, TP/FP/FN): ``table2_sweep_test.csv`` and
-  ``table3_sweep_redmapper.csv`` -- the best threshold is the row of highest F1
-  (the lowest threshold on a tie), as in the paper's Tables 2 and 3;
+  ``table3_sweep_redmapper.csv`` -- the best threshold is the stage's chosen one, else
+  the row of highest F1 with the HIGHER threshold winning a tie (fewer false positives for
+  the same F1; ``deepcee.evaluate.metrics.choose_threshold``);
 * standard error, KS statistics and critical values, the fraction of predictions
   within the distance threshold: ``04_evaluate/summary.json`` and ``ks_test.json``
   (keys listed in ``SUMMARY_KEYS``; nested dicts are searched);
@@ -76,6 +77,11 @@ PUBLISHED: dict[str, Any] = {
     "RMBestRecall": 0.8710,
     "RMBestFOne": 0.8182,
     "RMZeroFP": 9270,
+    "TestBoxesMedian": 300,
+    "TestBoxesMin": 300,
+    "TestBoxesMax": 300,
+    "TestZeroFPNormalised": 60997,
+    "RMBoxesMedian": 300,
 }
 
 #: Table 2 and Table 3 of the paper: threshold (%) -> (TP, FP, FN, precision, recall, F1).
@@ -121,7 +127,11 @@ COMPARISON_ROWS = [
     ("TestBestPrecision", "Test set: precision at best", "ratio"),
     ("TestBestRecall", "Test set: recall at best", "ratio"),
     ("TestBestFOne", "Test set: F1 at best", "ratio"),
+    ("TestBoxesMedian", "Test set: boxes per image at 0\\% (median)", "int"),
+    ("TestBoxesMin", "Test set: boxes per image at 0\\% (min)", "int"),
+    ("TestBoxesMax", "Test set: boxes per image at 0\\% (max)", "int"),
     ("TestZeroFP", "Test set: FP at 0\\%", "int"),
+    ("TestZeroFPNormalised", "Test set: FP at 0\\%, 300 boxes per image", "int"),
     ("StdErrKpc", "Standard error of centres (kpc)", "kpc"),
     ("FracPredWithin", "Predictions within 100 kpc", "ratio"),
     ("FracClustersWithin", "Clusters recovered within 100 kpc", "ratio"),
@@ -440,6 +450,18 @@ def collect_numbers(inputs: dict[str, str | Path | None], config: dict | None = 
             if value is not None:
                 break
         n[macro] = value
+    # boxes per image at score 0 and the 0 % row re-expressed at the paper's 300 boxes per image
+    for prefix, name in (("Test", "evaluate"), ("RM", "redmapper")):
+        stage = summaries[name]
+        for field, key in (("BoxesMin", "min"), ("BoxesMedian", "median"), ("BoxesMax", "max"),
+                           ("BoxesMean", "mean")):
+            n[f"{prefix}{field}"] = get_dotted(stage, f"boxes_per_image_at_zero.{key}")
+        n[f"{prefix}ZeroFPNormalised"] = get_dotted(stage, "zero_row_normalised_300.fp")
+        n[f"{prefix}ZeroPrecisionNormalised"] = get_dotted(stage, "zero_row_normalised_300.precision")
+        n[f"{prefix}ExtraBoxesRule"] = get_dotted(stage, "extra_boxes")
+        n[f"{prefix}OtherRuleBestThreshold"] = get_dotted(stage, "other_extra_boxes_rule.best_f1_threshold")
+        n[f"{prefix}OtherRuleBestFOne"] = get_dotted(stage, "other_extra_boxes_rule.at_chosen.f1")
+        n[f"{prefix}OtherRuleBestPrecision"] = get_dotted(stage, "other_extra_boxes_rule.at_chosen.precision")
     if n["DistanceThresholdKpc"] is None:
         n["DistanceThresholdKpc"] = 100
     if n["FracClustersWithin"] is None:  # the paper's "81 per cent of the clusters" is the recall
@@ -455,6 +477,9 @@ def collect_numbers(inputs: dict[str, str | Path | None], config: dict | None = 
         n["NRedmapperClusters"] = find_value(summaries["redmapper"], ("counts.clusters", "counts.redmapper_clusters"),
                                              r"(^|/)n?_?clusters$")
     n["NRedmapperImages"] = rm_labels.get("images")
+    # region clusters left out because they are training/test clusters (paper §3.2 keeps none of those)
+    n["NRedmapperExcluded"] = find_value(summaries["redmapper"], ("counts.excluded_train_or_test",
+                                                                  "region.n_excluded_train_or_test"))
 
     if isinstance(n.get("TrainSeconds"), (int, float)):
         n["TrainMinutes"] = float(n["TrainSeconds"]) / 60.0
@@ -508,7 +533,10 @@ def verdicts(n: dict[str, Any]) -> dict[str, str]:
 _INT_MACROS_FLOATFMT = {"StdErrKpc": "{:.2f}", "PixelScaleArcsec": "{:g}", "KSAlpha": "{:g}",
                         "ClipGradNorm": "{:g}", "BoxKpc": "{:g}", "MaxOffsetArcsec": "{:g}", "LossFirst": "{:.4f}", "LossFinal": "{:.4f}",
                         "TrainMinutes": "{:.1f}", "RedmapperAreaDeg": "{:.0f}", "LearningRate": "{:g}",
-                        "TestFraction": "{:g}", "ZMin": "{:g}", "ZMax": "{:g}", "MinMembers": "{:g}"}
+                        "TestFraction": "{:g}", "ZMin": "{:g}", "ZMax": "{:g}", "MinMembers": "{:g}",
+                        "TestBoxesMedian": "{:g}", "TestBoxesMean": "{:.1f}", "RMBoxesMedian": "{:g}",
+                        "RMBoxesMean": "{:.1f}", "TestOtherRuleBestThreshold": "{:g}",
+                        "RMOtherRuleBestThreshold": "{:g}"}
 _KS = ("KSRedshift", "KSBCG", "KSRichness", "KSCritical", "KSPvalueRedshift")
 
 
