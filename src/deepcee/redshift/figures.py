@@ -27,8 +27,8 @@ def plot_redshift(tables: dict, summary: dict, *paths) -> None:
         ok = np.isfinite(zc) & np.isfinite(ze)
         m = summary.get("sets", {}).get(name, {}).get("redshift", {})
         marker, colour = MARKERS.get(name, ("^", "C2"))
-        label = (f"{LABELS.get(name, name)}: N={int(ok.sum())}, σ={m.get('sigma_nmad', float('nan')):.3f}"
-                 f" ({int((~np.isfinite(ze)).sum())} missing)")
+        label = (f"{LABELS.get(name, name)}: {int(ok.sum())}, σ {m.get('sigma_nmad', float('nan')):.3f}, "
+                 f"{int((~np.isfinite(ze)).sum())} no z")
         ax.scatter(zc[ok], ze[ok], s=10, marker=marker, color=colour, alpha=0.8, label=label)
         bx.scatter(zc[ok], (ze[ok] - zc[ok]) / (1 + zc[ok]), s=8, marker=marker, color=colour, alpha=0.8)
         if ok.any():
@@ -43,7 +43,7 @@ def plot_redshift(tables: dict, summary: dict, *paths) -> None:
     ax.set_xlim(*line)
     ax.set_ylim(*line)
     ax.set_ylabel(r"$z_{\rm est}$ (red sequence)")
-    ax.legend(loc="upper left", frameon=False)
+    ax.legend(loc="upper left", frameon=False, fontsize=6.5)
     bx.axhline(0, color="0.4", lw=0.8)
     for s in (-out, out):
         bx.axhline(s, color="0.6", lw=0.6, ls="--")
@@ -63,8 +63,8 @@ def plot_richness(tables: dict, summary: dict, *paths) -> None:
         ok = np.isfinite(lam) & np.isfinite(est) & (lam > 0) & (est > 0)
         m = summary.get("sets", {}).get(name, {}).get("richness", {})
         marker, colour = MARKERS.get(name, ("^", "C2"))
-        label = (f"{LABELS.get(name, name)}: N={int(ok.sum())}, scatter {m.get('scatter_log10', float('nan')):.2f}"
-                 f" dex ({int((~np.isfinite(est)).sum())} missing)")
+        label = (f"{LABELS.get(name, name)}: {int(ok.sum())}, {m.get('scatter_log10', float('nan')):.2f} dex, "
+                 f"{int((~np.isfinite(est)).sum())} none")
         ax.scatter(lam[ok], est[ok], s=10, marker=marker, color=colour, alpha=0.8, label=label)
         if ok.any():
             lo, hi = min(lo, lam[ok].min(), est[ok].min()), max(hi, lam[ok].max(), est[ok].max())
@@ -78,5 +78,5 @@ def plot_richness(tables: dict, summary: dict, *paths) -> None:
     ax.set_ylim(*line)
     ax.set_xlabel(r"$\lambda$ (redMaPPer)")
     ax.set_ylabel(r"richness$_{\rm est}$")
-    ax.legend(loc="upper left", frameon=False)
+    ax.legend(loc="upper left", frameon=False, fontsize=6.5)
     save_figure(fig, *paths)

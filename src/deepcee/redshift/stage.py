@@ -26,7 +26,7 @@ DEFAULTS = {
     "enabled": True,
     "photometry": dict(photometry.DEFAULTS),
     "red_sequence": dict(red_sequence.DEFAULTS),
-    "calibration": {**calibration.DEFAULTS, "max_clusters": 120},
+    "calibration": {**calibration.DEFAULTS, "max_clusters": 200},
     "richness": {"radius_kpc": 400.0, "luminosity_cut": 0.4},
     "metrics": {"outlier_threshold": 0.05, "bootstrap": 1000, "interval": 0.95},
 }
@@ -249,6 +249,10 @@ def estimate(predictions_path, labels_path, summary_path, calibration_path, out_
 
 
 # --------------------------------------------------------------------------- metrics
+#: Fewest clusters a scatter (NMAD, log scatter) or a slope is computed from.
+MIN_SPREAD = 3
+
+
 def nmad(x) -> float:
     """Normalised median absolute deviation, 1.4826 median|x − median x| (NaN for no values)."""
     x = np.asarray(x, dtype=float)
@@ -263,7 +267,9 @@ def redshift_metrics(z_est, z_cat, outlier_threshold: float = 0.05) -> dict:
     dz = (z_est[ok] - z_cat[ok]) / (1 + z_cat[ok])
     if not len(dz):
         return {"n": 0, "sigma_nmad": float("nan"), "bias": float("nan"), "outlier_fraction": float("nan")}
-    return {"n": int(len(dz)), "sigma_nmad": nmad(dz), "bias": float(np.median(dz)),
+    # a spread of fewer than MIN_SPREAD values is not quoted (one cluster has NMAD 0)
+    return {"n": int(len(dz)), "sigma_nmad": nmad(dz) if len(dz) >= MIN_SPREAD else float("nan"),
+            "bias": float(np.median(dz)),
             "outlier_fraction": float(np.mean(np.abs(dz) > outlier_threshold))}
 
 
@@ -272,9 +278,10 @@ def richness_metrics(est, lam) -> dict:
     est, lam = np.asarray(est, dtype=float), np.asarray(lam, dtype=float)
     ok = np.isfinite(est) & (est > 0) & np.isfinite(lam) & (lam > 0)
     x, y = np.log10(lam[ok]), np.log10(est[ok])
-    out = {"n": int(ok.sum()), "scatter_log10": float(np.std(y - x, ddof=1)) if ok.sum() > 1 else float("nan"),
+    out = {"n": int(ok.sum()),
+           "scatter_log10": float(np.std(y - x, ddof=1)) if ok.sum() >= MIN_SPREAD else float("nan"),
            "slope": float("nan")}
-    if ok.sum() > 2 and np.ptp(x) > 0:
+    if ok.sum() >= MIN_SPREAD and np.ptp(x) > 0:
         out["slope"] = float(np.polyfit(x, y, 1)[0])
     return out
 
