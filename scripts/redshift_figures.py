@@ -9,7 +9,8 @@ from deepcee.redshift.figures import plot_redshift, plot_richness
 def main(snakemake):
     o = snakemake.output
     tables = {name: read_ecsv(snakemake.input[name], what=f"{name} detections") for name in snakemake.params.sets}
-    summary = json.loads(open(snakemake.input.summary).read())
+    with open(snakemake.input.summary) as handle:
+        summary = json.load(handle)
     plot_redshift(tables, summary, o.redshift_pdf, o.redshift_png)
     plot_richness(tables, summary, o.richness_pdf, o.richness_png)
 

@@ -141,7 +141,7 @@ def test_unreadable_fits_is_one_line_error(tmp_path):
 
 # --------------------------------------------------------------------------- calibration
 def test_calibration_uses_training_clusters_only(survey, tmp_path):
-    root, labels_path, labels = survey
+    _root, labels_path, labels = survey
     cal = stage.calibrate(labels_path, tmp_path / "cal.json", CFG, seed=1, log=lambda s: None)
     assert cal["n_measured"] == 12
     assert json.loads((tmp_path / "cal.json").read_text())["redshift"]["coefficients"] == cal["redshift"]["coefficients"]
@@ -184,7 +184,7 @@ def test_too_few_training_clusters_is_an_error():
 
 # --------------------------------------------------------------------------- detections and flags
 def test_detections_get_estimates_or_flags(survey, tmp_path):
-    root, labels_path, labels = survey
+    _root, labels_path, _labels = survey
     cal_path = tmp_path / "cal.json"
     stage.calibrate(labels_path, cal_path, CFG, seed=1, log=lambda s: None)
     # S0, S1: a box on the cluster; E0: a box on an empty field; S1 also a tiny box in a corner

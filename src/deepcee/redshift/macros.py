@@ -25,7 +25,7 @@ def _num(value):
     return None if math.isnan(value) else value
 
 
-def redshift_macros(summary: dict | str | Path) -> "OrderedDict[str, float | int | None]":
+def redshift_macros(summary: dict | str | Path) -> OrderedDict[str, float | int | None]:
     """``results/08_redshift/summary.json`` (a dict or its path) -> ordered ``{macro: value}``."""
     if not isinstance(summary, dict):
         summary = json.loads(Path(summary).read_text())

@@ -35,7 +35,7 @@ class ViewCatalogue:
     sources: dict
 
     def __len__(self) -> int:
-        return int(len(self.sources["x"]))
+        return len(self.sources["x"])
 
 
 def nmgy_to_mag(flux) -> np.ndarray:
@@ -89,16 +89,16 @@ def measure_view(path, cfg: dict | None = None) -> ViewCatalogue:
         data[bad] = 0.0
         try:
             bkg = sep.Background(data, mask=bad, bw=64, bh=64, fw=3, fh=3)
-        except Exception as err:  # sep raises plain Exceptions for degenerate images
+        except Exception as err:  # noqa: BLE001 -- sep raises plain Exceptions for degenerate images
             raise DeepCeeError(f"{path}: background of extension {band.upper()} failed ({err})") from None
         images[band] = data - bkg.back()
         rms[band] = float(bkg.globalrms) if np.isfinite(bkg.globalrms) and bkg.globalrms > 0 else 1e-6
-    min_area = max(3, int(round(float(cfg["min_area_arcsec2"]) / scale**2)))
+    min_area = max(3, round(float(cfg["min_area_arcsec2"]) / scale**2))
     sep.set_extract_pixstack(max(300000, 4 * r_data.size))
     try:
         obj = sep.extract(images["r"], float(cfg["detect_sigma"]), err=rms["r"], minarea=min_area,
                           deblend_cont=0.005, clean=True)
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 -- sep raises plain Exceptions (e.g. pixel stack full)
         raise DeepCeeError(f"{path}: source extraction failed ({err})") from None
     if len(obj) > int(cfg["max_sources"]):
         obj = obj[np.argsort(-obj["flux"])[: int(cfg["max_sources"])]]

@@ -268,7 +268,7 @@ def redshift_metrics(z_est, z_cat, outlier_threshold: float = 0.05) -> dict:
     if not len(dz):
         return {"n": 0, "sigma_nmad": float("nan"), "bias": float("nan"), "outlier_fraction": float("nan")}
     # a spread of fewer than MIN_SPREAD values is not quoted (one cluster has NMAD 0)
-    return {"n": int(len(dz)), "sigma_nmad": nmad(dz) if len(dz) >= MIN_SPREAD else float("nan"),
+    return {"n": len(dz), "sigma_nmad": nmad(dz) if len(dz) >= MIN_SPREAD else float("nan"),
             "bias": float(np.median(dz)),
             "outlier_fraction": float(np.mean(np.abs(dz) > outlier_threshold))}
 
@@ -349,7 +349,7 @@ def summarize(detections: dict, calibration_path, out_json, cfg: dict | None, se
         sets[name] = set_summary(table, cfg, rng(seed, "redshift-bootstrap", name))
         z = sets[name]["redshift"]
         log(f"{name}: {sets[name]['n_detections']} detections ({sets[name]['n_z_missing']} without z); "
-            f"{z['n']} recovered clusters: sigma_z/(1+z) = {z['sigma_nmad']:.4f}, bias = {z['bias']:+.4f}, "
+            f"{z['n']} of {sets[name]['n_recovered_clusters']} recovered clusters with a z: sigma_z/(1+z) = {z['sigma_nmad']:.4f}, bias = {z['bias']:+.4f}, "
             f"outliers = {z['outlier_fraction']:.3f}; richness scatter = "
             f"{sets[name]['richness']['scatter_log10']:.3f} dex, slope = {sets[name]['richness']['slope']:.3f}")
     counts = {f"{name}_{key}": sets[name][key] for name in sets
