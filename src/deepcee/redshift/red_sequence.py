@@ -192,7 +192,7 @@ def count_members(cat: ViewCatalogue, region: Region, gr: float, ri: float, z: f
     inner = max(float(cfg["background_inner"]) * region.side, 1.1 * radius_px)
     far, far_area = outskirts(cat, centre, inner)
     out = {"count": np.nan, "n_raw": int((sel & inside).sum()), "n_background_expected": np.nan,
-           "coverage": area_in / (np.pi * radius_px**2), "mag_cut": mag_cut, "radius_px": radius_px,
+           "coverage": min(1.0, area_in / (np.pi * radius_px**2)), "mag_cut": mag_cut, "radius_px": radius_px,
            "flag": "ok"}
     if far_area < float(cfg["min_background_fraction"]) * cat.shape[0] * cat.shape[1]:
         out["flag"] = "no_background"
