@@ -277,3 +277,20 @@ def test_summary_to_macros():
     assert m["RzTestZMissing"] == 4 and m["RzCalibClusters"] == 200 and m["RzIntervalPct"] == pytest.approx(95)
     assert m["RzTestRichSlope"] is None                 # NaN -> n/a, never a number
     assert m["RzRedmapperDetections"] is None           # a set that was not run
+
+
+def test_figures_with_and_without_recovered_clusters(tmp_path):
+    from deepcee.redshift.figures import plot_redshift, plot_richness
+
+    rows = [("v0", 0.9, 150.0, 10.0, 0, 0, 9, 9, 0.14, "ok", 40.0, "ok", 1.0, 0.4, 10, 5.0, 4.0, 1.0, True, True,
+             "C0", 0.15, 35.0, 10.0),
+            ("v1", 0.8, 150.0, 10.0, 0, 0, 9, 9, np.nan, "few_galaxies", np.nan, "no_redshift", np.nan, np.nan, 1,
+             np.nan, np.nan, np.nan, True, True, "C1", 0.12, 25.0, 20.0)]
+    full = Table(rows=rows, names=stage.DETECTION_COLUMNS)
+    empty = full[:0]
+    summary = {"outlier_threshold": 0.05, "sets": {}}
+    for name, tables in (("some", {"test": full}), ("none", {"test": empty, "redmapper": empty})):
+        plot_redshift(tables, summary, tmp_path / f"z_{name}.png")
+        plot_richness(tables, summary, tmp_path / f"r_{name}.png")
+        assert (tmp_path / f"z_{name}.png").stat().st_size > 1000
+        assert (tmp_path / f"r_{name}.png").stat().st_size > 1000

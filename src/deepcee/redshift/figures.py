@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from deepcee.core.figures import new_figure, save_figure
 
 LABELS = {"test": "test set", "redmapper": "redMaPPer set"}
 MARKERS = {"test": ("o", "C0"), "redmapper": ("s", "C3")}
+
+
+def _fmt(value, spec: str) -> str:
+    value = float(value)
+    return "n/a" if not np.isfinite(value) else format(value, spec)
 
 
 def _primary(table):
@@ -27,8 +33,8 @@ def plot_redshift(tables: dict, summary: dict, *paths) -> None:
         ok = np.isfinite(zc) & np.isfinite(ze)
         m = summary.get("sets", {}).get(name, {}).get("redshift", {})
         marker, colour = MARKERS.get(name, ("^", "C2"))
-        label = (f"{LABELS.get(name, name)}: {int(ok.sum())}, σ {m.get('sigma_nmad', float('nan')):.3f}, "
-                 f"{int((~np.isfinite(ze)).sum())} no z")
+        label = (f"{LABELS.get(name, name)}: {int(ok.sum())}, σ {_fmt(m.get('sigma_nmad', np.nan), '.3f')}, "
+                 f"{int((~np.isfinite(ze)).sum())} missing")
         ax.scatter(zc[ok], ze[ok], s=10, marker=marker, color=colour, alpha=0.8, label=label)
         bx.scatter(zc[ok], (ze[ok] - zc[ok]) / (1 + zc[ok]), s=8, marker=marker, color=colour, alpha=0.8)
         if ok.any():
@@ -63,8 +69,8 @@ def plot_richness(tables: dict, summary: dict, *paths) -> None:
         ok = np.isfinite(lam) & np.isfinite(est) & (lam > 0) & (est > 0)
         m = summary.get("sets", {}).get(name, {}).get("richness", {})
         marker, colour = MARKERS.get(name, ("^", "C2"))
-        label = (f"{LABELS.get(name, name)}: {int(ok.sum())}, {m.get('scatter_log10', float('nan')):.2f} dex, "
-                 f"{int((~np.isfinite(est)).sum())} none")
+        label = (f"{LABELS.get(name, name)}: {int(ok.sum())}, {_fmt(m.get('scatter_log10', np.nan), '.2f')} dex, "
+                 f"{int((~np.isfinite(est)).sum())} missing")
         ax.scatter(lam[ok], est[ok], s=10, marker=marker, color=colour, alpha=0.8, label=label)
         if ok.any():
             lo, hi = min(lo, lam[ok].min(), est[ok].min()), max(hi, lam[ok].max(), est[ok].max())
@@ -74,6 +80,11 @@ def plot_richness(tables: dict, summary: dict, *paths) -> None:
     ax.plot(line, line, color="0.4", lw=0.8)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ticks = [t for t in (5, 10, 20, 30, 50, 100, 200, 300, 500) if line[0] <= t <= line[1]]
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_ticks(ticks)
+        axis.set_major_formatter(ScalarFormatter())
+        axis.set_minor_formatter(NullFormatter())
     ax.set_xlim(*line)
     ax.set_ylim(*line)
     ax.set_xlabel(r"$\lambda$ (redMaPPer)")
