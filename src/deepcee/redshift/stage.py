@@ -219,7 +219,7 @@ def estimate(predictions_path, labels_path, summary_path, calibration_path, out_
         ti = int(r["truth_index"])
         fits_path = str(truth["fits"][ti])
         if fits_path not in cats:
-            cats = {fits_path: photometry.measure_view(fits_path, cfg["photometry"])}  # one view at a time
+            cats[fits_path] = photometry.measure_view(fits_path, cfg["photometry"])  # sources only: small
         cat = cats[fits_path]
         region = region_from_png_box(r["x0"], r["y0"], r["x1"], r["y1"], cat.shape, size)
         m = measure_detection(cat, region, rel, cfg)
