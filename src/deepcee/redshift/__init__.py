@@ -1,0 +1,1 @@
+"""Redshift and richness of each detection from the g, r, i pixels (red sequence, calibrated on training clusters)."""
