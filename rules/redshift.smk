@@ -26,6 +26,8 @@ rule redshift_calibrate:
         seed=config["seed"],
     log:
         "logs/redshift/calibrate.log",
+    conda:
+        "../envs/redshift.yaml"
     script:
         "../scripts/redshift_calibrate.py"
 
@@ -43,6 +45,8 @@ rule redshift_test:
         redshift=lambda wc: config.get("redshift", {}),
     log:
         "logs/redshift/test.log",
+    conda:
+        "../envs/redshift.yaml"
     script:
         "../scripts/redshift_estimate.py"
 
@@ -72,6 +76,8 @@ rule redshift_summary:
         sets=list(_RZ_SETS),
     log:
         "logs/redshift/summary.log",
+    conda:
+        "../envs/redshift.yaml"
     script:
         "../scripts/redshift_summary.py"
 
@@ -90,6 +96,8 @@ rule redshift_figures:
         sets=list(_RZ_SETS),
     log:
         "logs/redshift/figures.log",
+    conda:
+        "../envs/redshift.yaml"
     script:
         "../scripts/redshift_figures.py"
 

@@ -17,6 +17,7 @@ DEFAULT_RULES = {
     "fig14_offsets_recovered", "fig15_properties_ks", "redmapper_region", "redmapper_views",
     "redmapper_render_shard", "redmapper_stretch_shard", "redmapper_labels_raw", "redmapper_labels",
     "redmapper_predict", "redmapper_evaluate", "fig16_sky_map_redmapper", "fig17_precision_recall_redmapper",
+    "redshift_calibrate", "redshift_test", "redshift_redmapper", "redshift_summary", "redshift_figures",
     "paper_numbers", "paper_provenance", "paper_audit_notebook", "paper_audit_html", "paper_pdf", "all",
 }
 RESPLIT_RULES = {"kfold_labels", "cluster_split_labels", "resplit_train", "resplit_predict", "resplit_sweep",
