@@ -133,6 +133,8 @@ PAPER_RESOURCES = [
     "resources/abell-aco-vii110a/PROVENANCE.md",
     "resources/abell-aco-vii110a/abell_north.tsv",
     "resources/abell-aco-vii110a/abell_south.tsv",
+    "resources/mcxc-clusterdb/PROVENANCE.md",
+    "resources/mcxc-clusterdb/mcxc.csv.gz",
     "resources/redmapper-sdss-dr8-v5.10/PROVENANCE.md",
     "resources/redmapper-sdss-dr8-v5.10/sdss_redmapper.csv.gz",
     "resources/sdss-frame-r-redmapper-cluster/PROVENANCE.md",
