@@ -99,7 +99,7 @@ def plot_completeness(by_rich: Table, by_z: Table, paths) -> None:
             ax.annotate(str(n), (x, 0.03), ha="center", fontsize=7)
         ax.set_xlabel(label)
         ax.set_ylim(0, 1.05)
-        if col == "richness":
+        if col == "richness" and ok.any():
             ax.set_xscale("log")
     axes[0].set_ylabel("completeness (redMaPPer)")
     save_figure(fig, *paths)
