@@ -269,7 +269,7 @@ def test_killed_sharded_search_redoes_only_unfinished_shards(tmp_path):
     for s in done_before:  # what a killed run leaves is whole (written atomically)
         assert len(Table.read(s, format="ascii.ecsv").colnames) >= 10
     rerun = subprocess.run(cmd, cwd=wf, env=env, capture_output=True, text=True)
-    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-3000:]
     for s in shards:
         assert s.exists()
         t = Table.read(s, format="ascii.ecsv")
