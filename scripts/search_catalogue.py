@@ -14,4 +14,4 @@ def main(snakemake):
                     snakemake.input.stats, snakemake.input.mcxc, out)
 
 
-run_script(main, snakemake)  # noqa: F821
+run_script(main, snakemake)

@@ -18,4 +18,4 @@ def main(snakemake):
     print(f"search download shard {shard}: {len(done)} tiles cached from {scfg['source']}")
 
 
-run_script(main, snakemake)  # noqa: F821
+run_script(main, snakemake)

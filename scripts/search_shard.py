@@ -10,4 +10,4 @@ def main(snakemake):
                  threads=snakemake.threads)
 
 
-run_script(main, snakemake)  # noqa: F821
+run_script(main, snakemake)

@@ -10,4 +10,4 @@ def main(snakemake):
           f"in {info['shards']} shards {info['tiles_per_shard']}")
 
 
-run_script(main, snakemake)  # noqa: F821
+run_script(main, snakemake)

@@ -256,19 +256,21 @@ def test_killed_sharded_search_redoes_only_unfinished_shards(tmp_path):
     cmd = [sys.executable, "-m", "snakemake", *[str(s.relative_to(wf)) for s in shards], "--cores", "1",
            "--configfile", "config.yaml", str(tmp_path / "search.yaml"), "--nolock"]
     env = {**os.environ, "PYTHONPATH": str(wf / "src")}
-    proc = subprocess.Popen(cmd, cwd=wf, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.time() + 400
-    while not shards[0].exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.5)
-    assert shards[0].exists(), "the first shard never finished"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    log = tmp_path / "first_run.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=wf, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 400
+        # kill as soon as Snakemake has recorded one finished shard job
+        while "(Rule: search_shard)" not in log.read_text() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.3)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert "(Rule: search_shard)" in log.read_text(), log.read_text()[-2000:]
     done_before = {s: s.stat().st_mtime_ns for s in shards if s.exists()}
     assert len(done_before) < 3, "the run finished before it was killed; nothing to resume"
     for s in done_before:  # what a killed run leaves is whole (written atomically)
         assert len(Table.read(s, format="ascii.ecsv").colnames) >= 10
-    rerun = subprocess.run(cmd, cwd=wf, env=env, capture_output=True, text=True)
+    rerun = subprocess.run([*cmd, "--rerun-incomplete"], cwd=wf, env=env, capture_output=True, text=True)
     assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-3000:]
     for s in shards:
         assert s.exists()

@@ -44,14 +44,15 @@ def _sync(device):
 
 
 def bench(config: dict, model_path=None, n_tiles=16, batch_size=8, devices=("cpu",), log=print) -> dict:
+    from astropy.table import Table
+
+    from deepcee.detector.inference import predict_batches
     from deepcee.images.sky import sky_from_config
     from deepcee.images.stretch import native_factor, to_rgb
-    from deepcee.detector.inference import predict_batches
     from deepcee.search.acquire import mock_tiles
     from deepcee.search.merge import merge_detections
     from deepcee.search.stage import SEARCH_DEFAULTS, _sky_config, boxes_to_sky, resolve_precision
     from deepcee.search.tiles import owner_pixel, plan_tiles
-    from astropy.table import Table
 
     scfg = {**SEARCH_DEFAULTS, **config["search"]}
     images = config["images"]
@@ -130,8 +131,8 @@ def bench(config: dict, model_path=None, n_tiles=16, batch_size=8, devices=("cpu
     res["merge_tiles_per_s"] = len(acquired) / max(time.perf_counter() - t0, 1e-9)
     res["n_boxes"] = len(det)
 
-    from astropy_healpix import HEALPix
     import astropy.units as u
+    from astropy_healpix import HEALPix
 
     per_deg2 = 1.0 / HEALPix(nside=info["nside"]).pixel_area.to_value(u.deg**2)
     res["tiles_per_deg2"] = per_deg2
@@ -157,9 +158,11 @@ def main(argv=None):
     ap.add_argument("--devices", default="cpu,cuda")
     args = ap.parse_args(argv)
 
-    config = yaml.safe_load(open(args.config))
+    from pathlib import Path
+
+    config = yaml.safe_load(Path(args.config).read_text())
     for extra in args.configfile:
-        config = _merge(config, yaml.safe_load(open(extra)))
+        config = _merge(config, yaml.safe_load(Path(extra).read_text()))
     res = bench(config, args.model, args.tiles, args.batch_size, tuple(args.devices.split(",")))
     print(f"blind search benchmark: {res['n_tiles']} tiles of {res['pixels']} px -> {res['output_size']} px, "
           f"nside {res['nside']} ({res['tiles_per_deg2']:.0f} tiles/deg2), {res['threads']} CPU threads")
@@ -169,11 +172,13 @@ def main(argv=None):
         if f"infer_{name}_tiles_per_s" in res:
             print(f"  infer    {res[f'infer_{name}_tiles_per_s']:9.2f} tiles/s ({name}, {res[f'precision_{name}']}, "
                   f"batch {args.batch_size}; bare model {res[f'bare_{name}_tiles_per_s']:.2f}, "
-                  f"{100 * res[f'infer_{name}_fraction_of_bare']:.0f} %)" + (f" on {res['gpu']}" if name == "cuda" else ""))
+                  f"{100 * res[f'infer_{name}_fraction_of_bare']:.0f} %)"
+                  + (f" on {res['gpu']}" if name == "cuda" else ""))
     print(f"  merge    {res['merge_tiles_per_s']:9.2f} tiles/s ({res['n_boxes']} boxes)")
     for name in ("cpu", "cuda"):
         if f"sdss_{name}_hours_serial" in res:
-            print(f"SDSS footprint ({SDSS_FOOTPRINT_DEG2:,.0f} deg2, {res['sdss_tiles']:,.0f} tiles) with {name} inference: "
+            print(f"SDSS footprint ({SDSS_FOOTPRINT_DEG2:,.0f} deg2, {res['sdss_tiles']:,.0f} tiles) "
+                  f"with {name} inference: "
                   f"{res[f'sdss_{name}_hours_serial']:,.1f} h with every step in series on this machine, "
                   f"{res[f'sdss_{name}_hours_infer_only']:,.1f} h if acquisition keeps up (workers / cached downloads)")
     return res

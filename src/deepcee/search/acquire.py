@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import numpy as np
 from astropy import units as u
@@ -145,7 +145,7 @@ def fetch_hips_band(ra: float, dec: float, hips: str, pixels: int, scale: float,
 def hips_tile(tile: Tile, pixels: int, scale: float, cfg: dict, **kwargs) -> tuple[np.ndarray, WCS]:
     """One tile from the SDSS DR9 HiPS, in nMgy per tile pixel (see the module docstring)."""
     surveys = {**DEFAULT_HIPS, **(cfg.get("surveys") or {})}
-    per_unit = {b: 1.0 for b in BANDS} | {k: float(v) for k, v in (cfg.get("nmgy_per_unit") or {}).items()}
+    per_unit = dict.fromkeys(BANDS, 1.0) | {k: float(v) for k, v in (cfg.get("nmgy_per_unit") or {}).items()}
     native = (scale / SDSS_PIXEL_SCALE_ARCSEC) ** 2
     out, wcs = [], None
     for band in BANDS:

@@ -65,7 +65,7 @@ def merge_detections(det: Table, radius_arcsec: float = 60.0) -> Table:
             members = near & ~claimed
             claimed |= members
             seen = c_all.separation(c_owned[i]).to_value(u.arcsec) <= radius_arcsec
-            tiles = sorted(set(str(x) for x in det["tile"][seen]) | set(str(x) for x in owned["tile"][members]))
+            tiles = sorted({str(x) for x in det["tile"][seen]} | {str(x) for x in owned["tile"][members]})
             cols["ra"].append(float(owned["ra"][i]))
             cols["dec"].append(float(owned["dec"][i]))
             cols["score"].append(float(owned["score"][i]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
@@ -63,8 +64,9 @@ def build_catalogue(config: dict, tiles_path, shard_paths, stats_paths, mcxc_pat
     measure.plot_skymap(tiles, cands, in_area, thr, out["fig_skymap"])
     measure.new_candidates_table(cands, out["new_csv"], out["new_tex"], int(scfg["table_rows"]), thr)
 
-    stats = [json.loads(open(p).read()) for p in stats_paths]
-    timings = {k: float(sum(s.get(k, 0.0) or 0.0 for s in stats)) for k in ("acquire_s", "stretch_s", "infer_s", "wall_s")}
+    stats = [json.loads(Path(p).read_text()) for p in stats_paths]
+    timings = {k: float(sum(s.get(k, 0.0) or 0.0 for s in stats))
+               for k in ("acquire_s", "stretch_s", "infer_s", "wall_s")}
     timings["merge_s"] = t_merge
     timings["tiles_per_s"] = len(tiles) / timings["wall_s"] if timings["wall_s"] > 0 else None
     strong = np.asarray(cands["score"], float) >= thr
