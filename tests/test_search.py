@@ -278,3 +278,31 @@ def test_killed_sharded_search_redoes_only_unfinished_shards(tmp_path):
         assert set(t.colnames) >= {"tile", "ra", "dec", "score", "owned"}
     for s, mtime in done_before.items():
         assert s.stat().st_mtime_ns == mtime, f"{s.name} was redone"
+
+
+def test_shard_inference_same_with_and_without_workers(tmp_path):
+    """The DataLoader's workers split whole blocks; the detections do not depend on how many there are."""
+    import torch
+
+    from deepcee.detector.inference import load_model
+    from deepcee.search.stage import run_shard
+
+    _tiny_model(tmp_path / "model.pt")
+    torch.manual_seed(0)
+    model, _ = load_model(tmp_path / "model.pt")
+    tiles, _ = plan_tiles({"region": {"ra_min": 149.9, "ra_max": 150.1, "dec_min": 1.9, "dec_max": 2.1}})
+    tiles = tiles[:6]
+    images = {"pixels": 64, "pixel_scale_arcsec": PAPER_FIELD_ARCSEC / 64, "stretch": {"output_size": 64}}
+    cfg = {"batch_size": 4, "score_min": 0.0, "mock_block_nside": 512}
+    runs = []
+    for workers in (0, 2):
+        table, stats = run_shard(model, tiles, {**cfg, "workers": workers}, images, sky=_sky(), progress=False,
+                                 log=lambda *a: None)
+        assert stats["n_tiles"] == 6 and stats["tiles_per_s"] > 0
+        table.sort(["tile", "score", "ra"])
+        runs.append(table)
+    assert len(runs[0]) == len(runs[1]) > 0
+    assert set(runs[0]["tile"]) == {t.name for t in tiles}
+    np.testing.assert_allclose(runs[0]["ra"], runs[1]["ra"], atol=1e-6)
+    # the owning tile is the one whose pixel holds the box centre
+    assert (runs[0]["owned"] == (runs[0]["owner"] == runs[0]["tile_pixel"])).all()

@@ -128,6 +128,8 @@ def plot_skymap(tiles: Table, cands: Table, clusters: Table, threshold: float, p
     if len(cands):
         strong = np.asarray(cands["score"], float) >= threshold
         known = np.asarray(cands["known"], bool)
+        ax.scatter(cands["ra"][~strong], cands["dec"][~strong], s=4, c="0.6", marker="x",
+                   label=f"candidate, score < {threshold:g}")
         for sel, colour, label in ((strong & known, "C2", "candidate, known"),
                                    (strong & ~known, "C3", "candidate, new")):
             ax.scatter(cands["ra"][sel], cands["dec"][sel], s=14, c=colour, label=label)
