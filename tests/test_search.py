@@ -204,10 +204,13 @@ def test_hips2fits_tile_offline_cached_retried_converted(tmp_path):
 
     tile = Tile(1, 1024, 150.0, 2.0)
     cfg = {"cache_dir": str(tmp_path), "backoff_s": 0.0}
+    with pytest.raises(DeepCeeError, match="nmgy_per_unit.g"):  # no BUNIT, no stated conversion: refused
+        acquire.hips_tile(tile, 32, 1.584, cfg, query=query, sleep=lambda s: None)
+    cfg["nmgy_per_unit"] = {"g": 16.0, "r": 16.0, "i": 16.0}
     img, wcs = acquire.hips_tile(tile, 32, 1.584, cfg, query=query, sleep=lambda s: None)
     assert calls[:2] == ["CDS/P/SDSS9/g", "CDS/P/SDSS9/g"] and set(calls) == {"CDS/P/SDSS9/g", "CDS/P/SDSS9/r",
                                                                            "CDS/P/SDSS9/i"}
-    # values per native 0.396" pixel -> nMgy per 1.584" tile pixel: x 16
+    # the stated conversion is applied
     assert img.shape == (3, 32, 32) and img[1, 0, 0] == pytest.approx(0.16, rel=1e-5)
     n = len(calls)
     acquire.hips_tile(tile, 32, 1.584, cfg, query=query, sleep=lambda s: None)

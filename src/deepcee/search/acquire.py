@@ -12,11 +12,13 @@ layout ``images/fits.py`` uses (north-up TAN, FITS orientation, g, r, i).
 * ``skyview``: the paper's path, ``images/fits.py``'s ``fetch_skyview_band`` per band
   (cached, retried).
 * ``hips2fits``: ``astroquery.hips2fits`` over the CDS HiPS of SDSS DR9 per band
-  (``CDS/P/SDSS9/g``, ``/r``, ``/i``), cached and retried like SkyView. The HiPS keep the
-  frames' calibrated values per *native* 0.396" pixel resampled (not flux-summed) onto the
-  requested grid, so nMgy per tile pixel = value x (pixel / 0.396")^2 x ``nmgy_per_unit``
-  (1 for DR9 frames, which are in nanomaggies); ``hips.nmgy_per_unit`` overrides this where
-  a HiPS was built from other units.
+  (``CDS/P/SDSS9/g``, ``/r``, ``/i``), cached and retried like SkyView. These HiPS are not
+  delivered in nanomaggies per tile pixel (hips2fits resamples HiPS tiles that were rescaled
+  when the HiPS was built), so a tile is used only with a stated conversion: an answer whose
+  ``BUNIT`` says nanomaggy (per tile pixel) is taken as is; otherwise
+  ``search.hips2fits.nmgy_per_unit`` (band -> nMgy per tile pixel per HiPS unit) must be
+  set, measured once by comparing a hips2fits tile with the bundled calibrated frames of
+  ``resources/sdss-frames-run2126-camcol1-gri`` on the same sky (README, Blind search).
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from deepcee.core.cosmology import SDSS_PIXEL_SCALE_ARCSEC
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import atomic_path
 from deepcee.images.fits import BANDS, DEFAULT_SURVEYS, fetch_skyview_band, make_wcs
@@ -145,15 +146,22 @@ def fetch_hips_band(ra: float, dec: float, hips: str, pixels: int, scale: float,
 def hips_tile(tile: Tile, pixels: int, scale: float, cfg: dict, **kwargs) -> tuple[np.ndarray, WCS]:
     """One tile from the SDSS DR9 HiPS, in nMgy per tile pixel (see the module docstring)."""
     surveys = {**DEFAULT_HIPS, **(cfg.get("surveys") or {})}
-    per_unit = dict.fromkeys(BANDS, 1.0) | {k: float(v) for k, v in (cfg.get("nmgy_per_unit") or {}).items()}
-    native = (scale / SDSS_PIXEL_SCALE_ARCSEC) ** 2
+    per_unit = {k: float(v) for k, v in (cfg.get("nmgy_per_unit") or {}).items()}
     out, wcs = [], None
     for band in BANDS:
         hdu = fetch_hips_band(tile.ra, tile.dec, surveys[band], pixels, scale,
                               cache_dir=cfg.get("cache_dir", ".cache/hips2fits"), retries=int(cfg.get("retries", 4)),
                               backoff_s=float(cfg.get("backoff_s", 2.0)), timeout_s=float(cfg.get("timeout_s", 120)),
                               label=tile.name, **kwargs)
-        out.append(np.asarray(hdu.data, dtype=np.float32) * np.float32(native * per_unit[band]))
+        bunit = str(hdu.header.get("BUNIT", "")).strip().lower()
+        if band in per_unit:
+            factor = per_unit[band]
+        elif bunit.startswith("nanomagg") or bunit == "nmgy":
+            factor = 1.0
+        else:
+            raise DeepCeeError(f"tile {tile.name}: {surveys[band]} pixels are in {bunit or 'unstated units'}, not "
+                               f"nanomaggies; set search.hips2fits.nmgy_per_unit.{band} (README, Blind search)")
+        out.append(np.asarray(hdu.data, dtype=np.float32) * np.float32(factor))
         if band == "r":
             w = WCS(hdu.header, naxis=2)
             if not w.has_celestial:
