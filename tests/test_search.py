@@ -309,3 +309,11 @@ def test_shard_inference_same_with_and_without_workers(tmp_path):
     np.testing.assert_allclose(runs[0]["ra"], runs[1]["ra"], atol=1e-6)
     # the owning tile is the one whose pixel holds the box centre
     assert (runs[0]["owned"] == (runs[0]["owner"] == runs[0]["tile_pixel"])).all()
+
+
+def test_blind_search_paragraph_uses_only_defined_macros():
+    import re
+
+    defined = set(re.findall(r"\\newcommand\{\\(\w+)\}", measure.search_macros({})))
+    used = set(re.findall(r"\\(Search\w+)", measure.search_paragraph()))
+    assert used and used <= defined

@@ -182,7 +182,7 @@ def search_macros(summary: dict) -> str:
         "SearchSource": str(summary.get("source", "mock")),
         "SearchAreaDeg": _fmt(summary.get("area_deg2"), 2),
         "SearchTiles": _fmt(int(summary.get("n_tiles", 0))),
-        "SearchNside": _fmt(int(summary.get("nside", 0))),
+        "SearchNside": str(int(summary.get("nside", 0))),
         "SearchShards": _fmt(int(summary.get("shards", 0))),
         "SearchThreshold": _fmt(summary.get("score_threshold"), 2),
         "SearchMergeRadius": _fmt(summary.get("merge_radius_arcsec"), 0),
@@ -215,3 +215,18 @@ def search_paragraph() -> str:
         r"(\SearchCompleteness\,per cent, 68 per cent Wilson interval \SearchCompletenessLo--\SearchCompletenessHi), "
         r"with a purity of \SearchPurity\,per cent at that threshold; the search ran at \SearchTilesPerSecond{} "
         r"tiles per second." "\n")
+
+
+def macros_from_summary(path) -> str:
+    """``results/07_search/summary.json`` -> the macros (for the paper stage's numbers.tex)."""
+    import json
+    from pathlib import Path
+
+    return search_macros(json.loads(Path(path).read_text()))
+
+
+if __name__ == "__main__":  # python -m deepcee.search.measure results/07_search/summary.json
+    import sys
+
+    print(macros_from_summary(sys.argv[1] if len(sys.argv) > 1 else "results/07_search/summary.json"), end="")
+    print(search_paragraph(), end="")
