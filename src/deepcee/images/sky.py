@@ -273,13 +273,17 @@ class MockSky:
             # saturated stars and big foreground galaxies spill light from further out (as in mocksky)
             keep |= (xs > -nx) & (xs < 2 * nx) & (ys > -ny) & (ys < 2 * ny) & (c["mag_r"] < 12)
             idx = np.flatnonzero(keep)
-            # position angles are drawn for north-up, east-left axes: turn (and mirror) them into this WCS
-            nx_, ny_ = wcs.world_to_pixel_values([ra_c, ra_c], [dec_c, dec_c + 1.0 / 3600.0])
-            ex_, ey_ = wcs.world_to_pixel_values([ra_c, ra_c + 1.0 / 3600.0 / np.cos(np.radians(dec_c))],
-                                                 [dec_c, dec_c])
-            turn = float(np.arctan2(ny_[1] - ny_[0], nx_[1] - nx_[0])) - np.pi / 2
-            mirrored = (nx_[1] - nx_[0]) * (ey_[1] - ey_[0]) - (ny_[1] - ny_[0]) * (ex_[1] - ex_[0]) < 0
-            betas = (np.pi - c["beta"] if mirrored else c["beta"]) + turn
+            # position angles are drawn for north-up, east-left axes: turn (and mirror) them into this
+            # WCS at each object's own position, so cutouts sharing pixels draw identical shapes
+            ra_k, dec_k = c["ra"][idx], c["dec"][idx]
+            step = 1.0 / 3600.0
+            nx_, ny_ = wcs.world_to_pixel_values(ra_k, dec_k + step)
+            ex_, ey_ = wcs.world_to_pixel_values(ra_k + step / np.cos(np.radians(dec_k)), dec_k)
+            dnx, dny = nx_ - xs[idx], ny_ - ys[idx]
+            dex, dey = ex_ - xs[idx], ey_ - ys[idx]
+            turn = np.arctan2(dny, dnx) - np.pi / 2
+            mirrored = dnx * dey - dny * dex < 0
+            betas = np.where(mirrored, np.pi - c["beta"][idx], c["beta"][idx]) + turn
             # a stable drawing order (cell order, then object order) whatever the cutout
             fl = mocksky._band_fluxes(c["mag_r"][idx], c["gr"][idx], c["ri"][idx])
             current_psf = None
@@ -289,7 +293,7 @@ class MockSky:
                     canvas.psf_fwhm = current_psf
                     canvas.psf = mocksky.galsim.Moffat(beta=canvas.psf_beta, fwhm=current_psf, gsparams=canvas.gsp)
                 canvas.draw(xs[i], ys[i], fl[j], c["mag_r"][i], int(c["kind"][i]), c["n"][i], c["hlr"][i],
-                            c["q"][i], betas[i])
+                            c["q"][i], betas[j])
                 lab = str(c["label"][i])
                 lab = "group" if lab.startswith("group") else lab
                 counts[lab] = counts.get(lab, 0) + 1
