@@ -51,6 +51,7 @@ include: "rules/images.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/redmapper.smk"
+include: "rules/search.smk"
 include: "rules/redshift.smk"
 include: "rules/paper.smk"
 

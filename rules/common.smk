@@ -19,6 +19,7 @@ EVALUATE = f"{RESULTS}/04_evaluate"
 RESPLIT = f"{EVALUATE}/resplit"
 REDMAPPER = f"{RESULTS}/05_redmapper"
 PAPER_STAGE = f"{RESULTS}/06_paper"
+SEARCH = f"{RESULTS}/07_search"
 
 # Each rules/*.smk appends the final artefacts of its stage here.
 FINAL_TARGETS = []
@@ -110,6 +111,52 @@ def _rm_images_params(*keys):
     return {k: _RM_IMGCFG[k] for k in keys if k in _RM_IMGCFG}
 
 
+# ---------------------------------------------------------------- search (rules/search.smk)
+SEARCH_CFG = config.get("search", {}) or {}
+SEARCH_ENABLED = bool(SEARCH_CFG.get("enabled", True))
+SEARCH_SHARDS = list(range(int(SEARCH_CFG.get("shards", 2))))
+SEARCH_OUTPUTS = {
+    "candidates": f"{SEARCH}/candidates.ecsv",
+    "summary": f"{SEARCH}/summary.json",
+    "completeness_richness": f"{TABLES}/search_completeness_richness.csv",
+    "completeness_z": f"{TABLES}/search_completeness_z.csv",
+    "purity": f"{TABLES}/search_purity.csv",
+    "new_csv": f"{TABLES}/search_new_candidates.csv",
+    "new_tex": f"{TABLES}/search_new_candidates.tex",
+    "fig_completeness_pdf": f"{FIGURES}/fig_search_completeness.pdf",
+    "fig_completeness_png": f"{FIGURES}/fig_search_completeness.png",
+    "fig_purity_pdf": f"{FIGURES}/fig_search_purity.pdf",
+    "fig_purity_png": f"{FIGURES}/fig_search_purity.png",
+    "fig_skymap_pdf": f"{FIGURES}/fig_search_skymap.pdf",
+    "fig_skymap_png": f"{FIGURES}/fig_search_skymap.png",
+}
+
+
+def search_params(*sections):
+    """The config sections a search rule reads (a change reruns exactly those rules)."""
+    return lambda wildcards: {k: config[k] for k in sections if k in config}
+
+
+def search_moc_input(wildcards):
+    """The MOC file, when the search reads one, is an input of the tiling."""
+    return [SEARCH_CFG["moc"]] if SEARCH_CFG.get("moc") else []
+
+
+def search_uses_gpu():
+    return str(SEARCH_CFG.get("device", "auto")).startswith("cuda")
+
+
+def search_shard_inputs(wildcards):
+    """Tiles, the model, the bundled catalogues of the mock sky or the shard's downloads."""
+    inputs = {"tiles": f"{SEARCH}/tiles.ecsv", "model": SEARCH_CFG.get("model", f"{TRAIN}/model.pt")}
+    if SEARCH_CFG.get("source", "mock") == "mock":
+        inputs["redmapper"] = config["catalogue"]["bundled"]["redmapper"]
+        inputs["abell"] = config["catalogue"]["bundled"]["abell"]
+    else:
+        inputs["downloads"] = f"{SEARCH}/downloads/shard_{wildcards.shard}.json"
+    return inputs
+
+
 # ---------------------------------------------------------------- paper (rules/paper.smk)
 # Contract files of the upstream stages that the paper stage reads (docs/contracts.md).
 PAPER_SOURCES = {
@@ -140,6 +187,8 @@ PAPER_RESOURCES = [
     "resources/abell-aco-vii110a/PROVENANCE.md",
     "resources/abell-aco-vii110a/abell_north.tsv",
     "resources/abell-aco-vii110a/abell_south.tsv",
+    "resources/mcxc-clusterdb/PROVENANCE.md",
+    "resources/mcxc-clusterdb/mcxc.csv.gz",
     "resources/redmapper-sdss-dr8-v5.10/PROVENANCE.md",
     "resources/redmapper-sdss-dr8-v5.10/sdss_redmapper.csv.gz",
     "resources/sdss-frame-r-redmapper-cluster/PROVENANCE.md",

@@ -19,6 +19,7 @@ DEFAULT_RULES = {
     "redmapper_predict", "redmapper_evaluate", "fig16_sky_map_redmapper", "fig17_precision_recall_redmapper",
     "redshift_calibrate", "redshift_test", "redshift_redmapper", "redshift_summary", "redshift_figures",
     "paper_numbers", "paper_provenance", "paper_audit_notebook", "paper_audit_html", "paper_pdf", "all",
+    "search_tiles", "search_shard", "search_catalogue",
 }
 RESPLIT_RULES = {"kfold_labels", "cluster_split_labels", "resplit_train", "resplit_predict", "resplit_sweep",
                  "kfold_table", "cluster_split_table"}
@@ -40,6 +41,7 @@ def test_default_dag_resolves(repo):
     jobs = _scheduled_rules(repo)
     assert set(jobs) == DEFAULT_RULES
     assert jobs["train_detector"] == 1 and jobs["paper_pdf"] == 1
+    assert jobs["search_shard"] == 2  # search.shards
 
 
 def test_ci_dag_runs_the_resplits(repo):
@@ -51,7 +53,8 @@ def test_ci_dag_runs_the_resplits(repo):
 
 def test_paper_profile_dag_resolves(repo):
     jobs = _scheduled_rules(repo, "--configfile", "configs/paper.yaml")
-    assert {"download_vizier", "images_download_shard", "redmapper_download_shard"} <= set(jobs)
+    assert {"download_vizier", "images_download_shard", "redmapper_download_shard", "search_download_shard"} <= set(jobs)
+    assert jobs["search_shard"] == 64
     assert "images_render_shard" not in jobs
 
 

@@ -1,0 +1,99 @@
+# Stage 7 — the blind search (the paper's closing aim: run the detector over survey imaging).
+#
+#   config (region | MOC) ──► search_tiles ──► tiles.ecsv (tiles on HEALPix pixel centres, shard of each)
+#   [skyview | hips2fits: search_download_shard, local rules, fill the cache on a node with network]
+#   tiles.ecsv + model.pt ──► search_shard (one job per shard, resumable) ──► shards/shard_{shard}.ecsv
+#   shards ──► search_catalogue ──► candidates.ecsv, summary.json, fig_search_*, tables/search_*
+#
+# SEARCH, SEARCH_CFG, SEARCH_SHARDS and search_* helpers are in rules/common.smk.
+
+
+rule search_tiles:
+    """Every tile of the region (or MOC) and its shard."""
+    output:
+        tiles=f"{SEARCH}/tiles.ecsv",
+        info=f"{SEARCH}/tiles.json",
+    input:
+        search_moc_input,
+    params:
+        config=search_params("search", "images"),
+    log:
+        "logs/search/tiles.log",
+    localrule: True
+    conda:
+        "../envs/evaluate.yaml"
+    script:
+        "../scripts/search_tiles.py"
+
+
+if SEARCH_CFG.get("source", "mock") != "mock":
+
+    # Downloads need the network: on a cluster run them on the login node
+    # (`snakemake --cores 1 search_download`), then the shards anywhere.
+    rule search_download_shard:
+        """Fill the download cache for one shard's tiles (SkyView or hips2fits)."""
+        input:
+            tiles=f"{SEARCH}/tiles.ecsv",
+        output:
+            manifest=f"{SEARCH}/downloads/shard_{{shard}}.json",
+        params:
+            config=search_params("search", "images"),
+        log:
+            "logs/search/download_{shard}.log",
+        localrule: True
+        resources:
+            skyview=1,
+        conda:
+            "../envs/evaluate.yaml"
+        script:
+            "../scripts/search_download.py"
+
+    rule search_download:
+        input:
+            expand(f"{SEARCH}/downloads/shard_{{shard}}.json", shard=SEARCH_SHARDS),
+        localrule: True
+
+
+rule search_shard:
+    """Detector inference over one shard's tiles (written atomically: a killed search redoes only this shard)."""
+    input:
+        unpack(search_shard_inputs),
+    output:
+        detections=f"{SEARCH}/shards/shard_{{shard}}.ecsv",
+        stats=f"{SEARCH}/shards/shard_{{shard}}.json",
+    params:
+        config=search_params("search", "images", "catalogue", "seed"),
+    threads: int(SEARCH_CFG.get("threads", 2))
+    resources:
+        gpu=1 if search_uses_gpu() else 0,
+    log:
+        "logs/search/shard_{shard}.log",
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/search_shard.py"
+
+
+rule search_catalogue:
+    """Merge, cross-match (redMaPPer, Abell/ACO, MCXC), completeness, purity, sky map, tables."""
+    input:
+        tiles=f"{SEARCH}/tiles.ecsv",
+        detections=expand(f"{SEARCH}/shards/shard_{{shard}}.ecsv", shard=SEARCH_SHARDS),
+        stats=expand(f"{SEARCH}/shards/shard_{{shard}}.json", shard=SEARCH_SHARDS),
+        mcxc=SEARCH_CFG.get("mcxc", "resources/mcxc-clusterdb/mcxc.csv.gz"),
+        redmapper=config["catalogue"]["bundled"]["redmapper"],
+        abell=config["catalogue"]["bundled"]["abell"],
+    output:
+        **SEARCH_OUTPUTS,
+    params:
+        config=search_params("search", "images", "catalogue", "seed"),
+    log:
+        "logs/search/catalogue.log",
+    conda:
+        "../envs/evaluate.yaml"
+    script:
+        "../scripts/search_catalogue.py"
+
+
+if SEARCH_ENABLED:
+    FINAL_TARGETS += list(SEARCH_OUTPUTS.values())

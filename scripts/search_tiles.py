@@ -1,0 +1,13 @@
+"""Rule search_tiles: the tiles of the region (or MOC) on HEALPix pixel centres, with their shards."""
+
+from deepcee.core.files import run_script
+from deepcee.search.stage import write_tiles
+
+
+def main(snakemake):
+    info = write_tiles(snakemake.params.config, snakemake.output.tiles, snakemake.output.info)
+    print(f"search tiles: {info['n_tiles']} tiles (nside {info['nside']}, {info['area_deg2']:.3f} deg2) "
+          f"in {info['shards']} shards {info['tiles_per_shard']}")
+
+
+run_script(main, snakemake)

@@ -1,0 +1,187 @@
+"""g, r, i pixels of search tiles: the one mock sky, SkyView, or hips2fits over the SDSS DR9 HiPS.
+
+Every source yields ``(tile, image 3 x N x N float32 nMgy per tile pixel, WCS)`` in the
+layout ``images/fits.py`` uses (north-up TAN, FITS orientation, g, r, i).
+
+* ``mock`` (default): tiles are cutouts of ``images/sky.py``'s one mock sky. Neighbouring
+  tiles overlap ~15-fold (each is 792" wide but owns a ~200" HEALPix pixel), so the tiles of
+  one coarse HEALPix block (``mock_block_nside``) are cut from one rendered mosaic of the
+  block: the same sky, drawn once. A tile is the mosaic's sub-array whose centre is the
+  mosaic pixel nearest its HEALPix centre (<= 0.5 px away), with the mosaic's TAN WCS
+  shifted to it.
+* ``skyview``: the paper's path, ``images/fits.py``'s ``fetch_skyview_band`` per band
+  (cached, retried).
+* ``hips2fits``: ``astroquery.hips2fits`` over the CDS HiPS of SDSS DR9 per band
+  (``CDS/P/SDSS9/g``, ``/r``, ``/i``), cached and retried like SkyView. These HiPS are not
+  delivered in nanomaggies per tile pixel (hips2fits resamples HiPS tiles that were rescaled
+  when the HiPS was built), so a tile is used only with a stated conversion: an answer whose
+  ``BUNIT`` says nanomaggy (per tile pixel) is taken as is; otherwise
+  ``search.hips2fits.nmgy_per_unit`` (band -> nMgy per tile pixel per HiPS unit) must be
+  set, measured once by comparing a hips2fits tile with the bundled calibrated frames of
+  ``resources/sdss-frames-run2126-camcol1-gri`` on the same sky (README, Blind search).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+from astropy import units as u
+from astropy.io import fits
+from astropy.wcs import WCS
+
+from deepcee.core.errors import DeepCeeError
+from deepcee.core.files import atomic_path
+from deepcee.images.fits import BANDS, DEFAULT_SURVEYS, fetch_skyview_band, make_wcs
+from deepcee.search.tiles import Tile, _healpix, _tan_offsets
+
+DEFAULT_HIPS = {"g": "CDS/P/SDSS9/g", "r": "CDS/P/SDSS9/r", "i": "CDS/P/SDSS9/i"}
+
+
+# --------------------------------------------------------------------------- the mock sky
+def block_of(tile: Tile, block_nside: int) -> int:
+    """The coarse nested pixel holding a tile's pixel (nested indices nest by factors of 4)."""
+    shift = 2 * (int(np.log2(tile.nside)) - int(np.log2(block_nside)))
+    return int(tile.pixel) >> max(shift, 0)
+
+
+def mock_tiles(sky, tiles: Iterable[Tile], pixels: int, scale: float, block_nside: int = 128,
+               noise: bool = True) -> Iterator[tuple[Tile, np.ndarray, WCS]]:
+    """Cut the tiles from one rendered mosaic per block (see the module docstring)."""
+    tiles = list(tiles)
+    blocks: dict[int, list[Tile]] = {}
+    for t in tiles:
+        blocks.setdefault(block_of(t, block_nside), []).append(t)
+    hp = _healpix(block_nside)
+    for block in sorted(blocks):
+        members = blocks[block]
+        lon, lat = hp.healpix_to_lonlat(block)
+        ra0, dec0 = float(lon.deg), float(lat.deg)
+        x, y = _tan_offsets(ra0, dec0, [t.ra for t in members], [t.dec for t in members])
+        reach = float(max(np.abs(x).max(), np.abs(y).max()))
+        side = int(np.ceil(2 * reach / scale)) + pixels + 4
+        wcs = make_wcs(ra0, dec0, side, scale)
+        mosaic, _ = sky.render(wcs, (side, side), scale, noise_key=("search-block", block_nside, block), noise=noise)
+        for t in members:
+            cx, cy = wcs.world_to_pixel_values(t.ra, t.dec)
+            x0 = int(round(float(cx) - (pixels - 1) / 2.0))
+            y0 = int(round(float(cy) - (pixels - 1) / 2.0))
+            if x0 < 0 or y0 < 0 or x0 + pixels > side or y0 + pixels > side:
+                raise DeepCeeError(f"tile {t.name}: outside its block mosaic {block} (internal error)")
+            tw = wcs.deepcopy()
+            tw.wcs.crpix = [wcs.wcs.crpix[0] - x0, wcs.wcs.crpix[1] - y0]
+            yield t, mosaic[:, y0:y0 + pixels, x0:x0 + pixels].copy(), tw
+
+
+# --------------------------------------------------------------------------- SkyView
+def skyview_tile(tile: Tile, pixels: int, scale: float, cfg: dict, **kwargs) -> tuple[np.ndarray, WCS]:
+    """One tile through SkyView (images/fits.py's cached, retried path), all bands on one grid."""
+    surveys = {**DEFAULT_SURVEYS, **(cfg.get("surveys") or {})}
+    out, wcs = [], None
+    for band in BANDS:
+        hdu = fetch_skyview_band(tile.ra, tile.dec, surveys[band], pixels, scale,
+                                 cache_dir=cfg.get("cache_dir", ".cache/skyview"), retries=int(cfg.get("retries", 4)),
+                                 backoff_s=float(cfg.get("backoff_s", 2.0)), timeout_s=float(cfg.get("timeout_s", 120)),
+                                 label=tile.name, band=band, **kwargs)
+        out.append(np.asarray(hdu.data, dtype=np.float32))
+        if band == "r":
+            wcs = WCS(hdu.header, naxis=2).celestial
+    return np.stack(out), wcs
+
+
+# --------------------------------------------------------------------------- hips2fits
+def _hips_cache(cache_dir: Path, hips: str, ra: float, dec: float, pixels: int, fov_arcsec: float) -> Path:
+    key = f"{hips}|{ra:.7f}|{dec:.7f}|{pixels}|{fov_arcsec:.4f}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:20]
+    return cache_dir / f"{hips.replace('/', '_')}_{ra:.5f}_{dec:+.5f}_{pixels}_{digest}.fits"
+
+
+def _default_hips_query(hips, ra, dec, pixels, fov_arcsec, timeout_s):
+    from astropy.coordinates import Angle, Latitude, Longitude
+    from astroquery.hips2fits import hips2fits
+
+    hips2fits.timeout = timeout_s
+    return hips2fits.query(hips=hips, width=pixels, height=pixels, ra=Longitude(ra * u.deg),
+                           dec=Latitude(dec * u.deg), fov=Angle(fov_arcsec * u.arcsec), projection="TAN",
+                           format="fits")
+
+
+def fetch_hips_band(ra: float, dec: float, hips: str, pixels: int, scale: float, *, cache_dir=".cache/hips2fits",
+                    retries: int = 4, backoff_s: float = 2.0, timeout_s: float = 120.0, label: str = "",
+                    query: Callable | None = None, sleep: Callable[[float], None] = time.sleep) -> fits.PrimaryHDU:
+    """One hips2fits cutout (TAN, ``pixels`` square, field ``pixels x scale``), cached on disk and retried."""
+    cache_dir = Path(cache_dir)
+    fov = pixels * scale
+    cached = _hips_cache(cache_dir, hips, ra, dec, pixels, fov)
+    if cached.exists():
+        with fits.open(cached, memmap=False) as hdul:
+            return fits.PrimaryHDU(np.asarray(hdul[0].data, dtype=np.float32), header=hdul[0].header)
+    query = query or _default_hips_query
+    last = None
+    for attempt in range(retries):
+        try:
+            result = query(hips, ra, dec, pixels, fov, timeout_s)
+            hdu = result[0] if isinstance(result, fits.HDUList) else result
+            data = None if hdu.data is None else np.asarray(hdu.data, dtype=np.float32)
+            if data is None or data.shape != (pixels, pixels) or not np.isfinite(data).any():
+                raise DeepCeeError(f"tile {label}: hips2fits returned an empty or mis-sized image from {hips} "
+                                   f"(shape {None if data is None else data.shape})")
+            with atomic_path(cached) as tmp:
+                fits.PrimaryHDU(data, header=hdu.header).writeto(tmp)
+            return fits.PrimaryHDU(data, header=hdu.header)
+        except DeepCeeError:
+            raise
+        except Exception as err:  # network errors come in many types
+            last = err
+            if attempt < retries - 1:
+                sleep(backoff_s * 2**attempt)
+    raise DeepCeeError(f"tile {label}: hips2fits download from {hips} failed after {retries} tries "
+                       f"({type(last).__name__}: {str(last)[:80]}); pre-fetch on a node with network "
+                       f"(snakemake --cores 1 search_download) or set search.source: mock")
+
+
+def hips_tile(tile: Tile, pixels: int, scale: float, cfg: dict, **kwargs) -> tuple[np.ndarray, WCS]:
+    """One tile from the SDSS DR9 HiPS, in nMgy per tile pixel (see the module docstring)."""
+    surveys = {**DEFAULT_HIPS, **(cfg.get("surveys") or {})}
+    per_unit = {k: float(v) for k, v in (cfg.get("nmgy_per_unit") or {}).items()}
+    out, wcs = [], None
+    for band in BANDS:
+        hdu = fetch_hips_band(tile.ra, tile.dec, surveys[band], pixels, scale,
+                              cache_dir=cfg.get("cache_dir", ".cache/hips2fits"), retries=int(cfg.get("retries", 4)),
+                              backoff_s=float(cfg.get("backoff_s", 2.0)), timeout_s=float(cfg.get("timeout_s", 120)),
+                              label=tile.name, **kwargs)
+        bunit = str(hdu.header.get("BUNIT", "")).strip().lower()
+        if band in per_unit:
+            factor = per_unit[band]
+        elif bunit.startswith("nanomagg") or bunit == "nmgy":
+            factor = 1.0
+        else:
+            raise DeepCeeError(f"tile {tile.name}: {surveys[band]} pixels are in {bunit or 'unstated units'}, not "
+                               f"nanomaggies; set search.hips2fits.nmgy_per_unit.{band} (README, Blind search)")
+        out.append(np.asarray(hdu.data, dtype=np.float32) * np.float32(factor))
+        if band == "r":
+            w = WCS(hdu.header, naxis=2)
+            if not w.has_celestial:
+                raise DeepCeeError(f"tile {tile.name}: hips2fits image for band r has no celestial WCS")
+            wcs = w.celestial
+    return np.stack(out), wcs
+
+
+def acquire(source: str, tiles: list[Tile], pixels: int, scale: float, *, sky=None, cfg: dict | None = None,
+            block_nside: int = 128, noise: bool = True) -> Iterator[tuple[Tile, np.ndarray, WCS]]:
+    """Tiles with their pixels from ``source`` (mock | skyview | hips2fits)."""
+    cfg = cfg or {}
+    if source == "mock":
+        if sky is None:
+            raise DeepCeeError("search.source mock: no mock sky given")
+        yield from mock_tiles(sky, tiles, pixels, scale, block_nside=block_nside, noise=noise)
+    elif source in ("skyview", "hips2fits"):
+        fetch = skyview_tile if source == "skyview" else hips_tile
+        for t in tiles:
+            img, wcs = fetch(t, pixels, scale, cfg.get(source, {}))
+            yield t, img, wcs
+    else:
+        raise DeepCeeError(f"search.source: {source!r} is not mock, skyview or hips2fits")

@@ -1,0 +1,232 @@
+"""What the blind search found, measured: completeness, purity, a sky map, the best new candidates.
+
+* Completeness: the redMaPPer clusters whose centre lies in the searched area (a pixel some
+  tile owns) that have a candidate with score >= ``score_threshold`` within the match radius,
+  binned in richness and in redshift, with Wilson binomial intervals
+  (``astropy.stats.binom_conf_interval``).
+* Purity vs score threshold: on the mock it is exact, a candidate is real when it lies within
+  the match radius of any object the sky rendered as a cluster or group (catalogued or not;
+  ``MockSky.truth_in``); on real imaging a candidate is counted real when any bundled
+  catalogue (redMaPPer, Abell/ACO, MCXC) matches it, a lower bound.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+from astropy.stats import binom_conf_interval
+from astropy.table import Table
+
+from deepcee.core.files import atomic_path
+
+RICHNESS_BINS = [20, 30, 45, 70, 300]
+Z_BINS = [0.05, 0.15, 0.25, 0.35, 0.45, 0.6]
+
+
+def _sep_nearest(a: Table, b: Table) -> np.ndarray:
+    """Separation (arcmin) from each row of ``a`` to the nearest row of ``b`` (inf when b is empty)."""
+    if len(a) == 0:
+        return np.zeros(0)
+    if len(b) == 0:
+        return np.full(len(a), np.inf)
+    ca = SkyCoord(np.asarray(a["ra"], float) * u.deg, np.asarray(a["dec"], float) * u.deg)
+    cb = SkyCoord(np.asarray(b["ra"], float) * u.deg, np.asarray(b["dec"], float) * u.deg)
+    _, d, _ = ca.match_to_catalog_sky(cb)
+    return d.to_value(u.arcmin)
+
+
+def clusters_in_area(redmapper: Table, tile_pixels: np.ndarray, nside: int) -> Table:
+    """redMaPPer clusters whose centre lies in a pixel owned by a tile (the searched area)."""
+    from deepcee.search.tiles import owner_pixel
+
+    if len(redmapper) == 0:
+        return redmapper
+    own = owner_pixel(nside, redmapper["ra"], redmapper["dec"])
+    return redmapper[np.isin(own, np.asarray(tile_pixels, dtype=np.int64))]
+
+
+def completeness(clusters: Table, cands: Table, threshold: float, radius_arcmin: float, column: str,
+                 bins) -> Table:
+    """Binned fraction of ``clusters`` with a candidate (score >= threshold) within the radius."""
+    strong = cands[np.asarray(cands["score"], float) >= threshold] if len(cands) else cands
+    found = _sep_nearest(clusters, strong) <= radius_arcmin
+    values = np.asarray(clusters[column], float) if len(clusters) else np.zeros(0)
+    lo, hi, n, k = [], [], [], []
+    for a, b in zip(bins[:-1], bins[1:]):
+        sel = (values >= a) & (values < b)
+        n.append(int(sel.sum()))
+        k.append(int(found[sel].sum()))
+    n_arr, k_arr = np.asarray(n), np.asarray(k)
+    frac = np.where(n_arr > 0, k_arr / np.maximum(n_arr, 1), np.nan)
+    if len(n_arr):
+        ci = binom_conf_interval(k_arr, np.maximum(n_arr, 1), confidence_level=0.6827, interval="wilson")
+        lo, hi = np.where(n_arr > 0, ci[0], np.nan), np.where(n_arr > 0, ci[1], np.nan)
+    return Table({f"{column}_lo": np.asarray(bins[:-1], float), f"{column}_hi": np.asarray(bins[1:], float),
+                  "n_clusters": n_arr, "n_found": k_arr, "completeness": frac, "ci_lo": lo, "ci_hi": hi})
+
+
+def purity_curve(cands: Table, truth: Table, radius_arcmin: float, thresholds) -> Table:
+    """Fraction of candidates with score >= t that lie on a true object, for each t."""
+    real = _sep_nearest(cands, truth) <= radius_arcmin if len(cands) else np.zeros(0, bool)
+    score = np.asarray(cands["score"], float) if len(cands) else np.zeros(0)
+    n, k = [], []
+    for t in thresholds:
+        sel = score >= t
+        n.append(int(sel.sum()))
+        k.append(int(real[sel].sum()))
+    n_arr, k_arr = np.asarray(n), np.asarray(k)
+    ci = binom_conf_interval(k_arr, np.maximum(n_arr, 1), confidence_level=0.6827, interval="wilson")
+    return Table({"threshold": np.asarray(thresholds, float), "n_candidates": n_arr, "n_real": k_arr,
+                  "purity": np.where(n_arr > 0, k_arr / np.maximum(n_arr, 1), np.nan),
+                  "ci_lo": np.where(n_arr > 0, ci[0], np.nan), "ci_hi": np.where(n_arr > 0, ci[1], np.nan)})
+
+
+# --------------------------------------------------------------------------- figures and tables
+def plot_completeness(by_rich: Table, by_z: Table, paths) -> None:
+    from deepcee.core.figures import new_figure, save_figure
+
+    fig, axes = new_figure(1, 2, figsize=(8, 3.2))
+    for ax, t, col, label in ((axes[0], by_rich, "richness", r"richness $\lambda$"),
+                              (axes[1], by_z, "z", "redshift")):
+        mid = (np.asarray(t[f"{col}_lo"]) + np.asarray(t[f"{col}_hi"])) / 2
+        ok = np.asarray(t["n_clusters"]) > 0
+        c = np.asarray(t["completeness"], float)
+        ax.errorbar(mid[ok], c[ok], yerr=[c[ok] - np.asarray(t["ci_lo"])[ok], np.asarray(t["ci_hi"])[ok] - c[ok]],
+                    xerr=[mid[ok] - np.asarray(t[f"{col}_lo"])[ok], np.asarray(t[f"{col}_hi"])[ok] - mid[ok]],
+                    fmt="o", capsize=2)
+        for x, n in zip(mid[ok], np.asarray(t["n_clusters"])[ok]):
+            ax.annotate(str(n), (x, 0.03), ha="center", fontsize=7)
+        ax.set_xlabel(label)
+        ax.set_ylim(0, 1.05)
+        if col == "richness" and ok.any():
+            ax.set_xscale("log")
+    axes[0].set_ylabel("completeness (redMaPPer)")
+    save_figure(fig, *paths)
+
+
+def plot_purity(purity: Table, paths, real_data: bool) -> None:
+    from deepcee.core.figures import new_figure, save_figure
+
+    fig, ax = new_figure(figsize=(4.2, 3.2))
+    p = np.asarray(purity["purity"], float)
+    ax.fill_between(purity["threshold"], purity["ci_lo"], purity["ci_hi"], alpha=0.3)
+    ax.plot(purity["threshold"], p, "o-", ms=3)
+    ax.set_xlabel("score threshold")
+    ax.set_ylabel("purity (catalogue-matched, lower bound)" if real_data else "purity (mock truth)")
+    ax.set_ylim(0, 1.05)
+    save_figure(fig, *paths)
+
+
+def plot_skymap(tiles: Table, cands: Table, clusters: Table, threshold: float, paths) -> None:
+    from deepcee.core.figures import new_figure, save_figure
+
+    fig, ax = new_figure(figsize=(5, 4.4))
+    ax.plot(tiles["ra"], tiles["dec"], ",", color="0.75", label="tile centres")
+    if len(clusters):
+        ax.scatter(clusters["ra"], clusters["dec"], s=60, facecolors="none", edgecolors="C0", label="redMaPPer")
+    if len(cands):
+        strong = np.asarray(cands["score"], float) >= threshold
+        known = np.asarray(cands["known"], bool)
+        ax.scatter(cands["ra"][~strong], cands["dec"][~strong], s=4, c="0.6", marker="x",
+                   label=f"candidate, score < {threshold:g}")
+        for sel, colour, label in ((strong & known, "C2", "candidate, known"),
+                                   (strong & ~known, "C3", "candidate, new")):
+            ax.scatter(cands["ra"][sel], cands["dec"][sel], s=14, c=colour, label=label)
+    ax.invert_xaxis()
+    ax.set_xlabel("RA (deg)")
+    ax.set_ylabel("Dec (deg)")
+    ax.legend(fontsize=7, loc="best")
+    save_figure(fig, *paths)
+
+
+def new_candidates_table(cands: Table, csv_path, tex_path, rows: int = 10, threshold: float = 0.0) -> Table:
+    """The highest-scoring candidates no bundled catalogue matches -> CSV and a LaTeX tabular."""
+    if len(cands):
+        sel = (~np.asarray(cands["known"], bool)) & (np.asarray(cands["score"], float) >= threshold)
+        new = cands[sel]
+        new = new[np.argsort(-np.asarray(new["score"], float), kind="stable")][:rows]
+    else:
+        new = cands
+    out = Table({"id": new["id"] if len(new) else np.zeros(0, "U16"),
+                 "ra": np.round(np.asarray(new["ra"] if len(new) else [], float), 5),
+                 "dec": np.round(np.asarray(new["dec"] if len(new) else [], float), 5),
+                 "score": np.round(np.asarray(new["score"] if len(new) else [], float), 3),
+                 "box_arcsec": np.round(np.asarray(new["box_arcsec"] if len(new) else [], float), 1)})
+    with atomic_path(csv_path) as tmp:
+        out.write(tmp, format="ascii.csv", overwrite=True)
+    lines = [r"\begin{tabular}{lrrrr}", r"\hline", r"ID & RA (deg) & Dec (deg) & score & box ($''$) \\", r"\hline"]
+    for r in out:
+        lines.append(f"{r['id']} & {r['ra']:.5f} & {r['dec']:+.5f} & {r['score']:.3f} & {r['box_arcsec']:.0f} \\\\")
+    lines += [r"\hline", r"\end{tabular}", ""]
+    with atomic_path(tex_path) as tmp:
+        tmp.write_text("\n".join(lines))
+    return out
+
+
+# --------------------------------------------------------------------------- LaTeX
+def _fmt(value, digits=1):
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "--"
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}".replace(",", "{,}")
+    return f"{float(value):.{digits}f}"
+
+
+def search_macros(summary: dict) -> str:
+    """summary.json -> LaTeX \\newcommand lines for the "Blind search" section."""
+    c = summary.get("completeness", {})
+    p = summary.get("purity", {})
+    t = summary.get("timings", {})
+    macros = {
+        "SearchSource": str(summary.get("source", "mock")),
+        "SearchAreaDeg": _fmt(summary.get("area_deg2"), 2),
+        "SearchTiles": _fmt(int(summary.get("n_tiles", 0))),
+        "SearchNside": str(int(summary.get("nside", 0))),
+        "SearchShards": _fmt(int(summary.get("shards", 0))),
+        "SearchThreshold": _fmt(summary.get("score_threshold"), 2),
+        "SearchMergeRadius": _fmt(summary.get("merge_radius_arcsec"), 0),
+        "SearchMatchRadius": _fmt(summary.get("match_radius_arcmin"), 1),
+        "SearchCandidates": _fmt(int(summary.get("n_candidates_above_threshold", 0))),
+        "SearchKnown": _fmt(int(summary.get("n_known", 0))),
+        "SearchNew": _fmt(int(summary.get("n_new", 0))),
+        "SearchRedmapperN": _fmt(int(c.get("n_clusters", 0))),
+        "SearchRedmapperFound": _fmt(int(c.get("n_found", 0))),
+        "SearchCompleteness": _fmt(100 * c["fraction"] if c.get("fraction") is not None else None, 0),
+        "SearchCompletenessLo": _fmt(100 * c["ci_lo"] if c.get("ci_lo") is not None else None, 0),
+        "SearchCompletenessHi": _fmt(100 * c["ci_hi"] if c.get("ci_hi") is not None else None, 0),
+        "SearchPurity": _fmt(100 * p["purity"] if p.get("purity") is not None else None, 0),
+        "SearchTilesPerSecond": _fmt(t.get("tiles_per_s"), 2),
+    }
+    return "".join(f"\\newcommand{{\\{k}}}{{{v}}}\n" for k, v in macros.items())
+
+
+def search_paragraph() -> str:
+    """A draft "Blind search" paragraph written with the macros of ``search_macros``."""
+    return (
+        r"\section{Blind search}" "\n"
+        r"We ran the trained detector over \SearchAreaDeg\,deg$^2$ of the \SearchSource{} sky, covered by "
+        r"\SearchTiles{} tiles of the paper's $792''$ field centred on the pixels of a HEALPix grid "
+        r"($N_\mathrm{side}=\SearchNside$), in \SearchShards{} independent jobs. A detection is kept only by the "
+        r"tile whose HEALPix pixel holds its centre, and detections within $\SearchMergeRadius''$ are merged. "
+        r"Above a score of \SearchThreshold{} the search gives \SearchCandidates{} candidates, \SearchKnown{} of them "
+        r"within $\SearchMatchRadius'$ of a redMaPPer, Abell/ACO or MCXC cluster and \SearchNew{} new. It recovers "
+        r"\SearchRedmapperFound{} of the \SearchRedmapperN{} redMaPPer clusters in the area "
+        r"(\SearchCompleteness\,per cent, 68 per cent Wilson interval \SearchCompletenessLo--\SearchCompletenessHi), "
+        r"with a purity of \SearchPurity\,per cent at that threshold; the search ran at \SearchTilesPerSecond{} "
+        r"tiles per second." "\n")
+
+
+def macros_from_summary(path) -> str:
+    """``results/07_search/summary.json`` -> the macros (for the paper stage's numbers.tex)."""
+    import json
+    from pathlib import Path
+
+    return search_macros(json.loads(Path(path).read_text()))
+
+
+if __name__ == "__main__":  # python -m deepcee.search.measure results/07_search/summary.json
+    import sys
+
+    print(macros_from_summary(sys.argv[1] if len(sys.argv) > 1 else "results/07_search/summary.json"), end="")
+    print(search_paragraph(), end="")
