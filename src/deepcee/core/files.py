@@ -140,9 +140,12 @@ def read_ecsv(path: str | os.PathLike, required: tuple[str, ...] | list[str] = (
     from deepcee.core.errors import DeepCeeError
 
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise DeepCeeError(f"{path}: {what} not found")
-    table = Table.read(path, format="ascii.ecsv")
+    try:
+        table = Table.read(path, format="ascii.ecsv")
+    except Exception as err:  # noqa: BLE001 - astropy raises many types for a broken file
+        raise DeepCeeError(f"{path}: cannot read as ECSV ({type(err).__name__}: {str(err)[:80]})") from None
     missing = [name for name in required if name not in table.colnames]
     if missing:
         raise DeepCeeError(f"{path}: missing required column '{missing[0]}' (has: {', '.join(table.colnames)})")
