@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from deepcee.evaluate import figures as plots
-from deepcee.evaluate.stage import read_ecsv
+from deepcee.core.files import read_ecsv
 from deepcee.core.files import run_script
 from deepcee.evaluate.tables import read_csv
 

@@ -43,6 +43,14 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
+def write_png(path: str | os.PathLike, rgb) -> None:
+    """Write a uint8 (H, W, 3) array as an RGB PNG, atomically (no timestamps: same pixels, same bytes)."""
+    from PIL import Image
+
+    with atomic_path(path) as tmp:
+        Image.fromarray(rgb, mode="RGB").save(tmp, format="PNG", optimize=False, compress_level=1)
+
+
 def write_json(path: str | os.PathLike, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n")
 
@@ -141,7 +149,7 @@ def read_ecsv(path: str | os.PathLike, required: tuple[str, ...] | list[str] = (
 
     path = Path(path)
     if not path.is_file():
-        raise DeepCeeError(f"{path}: {what} not found")
+        raise DeepCeeError(f"{path}: {what} file not found")
     try:
         table = Table.read(path, format="ascii.ecsv")
     except Exception as err:  # noqa: BLE001 - astropy raises many types for a broken file

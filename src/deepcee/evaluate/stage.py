@@ -16,7 +16,7 @@ from deepcee.evaluate import metrics
 
 from deepcee.evaluate import tables
 from deepcee.core.errors import DeepCeeError
-from deepcee.core.files import atomic_path, write_json, write_summary
+from deepcee.core.files import read_ecsv, write_ecsv, write_json, write_summary
 
 #: Numbers the paper prints, kept next to ours in the summaries for the reader.
 PAPER_TEST = {"chosen_threshold": 80, "tp": 165, "fp": 72, "fn": 39, "precision": 0.6962, "recall": 0.8088,
@@ -25,22 +25,6 @@ PAPER_TEST = {"chosen_threshold": 80, "tp": 165, "fp": 72, "fn": 39, "precision"
               "ks_critical_value": 0.1289}
 PAPER_REDMAPPER = {"best_threshold": 70, "tp": 27, "fp": 8, "fn": 4, "precision": 0.7714, "recall": 0.8710,
                    "f1": 0.8182, "n_clusters": 31, "area_deg2": 105}
-
-
-def read_ecsv(path, what: str | None = None) -> Table:
-    path = Path(path)
-    what = what or str(path)
-    if not path.is_file():
-        raise DeepCeeError(f"{what}: file not found")
-    try:
-        return Table.read(path, format="ascii.ecsv")
-    except Exception as err:  # astropy raises many types for a broken file
-        raise DeepCeeError(f"{what}: cannot read as ECSV ({type(err).__name__}: {str(err)[:80]})") from None
-
-
-def write_ecsv(table: Table, path) -> None:
-    with atomic_path(path) as tmp:
-        table.write(tmp, format="ascii.ecsv", overwrite=True)
 
 
 def _cfg(cfg: dict) -> dict:

@@ -40,7 +40,7 @@ from pathlib import Path
 import galsim
 import numpy as np
 
-from deepcee.core.cosmology import COSMO, SDSS_PIXEL_SCALE_ARCSEC
+from deepcee.core.cosmology import COSMO, SDSS_PIXEL_SCALE_ARCSEC, distance_table, kpc_per_arcsec
 from deepcee.core.errors import DeepCeeError
 from deepcee.images.fits import BANDS, make_wcs, write_view_fits
 from deepcee.core.seeds import int_seed, rng
@@ -105,22 +105,9 @@ def k_correction_r(z, gr):
     return k
 
 
-@lru_cache(maxsize=1)
-def _distance_grid():
-    zg = np.linspace(0.002, 1.5, 1500)
-    dm = COSMO.distmod(zg).value
-    kpa = COSMO.kpc_proper_per_arcmin(zg).value / 60.0
-    return zg, dm, kpa
-
-
 def distmod(z):
-    zg, dm, _ = _distance_grid()
+    zg, dm, _ = distance_table()
     return np.interp(z, zg, dm)
-
-
-def kpc_per_arcsec(z):
-    zg, _, kpa = _distance_grid()
-    return np.interp(z, zg, kpa)
 
 
 def shen_r50_kpc(M_r, early, gen: np.random.Generator):
@@ -222,7 +209,7 @@ def cluster_objects(gen, z, richness, m_faint, *, bcg_rmag=np.nan, member_scale=
     objs = Objects()
     gr_rs, ri_rs = red_sequence(z)
     dm = float(distmod(z))
-    kpa = float(kpc_per_arcsec(z))
+    kpa = float(kpc_per_arcsec(z, tabulated=True))
     k_red = float(k_correction_r(z, gr_rs))
     m_star = M_STAR_R + dm + k_red
     r200 = float(r200_mpc(richness, z)) * 1000.0 / kpa  # arcsec
@@ -292,7 +279,7 @@ def field_objects(gen, half_width_arcsec, m_faint, density_scale=1.0) -> Objects
     # Blue-cloud r-i ~ 0.25-0.35 (MN §4 stand-in), red r-i from the red sequence.
     ri = np.where(red, ri_rs + gen.normal(0, 0.04, n), gen.uniform(0.2, 0.38, n))
     M = mags - distmod(z) - k_correction_r(z, gr)
-    r50 = shen_r50_kpc(M, red, gen) / kpc_per_arcsec(z)
+    r50 = shen_r50_kpc(M, red, gen) / kpc_per_arcsec(z, tabulated=True)
     objs.add(east=gen.uniform(-half_width_arcsec, half_width_arcsec, n),
              north=gen.uniform(-half_width_arcsec, half_width_arcsec, n), mag_r=mags, gr=gr, ri=ri,
              kind=np.where(red, Objects.KINDS["dev"], Objects.KINDS["exp"]), n=0.0,
@@ -341,7 +328,7 @@ def foreground_objects(gen, half_width_arcsec, per_deg2) -> Objects:
     gr = gr_rs + gen.normal(0, 0.04, n) - np.where(early, 0, gen.uniform(0.3, 0.5, n))
     ri = np.where(early, ri_rs, gen.uniform(0.2, 0.35, n))
     mags = M + distmod(z) + k_correction_r(z, gr)
-    r50 = shen_r50_kpc(M, early, gen) / kpc_per_arcsec(z)
+    r50 = shen_r50_kpc(M, early, gen) / kpc_per_arcsec(z, tabulated=True)
     objs.add(east=gen.uniform(-half_width_arcsec, half_width_arcsec, n),
              north=gen.uniform(-half_width_arcsec, half_width_arcsec, n), mag_r=mags, gr=gr, ri=ri,
              kind=np.where(early, Objects.KINDS["dev"], Objects.KINDS["exp"]), n=0.0,

@@ -24,7 +24,7 @@ from PIL import Image
 
 from deepcee.core.cosmology import SDSS_PIXEL_SCALE_ARCSEC
 from deepcee.core.errors import DeepCeeError
-from deepcee.core.files import atomic_path
+from deepcee.core.files import write_png
 from deepcee.images.fits import read_view_fits, pixel_area_arcsec2
 
 #: default limits (nMgy per native SDSS pixel); lower = -0.5 sigma of a typical r sky pixel
@@ -62,12 +62,6 @@ def to_rgb(bands: dict, limits: dict, output_size: int, native_factor: float = 1
         channels.append(stretch_band(small, lo, hi))
     rgb = np.stack(channels, axis=-1)[::-1]  # FITS row 0 (bottom) -> PNG last row
     return np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)
-
-
-def write_png(path: str | Path, rgb: np.ndarray) -> None:
-    """Write an 8-bit RGB PNG atomically (no timestamps: same pixels, same bytes)."""
-    with atomic_path(path) as tmp:
-        Image.fromarray(rgb, mode="RGB").save(tmp, format="PNG", optimize=False, compress_level=1)
 
 
 def native_factor(w) -> float:
