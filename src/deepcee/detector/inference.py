@@ -19,12 +19,12 @@ import torch
 
 from deepcee.detector.dataset import DetectionDataset, Sample, collate, png_size, read_samples
 from deepcee.detector.model import build_detector
+from deepcee.core.config import with_defaults
 from deepcee.core.errors import DeepCeeError
 from deepcee.images.labels import png_pixel_to_sky
 from deepcee.detector.training import autocast, resolve_device, to_device
 
 PREDICTION_COLUMNS = ["view", "x", "y", "x0", "y0", "x1", "y1", "score", "ra", "dec"]
-PREDICT_DEFAULTS = {"batch_size": 8, "precision": "fp32", "workers": 1, "device": "auto"}
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu"):
@@ -134,7 +134,7 @@ def predict_labels(model_path: str | os.PathLike, labels_path: str | os.PathLike
     """Predict on the images of ``labels.ecsv`` (one split, or all with split=None) → ECSV."""
     from deepcee.core.files import atomic_path
 
-    cfg = {**PREDICT_DEFAULTS, **(cfg or {})}
+    cfg = with_defaults("train", {"predict": cfg or {}})["predict"]  # train.predict, schema defaults filled
     if threads:
         torch.set_num_threads(int(threads))
     device = resolve_device(str(cfg["device"]))

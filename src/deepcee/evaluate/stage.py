@@ -15,6 +15,7 @@ from astropy.table import Table
 from deepcee.evaluate import metrics
 
 from deepcee.evaluate import tables
+from deepcee.core.config import with_defaults
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import read_ecsv, write_ecsv, write_json, write_summary
 
@@ -27,13 +28,10 @@ PAPER_REDMAPPER = {"best_threshold": 70, "tp": 27, "fp": 8, "fn": 4, "precision"
                    "f1": 0.8182, "n_clusters": 31, "area_deg2": 105}
 
 
-def _cfg(cfg: dict) -> dict:
-    """The evaluate section with the schema's defaults filled (for callers outside Snakemake)."""
-    out = {"thresholds": list(metrics.DEFAULT_THRESHOLDS), "distance_kpc": 100.0, "chosen_threshold": "best",
-           "score_rule": "greater", "tp_centre": "highest_score", "ks_alpha": 0.05,
-           "example_scores": [0.98, 0.51, 0.20]}
-    out.update({k: v for k, v in (cfg or {}).items() if v is not None or k == "chosen_threshold"})
-    return out
+def _cfg(cfg: dict | None) -> dict:
+    """The ``evaluate:`` section, complete: Snakemake's validate fills schemas/evaluate.schema.yaml's
+    defaults in the workflow; callers outside it get the same defaults here."""
+    return with_defaults("evaluate", cfg)
 
 
 def _run(predictions_path, labels_path, cfg: dict, chosen, what: str) -> dict:

@@ -479,29 +479,12 @@ def blank_background(gen, pixels, os, folder):
 
 # --------------------------------------------------------------------------- one view
 
-DEFAULT_MOCK = {
-    "background": "synthetic",        # synthetic | sdss_blank
-    "blank_frames": "resources/sdss-frames-run2126-camcol1-gri",
-    "psf_fwhm_arcsec": 1.43,          # DR1 median r (1.43"; DR8 1.3") -- MN §1
-    "psf_fwhm_sigma_arcsec": 0.2,     # sigma ~0.2" (MN §1)
-    "psf_beta": 3.0,
-    "mag_limit": 23.0,
-    "exact_mag": 19.5,
-    "galaxy_density_scale": 1.0,
-    "star_density_scale": 1.0,
-    "bright_stars_per_deg2": 20.0,
-    "member_scale": 1.0,
-    "member_concentration": 3.0,
-    "blue_member_fraction": 0.2,
-    "groups_per_deg2": 15.0,
-    "group_richness": [4.0, 14.0],
-    "foreground_per_deg2": 8.0,
-}
-
-
 def render_view(view, images_cfg: dict, seed: int) -> tuple[np.ndarray, object, dict]:
-    """Render one view; returns (3 x N x N float32 nMgy, WCS, info)."""
-    mc = {**DEFAULT_MOCK, **images_cfg.get("mock", {})}
+    """Render one view; returns (3 x N x N float32 nMgy, WCS, info).
+
+    ``images_cfg`` is the full ``images:`` section (schemas/images.schema.yaml's defaults filled).
+    """
+    mc = images_cfg["mock"]
     pixels = int(images_cfg["pixels"])
     scale = float(images_cfg["pixel_scale_arcsec"])
     name = str(view["view"])
