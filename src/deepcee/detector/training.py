@@ -337,7 +337,7 @@ def train(cfg: dict | None, seed: int, labels_path: str | os.PathLike, model_pat
         from deepcee.core.files import write_summary
 
         summary = write_summary(summary_path, summary.pop("counts"), config={"seed": seed, "train": cfg},
-                                learning_hash=chash, **summary)
+                                learning_hash=chash, contract="train_summary", **summary)
     log(f"trained {total_steps} steps in {total_seconds:.0f} s; model → {model_path}")
     return summary
 

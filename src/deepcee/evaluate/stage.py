@@ -17,6 +17,7 @@ from deepcee.evaluate import metrics
 from deepcee.evaluate import tables
 from deepcee.core.config import with_defaults
 from deepcee.core.errors import DeepCeeError
+from deepcee.core.contracts import write_summary_checked
 from deepcee.core.files import read_ecsv, write_ecsv, write_json, write_summary
 
 #: Numbers the paper prints, kept next to ours in the summaries for the reader.
@@ -131,9 +132,9 @@ def evaluate_test(predictions, labels, out: dict, cfg: dict, sample=None, config
     res = _run(predictions, labels, cfg, cfg["chosen_threshold"], "predictions_test.ecsv")
     tables.write_sweep(res["sweep"], out["sweep_csv"], out["sweep_tex"])
     write_ecsv(res["distances"], out["distances"])
-    write_json(out["ks"], {"chosen_threshold_percent": res["threshold"], **res["ks"],
-                           "paper": {"statistic": PAPER_TEST["ks_statistic"],
-                                     "critical_value": PAPER_TEST["ks_critical_value"]}})
+    write_summary_checked("ks", out["ks"], {"chosen_threshold_percent": res["threshold"], **res["ks"],
+                                            "paper": {"statistic": PAPER_TEST["ks_statistic"],
+                                                      "critical_value": PAPER_TEST["ks_critical_value"]}})
     write_ecsv(recovered_table(res), out["recovered"])
     sample_table = read_ecsv(sample) if sample else None
     examples = _example_rows(res, sample_table)
@@ -143,7 +144,8 @@ def evaluate_test(predictions, labels, out: dict, cfg: dict, sample=None, config
     quotable["paper"] = PAPER_TEST
     counts = {"test_images": quotable["n_test_images"], "predictions": quotable["n_predictions"],
               "tp": quotable["at_chosen"]["tp"], "fp": quotable["at_chosen"]["fp"], "fn": quotable["at_chosen"]["fn"]}
-    write_summary(out["summary"], counts, config=config if config is not None else cfg, **quotable)
+    write_summary(out["summary"], counts, config=config if config is not None else cfg, contract="evaluate_summary",
+                  **quotable)
     return quotable
 
 
@@ -160,7 +162,7 @@ def evaluate_redmapper(predictions, labels, region_json, out: dict, cfg: dict, c
     res = _run(predictions, labels, cfg, chosen, "redmapper predictions.ecsv")
     tables.write_sweep(res["sweep"], out["sweep_csv"], out["sweep_tex"])
     write_ecsv(res["distances"], out["distances"])
-    write_json(out["ks"], {"chosen_threshold_percent": res["threshold"], **res["ks"]})
+    write_summary_checked("ks", out["ks"], {"chosen_threshold_percent": res["threshold"], **res["ks"]})
     write_ecsv(recovered_table(res), out["recovered"])
     region = json.loads(Path(region_json).read_text())
     quotable = _quotable(res, paper_threshold=PAPER_REDMAPPER["best_threshold"])
@@ -169,7 +171,8 @@ def evaluate_redmapper(predictions, labels, region_json, out: dict, cfg: dict, c
     counts = {"clusters": quotable["n_test_clusters_unique"], "images": quotable["n_test_images"],
               "excluded_train_or_test": quotable["region"].get("n_excluded_train_or_test"),
               "predictions": quotable["n_predictions"]}
-    write_summary(out["summary"], counts, config=config if config is not None else cfg, **quotable)
+    write_summary(out["summary"], counts, config=config if config is not None else cfg, contract="redmapper_summary",
+                  **quotable)
     return quotable
 
 
