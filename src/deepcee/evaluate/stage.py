@@ -16,7 +16,6 @@ from deepcee.evaluate import metrics
 
 from deepcee.evaluate import tables
 from deepcee.core.config import with_defaults
-from deepcee.core.errors import DeepCeeError
 from deepcee.core.contracts import write_summary_checked
 from deepcee.core.files import read_ecsv, write_ecsv, write_json, write_summary
 
