@@ -30,6 +30,12 @@ def test_counts_come_from_the_contract_files(fake):
     assert n["NRedmapperClusters"] == 6
     assert n["TrainSteps"] == 50 and n["TrainDevice"] == "cpu"
     assert n["Backbone"] == "mobilenet_v3_large_fpn" and n["ImageSizePx"] == 500
+    assert n["TrainSizePx"] == 500  # train.detector.image_size absent/null: the PNG side
+
+
+def test_train_size_is_the_detector_image_size_when_set(fake):
+    config = {**CONFIG, "train": {**CONFIG["train"], "detector": {**CONFIG["train"]["detector"], "image_size": 320}}}
+    assert collect_numbers(fake, config)["TrainSizePx"] == 320
 
 
 def test_sweep_numbers_are_the_chosen_row_of_table2(fake):

@@ -145,7 +145,7 @@ CONFIG_KEYS: dict[str, str] = {
     "ImageSizePx": "images.pixels",
     "PixelScaleArcsec": "images.pixel_scale_arcsec",
     "MaxOffsetArcsec": "images.max_offset_arcsec",
-    "TrainSizePx": "train.detector.image_size",
+    "TrainSizePx": "train.detector.image_size",  # null: images.stretch.output_size (see config_numbers)
     "BoxKpc": "images.labels.box_kpc",
     "TestFraction": "images.split.test_fraction",
     "SplitBy": "images.split.by",
@@ -244,7 +244,10 @@ def _losses(inputs: dict) -> dict[str, float]:
 # --------------------------------------------------------------------------- collecting
 def config_numbers(config: dict) -> dict[str, Any]:
     """The numbers the (schema-filled) config decides: one key each, see ``CONFIG_KEYS``."""
-    return {macro: get_key(config, key) for macro, key in CONFIG_KEYS.items()}
+    n = {macro: get_key(config, key) for macro, key in CONFIG_KEYS.items()}
+    if n["TrainSizePx"] is None:  # train.detector.image_size null = the network works at the PNG side
+        n["TrainSizePx"] = get_key(config, "images.stretch.output_size")
+    return n
 
 
 def catalogue_numbers(inputs: dict, summary: dict) -> dict[str, Any]:
