@@ -41,8 +41,12 @@ try:
     check_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml", " + ".join(_config_files))
 except DeepCeeError as err:
     sys.exit(f"ERROR: {err}")
-# Snakemake's own validation (fills schema defaults).
+# Snakemake's own validation fills the schema defaults: the whole tree checked (absent sections
+# default to {}), then each section against its own schema, because jsonschema validates a $ref'd
+# file that names its "$schema" with the plain validator, which sets no defaults.
 validate(config, "schemas/config.schema.yaml")
+for _section in ("catalogue", "images", "train", "evaluate", "search", "redshift", "paper"):
+    validate(config[_section], f"schemas/{_section}.schema.yaml")
 
 # The results layout, the config sections and the helpers the rule files share.
 include: "rules/common.smk"

@@ -20,6 +20,7 @@ RESPLIT = f"{EVALUATE}/resplit"
 REDMAPPER = f"{RESULTS}/05_redmapper"
 PAPER_STAGE = f"{RESULTS}/06_paper"
 SEARCH = f"{RESULTS}/07_search"
+REDSHIFT = f"{RESULTS}/08_redshift"
 
 # Each rules/*.smk appends the final artefacts of its stage here.
 FINAL_TARGETS = []
@@ -112,9 +113,14 @@ def _rm_images_params(*keys):
 
 
 # ---------------------------------------------------------------- search (rules/search.smk)
-SEARCH_CFG = config.get("search", {}) or {}
-SEARCH_ENABLED = bool(SEARCH_CFG.get("enabled", True))
-SEARCH_SHARDS = list(range(int(SEARCH_CFG.get("shards", 2))))
+SEARCH_CFG = config["search"]
+SEARCH_ENABLED = bool(SEARCH_CFG["enabled"])
+SEARCH_SHARDS = list(range(int(SEARCH_CFG["shards"])))
+REDSHIFT_ENABLED = bool(config["redshift"]["enabled"])
+# The sets whose detections get a redshift and a richness (rules/redshift.smk).
+REDSHIFT_SETS = {"test": f"{REDSHIFT}/detections_test.ecsv"}
+if REDMAPPER_ENABLED:
+    REDSHIFT_SETS["redmapper"] = f"{REDSHIFT}/detections_redmapper.ecsv"
 SEARCH_OUTPUTS = {
     "candidates": f"{SEARCH}/candidates.ecsv",
     "summary": f"{SEARCH}/summary.json",
@@ -178,6 +184,15 @@ PAPER_SOURCES = {
     "distances_test": f"{EVALUATE}/distances_test.ecsv",
 }
 PAPER_SUMMARIES = ["catalogue_summary", "images_summary", "train_summary", "evaluate_summary", "redmapper_summary"]
+# The stages beyond the paper feed its numbers and provenance when they run.
+BEYOND_PAPER_SUMMARIES = []
+if SEARCH_ENABLED:
+    PAPER_SOURCES["search_summary"] = f"{SEARCH}/summary.json"
+    BEYOND_PAPER_SUMMARIES.append("search_summary")
+if REDSHIFT_ENABLED:
+    PAPER_SOURCES["redshift_summary"] = f"{REDSHIFT}/summary.json"
+    BEYOND_PAPER_SUMMARIES.append("redshift_summary")
+PAPER_SUMMARIES += BEYOND_PAPER_SUMMARIES
 
 # Every file under resources/ (the bundled inputs the provenance record hashes), listed here
 # rather than found on disk, so the DAG never depends on what happens to lie in the folder.

@@ -28,6 +28,7 @@ rule evaluate_test:
         summary=f"{EVALUATE}/summary.json",
     params:
         evaluate=evaluate_params(),
+        seed=config["seed"],
     log:
         "logs/evaluate/evaluate_test.log",
     conda:

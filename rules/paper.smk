@@ -20,7 +20,7 @@ rule paper_numbers:
     input:
         **paper_sources("sample", "redmapper_catalogue", "catalogue_summary", "labels", "images_summary",
                         "losses", "train_summary", "sweep_test", "sweep_redmapper", "evaluate_summary",
-                        "ks", "redmapper_summary", "redmapper_labels"),
+                        "ks", "redmapper_summary", "redmapper_labels", *BEYOND_PAPER_SUMMARIES),
     output:
         numbers=report(PAPER_OUTPUTS["numbers"], caption="../report/numbers.rst", category="Paper"),
         numbers_json=PAPER_OUTPUTS["numbers_json"],

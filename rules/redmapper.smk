@@ -129,6 +129,7 @@ rule redmapper_evaluate:
         summary=f"{REDMAPPER}/summary.json",
     params:
         evaluate=evaluate_params(keep_redmapper=True),
+        seed=config["seed"],
     log:
         "logs/redmapper/evaluate.log",
     conda:

@@ -6,12 +6,7 @@
 #   05_redmapper/predictions.ecsv + summary.json     ──► redshift_redmapper ──► detections_redmapper.ecsv
 #   detections_*.ecsv ──► redshift_summary ──► summary.json ──► redshift_figures ──► fig_redshift, fig_richness
 
-REDSHIFT = f"{RESULTS}/08_redshift"
-RZ_CFG = config.get("redshift", {}) or {}
-REDSHIFT_ENABLED = bool(RZ_CFG.get("enabled", True))
-_RZ_SETS = {"test": f"{REDSHIFT}/detections_test.ecsv"}
-if REDMAPPER_ENABLED:
-    _RZ_SETS["redmapper"] = f"{REDSHIFT}/detections_redmapper.ecsv"
+# REDSHIFT, REDSHIFT_ENABLED and REDSHIFT_SETS are in rules/common.smk.
 
 
 rule redshift_calibrate:
@@ -67,13 +62,13 @@ rule redshift_summary:
     """σ_z/(1+z) (NMAD), bias, outlier fraction, richness scatter and slope, 95 % cluster bootstraps, flag counts."""
     input:
         calibration=f"{REDSHIFT}/calibration.json",
-        **_RZ_SETS,
+        **REDSHIFT_SETS,
     output:
         summary=f"{REDSHIFT}/summary.json",
     params:
         redshift=lambda wc: config.get("redshift", {}),
         seed=config["seed"],
-        sets=list(_RZ_SETS),
+        sets=list(REDSHIFT_SETS),
     log:
         "logs/redshift/summary.log",
     conda:
@@ -86,14 +81,14 @@ rule redshift_figures:
     """z_est against catalogue z, and richness_est against λ, for the recovered clusters of each set."""
     input:
         summary=f"{REDSHIFT}/summary.json",
-        **_RZ_SETS,
+        **REDSHIFT_SETS,
     output:
         redshift_pdf=report(f"{FIGURES}/fig_redshift.pdf", caption="../report/fig_redshift.rst", category="Beyond the paper"),
         redshift_png=f"{FIGURES}/fig_redshift.png",
         richness_pdf=report(f"{FIGURES}/fig_richness.pdf", caption="../report/fig_richness.rst", category="Beyond the paper"),
         richness_png=f"{FIGURES}/fig_richness.png",
     params:
-        sets=list(_RZ_SETS),
+        sets=list(REDSHIFT_SETS),
     log:
         "logs/redshift/figures.log",
     conda:
@@ -103,5 +98,5 @@ rule redshift_figures:
 
 
 if REDSHIFT_ENABLED:
-    FINAL_TARGETS += [f"{REDSHIFT}/calibration.json", f"{REDSHIFT}/summary.json", *_RZ_SETS.values()] + [
+    FINAL_TARGETS += [f"{REDSHIFT}/calibration.json", f"{REDSHIFT}/summary.json", *REDSHIFT_SETS.values()] + [
         f"{FIGURES}/{name}.{ext}" for name in ("fig_redshift", "fig_richness") for ext in ("pdf", "png")]

@@ -18,6 +18,7 @@ def main(snakemake):
         counts={"sample": len(sample), "redmapper": len(redmapper), "parent": len(parent),
                 **({"abell_clusters": notes["abell_clusters"]} if "abell_clusters" in notes else {})},
         config=cfg,
+        contract="catalogue_summary",
         cuts=counts,
         sources=notes,
         bcg_rmag_available=bcg_available,

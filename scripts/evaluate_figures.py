@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from deepcee.evaluate import figures as plots
-from deepcee.evaluate.stage import read_ecsv
+from deepcee.core.files import read_ecsv
 from deepcee.core.files import run_script
 from deepcee.evaluate.tables import read_csv
 
@@ -47,7 +47,7 @@ def main(snakemake):
         summary = json.loads(open(snakemake.input.summary).read())
         sweep = read_csv(snakemake.input.sweep)
         func = plots.fig12_precision_recall_test if fig == "fig12" else plots.fig17_precision_recall_redmapper
-        func(sweep, *paths, chosen=summary["chosen_threshold"])
+        func(sweep, *paths, chosen=summary["chosen_threshold"], intervals=summary["sweep_intervals"])
         return
     summary = json.loads(open(snakemake.input.summary).read())
     t = summary["chosen_threshold"]

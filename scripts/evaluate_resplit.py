@@ -1,7 +1,7 @@
 """Rules kfold_labels / cluster_split_labels: labels.ecsv re-split by cluster (beyond the paper)."""
 
 from deepcee.evaluate import folds
-from deepcee.evaluate.stage import read_ecsv, write_ecsv
+from deepcee.core.files import read_ecsv, write_ecsv
 from deepcee.core.files import run_script
 
 

@@ -11,7 +11,8 @@ def main(snakemake):
         out={"sweep_csv": o.sweep_csv, "sweep_tex": o.sweep_tex, "distances": o.distances, "ks": o.ks,
              "recovered": o.recovered, "table1_csv": o.table1_csv, "table1_tex": o.table1_tex,
              "summary": o.summary},
-        cfg=snakemake.params.evaluate, sample=snakemake.input.get("sample"), config=snakemake.params.evaluate)
+        cfg=snakemake.params.evaluate, sample=snakemake.input.get("sample"), config=snakemake.params.evaluate,
+        seed=snakemake.params.seed)
     at = q["at_chosen"]
     line = (f"test set: {q['n_test_images']} images, {q['n_predictions']} boxes; chosen threshold "
             f"{q['chosen_threshold']:g}% ({q['chosen_by']}): TP={at['tp']} FP={at['fp']} FN={at['fn']} "

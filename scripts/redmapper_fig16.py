@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from deepcee.catalogue.select import read_catalogue
-from deepcee.evaluate.stage import read_ecsv
+from deepcee.core.files import read_ecsv
 from deepcee.core.files import run_script
 from deepcee.evaluate.figures import fig16_sky_map_redmapper
 

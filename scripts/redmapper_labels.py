@@ -1,6 +1,6 @@
 """Rule redmapper_labels: the image stage's labels for the comparison views, all marked 'test', no flips."""
 
-from deepcee.evaluate.stage import read_ecsv, write_ecsv
+from deepcee.core.files import read_ecsv, write_ecsv
 from deepcee.core.files import run_script
 from deepcee.evaluate.redmapper_region import as_test_set
 

@@ -1,7 +1,7 @@
 """Rule redmapper_region: the comparison clusters (paper §3.2) and the counts of how they were chosen."""
 
 from deepcee.catalogue.select import read_catalogue, write_catalogue
-from deepcee.evaluate.stage import read_ecsv
+from deepcee.core.files import read_ecsv
 from deepcee.core.files import run_script, write_summary
 from deepcee.evaluate.redmapper_region import select_region
 

@@ -5,13 +5,13 @@ from deepcee.detector.figures import fig05_total_loss, fig06_loss_components, ta
 
 
 def main(snakemake):
-    cfg = snakemake.params.figures or {}
-    window = int(cfg.get("smooth_window", 25))
+    cfg = snakemake.params.figures  # train.figures, schema defaults filled by the Snakefile's validate
+    window = int(cfg["smooth_window"])
     losses = snakemake.input.losses
     fig05_total_loss(losses, snakemake.output.fig05_pdf, snakemake.output.fig05_png, window=window)
     fig06_loss_components(losses, snakemake.output.fig06_pdf, snakemake.output.fig06_png, window=window)
     table_a1(losses, snakemake.output.table_csv, snakemake.output.table_tex, window=window,
-             rows=int(cfg.get("table_rows", 30)))
+             rows=int(cfg["table_rows"]))
 
 
 run_script(main, snakemake)  # noqa: F821

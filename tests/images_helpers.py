@@ -9,6 +9,7 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
 
+from deepcee.core.config import with_defaults
 from deepcee.images.fits import write_view_fits
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
@@ -28,7 +29,7 @@ def small_images_cfg(**over):
         "augment": {"hflip": True},
     }
     cfg.update(over)
-    return cfg
+    return with_defaults("images", cfg)  # the rest from schemas/images.schema.yaml, as in the workflow
 
 
 def small_catalogue(n=4):

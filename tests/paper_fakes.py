@@ -1,13 +1,15 @@
 """Fake stage outputs (summaries, tables, figures) for the paper-stage unit tests.
 
-They follow the file contracts (docs/contracts.md) so numbers.py, provenance.py and
-latex.py are tested without running the upstream stages.
+Every file is built from its contract in deepcee.core.contracts and written by the
+contract's writer, so the fakes cannot drift from what the stages write; numbers.py,
+provenance.py and latex.py are tested without running the upstream stages.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from deepcee.core.contracts import rows_table, write_summary_checked, write_table
 
 #: (threshold %, TP, FP, FN) of a fake test-set sweep; F1 peaks at 80.
 SWEEP_TEST = [(0, 19, 5981, 1), (10, 19, 60, 1), (20, 18, 40, 2), (30, 18, 30, 2), (40, 18, 22, 2),
@@ -25,12 +27,9 @@ def _prf(tp, fp, fn):
 
 
 def write_sweep(path: Path, rows) -> None:
-    lines = ["threshold_pct,tp,fp,fn,precision,recall,f1"]
-    for t, tp, fp, fn in rows:
-        p, r, f = _prf(tp, fp, fn)
-        lines.append(f"{t},{tp},{fp},{fn},{p:.6f},{r:.6f},{f:.6f}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
+    """A Table 2/3 CSV of (threshold %, TP, FP, FN) rows, through the sweep contract's writer."""
+    write_table("sweep", rows_table("sweep", [(float(t), tp, fp, fn, *_prf(tp, fp, fn)) for t, tp, fp, fn in rows]),
+                path)
 
 
 def write_sweep_tex(path: Path, rows, float_wrapper: bool = False) -> None:
@@ -44,14 +43,6 @@ def write_sweep_tex(path: Path, rows, float_wrapper: bool = False) -> None:
         body = ["\\begin{table*}", "\\centering", "\\caption{A stage's own caption}", "\\label{tab:own}",
                 *body, "\\end{table*}"]
     path.write_text("\n".join(body) + "\n")
-
-
-def _ecsv(path: Path, names, rows, dtypes) -> None:
-    from astropy.table import Table
-
-    table = Table(rows=rows, names=names, dtype=dtypes) if rows else Table(names=names, dtype=dtypes)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table.write(path, format="ascii.ecsv", overwrite=True)
 
 
 def _pdf(path: Path, text: str) -> None:
@@ -91,15 +82,10 @@ def make_results(root: Path, n_clusters: int = 10, views: int = 2, figures: bool
         "redmapper_summary": res / "05_redmapper/summary.json",
         "redmapper_labels": res / "05_redmapper/labels.ecsv",
     }
-    cat_names = ["id", "name", "ra", "dec", "z", "richness", "n_members", "bcg_rmag", "abell", "source"]
-    cat_types = [str, str, float, float, float, float, float, float, str, str]
     rows = [(f"RM{i}", f"C{i}", 150.0 + i, 20.0 + i, 0.1 + 0.009 * i, 30.0 + i, 25.0, 16.0, f"A{i}", "fake")
             for i in range(n_clusters)]
-    _ecsv(p["sample"], cat_names, rows, cat_types)
-    _ecsv(p["redmapper_catalogue"], cat_names, rows * 3, cat_types)
-    lab_names = ["view", "png", "fits", "cluster_id", "ra", "dec", "z", "richness", "bcg_rmag",
-                 "offset_ra_arcsec", "offset_dec_arcsec", "x", "y", "x0", "y0", "x1", "y1", "split", "flipped"]
-    lab_types = [str, str, str, str] + [float] * 13 + [str, bool]
+    write_table("catalogue", rows_table("catalogue", rows), p["sample"])
+    write_table("catalogue", rows_table("catalogue", rows * 3), p["redmapper_catalogue"])
     labels = []
     k = 0
     for i in range(n_clusters):
@@ -112,13 +98,12 @@ def make_results(root: Path, n_clusters: int = 10, views: int = 2, figures: bool
             if split == "train":
                 labels.append((f"{view}_flip", *base, split, True))
             k += 1
-    _ecsv(p["labels"], lab_names, labels, lab_types)
+    write_table("labels", rows_table("labels", labels), p["labels"])
     rm_labels = [(f"X{i}_v0", "a.png", "a.fits", f"X{i}", 200.0, 30.0, 0.15, 30.0, 16.0, 0, 0, 1, 1, 0, 0, 2, 2,
                   "test", False) for i in range(6)]
-    _ecsv(p["redmapper_labels"], lab_names, rm_labels, lab_types)
-    p["losses"].parent.mkdir(parents=True, exist_ok=True)
-    p["losses"].write_text("step,loss_total,loss_rpn_objectness,loss_rpn_box,loss_classifier,loss_box_reg,lr,seconds\n"
-                           "1,1.5,0.7,0.1,0.5,0.2,0.001,1.0\n50,0.4,0.1,0.05,0.15,0.1,0.001,60.0\n")
+    write_table("labels", rows_table("labels", rm_labels), p["redmapper_labels"])
+    write_table("losses", rows_table("losses", [(1, 1.5, 0.7, 0.1, 0.5, 0.2, 0.001, 1.0),
+                                                (50, 0.4, 0.1, 0.05, 0.15, 0.1, 0.001, 60.0)]), p["losses"])
     write_sweep(p["sweep_test"], SWEEP_TEST)
     write_sweep(p["sweep_redmapper"], SWEEP_RM)
     write_sweep_tex(p["sweep_test"].with_suffix(".tex"), SWEEP_TEST, float_wrapper=True)
@@ -128,22 +113,40 @@ def make_results(root: Path, n_clusters: int = 10, views: int = 2, figures: bool
     (res / "tables/tableA1_losses.tex").write_text(
         "\\begin{tabular}{rrrrrr}\nStep & Total & RPN obj & RPN box & DN cls & DN box\\\\\n"
         "50 & 0.4 & 0.1 & 0.05 & 0.15 & 0.1\\\\\n\\end{tabular}\n")
+    def sweep_summary(rows, chosen):
+        """What the evaluate stage adds beyond the paper: counting rule, boxes per image, intervals."""
+        tp, fp, fn = next((r[1], r[2], r[3]) for r in rows if r[0] == chosen)
+        p, r, f = _prf(tp, fp, fn)
+        return {"extra_boxes": "count_as_fp",
+                "boxes_per_image_at_zero": {"min": 120, "median": 150.0, "max": 210, "mean": 152.5, "total": 6000},
+                "zero_row_normalised_300": {"tp": rows[0][1], "fp": 300 * (rows[0][1] + rows[0][3]) - rows[0][1],
+                                            "fn": rows[0][3], "precision": 0.003, "recall": 0.95, "f1": 0.006},
+                "other_extra_boxes_rule": {"extra_boxes": "ignore_near_found", "best_f1_threshold": float(chosen),
+                                           "chosen_threshold": float(chosen),
+                                           "at_chosen": {"f1": f, "precision": p}},
+                "intervals_at_chosen": {"precision": [p - 0.1, min(1.0, p + 0.1)], "recall": [r - 0.1, min(1.0, r + 0.1)],
+                                        "f1": [f - 0.1, min(1.0, f + 0.1)], "sigma_kpc": [15.0, 28.0], "level": 0.95},
+                "sweep_intervals": [{"threshold": float(row[0]), "precision": [0.0, 1.0], "recall": [0.0, 1.0],
+                                     "f1": [0.0, 1.0], "level": 0.95} for row in rows]}
+
     summaries = {
         "catalogue_summary": {"counts": {"sample": n_clusters, "parent": 2 * n_clusters, "abell_clusters": 4076}},
         "images_summary": {"counts": {"views": n_clusters * views}},
         "train_summary": {"counts": {"steps": 50}, "device": "cpu", "seconds": 60.0},
         "evaluate_summary": {"counts": {"test_images": 4}, "chosen_threshold": 80.0, "chosen_by": "best_f1",
-                             "sigma_kpc": 21.5, "distance_kpc": 100.0, "fraction_predictions_within": 0.84},
+                             "sigma_kpc": 21.5, "distance_kpc": 100.0, "fraction_predictions_within": 0.84,
+                             **sweep_summary(SWEEP_TEST, 80)},
         "ks": {"chosen_threshold_percent": 80.0, "alpha": 0.05,
                "properties": {"z": {"available": True, "statistic": 0.1, "pvalue": 0.9, "critical_value": 0.43},
                               "bcg_rmag": {"available": False, "reason": "no finite values"},
                               "richness": {"available": True, "statistic": 0.2, "pvalue": 0.5,
                                            "critical_value": 0.43}}},
-        "redmapper_summary": {"counts": {"clusters": 6}, "area_deg2": 105.0},
+        "redmapper_summary": {"counts": {"clusters": 6}, "chosen_threshold": 70.0, "chosen_by": "best_f1",
+                              "sigma_kpc": 30.0, "distance_kpc": 100.0, "fraction_predictions_within": 0.5,
+                              "region": {"area_deg2": 105.0}, **sweep_summary(SWEEP_RM, 70)},
     }
     for key, data in summaries.items():
-        p[key].parent.mkdir(parents=True, exist_ok=True)
-        p[key].write_text(json.dumps(data))
+        write_summary_checked(key, p[key], data)
     if figures:
         for name in FIGURES:
             _pdf(res / "figures" / f"{name}.pdf", name)

@@ -10,6 +10,7 @@ from astropy.nddata import Cutout2D
 from astropy.wcs import WCS
 
 from deepcee.core.errors import DeepCeeError
+from deepcee.core.config import with_defaults
 from deepcee.images.fits import fetch_skyview_view, read_view_fits
 from deepcee.images.labels import label_view
 
@@ -49,8 +50,9 @@ def fake(monkeypatch):
 
 
 def _cfg(tmp_path, **sv):
-    return {"pixels": 300, "pixel_scale_arcsec": 1.18,
-            "skyview": {"cache_dir": str(tmp_path / "cache"), "retries": 3, "backoff_s": 0.0, **sv}}
+    return with_defaults("images", {"pixels": 300, "pixel_scale_arcsec": 1.18,
+                                    "skyview": {"cache_dir": str(tmp_path / "cache"), "retries": 3,
+                                                "backoff_s": 0.0, **sv}})
 
 
 def _view():

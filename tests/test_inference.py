@@ -12,7 +12,7 @@ from astropy.wcs import WCS
 from deepcee.detector.dataset import write_synthetic_set
 from deepcee.detector.model import build_detector
 from deepcee.core.errors import DeepCeeError
-from deepcee.detector.inference import (PREDICTION_COLUMNS, _png_pixel_to_sky_local, load_model, png_pixel_to_sky,
+from deepcee.detector.inference import (PREDICTION_COLUMNS, load_model, png_pixel_to_sky,
                                predict_images, predict_labels)
 
 SIZE = 96
@@ -81,31 +81,17 @@ def test_sky_round_trip(labels):
     n = header["NAXIS1"]
     x = np.array([0.0, 10.5, SIZE / 2 - 0.5, SIZE - 1.0])
     y = np.array([0.0, 80.25, SIZE / 2 - 0.5, 3.0])
-    for func in (_png_pixel_to_sky_local, png_pixel_to_sky):
-        ra, dec = func(fits_path, x, y, SIZE)
-        fx, fy = w.world_to_pixel_values(ra, dec)
-        back_x = (fx + 0.5) * SIZE / n - 0.5
-        back_y = SIZE - 0.5 - (fy + 0.5) * SIZE / n
-        assert np.allclose(back_x, x, atol=1e-6) and np.allclose(back_y, y, atol=1e-6)
-        # the PNG centre is the FITS centre (CRPIX) → CRVAL
-        assert np.isclose(ra[2], w.wcs.crval[0], atol=1e-9) and np.isclose(dec[2], w.wcs.crval[1], atol=1e-9)
-        assert dec[0] > dec[3] - 1e-12 or y[0] < y[3]  # smaller PNG row → further north
-        r0, d_top = func(fits_path, 40.0, 0.0, SIZE)
-        r1, d_bottom = func(fits_path, 40.0, SIZE - 1.0, SIZE)
-        assert d_top > d_bottom
-
-
-def test_labels_module_agrees_if_present(labels):
-    """When the image stage's deepcee.images.labels exists, its converter matches this contract."""
-    mod = pytest.importorskip("deepcee.images.labels")
-    if not hasattr(mod, "png_pixel_to_sky"):
-        pytest.skip("deepcee.images.labels has no png_pixel_to_sky yet")
-    table = Table.read(labels, format="ascii.ecsv")
-    fits_path = str(table["fits"][0])
-    x, y = np.array([5.0, 50.0]), np.array([7.0, 90.0])
-    ra1, dec1 = mod.png_pixel_to_sky(fits_path, x, y, SIZE)
-    ra2, dec2 = _png_pixel_to_sky_local(fits_path, x, y, SIZE)
-    assert np.allclose(ra1, ra2, atol=1e-7) and np.allclose(dec1, dec2, atol=1e-7)
+    ra, dec = png_pixel_to_sky(fits_path, x, y, SIZE)
+    fx, fy = w.world_to_pixel_values(ra, dec)
+    back_x = (fx + 0.5) * SIZE / n - 0.5
+    back_y = SIZE - 0.5 - (fy + 0.5) * SIZE / n
+    assert np.allclose(back_x, x, atol=1e-6) and np.allclose(back_y, y, atol=1e-6)
+    # the PNG centre is the FITS centre (CRPIX) → CRVAL
+    assert np.isclose(ra[2], w.wcs.crval[0], atol=1e-9) and np.isclose(dec[2], w.wcs.crval[1], atol=1e-9)
+    assert dec[0] > dec[3] - 1e-12 or y[0] < y[3]  # smaller PNG row → further north
+    r0, d_top = png_pixel_to_sky(fits_path, 40.0, 0.0, SIZE)
+    r1, d_bottom = png_pixel_to_sky(fits_path, 40.0, SIZE - 1.0, SIZE)
+    assert d_top > d_bottom
 
 
 def test_bad_model_file(tmp_path):

@@ -1,5 +1,6 @@
 """deepcee.paper.numbers: every number the paper quotes, from fake stage outputs (tests/paper_fakes.py)."""
 
+import csv
 import json
 
 import pytest
@@ -30,6 +31,12 @@ def test_counts_come_from_the_contract_files(fake):
     assert n["NRedmapperClusters"] == 6
     assert n["TrainSteps"] == 50 and n["TrainDevice"] == "cpu"
     assert n["Backbone"] == "mobilenet_v3_large_fpn" and n["ImageSizePx"] == 500
+    assert n["TrainSizePx"] == 500  # train.detector.image_size absent/null: the PNG side
+
+
+def test_train_size_is_the_detector_image_size_when_set(fake):
+    config = {**CONFIG, "train": {**CONFIG["train"], "detector": {**CONFIG["train"]["detector"], "image_size": 320}}}
+    assert collect_numbers(fake, config)["TrainSizePx"] == 320
 
 
 def test_sweep_numbers_are_the_chosen_row_of_table2(fake):
@@ -56,18 +63,44 @@ def test_best_row_ties_go_to_the_higher_threshold_unless_chosen():
     assert best_row(rows, chosen=10)["threshold"] == 10
 
 
-def test_sweep_in_fractions_and_other_column_names(tmp_path):
+def test_sweep_with_another_column_name_is_refused_by_name(tmp_path):
     path = tmp_path / "s.csv"
-    path.write_text("Threshold,TP,FP,FN,Precision,Recall,F1-score\n0.0,1,9,0,0.1,1.0,0.18\n0.8,1,0,0,1,1,1\n")
-    rows = read_sweep(path)
-    assert [r["threshold"] for r in rows] == [0.0, 80.0]
+    path.write_text("threshold_pct,tp,fp,fn,precision,recall,f1\n0,1,9,0,0.1,1.0,0.18\n")
+    with pytest.raises(DeepCeeError, match=r"s.csv: missing column 'threshold'"):
+        read_sweep(path)
 
 
 def test_bad_sweep_is_one_line_naming_the_file(tmp_path):
     path = tmp_path / "bad.csv"
-    path.write_text("threshold,tp,fp\n0,1,2\n")
-    with pytest.raises(DeepCeeError, match=r"bad.csv: no 'fn' column"):
+    path.write_text("threshold,tp,fp,precision,recall,f1\n0,1,2,0.3,1,0.5\n")
+    with pytest.raises(DeepCeeError, match=r"bad.csv: missing column 'fn'"):
         read_sweep(path)
+
+
+def test_summary_missing_a_contract_key_is_refused_by_name(fake):
+    data = json.loads(fake["evaluate_summary"].read_text())
+    del data["sigma_kpc"]
+    fake["evaluate_summary"].write_text(json.dumps(data))
+    with pytest.raises(DeepCeeError, match=r"04_evaluate/summary.json: missing key 'sigma_kpc'"):
+        collect_numbers(fake, CONFIG)
+
+
+def test_ks_property_without_its_statistic_is_refused_by_name(fake):
+    data = json.loads(fake["ks"].read_text())
+    del data["properties"]["z"]["statistic"]
+    fake["ks"].write_text(json.dumps(data))
+    with pytest.raises(DeepCeeError, match=r"ks_test.json: key 'properties.z.statistic'"):
+        collect_numbers(fake, CONFIG)
+
+
+def test_labels_missing_a_column_is_refused_by_name(fake):
+    from astropy.table import Table
+
+    table = Table.read(fake["labels"], format="ascii.ecsv")
+    table.remove_column("flipped")
+    table.write(fake["labels"], format="ascii.ecsv", overwrite=True)
+    with pytest.raises(DeepCeeError, match=r"labels.ecsv: missing column 'flipped'"):
+        collect_numbers(fake, CONFIG)
 
 
 def test_missing_stages_become_na_not_errors(tmp_path):
@@ -103,21 +136,23 @@ def test_comparison_tables_carry_the_published_numbers(fake, tmp_path):
     sweeps = (tmp_path / "s.tex").read_text()
     assert "60997" in sweeps and "9270" in sweeps
     assert sweeps.count("\\\\") >= 2 * len(PUBLISHED_TABLE2)
-    assert PUBLISHED["TestBestThreshold"] == 80
+    rows = {(r["set"], int(r["threshold_pct"])): r for r in csv.DictReader((tmp_path / "s.csv").open())}
+    best = rows[("test", PUBLISHED["TestBestThreshold"])]
+    assert (int(best["pub_tp"]), int(best["pub_fp"]), int(best["pub_fn"])) == \
+        (PUBLISHED["TestBestTP"], PUBLISHED["TestBestFP"], PUBLISHED["TestBestFN"])
+    ours = rows[("test", 80)]
+    assert (int(ours["tp"]), int(ours["fp"]), int(ours["fn"])) == (n["TestBestTP"], n["TestBestFP"], n["TestBestFN"])
 
 
-def test_boxes_per_image_and_both_counting_rules_from_the_summary(tmp_path):
-    summary = {"extra_boxes": "count_as_fp",
-               "boxes_per_image_at_zero": {"min": 126, "median": 155.0, "max": 213, "mean": 156.2},
-               "zero_row_normalised_300": {"fp": 12259, "precision": 0.0031},
-               "other_extra_boxes_rule": {"extra_boxes": "ignore_near_found", "best_f1_threshold": 80.0,
-                                          "at_chosen": {"f1": 0.674, "precision": 0.644}}}
-    path = tmp_path / "summary.json"
-    path.write_text(json.dumps(summary))
-    n = numbers.collect_numbers({"evaluate_summary": path})
-    assert (n["TestBoxesMin"], n["TestBoxesMedian"], n["TestBoxesMax"]) == (126, 155.0, 213)
-    assert n["TestZeroFPNormalised"] == 12259 and n["TestExtraBoxesRule"] == "count_as_fp"
-    assert n["TestOtherRuleBestFOne"] == 0.674 and n["RMBoxesMedian"] is None
-    assert numbers.format_value("TestBoxesMedian", 155.0) == "155"
+def test_boxes_per_image_intervals_and_both_counting_rules_from_the_summary(fake):
+    n = numbers.collect_numbers(fake)
+    assert (n["TestBoxesMin"], n["TestBoxesMedian"], n["TestBoxesMax"]) == (120, 150.0, 210)
+    assert n["TestZeroFPNormalised"] == 300 * 20 - 19 and n["TestExtraBoxesRule"] == "count_as_fp"
+    assert n["TestOtherRuleBestThreshold"] == 80.0
+    assert n["TestBestFOneLo"] < n["TestBestFOne"] < n["TestBestFOneHi"]
+    assert (n["TestStdErrKpcLo"], n["TestStdErrKpcHi"], n["TestIntervalPct"]) == (15.0, 28.0, 95.0)
+    assert n["RMBoxesMedian"] == 150.0 and n["RMBestFOneLo"] is not None
+    assert numbers.format_value("TestBoxesMedian", 150.0) == "150"
+    assert numbers.format_value("TestBestFOneLo", 0.61234) == "0.6123"
     rows = {m: (pub, ours) for m, _, pub, ours in numbers.comparison_rows(n)}
-    assert rows["TestBoxesMedian"] == (300, 155.0) and rows["TestZeroFPNormalised"] == (60997, 12259)
+    assert rows["TestBoxesMedian"] == (300, 150.0) and rows["TestZeroFPNormalised"] == (60997, 5981)

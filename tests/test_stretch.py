@@ -8,7 +8,8 @@ from astropy.io import fits
 from PIL import Image
 
 from deepcee.core.errors import DeepCeeError
-from deepcee.images.stretch import DEFAULT_LIMITS, resample, stretch_band, stretch_fits
+from deepcee.core.config import schema_defaults
+from deepcee.images.stretch import resample, stretch_band, stretch_fits
 
 from images_helpers import real_frames_mef
 
@@ -39,7 +40,7 @@ def test_stretch_real_frames_clipped_and_monotonic(real_mef, tmp_path):
 
 def test_stretch_band_monotonic_and_bounded():
     x = np.linspace(-1, 5, 10001, dtype=np.float32)
-    y = stretch_band(x, *DEFAULT_LIMITS["r"])
+    y = stretch_band(x, *schema_defaults("images")["stretch"]["limits"]["r"])
     assert y.min() == 0.0 and y.max() == 1.0
     assert np.all(np.diff(y) >= 0)
     with pytest.raises(DeepCeeError):

@@ -56,12 +56,14 @@ def real_frame_stats(folder: str | Path = BLANK_DIR) -> dict:
 def mock_stats(seed: int = 2019, pixels: int = 2000, scale: float = 0.396, mock_cfg: dict | None = None) -> dict:
     """A paper-size blank mock pointing (no catalogued cluster: richness 0 -> BCG + few members
     placed off the frame) measured like the real frames."""
+    from deepcee.core.config import with_defaults
     from deepcee.images.mocksky import render_view
 
     view = {"view": "calib_v0", "cluster_id": "calib", "ra": 174.05, "dec": 3.97 + 1.0, "z": 0.15,
             "richness": 1.0, "bcg_rmag": np.nan, "centre_ra": 174.05, "centre_dec": 3.97,
             "offset_ra_arcsec": 0.0, "offset_dec_arcsec": 3600.0}
-    img, _, _ = render_view(view, {"pixels": pixels, "pixel_scale_arcsec": scale, "mock": mock_cfg or {}}, seed)
+    cfg = with_defaults("images", {"pixels": pixels, "pixel_scale_arcsec": scale, "mock": mock_cfg or {}})
+    img, _, _ = render_view(view, cfg, seed)
     out = {}
     f = (0.396 / scale) ** 2
     for j, band in enumerate("gri"):

@@ -37,6 +37,7 @@ def _timed(fn, items):
 
 
 def bench(sizes=(2000, 500), n_views=4, seed=2019, out_dir=None, mock_cfg=None) -> list[dict]:
+    from deepcee.core.config import with_defaults
     from deepcee.images.mocksky import render_view_to_fits
     from deepcee.images.stretch import stretch_fits
 
@@ -49,7 +50,7 @@ def bench(sizes=(2000, 500), n_views=4, seed=2019, out_dir=None, mock_cfg=None) 
     results = []
     for size in sizes:
         scale = 792.0 / size
-        cfg = {"pixels": size, "pixel_scale_arcsec": scale, "mock": mock_cfg or {}}
+        cfg = with_defaults("images", {"pixels": size, "pixel_scale_arcsec": scale, "mock": mock_cfg or {}})
         paths = {str(v["view"]): out_dir / f"{v['view']}_{size}.fits" for v in views}
         render_view_to_fits(views[0], cfg, seed, out_dir / "warmup.fits")  # imports, caches
         cpu, wall = _timed(lambda v: render_view_to_fits(v, cfg, seed, paths[str(v["view"])]), views)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import yaml
@@ -49,3 +50,53 @@ def check_config(config: dict, schema_path: str | Path, config_name: str = "conf
     if messages:
         more = f" (and {len(messages) - 1} more)" if len(messages) > 1 else ""
         raise DeepCeeError(f"{config_name}: {messages[0]}{more}")
+
+
+#: The schemas/ folder of this checkout (the library is used from the repository, src/ layout).
+SCHEMA_DIR = Path(__file__).resolve().parents[3] / "schemas"
+
+
+def _filling_validator(schema_path: Path):
+    """A validator that, like ``snakemake.utils.validate(..., set_default=True)``, sets each
+    property's ``default`` where the key is absent, then descends into it (nested defaults fill
+    because every object in the schemas has ``default: {}``)."""
+    from jsonschema import validators
+
+    schema = yaml.safe_load(schema_path.read_text())
+    base = Draft202012Validator
+    validate_properties = base.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    filling = validators.extend(base, {"properties": set_defaults})
+    return filling(schema, registry=_registry(schema_path.parent))
+
+
+def with_defaults(section: str, cfg: dict | None = None) -> dict:
+    """``cfg`` (one section of the config: ``train``, ``images``...) with every default that
+    schemas/<section>.schema.yaml declares filled in, checked against that schema.
+
+    The one place library callers outside Snakemake (tests, benchmarks, ``load_model``) get
+    defaults from; inside the workflow, Snakemake's ``validate`` has already filled them and this
+    only checks. A violation is one DeepCeeError line naming ``section.key``.
+    """
+    schema_path = SCHEMA_DIR / f"{section}.schema.yaml"
+    if not schema_path.is_file():
+        raise DeepCeeError(f"no schema for config section '{section}' ({schema_path})")
+    out = copy.deepcopy(cfg) if cfg is not None else {}
+    errors = sorted(_filling_validator(schema_path).iter_errors(out), key=lambda e: list(e.absolute_path))
+    if errors:
+        error = best_match([errors[0]])
+        error.path.appendleft(section)  # name keys from the top of the config: train.optimiser.lr
+        raise DeepCeeError(_one_line(error))
+    return out
+
+
+def schema_defaults(section: str) -> dict:
+    """Every default of schemas/<section>.schema.yaml, the whole tree (a fresh copy)."""
+    return with_defaults(section, {})

@@ -44,6 +44,14 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
+def write_png(path: str | os.PathLike, rgb) -> None:
+    """Write a uint8 (H, W, 3) array as an RGB PNG, atomically (no timestamps: same pixels, same bytes)."""
+    from PIL import Image
+
+    with atomic_path(path) as tmp:
+        Image.fromarray(rgb, mode="RGB").save(tmp, format="PNG", optimize=False, compress_level=1)
+
+
 def write_json(path: str | os.PathLike, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n")
 
@@ -86,12 +94,21 @@ def software_versions() -> dict[str, str]:
     return versions
 
 
-def write_summary(path: str | os.PathLike, counts: dict, config: dict | None = None, **extra: Any) -> dict:
-    """Write a stage's machine-readable summary: counts, config hash, software versions."""
+def write_summary(path: str | os.PathLike, counts: dict, config: dict | None = None, contract: str | None = None,
+                  **extra: Any) -> dict:
+    """Write a stage's machine-readable summary: counts, config hash, software versions.
+
+    ``contract``: the name of its declaration in deepcee.core.contracts; a summary missing a
+    promised key is refused before anything is written.
+    """
     summary = {"counts": counts, "software": software_versions(), **extra}
     if config is not None:
         summary["config_hash"] = config_hash(config)
         summary["config"] = config
+    if contract is not None:
+        from deepcee.core.contracts import check_summary
+
+        check_summary(contract, summary, f"{path} (being written)")
     write_json(path, summary)
     return summary
 
@@ -166,9 +183,12 @@ def read_ecsv(path: str | os.PathLike, required: tuple[str, ...] | list[str] = (
     from deepcee.core.errors import DeepCeeError
 
     path = Path(path)
-    if not path.exists():
-        raise DeepCeeError(f"{path}: {what} not found")
-    table = Table.read(path, format="ascii.ecsv")
+    if not path.is_file():
+        raise DeepCeeError(f"{path}: {what} file not found")
+    try:
+        table = Table.read(path, format="ascii.ecsv")
+    except Exception as err:  # noqa: BLE001 - astropy raises many types for a broken file
+        raise DeepCeeError(f"{path}: cannot read as ECSV ({type(err).__name__}: {str(err)[:80]})") from None
     missing = [name for name in required if name not in table.colnames]
     if missing:
         raise DeepCeeError(f"{path}: missing required column '{missing[0]}' (has: {', '.join(table.colnames)})")

@@ -22,6 +22,7 @@ from typing import Sequence
 import torch
 
 from deepcee.core.errors import DeepCeeError
+from deepcee.core.files import write_png
 
 BOX_COLUMNS = ("x0", "y0", "x1", "y1")
 _TOL = 1e-3
@@ -62,13 +63,6 @@ def read_png(path: str | os.PathLike) -> torch.Tensor:
     except (OSError, ValueError) as err:
         raise DeepCeeError(f"{path}: cannot decode PNG ({str(err).splitlines()[0][:80]})") from None
     return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
-
-
-def write_png(image: torch.Tensor, path: str | os.PathLike, compress_level: int = 1) -> None:
-    """Write a uint8 (3, H, W) tensor as an RGB PNG."""
-    from PIL import Image
-
-    Image.fromarray(image.permute(1, 2, 0).numpy()).save(path, compress_level=compress_level)
 
 
 def read_samples(labels_path: str | os.PathLike, split: str | None = "train",
@@ -245,7 +239,7 @@ def write_synthetic_pngs(directory: str | os.PathLike, n: int, size: int, seed: 
     for i in range(n):
         img, box = synthetic_image(size, rng(seed, "synthetic", i))
         path = directory / f"syn{i:04d}_v0.png"
-        write_png(img, path)
+        write_png(path, img.permute(1, 2, 0).numpy())
         samples.append(Sample(png=str(path), view=path.stem, boxes=[box], rows=[i + 1]))
     return samples
 

@@ -4,8 +4,8 @@
 the detector is built with ``box_score_thresh=0`` and 300 detections per image, so
 the threshold sweep downstream sees every box. Box coordinates are training-image
 pixels (0-based, x right, y down, PNG row 0 at the top); RA/Dec come from the view's
-FITS WCS through ``deepcee.images.labels.png_pixel_to_sky`` (the image stage's function;
-a local implementation of the same contract is used if that module is missing).
+FITS WCS through ``deepcee.images.labels.png_pixel_to_sky`` (the image stage's function,
+the inverse of the one that placed the labels' boxes).
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ import torch
 
 from deepcee.detector.dataset import DetectionDataset, Sample, collate, png_size, read_samples
 from deepcee.detector.model import build_detector
+from deepcee.core.config import with_defaults
 from deepcee.core.errors import DeepCeeError
+from deepcee.images.labels import png_pixel_to_sky
 from deepcee.detector.training import autocast, resolve_device, to_device
 
 PREDICTION_COLUMNS = ["view", "x", "y", "x0", "y0", "x1", "y1", "score", "ra", "dec"]
-PREDICT_DEFAULTS = {"batch_size": 8, "precision": "fp32", "workers": 1, "device": "auto"}
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu"):
@@ -45,43 +46,6 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu"):
         raise DeepCeeError(f"{path}: weights do not fit the detector it names ({str(err).splitlines()[0][:80]})") from None
     model.to(torch.device(device) if not isinstance(device, torch.device) else device).eval()
     return model, meta
-
-
-def _png_pixel_to_sky_local(fits_path, x, y, output_size, flipped: bool = False):
-    """Contract fallback: PNG pixel (x right, y down, 0-based centres) → (ra, dec) in deg.
-
-    The PNG is the FITS image (ny, nx) resampled to ``output_size`` and flipped
-    vertically (PNG row 0 = FITS top row, y = ny - 1). Pixel edges map to edges:
-    fits_x = (x + 0.5) * nx / output_size - 0.5, fits_y = (output_size - 0.5 - y) * ny / output_size - 0.5.
-    """
-    from astropy.io import fits
-    from astropy.wcs import WCS
-
-    with fits.open(fits_path) as hdul:
-        ext = "R" if "R" in hdul else (1 if len(hdul) > 1 else 0)
-        header = hdul[ext].header
-        ny, nx = header["NAXIS2"], header["NAXIS1"]
-    w = WCS(header).celestial
-    x = np.asarray(x, float)
-    y = np.asarray(y, float)
-    if flipped:  # coordinates on the horizontally flipped copy <view>_flip.png
-        x = (output_size - 1) - x
-    fx = (x + 0.5) * nx / output_size - 0.5
-    fy = (output_size - 0.5 - y) * ny / output_size - 0.5
-    ra, dec = w.pixel_to_world_values(fx, fy)
-    return np.asarray(ra, float), np.asarray(dec, float)
-
-
-def png_pixel_to_sky(fits_path, x, y, output_size, flipped: bool = False):
-    """The image stage's converter when it exists, else the local one (same contract)."""
-    try:
-        from deepcee.images.labels import png_pixel_to_sky as theirs
-    except ImportError:
-        theirs = None
-    if theirs is not None:
-        ra, dec = theirs(fits_path, x, y, output_size, flipped=flipped) if flipped else theirs(fits_path, x, y, output_size)
-        return np.asarray(ra, float), np.asarray(dec, float)
-    return _png_pixel_to_sky_local(fits_path, x, y, output_size, flipped)
 
 
 @torch.inference_mode()
@@ -170,7 +134,7 @@ def predict_labels(model_path: str | os.PathLike, labels_path: str | os.PathLike
     """Predict on the images of ``labels.ecsv`` (one split, or all with split=None) → ECSV."""
     from deepcee.core.files import atomic_path
 
-    cfg = {**PREDICT_DEFAULTS, **(cfg or {})}
+    cfg = with_defaults("train", {"predict": cfg or {}})["predict"]  # train.predict, schema defaults filled
     if threads:
         torch.set_num_threads(int(threads))
     device = resolve_device(str(cfg["device"]))

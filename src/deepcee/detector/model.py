@@ -46,60 +46,21 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deepcee.core.config import with_defaults
 from deepcee.core.errors import DeepCeeError
 
 BACKBONES = ("mobilenet_v3_large_fpn", "resnet50_fpn_v2")
 CLASSES = ("background", "cluster")
 
-# Every key of train.detector with its default (the schema mirrors this).
-DETECTOR_DEFAULTS: dict[str, Any] = {
-    "backbone": "mobilenet_v3_large_fpn",
-    "weights": "none",                 # none | coco | path to a .pt/.pth state dict (or our model.pt)
-    "trainable_layers": None,          # null: all layers from scratch, torchvision's 3 with coco
-    "freeze_batchnorm": False,         # keep BatchNorm statistics fixed (batch-1 fine-tuning)
-    "image_size": None,                # null: the PNGs' side; else the model resizes to this
-    "anchor_base_px": 256,             # paper: scale 1.0 = 256 px in a 1000 px image
-    "anchor_scales": [0.25, 0.5, 1.0, 2.0],
-    "aspect_ratios": [0.5, 1.0, 2.0],
-    "anchor_reference_size": 1000,
-    "scale_anchors_with_image": True,
-    "anchor_layout": "auto",           # auto | all_levels | per_level
-    "rpn_batch_size_per_image": 256,
-    "rpn_positive_fraction": 0.5,
-    "rpn_fg_iou_thresh": 0.5,
-    "rpn_bg_iou_thresh": 0.3,
-    "rpn_nms_thresh": 0.7,
-    "rpn_pre_nms_top_n_train": 2000,
-    "rpn_pre_nms_top_n_test": 1000,
-    "rpn_post_nms_top_n_train": 300,
-    "rpn_post_nms_top_n_test": 300,
-    "box_batch_size_per_image": 64,
-    "box_positive_fraction": 0.25,
-    "box_fg_iou_thresh": 0.5,
-    "box_bg_iou_thresh": 0.5,
-    "box_nms_thresh": 0.6,
-    "box_score_thresh": 0.0,
-    "box_detections_per_img": 300,
-    "roi_crop_size": 14,
-    "roi_maxpool": 2,                  # 1: no pooling (box head sees the 14 x 14 crop)
-    "init_std": 0.01,                  # DN output layers ~ N(0, init_std), bias 0
-}
-
-
 def detector_config(cfg: dict | None) -> dict:
-    """``cfg`` completed with the defaults; unknown keys are an error naming the key."""
-    cfg = dict(cfg or {})
-    unknown = sorted(set(cfg) - set(DETECTOR_DEFAULTS))
-    if unknown:
-        raise DeepCeeError(f"unknown config key 'train.detector.{unknown[0]}'")
-    out = dict(DETECTOR_DEFAULTS)
-    out.update({k: v for k, v in cfg.items() if v is not None or k in ("trainable_layers", "image_size")})
+    """``cfg`` (``train.detector``) with schemas/train.schema.yaml's defaults filled and checked;
+    a bad key or value is one line naming it."""
+    out = with_defaults("train", {"detector": cfg or {}})["detector"]
     if out["backbone"] not in BACKBONES:
         raise DeepCeeError(f"config key 'train.detector.backbone': {out['backbone']!r} is not one of {list(BACKBONES)}")
     if out["roi_crop_size"] % out["roi_maxpool"]:

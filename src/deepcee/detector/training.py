@@ -27,6 +27,7 @@ import torch
 
 from deepcee.detector.dataset import DetectionDataset, StepBatchSampler, check_samples, collate, read_samples
 from deepcee.detector.model import CLASSES, build_detector, detector_config
+from deepcee.core.config import with_defaults
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import atomic_path, config_hash, file_sha256
 
@@ -38,31 +39,16 @@ LOSS_KEYS = {  # losses.csv column -> torchvision loss name
 }
 LOSS_COLUMNS = ["step", "loss_total", *LOSS_KEYS, "lr", "seconds"]
 
-OPTIMISER_DEFAULTS = {"name": "adamw", "lr": 3e-4, "momentum": 0.9, "weight_decay": 1e-4,
-                      "clip_grad_norm": 10.0, "warmup_steps": 0, "schedule": "constant",
-                      "min_lr_fraction": 0.0}
-TRAIN_DEFAULTS: dict[str, Any] = {
-    "device": "auto", "steps": 300, "batch_size": 4, "workers": 1, "precision": "fp32",
-    "channels_last": False, "checkpoint_every": 50, "threads": None,
-}
 # Keys that do not change what is learned: a checkpoint may be resumed across them.
 RUNTIME_KEYS = ("device", "workers", "checkpoint_every", "threads", "runtime_min", "predict", "figures")
 
 
 def train_config(cfg: dict | None) -> dict:
-    """The ``train:`` section completed with defaults (detector and optimiser too)."""
-    cfg = dict(cfg or {})
-    out = {**TRAIN_DEFAULTS, **{k: v for k, v in cfg.items() if k not in ("detector", "optimiser")}}
-    out["detector"] = detector_config(cfg.get("detector"))
-    opt = dict(cfg.get("optimiser") or {})
-    unknown = sorted(set(opt) - set(OPTIMISER_DEFAULTS))
-    if unknown:
-        raise DeepCeeError(f"unknown config key 'train.optimiser.{unknown[0]}'")
-    out["optimiser"] = {**OPTIMISER_DEFAULTS, **opt}
-    if out["optimiser"]["name"] not in ("sgd", "adamw"):
-        raise DeepCeeError(f"config key 'train.optimiser.name': {out['optimiser']['name']!r} is not sgd or adamw")
-    if out["precision"] not in ("fp32", "bf16"):
-        raise DeepCeeError(f"config key 'train.precision': {out['precision']!r} is not fp32 or bf16")
+    """The ``train:`` section, complete: Snakemake's validate has filled schemas/train.schema.yaml's
+    defaults in the workflow; callers outside it (tests, benchmarks) get them filled here, from the
+    same schema. Bad keys or values are one line naming the key."""
+    out = with_defaults("train", cfg)
+    out["detector"] = detector_config(out["detector"])
     return out
 
 
@@ -351,7 +337,7 @@ def train(cfg: dict | None, seed: int, labels_path: str | os.PathLike, model_pat
         from deepcee.core.files import write_summary
 
         summary = write_summary(summary_path, summary.pop("counts"), config={"seed": seed, "train": cfg},
-                                learning_hash=chash, **summary)
+                                learning_hash=chash, contract="train_summary", **summary)
     log(f"trained {total_steps} steps in {total_seconds:.0f} s; model → {model_path}")
     return summary
 

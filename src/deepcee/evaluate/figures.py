@@ -55,20 +55,34 @@ def _rect(x0, y0, x1, y1, color, ls, lw):
 
 
 # --------------------------------------------------------------------------- Figures 12 and 17
-def fig_precision_recall(sweep: Table, *paths, title: str = "", chosen: float | None = None) -> None:
-    """Precision vs recall, one point per threshold (the 100 % row left out, as in the paper)."""
+def fig_precision_recall(sweep: Table, *paths, title: str = "", chosen: float | None = None,
+                         intervals: list[dict] | None = None) -> None:
+    """Precision vs recall, one point per threshold (the 100 % row left out, as in the paper).
+
+    ``intervals``: per threshold, the bootstrap intervals of precision and recall
+    (``deepcee.evaluate.bootstrap``), drawn as error bars.
+    """
     t = np.asarray(sweep["threshold"], dtype=float)
     keep = t < 100
     p = np.asarray(sweep["precision"], dtype=float)[keep]
     r = np.asarray(sweep["recall"], dtype=float)[keep]
     fig, ax = new_figure(figsize=(4.2, 3.6))
     ax.plot(r, p, "o-", color="tab:blue", ms=4, lw=1)
+    if intervals:
+        by_t = {float(row["threshold"]): row for row in intervals}
+        rows = [by_t[float(ti)] for ti in t[keep]]
+        xerr = np.abs(np.array([[row["recall"][0] for row in rows], [row["recall"][1] for row in rows]]) - r)
+        yerr = np.abs(np.array([[row["precision"][0] for row in rows], [row["precision"][1] for row in rows]]) - p)
+        level = rows[0].get("level", 0.95) if rows else 0.95
+        ax.errorbar(r, p, xerr=xerr, yerr=yerr, fmt="none", ecolor="tab:blue", alpha=0.35, lw=0.8,
+                    label=f"{100 * level:g}% bootstrap interval")
     for ti, ri, pi in zip(t[keep], r, p):
         ax.annotate(f"{ti:g}%", (ri, pi), textcoords="offset points", xytext=(4, 3), fontsize=7)
     if chosen is not None and chosen in list(t):
         i = list(t).index(chosen)
         ax.plot([sweep["recall"][i]], [sweep["precision"][i]], "s", mfc="none", mec="tab:red", ms=9,
                 label=f"chosen threshold {chosen:g}%")
+    if intervals or (chosen is not None and chosen in list(t)):
         ax.legend(loc="lower left")
     ax.set_xlabel("Recall")
     ax.set_ylabel("Precision")
@@ -80,12 +94,12 @@ def fig_precision_recall(sweep: Table, *paths, title: str = "", chosen: float | 
     save_figure(fig, *paths)
 
 
-def fig12_precision_recall_test(sweep: Table, *paths, chosen: float | None = None) -> None:
-    fig_precision_recall(sweep, *paths, title="Test set", chosen=chosen)
+def fig12_precision_recall_test(sweep: Table, *paths, chosen: float | None = None, intervals=None) -> None:
+    fig_precision_recall(sweep, *paths, title="Test set", chosen=chosen, intervals=intervals)
 
 
-def fig17_precision_recall_redmapper(sweep: Table, *paths, chosen: float | None = None) -> None:
-    fig_precision_recall(sweep, *paths, title="redMaPPer comparison set", chosen=chosen)
+def fig17_precision_recall_redmapper(sweep: Table, *paths, chosen: float | None = None, intervals=None) -> None:
+    fig_precision_recall(sweep, *paths, title="redMaPPer comparison set", chosen=chosen, intervals=intervals)
 
 
 # --------------------------------------------------------------------------- Figure 13

@@ -12,11 +12,10 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from deepcee.evaluate import metrics
-
-from deepcee.evaluate import tables
-from deepcee.core.errors import DeepCeeError
-from deepcee.core.files import atomic_path, write_json, write_summary
+from deepcee.evaluate import bootstrap, metrics, tables
+from deepcee.core.config import with_defaults
+from deepcee.core.contracts import write_summary_checked
+from deepcee.core.files import read_ecsv, write_ecsv, write_json, write_summary
 
 #: Numbers the paper prints, kept next to ours in the summaries for the reader.
 PAPER_TEST = {"chosen_threshold": 80, "tp": 165, "fp": 72, "fn": 39, "precision": 0.6962, "recall": 0.8088,
@@ -27,29 +26,10 @@ PAPER_REDMAPPER = {"best_threshold": 70, "tp": 27, "fp": 8, "fn": 4, "precision"
                    "f1": 0.8182, "n_clusters": 31, "area_deg2": 105}
 
 
-def read_ecsv(path, what: str | None = None) -> Table:
-    path = Path(path)
-    what = what or str(path)
-    if not path.is_file():
-        raise DeepCeeError(f"{what}: file not found")
-    try:
-        return Table.read(path, format="ascii.ecsv")
-    except Exception as err:  # astropy raises many types for a broken file
-        raise DeepCeeError(f"{what}: cannot read as ECSV ({type(err).__name__}: {str(err)[:80]})") from None
-
-
-def write_ecsv(table: Table, path) -> None:
-    with atomic_path(path) as tmp:
-        table.write(tmp, format="ascii.ecsv", overwrite=True)
-
-
-def _cfg(cfg: dict) -> dict:
-    """The evaluate section with the schema's defaults filled (for callers outside Snakemake)."""
-    out = {"thresholds": list(metrics.DEFAULT_THRESHOLDS), "distance_kpc": 100.0, "chosen_threshold": "best",
-           "score_rule": "greater", "tp_centre": "highest_score", "ks_alpha": 0.05,
-           "example_scores": [0.98, 0.51, 0.20], "extra_boxes": "count_as_fp"}
-    out.update({k: v for k, v in (cfg or {}).items() if v is not None or k == "chosen_threshold"})
-    return out
+def _cfg(cfg: dict | None) -> dict:
+    """The ``evaluate:`` section, complete: Snakemake's validate fills schemas/evaluate.schema.yaml's
+    defaults in the workflow; callers outside it get the same defaults here."""
+    return with_defaults("evaluate", cfg)
 
 
 def _run(predictions_path, labels_path, cfg: dict, chosen, what: str) -> dict:
@@ -70,6 +50,33 @@ def _other_rule(res: dict) -> tuple[str, Table]:
     other = [r for r in metrics.EXTRA_BOXES if r != cfg["extra_boxes"]][0]
     return other, metrics.sweep(res["matched"], len(res["truth"]), cfg["thresholds"], cfg["distance_kpc"],
                                 cfg["score_rule"], other)
+
+
+def _shares(res: dict, threshold: float) -> bootstrap.ImageShares:
+    """Each test image's TP, FP, FN and TP distance at ``threshold``, under the stage's own rules."""
+    cfg = res["cfg"]
+
+    def counts(rows, n):
+        c = metrics.counts_at(rows, n, threshold, cfg["distance_kpc"], cfg["score_rule"], cfg["extra_boxes"])
+        return c.tp, c.fp, c.fn
+
+    def centre(rows, n):
+        rows["pred_index"] = np.arange(len(rows))
+        found = metrics.tp_centres(rows, n, threshold, cfg["distance_kpc"], cfg["score_rule"], cfg["tp_centre"])
+        return float(found["distance_kpc"][0])
+
+    return bootstrap.image_shares(res["matched"], res["truth"], counts, centre)
+
+
+def intervals(res: dict, seed: int, what: str) -> dict:
+    """Bootstrap intervals at the chosen threshold and, per threshold, for the sweep's error bars."""
+    boot = res["cfg"]["bootstrap"]
+    n, level = int(boot["replicates"]), float(boot["level"])
+    at_chosen = bootstrap.intervals(_shares(res, res["threshold"]), seed, what, n, level)
+    per_threshold = [{"threshold": float(t), **bootstrap.intervals(_shares(res, float(t)), seed, f"{what}:{t:g}", n,
+                                                                   level)}
+                     for t in res["sweep"]["threshold"]]
+    return {"intervals_at_chosen": at_chosen, "sweep_intervals": per_threshold}
 
 
 def _quotable(res: dict, paper_threshold: float | None = None) -> dict:
@@ -156,7 +163,8 @@ def recovered_table(res: dict) -> Table:
 
 
 # --------------------------------------------------------------------------- the test set (§3.1)
-def evaluate_test(predictions, labels, out: dict, cfg: dict, sample=None, config: dict | None = None) -> dict:
+def evaluate_test(predictions, labels, out: dict, cfg: dict, sample=None, config: dict | None = None,
+                  seed: int = 0) -> dict:
     """Table 2, distances, KS, Table 1 and the stage summary for the test set.
 
     ``out`` keys: sweep_csv, sweep_tex, distances, ks, recovered, table1_csv, table1_tex, summary.
@@ -165,24 +173,27 @@ def evaluate_test(predictions, labels, out: dict, cfg: dict, sample=None, config
     res = _run(predictions, labels, cfg, cfg["chosen_threshold"], "predictions_test.ecsv")
     tables.write_sweep(res["sweep"], out["sweep_csv"], out["sweep_tex"])
     write_ecsv(res["distances"], out["distances"])
-    write_json(out["ks"], {"chosen_threshold_percent": res["threshold"], **res["ks"],
-                           "paper": {"statistic": PAPER_TEST["ks_statistic"],
-                                     "critical_value": PAPER_TEST["ks_critical_value"]}})
+    write_summary_checked("ks", out["ks"], {"chosen_threshold_percent": res["threshold"], **res["ks"],
+                                            "paper": {"statistic": PAPER_TEST["ks_statistic"],
+                                                      "critical_value": PAPER_TEST["ks_critical_value"]}})
     write_ecsv(recovered_table(res), out["recovered"])
     sample_table = read_ecsv(sample) if sample else None
     examples = _example_rows(res, sample_table)
     tables.write_examples(examples, out["table1_csv"], out["table1_tex"])
     quotable = _quotable(res, paper_threshold=PAPER_TEST["chosen_threshold"])
+    quotable.update(intervals(res, seed, "test"))
     quotable["examples"] = examples
     quotable["paper"] = PAPER_TEST
     counts = {"test_images": quotable["n_test_images"], "predictions": quotable["n_predictions"],
               "tp": quotable["at_chosen"]["tp"], "fp": quotable["at_chosen"]["fp"], "fn": quotable["at_chosen"]["fn"]}
-    write_summary(out["summary"], counts, config=config if config is not None else cfg, **quotable)
+    write_summary(out["summary"], counts, config=config if config is not None else cfg, contract="evaluate_summary",
+                  **quotable)
     return quotable
 
 
 # --------------------------------------------------------------------------- redMaPPer (§3.2)
-def evaluate_redmapper(predictions, labels, region_json, out: dict, cfg: dict, config: dict | None = None) -> dict:
+def evaluate_redmapper(predictions, labels, region_json, out: dict, cfg: dict, config: dict | None = None,
+                       seed: int = 0) -> dict:
     """Table 3 and the comparison summary (with the region's selection counts).
 
     ``out`` keys: sweep_csv, sweep_tex, distances, ks, recovered, summary.
@@ -194,16 +205,18 @@ def evaluate_redmapper(predictions, labels, region_json, out: dict, cfg: dict, c
     res = _run(predictions, labels, cfg, chosen, "redmapper predictions.ecsv")
     tables.write_sweep(res["sweep"], out["sweep_csv"], out["sweep_tex"])
     write_ecsv(res["distances"], out["distances"])
-    write_json(out["ks"], {"chosen_threshold_percent": res["threshold"], **res["ks"]})
+    write_summary_checked("ks", out["ks"], {"chosen_threshold_percent": res["threshold"], **res["ks"]})
     write_ecsv(recovered_table(res), out["recovered"])
     region = json.loads(Path(region_json).read_text())
     quotable = _quotable(res, paper_threshold=PAPER_REDMAPPER["best_threshold"])
+    quotable.update(intervals(res, seed, "redmapper"))
     quotable["region"] = region.get("region_selection", region)
     quotable["paper"] = PAPER_REDMAPPER
     counts = {"clusters": quotable["n_test_clusters_unique"], "images": quotable["n_test_images"],
               "excluded_train_or_test": quotable["region"].get("n_excluded_train_or_test"),
               "predictions": quotable["n_predictions"]}
-    write_summary(out["summary"], counts, config=config if config is not None else cfg, **quotable)
+    write_summary(out["summary"], counts, config=config if config is not None else cfg, contract="redmapper_summary",
+                  **quotable)
     return quotable
 
 

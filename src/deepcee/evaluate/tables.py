@@ -8,15 +8,15 @@ paper's style: counts as integers, ratios to 4 significant figures.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
 
+from deepcee.core.contracts import csv_text, write_table
 from deepcee.core.errors import DeepCeeError
+from deepcee.core.text import latex_escape
 from deepcee.core.files import write_text
 from deepcee.evaluate.metrics import SWEEP_COLUMNS
 
@@ -40,33 +40,8 @@ def _fmt_number(value, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
-def _latex_escape(text) -> str:
-    text = str(text)
-    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
-                 ("$", r"\$"), ("{", r"\{"), ("}", r"\}")):
-        text = text.replace(a, b)
-    return text
-
-
-def _csv_value(value):
-    if isinstance(value, (float, np.floating)):
-        return "" if not math.isfinite(float(value)) else repr(float(value))
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    if np.ma.is_masked(value):
-        return ""
-    return value
-
-
 def write_csv(path, header, rows) -> None:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_csv_value(v) for v in row])
-    write_text(path, buf.getvalue())
+    write_text(path, csv_text(header, rows))
 
 
 def read_csv(path) -> Table:
@@ -87,11 +62,8 @@ def sweep_rows(sweep_table: Table) -> list[list]:
 
 def write_sweep(sweep_table: Table, csv_path, tex_path) -> None:
     """Table 2 / Table 3: ``threshold, tp, fp, fn, precision, recall, f1`` (one row per threshold)."""
-    missing = [c for c in SWEEP_COLUMNS if c not in sweep_table.colnames]
-    if missing:
-        raise DeepCeeError(f"sweep table: missing column(s) {', '.join(missing)}")
+    write_table("sweep", sweep_table, csv_path)
     rows = sweep_rows(sweep_table)
-    write_csv(csv_path, list(SWEEP_COLUMNS), rows)
     header = ["Confidence score threshold (\\%)", "\\# TP", "\\# FP", "\\# FN", "Precision", "Recall", "F1-score"]
     body = [[f"{r[0]:g}", str(int(r[1])), str(int(r[2])), str(int(r[3])),
              _fmt_ratio(r[4]), _fmt_ratio(r[5]), _fmt_ratio(r[6])] for r in rows]
@@ -110,7 +82,7 @@ def write_examples(rows: list[dict], csv_path, tex_path) -> None:
     body = []
     for r in rows:
         score = r.get("score_percent")
-        body.append([f"({_latex_escape(r['id'])})", _latex_escape(r.get("name") or r["cluster_id"]),
+        body.append([f"({latex_escape(r['id'])})", latex_escape(r.get("name") or r["cluster_id"]),
                      "--" if score is None or not math.isfinite(float(score)) else f"{float(score):.0f}",
                      _fmt_number(r.get("z"), 4), _fmt_number(r.get("bcg_rmag"), 2),
                      _fmt_number(r.get("richness"), 2)])

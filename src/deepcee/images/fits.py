@@ -28,7 +28,6 @@ from deepcee.core.files import atomic_path
 
 BANDS = ("g", "r", "i")
 EXTNAMES = {"g": "G", "r": "R", "i": "I"}
-DEFAULT_SURVEYS = {"g": "SDSSg", "r": "SDSSr", "i": "SDSSi"}
 
 
 # --------------------------------------------------------------------------- writing / reading
@@ -196,15 +195,14 @@ def fetch_skyview_band(ra: float, dec: float, survey: str, pixels: int, pixel_sc
 
 def fetch_skyview_view(view: dict, cfg: dict, out_path: str | Path, **kwargs) -> None:
     """Download g, r, i for one view and write the MEF (nothing written unless all bands came)."""
-    sv = cfg.get("skyview", {})
-    surveys = {**DEFAULT_SURVEYS, **sv.get("surveys", {})}
+    sv = cfg["skyview"]
+    surveys = sv["surveys"]
     images, headers = {}, {}
     for band in BANDS:
         hdu = fetch_skyview_band(float(view["centre_ra"]), float(view["centre_dec"]), surveys[band],
                                  int(cfg["pixels"]), float(cfg["pixel_scale_arcsec"]),
-                                 cache_dir=sv.get("cache_dir", ".cache/skyview"),
-                                 retries=int(sv.get("retries", 4)), backoff_s=float(sv.get("backoff_s", 2.0)),
-                                 timeout_s=float(sv.get("timeout_s", 120)),
+                                 cache_dir=sv["cache_dir"], retries=int(sv["retries"]),
+                                 backoff_s=float(sv["backoff_s"]), timeout_s=float(sv["timeout_s"]),
                                  label=str(view["cluster_id"]), band=band, **kwargs)
         images[band] = hdu.data
         header = WCS(hdu.header, naxis=2).celestial

@@ -40,7 +40,7 @@ from pathlib import Path
 import galsim
 import numpy as np
 
-from deepcee.core.cosmology import COSMO, SDSS_PIXEL_SCALE_ARCSEC
+from deepcee.core.cosmology import COSMO, SDSS_PIXEL_SCALE_ARCSEC, distance_table, kpc_per_arcsec
 from deepcee.core.errors import DeepCeeError
 from deepcee.images.fits import BANDS, make_wcs, write_view_fits
 from deepcee.core.seeds import int_seed, rng
@@ -105,22 +105,9 @@ def k_correction_r(z, gr):
     return k
 
 
-@lru_cache(maxsize=1)
-def _distance_grid():
-    zg = np.linspace(0.002, 1.5, 1500)
-    dm = COSMO.distmod(zg).value
-    kpa = COSMO.kpc_proper_per_arcmin(zg).value / 60.0
-    return zg, dm, kpa
-
-
 def distmod(z):
-    zg, dm, _ = _distance_grid()
+    zg, dm, _ = distance_table()
     return np.interp(z, zg, dm)
-
-
-def kpc_per_arcsec(z):
-    zg, _, kpa = _distance_grid()
-    return np.interp(z, zg, kpa)
 
 
 def shen_r50_kpc(M_r, early, gen: np.random.Generator):
@@ -222,7 +209,7 @@ def cluster_objects(gen, z, richness, m_faint, *, bcg_rmag=np.nan, member_scale=
     objs = Objects()
     gr_rs, ri_rs = red_sequence(z)
     dm = float(distmod(z))
-    kpa = float(kpc_per_arcsec(z))
+    kpa = float(kpc_per_arcsec(z, tabulated=True))
     k_red = float(k_correction_r(z, gr_rs))
     m_star = M_STAR_R + dm + k_red
     r200 = float(r200_mpc(richness, z)) * 1000.0 / kpa  # arcsec
@@ -292,7 +279,7 @@ def field_objects(gen, half_width_arcsec, m_faint, density_scale=1.0) -> Objects
     # Blue-cloud r-i ~ 0.25-0.35 (MN §4 stand-in), red r-i from the red sequence.
     ri = np.where(red, ri_rs + gen.normal(0, 0.04, n), gen.uniform(0.2, 0.38, n))
     M = mags - distmod(z) - k_correction_r(z, gr)
-    r50 = shen_r50_kpc(M, red, gen) / kpc_per_arcsec(z)
+    r50 = shen_r50_kpc(M, red, gen) / kpc_per_arcsec(z, tabulated=True)
     objs.add(east=gen.uniform(-half_width_arcsec, half_width_arcsec, n),
              north=gen.uniform(-half_width_arcsec, half_width_arcsec, n), mag_r=mags, gr=gr, ri=ri,
              kind=np.where(red, Objects.KINDS["dev"], Objects.KINDS["exp"]), n=0.0,
@@ -341,7 +328,7 @@ def foreground_objects(gen, half_width_arcsec, per_deg2) -> Objects:
     gr = gr_rs + gen.normal(0, 0.04, n) - np.where(early, 0, gen.uniform(0.3, 0.5, n))
     ri = np.where(early, ri_rs, gen.uniform(0.2, 0.35, n))
     mags = M + distmod(z) + k_correction_r(z, gr)
-    r50 = shen_r50_kpc(M, early, gen) / kpc_per_arcsec(z)
+    r50 = shen_r50_kpc(M, early, gen) / kpc_per_arcsec(z, tabulated=True)
     objs.add(east=gen.uniform(-half_width_arcsec, half_width_arcsec, n),
              north=gen.uniform(-half_width_arcsec, half_width_arcsec, n), mag_r=mags, gr=gr, ri=ri,
              kind=np.where(early, Objects.KINDS["dev"], Objects.KINDS["exp"]), n=0.0,
@@ -492,29 +479,12 @@ def blank_background(gen, pixels, os, folder):
 
 # --------------------------------------------------------------------------- one view
 
-DEFAULT_MOCK = {
-    "background": "synthetic",        # synthetic | sdss_blank
-    "blank_frames": "resources/sdss-frames-run2126-camcol1-gri",
-    "psf_fwhm_arcsec": 1.43,          # DR1 median r (1.43"; DR8 1.3") -- MN §1
-    "psf_fwhm_sigma_arcsec": 0.2,     # sigma ~0.2" (MN §1)
-    "psf_beta": 3.0,
-    "mag_limit": 23.0,
-    "exact_mag": 19.5,
-    "galaxy_density_scale": 1.0,
-    "star_density_scale": 1.0,
-    "bright_stars_per_deg2": 20.0,
-    "member_scale": 1.0,
-    "member_concentration": 3.0,
-    "blue_member_fraction": 0.2,
-    "groups_per_deg2": 15.0,
-    "group_richness": [4.0, 14.0],
-    "foreground_per_deg2": 8.0,
-}
-
-
 def render_view(view, images_cfg: dict, seed: int) -> tuple[np.ndarray, object, dict]:
-    """Render one view; returns (3 x N x N float32 nMgy, WCS, info)."""
-    mc = {**DEFAULT_MOCK, **images_cfg.get("mock", {})}
+    """Render one view; returns (3 x N x N float32 nMgy, WCS, info).
+
+    ``images_cfg`` is the full ``images:`` section (schemas/images.schema.yaml's defaults filled).
+    """
+    mc = images_cfg["mock"]
     pixels = int(images_cfg["pixels"])
     scale = float(images_cfg["pixel_scale_arcsec"])
     name = str(view["view"])

@@ -17,7 +17,7 @@ from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import write_json, write_summary
 from deepcee.images.labels import flip_row, label_view, labels_table
 from deepcee.images.split import assign_split, flip_png
-from deepcee.images.stretch import DEFAULT_LIMITS, stretch_fits
+from deepcee.images.stretch import stretch_fits
 from deepcee.images.views import plan_views, read_views, shard_views, write_views
 
 
@@ -40,7 +40,7 @@ def acquire_shard(views_path, shard: int, fits_dir, manifest_path, images_cfg: d
     sky position, magnitude, redshift and membership (``mocksky.TRUTH_COLUMNS``), for the case
     studies (paper Figs 8-11) and the false-positive breakdown.
     """
-    source = source or images_cfg.get("source", "mock")
+    source = source or images_cfg["source"]
     views = shard_views(read_views(views_path), shard)
     fits_dir = Path(fits_dir)
     files, infos, truths = [], [], []
@@ -82,9 +82,8 @@ def acquire_shard(views_path, shard: int, fits_dir, manifest_path, images_cfg: d
 
 
 def stretch_shard(views_path, shard: int, fits_dir, png_dir, manifest_path, images_cfg: dict) -> dict:
-    st = images_cfg.get("stretch", {})
-    limits = {**DEFAULT_LIMITS, **st.get("limits", {})}
-    size = int(st.get("output_size", 500))
+    limits = images_cfg["stretch"]["limits"]
+    size = int(images_cfg["stretch"]["output_size"])
     views = shard_views(read_views(views_path), shard)
     files = []
     t0 = time.perf_counter()
@@ -106,11 +105,10 @@ def build_labels(views_path, png_manifests, labels_path, summary_path, images_cf
     import json
 
     views = read_views(views_path)
-    size = int(images_cfg.get("stretch", {}).get("output_size", 500))
-    box_kpc = float(images_cfg.get("labels", {}).get("box_kpc", 500.0))
-    sp = images_cfg.get("split", {})
-    by, frac = sp.get("by", "view"), float(sp.get("test_fraction", 0.1))
-    hflip = bool(images_cfg.get("augment", {}).get("hflip", True))
+    size = int(images_cfg["stretch"]["output_size"])
+    box_kpc = float(images_cfg["labels"]["box_kpc"])
+    by, frac = images_cfg["split"]["by"], float(images_cfg["split"]["test_fraction"])
+    hflip = bool(images_cfg["augment"]["hflip"])
     pngs = {}
     for m in png_manifests:
         for f in json.loads(Path(m).read_text())["files"]:

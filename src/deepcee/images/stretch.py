@@ -22,13 +22,13 @@ import numpy as np
 from astropy.visualization import ManualInterval, SqrtStretch
 from PIL import Image
 
+from deepcee.core.config import schema_defaults
 from deepcee.core.cosmology import SDSS_PIXEL_SCALE_ARCSEC
 from deepcee.core.errors import DeepCeeError
-from deepcee.core.files import atomic_path
+from deepcee.core.files import write_png
 from deepcee.images.fits import read_view_fits, pixel_area_arcsec2
 
 #: default limits (nMgy per native SDSS pixel); lower = -0.5 sigma of a typical r sky pixel
-DEFAULT_LIMITS = {"g": [-0.01, 0.65], "r": [-0.015, 0.9], "i": [-0.02, 1.2]}
 RGB_ORDER = ("i", "r", "g")  # R, G, B
 
 
@@ -64,21 +64,16 @@ def to_rgb(bands: dict, limits: dict, output_size: int, native_factor: float = 1
     return np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)
 
 
-def write_png(path: str | Path, rgb: np.ndarray) -> None:
-    """Write an 8-bit RGB PNG atomically (no timestamps: same pixels, same bytes)."""
-    with atomic_path(path) as tmp:
-        Image.fromarray(rgb, mode="RGB").save(tmp, format="PNG", optimize=False, compress_level=1)
-
-
 def native_factor(w) -> float:
     """Scale that turns flux per pixel into flux per native SDSS pixel."""
     return SDSS_PIXEL_SCALE_ARCSEC**2 / pixel_area_arcsec2(w)
 
 
-def stretch_fits(fits_path: str | Path, png_path: str | Path, limits: dict | None = None,
-                 output_size: int = 500) -> np.ndarray:
+def stretch_fits(fits_path: str | Path, png_path: str | Path, limits: dict | None,
+                 output_size: int) -> np.ndarray:
     """FITS view -> PNG (and the RGB array)."""
-    limits = {**DEFAULT_LIMITS, **(limits or {})}
+    if limits is None:  # callers outside the workflow: schemas/images.schema.yaml's stretch.limits
+        limits = schema_defaults("images")["stretch"]["limits"]
     bands = read_view_fits(fits_path, wcs_bands=("r",))
     factor = native_factor(bands["r"][1])
     rgb = to_rgb({b: bands[b][0] for b in bands}, limits, output_size, factor)

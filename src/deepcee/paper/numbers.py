@@ -7,8 +7,9 @@ the two sweep tables, the stage summaries) and returns an ordered mapping
 published paper (``results/tables/table_comparison.{csv,tex}`` and the row-by-row
 ``table_comparison_sweeps.{csv,tex}``).
 
-Where the numbers come from (first found wins):
+Where the numbers come from (each file read by its contract, deepcee.core.contracts):
 
+* settings: the resolved config, one key per macro (``CONFIG_KEYS``);
 * counts: the contract files themselves (rows of ``sample.ecsv``, ``labels.ecsv``...),
   so the text can never disagree with the data;
 * sweep numbers (best threshold, P/R/F1, TP/FP/FN): ``table2_sweep_test.csv`` and
@@ -17,7 +18,7 @@ Where the numbers come from (first found wins):
   the same F1; ``deepcee.evaluate.metrics.choose_threshold``);
 * standard error, KS statistics and critical values, the fraction of predictions
   within the distance threshold: ``04_evaluate/summary.json`` and ``ks_test.json``
-  (keys listed in ``SUMMARY_KEYS``; nested dicts are searched);
+  (the keys their contracts declare);
 * training steps, device, losses: ``losses.csv`` and ``03_train/summary.json``.
 
 A number no stage provides becomes ``\\textit{n/a}`` in the paper and is listed
@@ -27,15 +28,16 @@ under ``missing`` in ``numbers.json``: a partial run still builds a (marked) pap
 from __future__ import annotations
 
 import csv
-import json
 import math
 import re
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
+from deepcee.core.contracts import get_key, read_summary, read_table
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import write_json, write_text
+from deepcee.core.text import latex_escape
 
 NA = None
 
@@ -146,156 +148,57 @@ COMPARISON_ROWS = [
     ("RMBestFOne", "redMaPPer: F1 at best", "ratio"),
 ]
 
-#: Where the numbers that no contract file holds are looked for in the stage summaries.
-#: Each entry: macro -> (summary names, candidate dotted keys, regex over any nested key path).
-SUMMARY_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...], str | None]] = {
-    "StdErrKpc": (("evaluate", "ks"), ("sigma_kpc", "standard_error_kpc", "std_error_kpc", "sigma_estimate_kpc",
-                                       "counts.standard_error_kpc", "distances.standard_error_kpc"),
-                  r"(standard_error|std_err|stderr|sigma_estimate)[^/]*$"),
-    "DistanceThresholdKpc": (("evaluate",), ("distance_kpc", "distance_threshold_kpc"),
-                             r"distance_threshold(_kpc)?$"),
-    "FracPredWithin": (("evaluate",), ("fraction_predictions_within", "frac_predictions_within"),
-                       r"frac\w*pred\w*within|pred\w*within\w*frac"),
-    "FracClustersWithin": (("evaluate",), ("fraction_clusters_within", "frac_clusters_within"),
-                           r"frac\w*(cluster|truth|recover)\w*within|(cluster|recover)\w*within\w*frac"),
-    "KSRedshift": (("ks", "evaluate"), ("properties.z.statistic", "ks.properties.z.statistic", "redshift.statistic", "z.statistic", "ks.redshift.statistic",
-                                        "ks.z.statistic", "ks_redshift"),
-                   r"(^|/)(ks/)?(redshift|z|photo_z|zphot)(/|_)(statistic|stat|d)$"),
-    "KSBCG": (("ks", "evaluate"), ("properties.bcg_rmag.statistic", "ks.properties.bcg_rmag.statistic", "bcg_rmag.statistic", "ks.bcg_rmag.statistic", "ks_bcg_rmag"),
-              r"(^|/)(ks/)?(bcg_rmag|bcg|rmag|bcg_r)(/|_)(statistic|stat|d)$"),
-    "KSRichness": (("ks", "evaluate"), ("properties.richness.statistic", "ks.properties.richness.statistic", "richness.statistic", "ks.richness.statistic", "ks_richness"),
-                   r"(^|/)(ks/)?(richness|lambda)(/|_)(statistic|stat|d)$"),
-    "KSCritical": (("ks", "evaluate"), ("properties.z.critical_value", "ks.properties.z.critical_value",
-                                        "critical_value", "ks.critical_value", "redshift.critical_value"),
-                   r"critical(_value)?$"),
-    "KSPvalueRedshift": (("ks", "evaluate"), ("properties.z.pvalue", "redshift.pvalue", "ks.redshift.pvalue"),
-                         r"(^|/)(ks/)?(redshift|z)(/|_)p_?value$"),
-    "RedmapperAreaDeg": (("redmapper",), ("area_deg2", "region.area_deg2", "counts.area_deg2"),
-                         r"area(_deg2?|_sqdeg)?$"),
-    "TrainDevice": (("train",), ("device", "training.device", "train_device"), r"(^|/)device$"),
-    "TrainSeconds": (("train",), ("seconds", "wall_seconds", "train_seconds", "elapsed_s"),
-                     r"(^|/)(wall_)?(seconds|elapsed_s|train_seconds)$"),
+#: The config key of each config-derived number (the resolved config, schema defaults filled).
+CONFIG_KEYS: dict[str, str] = {
+    "Seed": "seed",
+    "ViewsPerCluster": "images.views_per_cluster",
+    "ImageSizePx": "images.pixels",
+    "PixelScaleArcsec": "images.pixel_scale_arcsec",
+    "MaxOffsetArcsec": "images.max_offset_arcsec",
+    "TrainSizePx": "train.detector.image_size",  # null: images.stretch.output_size (see config_numbers)
+    "BoxKpc": "images.labels.box_kpc",
+    "TestFraction": "images.split.test_fraction",
+    "SplitBy": "images.split.by",
+    "Backbone": "train.detector.backbone",
+    "Weights": "train.detector.weights",
+    "Optimiser": "train.optimiser.name",
+    "LearningRate": "train.optimiser.lr",
+    "ClipGradNorm": "train.optimiser.clip_grad_norm",
+    "BatchSize": "train.batch_size",
+    "ConfigSteps": "train.steps",
+    "DistanceThresholdKpc": "evaluate.distance_kpc",
+    "KSAlpha": "evaluate.ks_alpha",
+    "CatalogueSource": "catalogue.source",
+    "ImageSource": "images.source",
+    "ZMin": "catalogue.cuts.z_min",
+    "ZMax": "catalogue.cuts.z_max",
+    "MinMembers": "catalogue.cuts.min_members",
 }
 
-#: Where config-derived numbers are looked for in the resolved config (first found wins).
-CONFIG_KEYS: dict[str, tuple[str, ...]] = {
-    "Seed": ("seed",),
-    "ViewsPerCluster": ("images.views_per_cluster",),
-    "ImageSizePx": ("images.pixels", "images.mock.size_px", "images.size_px"),
-    "PixelScaleArcsec": ("images.pixel_scale_arcsec",),
-    "MaxOffsetArcsec": ("images.max_offset_arcsec",),
-    "TrainSizePx": ("train.detector.image_size", "images.stretch.output_size"),
-    "BoxKpc": ("images.labels.box_kpc",),
-    "TestFraction": ("images.split.test_fraction",),
-    "SplitBy": ("images.split.by",),
-    "Backbone": ("train.detector.backbone",),
-    "Weights": ("train.detector.weights",),
-    "Optimiser": ("train.optimiser.name", "train.optimiser.type"),
-    "LearningRate": ("train.optimiser.lr", "train.optimiser.learning_rate"),
-    "ClipGradNorm": ("train.optimiser.clip_grad_norm",),
-    "BatchSize": ("train.batch_size", "train.optimiser.batch_size"),
-    "ConfigSteps": ("train.steps",),
-    "DistanceThresholdKpc": ("evaluate.distance_kpc", "evaluate.distance_threshold_kpc"),
-    "KSAlpha": ("evaluate.ks_alpha",),
-    "CatalogueSource": ("catalogue.source",),
-    "ImageSource": ("images.source",),
-    "ZMin": ("catalogue.cuts.z_min",),
-    "ZMax": ("catalogue.cuts.z_max",),
-    "MinMembers": ("catalogue.cuts.min_members",),
-}
+#: The sweep rows' fields of the Best* and Zero* macros.
+_SWEEP_FIELDS = ("BestThreshold", "BestTP", "BestFP", "BestFN", "BestPrecision", "BestRecall", "BestFOne",
+                 "ZeroTP", "ZeroFP", "ZeroFN", "NTruth")
 
 
 # --------------------------------------------------------------------------- reading
-def read_json(path: str | Path | None) -> dict:
-    """A summary JSON, or {} when the path is None or absent."""
-    if path is None or not Path(path).exists():
-        return {}
-    try:
-        return json.loads(Path(path).read_text())
-    except json.JSONDecodeError as err:
-        raise DeepCeeError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from err
+def _given(inputs: dict, key: str) -> Path | None:
+    """The path of input ``key``; None when the run did not produce it (a partial run)."""
+    path = inputs.get(key)
+    return None if path is None or not Path(path).exists() else Path(path)
 
 
-def get_dotted(data: Any, dotted: str) -> Any:
-    """``data['a']['b']`` for ``'a.b'``; None where any step is missing."""
-    node = data
-    for part in dotted.split("."):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        else:
-            return None
-    return node
-
-
-def _walk(data: Any, prefix: str = "") -> Iterable[tuple[str, Any]]:
-    if isinstance(data, dict):
-        for key, value in data.items():
-            path = f"{prefix}/{key}" if prefix else str(key)
-            yield path, value
-            yield from _walk(value, path)
-
-
-def find_value(data: dict, dotted: Iterable[str] = (), pattern: str | None = None) -> Any:
-    """The first of ``dotted`` keys present, else the first scalar whose key path matches ``pattern``."""
-    for key in dotted:
-        value = get_dotted(data, key)
-        if value is not None and not isinstance(value, (dict, list)):
-            return value
-    if pattern:
-        regex = re.compile(pattern, re.IGNORECASE)
-        for path, value in _walk(data):
-            if value is None or isinstance(value, (dict, list)) or path.startswith("config/"):
-                continue
-            if regex.search(path.lower()):
-                return value
-    return None
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
-_SWEEP_COLUMNS = {
-    "threshold": ("threshold", "thresholdpct", "thresholdpercent", "confidencescorethreshold",
-                  "confidencethreshold", "scorethreshold", "thresh", "t"),
-    "tp": ("tp", "ntp", "truepositives"),
-    "fp": ("fp", "nfp", "falsepositives"),
-    "fn": ("fn", "nfn", "falsenegatives"),
-    "precision": ("precision", "p"),
-    "recall": ("recall", "r"),
-    "f1": ("f1", "f1score", "fone", "f"),
-}
+def read_summary_or_empty(inputs: dict, key: str) -> dict:
+    """Summary ``key`` checked against its contract, or {} when the run did not produce it."""
+    path = _given(inputs, key)
+    return {} if path is None else read_summary(key, path)
 
 
 def read_sweep(path: str | Path) -> list[dict[str, float]]:
     """A threshold-sweep CSV (Table 2 or 3) as rows with keys threshold (%), tp, fp, fn, precision, recall, f1."""
-    path = Path(path)
-    if not path.exists():
-        raise DeepCeeError(f"{path}: sweep table not found")
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(row for row in handle if not row.startswith("#"))
-        fields = reader.fieldnames or []
-        lookup = {_norm(f): f for f in fields}
-        columns = {}
-        for key, names in _SWEEP_COLUMNS.items():
-            found = next((lookup[n] for n in names if n in lookup), None)
-            if found is None:
-                found = next((f for f in fields if _norm(f).startswith(names[0])), None)
-            if found is None:
-                raise DeepCeeError(f"{path}: no '{key}' column (columns: {', '.join(fields)})")
-            columns[key] = found
-        rows = []
-        for lineno, raw in enumerate(reader, start=2):
-            try:
-                rows.append({key: float(raw[col]) for key, col in columns.items()})
-            except (TypeError, ValueError) as err:
-                raise DeepCeeError(f"{path}: row {lineno}: not a number ({err})") from err
-    if not rows:
+    table = read_table("sweep", path)
+    if not len(table):
         raise DeepCeeError(f"{path}: sweep table has no rows")
-    if max(r["threshold"] for r in rows) <= 1.0:  # fractions -> per cent
-        for r in rows:
-            r["threshold"] *= 100.0
-    return rows
+    return [{c: float(table[c][i]) for c in table.colnames} for i in range(len(table))]
 
 
 def best_row(rows: list[dict[str, float]], chosen: float | None = None) -> dict[str, float]:
@@ -310,28 +213,18 @@ def best_row(rows: list[dict[str, float]], chosen: float | None = None) -> dict[
     return max((r for r, f in zip(rows, f1) if f == top), key=lambda r: r["threshold"])
 
 
-def _table_len(path: str | Path | None) -> int | None:
-    if path is None or not Path(path).exists():
-        return None
-    from astropy.table import Table
-
-    try:
-        return len(Table.read(path, format="ascii.ecsv"))
-    except Exception as err:  # noqa: BLE001 - any parse failure is bad input
-        raise DeepCeeError(f"{path}: cannot read ECSV ({err})") from err
+def _table_len(inputs: dict, key: str) -> int | None:
+    path = _given(inputs, key)
+    return None if path is None else len(read_table("catalogue", path))
 
 
-def _labels_counts(path: str | Path | None) -> dict[str, int]:
-    if path is None or not Path(path).exists():
+def _labels_counts(inputs: dict, key: str) -> dict[str, int]:
+    path = _given(inputs, key)
+    if path is None:
         return {}
-    from astropy.table import Table
-
-    table = Table.read(path, format="ascii.ecsv")
-    for col in ("split", "cluster_id"):
-        if col not in table.colnames:
-            raise DeepCeeError(f"{path}: no '{col}' column")
+    table = read_table("labels", path)
     split = [str(s) for s in table["split"]]
-    flipped = [bool(f) for f in table["flipped"]] if "flipped" in table.colnames else [False] * len(table)
+    flipped = [bool(f) for f in table["flipped"]]
     ids = [str(c) for c in table["cluster_id"]]
     views = [(s, f) for s, f in zip(split, flipped)]
     return {
@@ -342,153 +235,197 @@ def _labels_counts(path: str | Path | None) -> dict[str, int]:
         "flipped": sum(1 for _, f in views if f),
         "clusters": len(set(ids)),
         "test_clusters": len({c for c, s in zip(ids, split) if s == "test"}),
-        "train_clusters": len({c for c, s in zip(ids, split) if s == "train"}),
         "test_clusters_also_in_train": len({c for c, s in zip(ids, split) if s == "test"}
                                            & {c for c, s in zip(ids, split) if s == "train"}),
     }
 
 
-def _losses(path: str | Path | None) -> dict[str, float]:
-    if path is None or not Path(path).exists():
+def _losses(inputs: dict) -> dict[str, float]:
+    path = _given(inputs, "losses")
+    if path is None:
         return {}
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows:
+    table = read_table("losses", path)
+    if not len(table):
         return {}
-    if "step" not in rows[0] or "loss_total" not in rows[0]:
-        raise DeepCeeError(f"{path}: needs columns 'step' and 'loss_total'")
-    last = rows[-1]
-    out = {"steps": int(float(last["step"])), "loss_final": float(last["loss_total"]),
-           "loss_first": float(rows[0]["loss_total"])}
-    if "seconds" in last and last["seconds"] not in ("", None):
-        out["seconds"] = float(last["seconds"])
-    return out
+    return {"steps": int(table["step"][-1]), "loss_final": float(table["loss_total"][-1]),
+            "loss_first": float(table["loss_total"][0])}
 
 
 # --------------------------------------------------------------------------- collecting
+def config_numbers(config: dict) -> dict[str, Any]:
+    """The numbers the (schema-filled) config decides: one key each, see ``CONFIG_KEYS``."""
+    n = {macro: get_key(config, key) for macro, key in CONFIG_KEYS.items()}
+    if n["TrainSizePx"] is None:  # train.detector.image_size null = the network works at the PNG side
+        n["TrainSizePx"] = get_key(config, "images.stretch.output_size")
+    return n
+
+
+def catalogue_numbers(inputs: dict, summary: dict) -> dict[str, Any]:
+    """Sample sizes: counted from the catalogue files; the parent sample from the catalogue summary."""
+    return {"NSample": _table_len(inputs, "sample"), "NParent": get_key(summary, "counts.parent"),
+            "NAbell": get_key(summary, "counts.abell_clusters"),
+            "NRedmapperCatalogue": _table_len(inputs, "redmapper_catalogue")}
+
+
+def image_numbers(inputs: dict) -> dict[str, Any]:
+    """Image counts (paper section 2.2): counted from the rows of labels.ecsv."""
+    labels = _labels_counts(inputs, "labels")
+    return {"NImages": labels.get("images"), "NTrain": labels.get("train"), "NTest": labels.get("test"),
+            "NTrainAugmented": labels.get("train_augmented"), "NFlipped": labels.get("flipped"),
+            "NTestClusters": labels.get("test_clusters"),
+            "NTestClustersInTrain": labels.get("test_clusters_also_in_train")}
+
+
+def training_numbers(inputs: dict, summary: dict) -> dict[str, Any]:
+    """Steps and losses from losses.csv; device and wall time from the training summary."""
+    losses = _losses(inputs)
+    seconds = summary.get("seconds")
+    return {"TrainSteps": losses.get("steps"), "LossFirst": losses.get("loss_first"),
+            "LossFinal": losses.get("loss_final"), "TrainDevice": summary.get("device"),
+            "TrainMinutes": None if seconds is None else float(seconds) / 60.0}
+
+
+def sweep_numbers(prefix: str, path: Path | None, summary: dict) -> dict[str, Any]:
+    """Tables 2 and 3 (paper section 4): the row at the stage's chosen threshold, and the 0 % row."""
+    if path is None:
+        return {f"{prefix}{field}": None for field in _SWEEP_FIELDS}
+    rows = read_sweep(path)
+    best = best_row(rows, summary.get("chosen_threshold"))
+    zero = min(rows, key=lambda r: r["threshold"])
+    return {f"{prefix}BestThreshold": int(round(best["threshold"])), f"{prefix}BestTP": int(best["tp"]),
+            f"{prefix}BestFP": int(best["fp"]), f"{prefix}BestFN": int(best["fn"]),
+            f"{prefix}BestPrecision": best["precision"], f"{prefix}BestRecall": best["recall"],
+            f"{prefix}BestFOne": best["f1"], f"{prefix}ZeroTP": int(zero["tp"]), f"{prefix}ZeroFP": int(zero["fp"]),
+            f"{prefix}ZeroFN": int(zero["fn"]), f"{prefix}NTruth": int(zero["tp"] + zero["fn"])}
+
+
+def _ks_value(ks: dict, prop: str, key: str) -> Any:
+    entry = get_key(ks, f"properties.{prop}") or {}
+    return entry.get(key) if entry.get("available") else None
+
+
+def evaluation_numbers(evaluate: dict, ks: dict, test_recall: Any) -> dict[str, Any]:
+    """Standard error, fraction within the distance, KS tests (paper section 4.2)."""
+    return {"StdErrKpc": evaluate.get("sigma_kpc"),
+            "FracPredWithin": evaluate.get("fraction_predictions_within"),
+            # the paper's "81 per cent of the clusters" within 100 kpc is the recall at the chosen threshold
+            "FracClustersWithin": test_recall,
+            "KSRedshift": _ks_value(ks, "z", "statistic"), "KSBCG": _ks_value(ks, "bcg_rmag", "statistic"),
+            "KSRichness": _ks_value(ks, "richness", "statistic"),
+            "KSCritical": _ks_value(ks, "z", "critical_value"),
+            "KSPvalueRedshift": _ks_value(ks, "z", "pvalue")}
+
+
+def box_count_numbers(prefix: str, summary: dict) -> dict[str, Any]:
+    """Boxes per image at score 0, the 0 % row at the paper's 300 boxes per image, both counting rules."""
+    out = {f"{prefix}{field}": get_key(summary, f"boxes_per_image_at_zero.{key}")
+           for field, key in (("BoxesMin", "min"), ("BoxesMedian", "median"), ("BoxesMax", "max"),
+                              ("BoxesMean", "mean"))}
+    out[f"{prefix}ZeroFPNormalised"] = get_key(summary, "zero_row_normalised_300.fp")
+    out[f"{prefix}ZeroPrecisionNormalised"] = get_key(summary, "zero_row_normalised_300.precision")
+    out[f"{prefix}ExtraBoxesRule"] = summary.get("extra_boxes")
+    out[f"{prefix}OtherRuleBestThreshold"] = get_key(summary, "other_extra_boxes_rule.best_f1_threshold")
+    out[f"{prefix}OtherRuleBestFOne"] = get_key(summary, "other_extra_boxes_rule.at_chosen.f1")
+    out[f"{prefix}OtherRuleBestPrecision"] = get_key(summary, "other_extra_boxes_rule.at_chosen.precision")
+    return out
+
+
+def interval_numbers(prefix: str, summary: dict) -> dict[str, Any]:
+    """Bootstrap intervals (over clusters) of P, R, F1 and the centre's standard error at the chosen threshold."""
+    ci = summary.get("intervals_at_chosen") or {}
+    out = {}
+    for field, key in (("BestPrecision", "precision"), ("BestRecall", "recall"), ("BestFOne", "f1"),
+                       ("StdErrKpc", "sigma_kpc")):
+        lo, hi = ci.get(key) or (None, None)
+        out[f"{prefix}{field}Lo"], out[f"{prefix}{field}Hi"] = lo, hi
+    out[f"{prefix}IntervalPct"] = 100 * ci["level"] if "level" in ci else None
+    return out
+
+
+def redshift_numbers(summary: dict) -> dict[str, Any]:
+    """Redshifts and richnesses per detection (beyond the paper): ``08_redshift/summary.json``."""
+    out: dict[str, Any] = {"RzCalibClusters": get_key(summary, "calibration.n_measured"),
+                           "RzTrainClusters": get_key(summary, "calibration.n_training_clusters"),
+                           "RzCalibNmadZ": get_key(summary, "calibration.redshift.nmad_in_sample"),
+                           "RzOutlierThreshold": summary.get("outlier_threshold")}
+    for key, tag in (("test", "Test"), ("redmapper", "Redmapper")):
+        s = get_key(summary, f"sets.{key}") or {}
+        out.update({f"Rz{tag}Detections": s.get("n_detections"), f"Rz{tag}ZMissing": s.get("n_z_missing"),
+                    f"Rz{tag}RichMissing": s.get("n_richness_missing"),
+                    f"Rz{tag}Recovered": s.get("n_recovered_clusters"),
+                    f"Rz{tag}NZ": get_key(s, "redshift.n"), f"Rz{tag}NRich": get_key(s, "richness.n")})
+        for part, names in (("redshift", {"sigma_nmad": "SigmaZ", "bias": "BiasZ", "outlier_fraction": "FracOutlierZ"}),
+                            ("richness", {"scatter_log10": "RichScatter", "slope": "RichSlope"})):
+            for field, name in names.items():
+                out[f"Rz{tag}{name}"] = get_key(s, f"{part}.{field}")
+                lo, hi = get_key(s, f"{part}.{field}_ci") or (None, None)
+                out[f"Rz{tag}{name}Lo"], out[f"Rz{tag}{name}Hi"] = lo, hi
+    return out
+
+
+def search_numbers(summary: dict) -> dict[str, Any]:
+    """The blind search (beyond the paper): ``07_search/summary.json``."""
+    def pct(key):
+        value = get_key(summary, key)
+        return None if value is None else 100.0 * value
+
+    return {"SearchSource": summary.get("source"), "SearchAreaDeg": summary.get("area_deg2"),
+            "SearchTiles": summary.get("n_tiles"), "SearchNside": summary.get("nside"),
+            "SearchShards": summary.get("shards"), "SearchThreshold": summary.get("score_threshold"),
+            "SearchMergeRadius": summary.get("merge_radius_arcsec"),
+            "SearchMatchRadius": summary.get("match_radius_arcmin"),
+            "SearchCandidates": summary.get("n_candidates_above_threshold"), "SearchKnown": summary.get("n_known"),
+            "SearchNew": summary.get("n_new"), "SearchRedmapperN": get_key(summary, "completeness.n_clusters"),
+            "SearchRedmapperFound": get_key(summary, "completeness.n_found"),
+            "SearchCompleteness": pct("completeness.fraction"), "SearchCompletenessLo": pct("completeness.ci_lo"),
+            "SearchCompletenessHi": pct("completeness.ci_hi"), "SearchPurity": pct("purity.purity"),
+            "SearchTilesPerSecond": get_key(summary, "timings.tiles_per_s")}
+
+
+def redmapper_numbers(inputs: dict, summary: dict) -> dict[str, Any]:
+    """The redMaPPer comparison set (paper section 4.3): counted from its labels.ecsv."""
+    labels = _labels_counts(inputs, "redmapper_labels")
+    return {"RedmapperAreaDeg": get_key(summary, "region.area_deg2"),
+            "NRedmapperClusters": labels.get("clusters"), "NRedmapperImages": labels.get("images"),
+            # region clusters left out because they are training or test clusters (paper section 3.2)
+            "NRedmapperExcluded": get_key(summary, "counts.excluded_train_or_test")}
+
+
 def collect_numbers(inputs: dict[str, str | Path | None], config: dict | None = None) -> "OrderedDict[str, Any]":
     """Every number the paper quotes, keyed by macro name (values: int, float, str or None).
 
-    ``inputs`` maps names to paths (any may be None or absent): ``sample``, ``redmapper_catalogue``,
-    ``labels``, ``redmapper_labels``, ``losses``, ``sweep_test``, ``sweep_redmapper``, and the summaries
-    ``catalogue_summary``, ``images_summary``, ``train_summary``, ``evaluate_summary``,
-    ``redmapper_summary``, ``ks``.
+    ``inputs`` maps contract names to paths (any may be None or absent: a partial run): ``sample``,
+    ``redmapper_catalogue``, ``labels``, ``redmapper_labels``, ``losses``, ``sweep_test``,
+    ``sweep_redmapper``, and the summaries ``catalogue_summary``, ``train_summary``,
+    ``evaluate_summary``, ``redmapper_summary``, ``ks``, ``redshift_summary``, ``search_summary``. Each file is read by its contract's reader
+    (deepcee.core.contracts): a file that breaks its contract is an error, not a guess.
     """
-    config = config or {}
+    summaries = {key: read_summary_or_empty(inputs, key)
+                 for key in ("catalogue_summary", "train_summary", "evaluate_summary", "redmapper_summary", "ks",
+                             "redshift_summary", "search_summary")}
+    train = training_numbers(inputs, summaries["train_summary"])
+    redmapper = redmapper_numbers(inputs, summaries["redmapper_summary"])
     n: "OrderedDict[str, Any]" = OrderedDict()
-    summaries = {
-        "catalogue": read_json(inputs.get("catalogue_summary")),
-        "images": read_json(inputs.get("images_summary")),
-        "train": read_json(inputs.get("train_summary")),
-        "evaluate": read_json(inputs.get("evaluate_summary")),
-        "redmapper": read_json(inputs.get("redmapper_summary")),
-        "ks": read_json(inputs.get("ks")),
-    }
-
-    # configuration
-    for macro, keys in CONFIG_KEYS.items():
-        n[macro] = next((v for v in (get_dotted(config, k) for k in keys) if v is not None), None)
-
-    # catalogue
-    n["NSample"] = _table_len(inputs.get("sample"))
-    if n["NSample"] is None:
-        n["NSample"] = get_dotted(summaries["catalogue"], "counts.sample")
-    n["NParent"] = get_dotted(summaries["catalogue"], "counts.parent")
-    n["NAbell"] = get_dotted(summaries["catalogue"], "counts.abell_clusters")
-    n["NRedmapperCatalogue"] = _table_len(inputs.get("redmapper_catalogue"))
-
-    # images
-    labels = _labels_counts(inputs.get("labels"))
-    n["NImages"] = labels.get("images")
-    n["NTrain"] = labels.get("train")
-    n["NTest"] = labels.get("test")
-    n["NTrainAugmented"] = labels.get("train_augmented")
-    n["NFlipped"] = labels.get("flipped")
-    n["NTestClusters"] = labels.get("test_clusters")
-    n["NTestClustersInTrain"] = labels.get("test_clusters_also_in_train")
-    if n["ViewsPerCluster"] is None and labels.get("clusters"):
-        n["ViewsPerCluster"] = round(labels["images"] / labels["clusters"])
-
-    # training
-    losses = _losses(inputs.get("losses"))
-    n["TrainSteps"] = losses.get("steps")
-    n["LossFirst"] = losses.get("loss_first")
-    n["LossFinal"] = losses.get("loss_final")
-
-    # test-set sweep (Table 2)
-    for prefix, key in (("Test", "sweep_test"), ("RM", "sweep_redmapper")):
-        path = inputs.get(key)
-        if path is None or not Path(path).exists():
-            for field in ("BestThreshold", "BestTP", "BestFP", "BestFN", "BestPrecision", "BestRecall",
-                          "BestFOne", "ZeroTP", "ZeroFP", "ZeroFN", "NTruth"):
-                n[f"{prefix}{field}"] = None
-            continue
-        rows = read_sweep(path)
-        stage = summaries["evaluate" if prefix == "Test" else "redmapper"]
-        chosen = find_value(stage, ("chosen_threshold", "chosen_threshold_percent", "best_threshold_pct"))
-        best = best_row(rows, chosen if isinstance(chosen, (int, float)) else None)
-        zero = min(rows, key=lambda r: r["threshold"])
-        n[f"{prefix}BestThreshold"] = int(round(best["threshold"]))
-        n[f"{prefix}BestTP"] = int(best["tp"])
-        n[f"{prefix}BestFP"] = int(best["fp"])
-        n[f"{prefix}BestFN"] = int(best["fn"])
-        n[f"{prefix}BestPrecision"] = best["precision"]
-        n[f"{prefix}BestRecall"] = best["recall"]
-        n[f"{prefix}BestFOne"] = best["f1"]
-        n[f"{prefix}ZeroTP"] = int(zero["tp"])
-        n[f"{prefix}ZeroFP"] = int(zero["fp"])
-        n[f"{prefix}ZeroFN"] = int(zero["fn"])
-        n[f"{prefix}NTruth"] = int(zero["tp"] + zero["fn"])
-
-    # numbers only the summaries hold
-    for macro, (names, dotted, pattern) in SUMMARY_KEYS.items():
-        if n.get(macro) is not None:
-            continue
-        value = None
-        for name in names:
-            value = find_value(summaries[name], dotted, pattern)
-            if value is not None:
-                break
-        n[macro] = value
-    # boxes per image at score 0 and the 0 % row re-expressed at the paper's 300 boxes per image
-    for prefix, name in (("Test", "evaluate"), ("RM", "redmapper")):
-        stage = summaries[name]
-        for field, key in (("BoxesMin", "min"), ("BoxesMedian", "median"), ("BoxesMax", "max"),
-                           ("BoxesMean", "mean")):
-            n[f"{prefix}{field}"] = get_dotted(stage, f"boxes_per_image_at_zero.{key}")
-        n[f"{prefix}ZeroFPNormalised"] = get_dotted(stage, "zero_row_normalised_300.fp")
-        n[f"{prefix}ZeroPrecisionNormalised"] = get_dotted(stage, "zero_row_normalised_300.precision")
-        n[f"{prefix}ExtraBoxesRule"] = get_dotted(stage, "extra_boxes")
-        n[f"{prefix}OtherRuleBestThreshold"] = get_dotted(stage, "other_extra_boxes_rule.best_f1_threshold")
-        n[f"{prefix}OtherRuleBestFOne"] = get_dotted(stage, "other_extra_boxes_rule.at_chosen.f1")
-        n[f"{prefix}OtherRuleBestPrecision"] = get_dotted(stage, "other_extra_boxes_rule.at_chosen.precision")
-    if n["DistanceThresholdKpc"] is None:
-        n["DistanceThresholdKpc"] = 100
-    if n["FracClustersWithin"] is None:  # the paper's "81 per cent of the clusters" is the recall
-        n["FracClustersWithin"] = n.get("TestBestRecall")
-    n["TestChosenBy"] = find_value(summaries["evaluate"], ("chosen_by",)) or "best_f1"
-
-    # redMaPPer comparison set
-    rm_labels = _labels_counts(inputs.get("redmapper_labels"))
-    n["NRedmapperClusters"] = rm_labels.get("clusters")
-    if n["NRedmapperClusters"] is None:
-        n["NRedmapperClusters"] = n.get("RMNTruth")
-    if n["NRedmapperClusters"] is None:
-        n["NRedmapperClusters"] = find_value(summaries["redmapper"], ("counts.clusters", "counts.redmapper_clusters"),
-                                             r"(^|/)n?_?clusters$")
-    n["NRedmapperImages"] = rm_labels.get("images")
-    # region clusters left out because they are training/test clusters (paper §3.2 keeps none of those)
-    n["NRedmapperExcluded"] = find_value(summaries["redmapper"], ("counts.excluded_train_or_test",
-                                                                  "region.n_excluded_train_or_test"))
-
-    if isinstance(n.get("TrainSeconds"), (int, float)):
-        n["TrainMinutes"] = float(n["TrainSeconds"]) / 60.0
-    else:
-        n["TrainMinutes"] = losses.get("seconds", 0) / 60.0 if "seconds" in losses else None
-    n.pop("TrainSeconds", None)
-
+    # (the macro order is the one numbers.tex has always had, so two runs diff line by line)
+    n.update(config_numbers(config or {}))
+    n.update(catalogue_numbers(inputs, summaries["catalogue_summary"]))
+    n.update(image_numbers(inputs))
+    n.update({k: train.pop(k) for k in ("TrainSteps", "LossFirst", "LossFinal")})
+    n.update(sweep_numbers("Test", _given(inputs, "sweep_test"), summaries["evaluate_summary"]))
+    n.update(sweep_numbers("RM", _given(inputs, "sweep_redmapper"), summaries["redmapper_summary"]))
+    n.update(evaluation_numbers(summaries["evaluate_summary"], summaries["ks"], n["TestBestRecall"]))
+    n.update(box_count_numbers("Test", summaries["evaluate_summary"]))
+    n.update(box_count_numbers("RM", summaries["redmapper_summary"]))
+    n.update(interval_numbers("Test", summaries["evaluate_summary"]))
+    n.update(interval_numbers("RM", summaries["redmapper_summary"]))
+    n.update(redshift_numbers(summaries["redshift_summary"]))
+    n.update(search_numbers(summaries["search_summary"]))
+    n["RedmapperAreaDeg"] = redmapper.pop("RedmapperAreaDeg")
+    n["TrainDevice"] = train.pop("TrainDevice")
+    n["TestChosenBy"] = summaries["evaluate_summary"].get("chosen_by")
+    n.update(redmapper)
+    n.update(train)
     n.update(verdicts(n))
-
     # the published numbers, under their own names
     for macro, value in PUBLISHED.items():
         n[f"Pub{macro}"] = value
@@ -536,14 +473,19 @@ _INT_MACROS_FLOATFMT = {"StdErrKpc": "{:.2f}", "PixelScaleArcsec": "{:g}", "KSAl
                         "TestFraction": "{:g}", "ZMin": "{:g}", "ZMax": "{:g}", "MinMembers": "{:g}",
                         "TestBoxesMedian": "{:g}", "TestBoxesMean": "{:.1f}", "RMBoxesMedian": "{:g}",
                         "RMBoxesMean": "{:.1f}", "TestOtherRuleBestThreshold": "{:g}",
-                        "RMOtherRuleBestThreshold": "{:g}"}
+                        "RMOtherRuleBestThreshold": "{:g}", "StdErrKpcLo": "{:.1f}", "StdErrKpcHi": "{:.1f}",
+                        "TestStdErrKpcLo": "{:.1f}", "TestStdErrKpcHi": "{:.1f}", "RMStdErrKpcLo": "{:.1f}",
+                        "RMStdErrKpcHi": "{:.1f}", "TestIntervalPct": "{:g}", "RMIntervalPct": "{:g}",
+                        "SearchAreaDeg": "{:.2f}", "SearchThreshold": "{:g}", "SearchMergeRadius": "{:g}",
+                        "SearchMatchRadius": "{:g}", "SearchCompleteness": "{:.0f}", "SearchCompletenessLo": "{:.0f}",
+                        "SearchCompletenessHi": "{:.0f}", "SearchPurity": "{:.0f}", "SearchTilesPerSecond": "{:.2f}",
+                        "RzCalibNmadZ": "{:.3f}", "RzOutlierThreshold": "{:g}"}
+for _set in ("Test", "Redmapper"):
+    for _name, _fmt in (("SigmaZ", "{:.3f}"), ("BiasZ", "{:+.3f}"), ("FracOutlierZ", "{:.2f}"),
+                        ("RichScatter", "{:.2f}"), ("RichSlope", "{:.2f}")):
+        for _end in ("", "Lo", "Hi"):
+            _INT_MACROS_FLOATFMT[f"Rz{_set}{_name}{_end}"] = _fmt
 _KS = ("KSRedshift", "KSBCG", "KSRichness", "KSCritical", "KSPvalueRedshift")
-
-
-def latex_escape(text: str) -> str:
-    table = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-    return "".join(table.get(c, c) for c in str(text))
 
 
 def format_value(macro: str, value: Any) -> str:
@@ -571,6 +513,7 @@ def format_value(macro: str, value: Any) -> str:
 
 
 def _is_ratio(base: str) -> bool:
+    base = base[:-2] if base.endswith(("Lo", "Hi")) else base  # an interval's ends print like the value
     return base.endswith(("Precision", "Recall", "FOne")) or base.startswith("Frac")
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from deepcee.core.files import config_hash, file_sha256, software_versions, write_json
-from deepcee.paper.numbers import find_value, read_json
+from deepcee.core.contracts import read_summary
 
 #: Packages whose versions a reader needs besides those in every stage summary.
 EXTRA_PACKAGES = ("jsonschema", "pyyaml", "pillow", "sep", "tqdm", "nbconvert", "jupyter_core", "tensorboard")
@@ -76,14 +76,21 @@ def input_hashes(paths: Iterable[str | Path], root: str | Path = ".") -> dict[st
 
 def training_device(train_summary: dict) -> str:
     """The device named by the training summary ("unknown" if it names none)."""
-    value = find_value(train_summary, ("device", "training.device", "train_device"), r"(^|/)device(_name)?$")
+    value = train_summary.get("device")
     return str(value) if value is not None else "unknown"
+
+
+def read_stage_summary(name: str, path: str | Path | None) -> dict:
+    """Stage summary ``name`` (``train``, ``ks``...) checked against its contract; {} when not produced."""
+    if path is None or not Path(path).exists():
+        return {}
+    return read_summary(name if name == "ks" else f"{name}_summary", path)
 
 
 def build_provenance(config: dict, summaries: dict[str, str | Path | None], inputs: Iterable[str | Path] = (),
                      repo: str | Path = ".", config_files: Iterable[str] = ()) -> dict[str, Any]:
     """The provenance record (a plain dict, JSON-serialisable)."""
-    stage_summaries = {name: read_json(path) for name, path in summaries.items()}
+    stage_summaries = {name: read_stage_summary(name, path) for name, path in summaries.items()}
     train = stage_summaries.get("train", {})
     return {
         "created_utc": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),

@@ -1,0 +1,329 @@
+"""One contract per results file that another stage or the paper reads.
+
+Each file under ``results/`` that crosses a stage boundary is declared here once: its
+path pattern, its columns (name, dtype, unit) or, for a JSON summary, the keys a reader
+relies on. ``read_table``/``write_table`` and ``read_summary``/``write_summary_checked``
+are the one reader and the one writer; a file that breaks its contract is refused with
+one DeepCeeError line naming the file and the column or key. Tests build their fake
+files from the same declarations (tests/paper_fakes.py), so producer, consumer and fakes
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from deepcee.core.errors import DeepCeeError
+from deepcee.core.files import read_ecsv, write_ecsv, write_json, write_text
+
+#: dtype name -> numpy dtype kinds that satisfy it.
+_KINDS = {"str": "UOS", "float": "f", "int": "iu", "bool": "b"}
+_PY_TYPES = {"str": str, "float": float, "int": int, "bool": bool}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: str  # one of _KINDS
+    unit: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class TableContract:
+    """A table file: ``format`` is ``ecsv`` (units kept) or ``csv`` (plain, full-precision numbers)."""
+
+    name: str
+    path: str  # pattern relative to the results directory; {name} is a wildcard
+    format: str
+    columns: tuple[Column, ...]
+
+    @property
+    def colnames(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+@dataclass(frozen=True)
+class SummaryContract:
+    """A JSON summary: ``keys`` maps a dotted key to its type (``number``, ``str``, ``object``, ``list``)."""
+
+    name: str
+    path: str
+    keys: dict[str, str]
+
+
+def _cols(*spec: tuple) -> tuple[Column, ...]:
+    return tuple(Column(*s) for s in spec)
+
+
+_CATALOGUE = _cols(
+    ("id", "str"), ("name", "str"), ("ra", "float", "deg"), ("dec", "float", "deg"), ("z", "float"),
+    ("richness", "float"), ("n_members", "float"), ("bcg_rmag", "float", "mag"), ("abell", "str"),
+    ("source", "str"))
+_LABELS = _cols(
+    ("view", "str"), ("png", "str"), ("fits", "str"), ("cluster_id", "str"), ("ra", "float", "deg"),
+    ("dec", "float", "deg"), ("z", "float"), ("richness", "float"), ("bcg_rmag", "float", "mag"),
+    ("offset_ra_arcsec", "float", "arcsec"), ("offset_dec_arcsec", "float", "arcsec"),
+    ("x", "float"), ("y", "float"), ("x0", "float"), ("y0", "float"), ("x1", "float"), ("y1", "float"),
+    ("split", "str", None, "train or test"), ("flipped", "bool", None, "a left-right flipped copy"))
+_PREDICTIONS = _cols(
+    ("view", "str"), ("x", "float", "pix"), ("y", "float", "pix"), ("x0", "float", "pix"),
+    ("y0", "float", "pix"), ("x1", "float", "pix"), ("y1", "float", "pix"),
+    ("score", "float", None, "confidence, 0-1"), ("ra", "float", "deg"), ("dec", "float", "deg"))
+#: Tables 2 and 3 of the paper (section 4): one row per confidence-score threshold in per cent.
+_SWEEP = _cols(
+    ("threshold", "float", "percent"), ("tp", "int"), ("fp", "int"), ("fn", "int"), ("precision", "float"),
+    ("recall", "float"), ("f1", "float"))
+_LOSSES = _cols(
+    ("step", "int"), ("loss_total", "float"), ("loss_rpn_objectness", "float"), ("loss_rpn_box", "float"),
+    ("loss_classifier", "float"), ("loss_box_reg", "float"), ("lr", "float"), ("seconds", "float", "s"))
+
+TABLES: dict[str, TableContract] = {c.name: c for c in (
+    TableContract("catalogue", "01_catalogue/{sample,redmapper}.ecsv", "ecsv", _CATALOGUE),
+    TableContract("labels", "{02_images,05_redmapper}/labels.ecsv", "ecsv", _LABELS),
+    TableContract("losses", "03_train/losses.csv", "csv", _LOSSES),
+    TableContract("predictions", "{04_evaluate/predictions_test,05_redmapper/predictions}.ecsv", "ecsv",
+                  _PREDICTIONS),
+    TableContract("sweep", "tables/{table2_sweep_test,table3_sweep_redmapper}.csv", "csv", _SWEEP),
+)}
+
+_EVALUATE_KEYS = {"counts": "object", "chosen_threshold": "number", "chosen_by": "str", "distance_kpc": "number",
+                  "sigma_kpc": "number", "fraction_predictions_within": "number",
+                  # the counting rule in force, boxes per image at score 0 and the 0 % row at 300 per image
+                  "extra_boxes": "str", "boxes_per_image_at_zero": "object", "zero_row_normalised_300": "object",
+                  "other_extra_boxes_rule": "object",
+                  # bootstrap intervals over test clusters (deepcee.evaluate.bootstrap)
+                  "intervals_at_chosen.f1": "list", "intervals_at_chosen.precision": "list",
+                  "intervals_at_chosen.recall": "list", "sweep_intervals": "list"}
+SUMMARIES: dict[str, SummaryContract] = {c.name: c for c in (
+    #: counts.abell_clusters is there only where the source names the Abell catalogue (bundled path)
+    SummaryContract("catalogue_summary", "01_catalogue/summary.json",
+                    {"counts.sample": "number", "counts.parent": "number"}),
+    SummaryContract("images_summary", "02_images/summary.json", {"counts": "object"}),
+    SummaryContract("train_summary", "03_train/summary.json",
+                    {"counts.steps": "number", "device": "str", "seconds": "number"}),
+    SummaryContract("evaluate_summary", "04_evaluate/summary.json", _EVALUATE_KEYS),
+    #: KS tests of section 4.2: properties.<z|bcg_rmag|richness> hold ``available`` and, when
+    #: available, ``statistic``, ``pvalue`` and ``critical_value``.
+    SummaryContract("ks", "{04_evaluate/ks_test,05_redmapper/ks}.json",
+                    {"chosen_threshold_percent": "number", "alpha": "number", "properties": "object"}),
+    SummaryContract("redmapper_summary", "05_redmapper/summary.json",
+                    {**_EVALUATE_KEYS, "region.area_deg2": "number"}),
+    SummaryContract("search_summary", "07_search/summary.json",
+                    {"source": "str", "area_deg2": "number", "n_tiles": "number", "nside": "number",
+                     "shards": "number", "score_threshold": "number", "merge_radius_arcsec": "number",
+                     "match_radius_arcmin": "number", "n_candidates_above_threshold": "number", "n_known": "number",
+                     "n_new": "number", "completeness": "object", "purity": "object", "timings": "object"}),
+    SummaryContract("redshift_summary", "08_redshift/summary.json",
+                    {"calibration": "object", "outlier_threshold": "number", "sets": "object"}),
+)}
+
+#: Keys of one property of ``ks.properties`` when ``available`` is true.
+KS_PROPERTY_KEYS = {"available": "bool", "statistic": "number", "pvalue": "number", "critical_value": "number"}
+
+
+# --------------------------------------------------------------------------- tables
+def table_contract(name: str) -> TableContract:
+    if name not in TABLES:
+        raise DeepCeeError(f"no contract for results table '{name}' (have: {', '.join(TABLES)})")
+    return TABLES[name]
+
+
+def check_table(name: str, table, where: str | os.PathLike) -> None:
+    """Raise one line naming ``where`` and the first column that is missing or of the wrong dtype/unit."""
+    contract = table_contract(name)
+    for col in contract.columns:
+        if col.name not in table.colnames:
+            raise DeepCeeError(f"{where}: missing column '{col.name}' ({contract.name} contract; "
+                               f"has: {', '.join(table.colnames)})")
+        kind = table[col.name].dtype.kind
+        if kind not in _KINDS[col.dtype]:
+            raise DeepCeeError(f"{where}: column '{col.name}' is {table[col.name].dtype}, "
+                               f"the {contract.name} contract says {col.dtype}")
+        if contract.format == "ecsv" and col.unit is not None:
+            unit = table[col.name].unit
+            if unit is None or str(unit) != col.unit:
+                raise DeepCeeError(f"{where}: column '{col.name}' has unit {unit}, "
+                                   f"the {contract.name} contract says {col.unit}")
+
+
+def read_table(name: str, path: str | os.PathLike):
+    """The file at ``path`` as an astropy Table, checked against contract ``name``."""
+    contract = table_contract(name)
+    path = Path(path)
+    if contract.format == "ecsv":
+        table = read_ecsv(path, what=contract.name)
+    else:
+        table = _read_csv(contract, path)
+    check_table(name, table, path)
+    return table
+
+
+def _read_csv(contract: TableContract, path: Path):
+    from astropy.table import Table
+
+    if not path.is_file():
+        raise DeepCeeError(f"{path}: {contract.name} not found")
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        fields = reader.fieldnames or []
+        for col in contract.columns:
+            if col.name not in fields:
+                raise DeepCeeError(f"{path}: missing column '{col.name}' ({contract.name} contract; "
+                                   f"has: {', '.join(fields)})")
+        values: dict[str, list] = {c.name: [] for c in contract.columns}
+        for lineno, row in enumerate(reader, start=2):
+            for col in contract.columns:
+                values[col.name].append(_parse_cell(path, lineno, col, row[col.name]))
+    return Table([values[c.name] for c in contract.columns], names=contract.colnames,
+                 dtype=[_numpy_dtype(c.dtype) for c in contract.columns])
+
+
+def _numpy_dtype(dtype: str):
+    return {"str": str, "float": float, "int": "int64", "bool": bool}[dtype]
+
+
+def _parse_cell(path: Path, lineno: int, col: Column, text: str | None) -> Any:
+    try:
+        if col.dtype == "str":
+            return "" if text is None else text
+        if col.dtype == "bool":
+            if text not in ("True", "False"):
+                raise ValueError(text)
+            return text == "True"
+        if col.dtype == "float":
+            return float("nan") if text == "" else float(text)
+        number = float(text)
+        if not number.is_integer():
+            raise ValueError(text)
+        return int(number)
+    except (TypeError, ValueError):
+        raise DeepCeeError(f"{path}: row {lineno}: column '{col.name}' is '{text}', "
+                           f"not {col.dtype}") from None
+
+
+def _csv_value(value):
+    import numpy as np
+
+    if isinstance(value, (float, np.floating)):
+        return "" if not math.isfinite(float(value)) else repr(float(value))
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if np.ma.is_masked(value):
+        return ""
+    return value
+
+
+def csv_text(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
+    """CSV text with full-precision floats (``repr``) and empty cells for NaN or masked values."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(list(header))
+    for row in rows:
+        writer.writerow([_csv_value(v) for v in row])
+    return buffer.getvalue()
+
+
+def write_table(name: str, table, path: str | os.PathLike) -> None:
+    """Write ``table`` (an astropy Table holding at least the contract's columns) to ``path``, atomically.
+
+    ECSV keeps every column (units and metadata too); CSV writes the contract's columns, in its order.
+    """
+    contract = table_contract(name)
+    check_table(name, table, f"{path} (being written)")
+    if contract.format == "ecsv":
+        write_ecsv(table, path)
+    else:
+        rows = [[table[c][i] for c in contract.colnames] for i in range(len(table))]
+        write_text(path, csv_text(contract.colnames, rows))
+
+
+def rows_table(name: str, rows: Iterable[Iterable[Any]]):
+    """An astropy Table of contract ``name`` from plain row tuples (in the contract's column order)."""
+    from astropy.table import Table
+
+    contract = table_contract(name)
+    rows = [tuple(r) for r in rows]
+    dtypes = [_numpy_dtype(c.dtype) for c in contract.columns]
+    table = Table(rows=rows, names=contract.colnames, dtype=dtypes) if rows else \
+        Table(names=contract.colnames, dtype=dtypes)
+    for col in contract.columns:
+        if col.unit is not None and contract.format == "ecsv":
+            table[col.name].unit = col.unit
+    return table
+
+
+# --------------------------------------------------------------------------- summaries
+def summary_contract(name: str) -> SummaryContract:
+    if name not in SUMMARIES:
+        raise DeepCeeError(f"no contract for results summary '{name}' (have: {', '.join(SUMMARIES)})")
+    return SUMMARIES[name]
+
+
+def get_key(data: Any, dotted: str) -> Any:
+    """``data['a']['b']`` for ``'a.b'``; None where any step is missing."""
+    node = data
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _type_ok(value: Any, kind: str) -> bool:
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "object":
+        return isinstance(value, dict)
+    if kind == "list":
+        return isinstance(value, list)
+    return isinstance(value, _PY_TYPES[kind])
+
+
+def check_summary(name: str, data: Any, where: str | os.PathLike) -> None:
+    contract = summary_contract(name)
+    if not isinstance(data, dict):
+        raise DeepCeeError(f"{where}: not a JSON object ({contract.name} contract)")
+    for key, kind in contract.keys.items():
+        value = get_key(data, key)
+        if value is None:
+            raise DeepCeeError(f"{where}: missing key '{key}' ({contract.name} contract)")
+        if not _type_ok(value, kind):
+            raise DeepCeeError(f"{where}: key '{key}' is {type(value).__name__}, "
+                               f"the {contract.name} contract says {kind}")
+    if name == "ks":
+        for prop, entry in data["properties"].items():
+            keys = KS_PROPERTY_KEYS if isinstance(entry, dict) and entry.get("available") else {"available": "bool"}
+            for key, kind in keys.items():
+                value = get_key(entry, key)
+                if value is None or not _type_ok(value, kind):
+                    raise DeepCeeError(f"{where}: key 'properties.{prop}.{key}' missing or not {kind} "
+                                       f"({contract.name} contract)")
+
+
+def read_summary(name: str, path: str | os.PathLike) -> dict:
+    """A stage summary, checked against contract ``name``."""
+    path = Path(path)
+    if not path.is_file():
+        raise DeepCeeError(f"{path}: {name} not found")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise DeepCeeError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from err
+    check_summary(name, data, path)
+    return data
+
+
+def write_summary_checked(name: str, path: str | os.PathLike, data: dict) -> None:
+    """Write a summary only if it holds every key its contract promises (no half-promised file)."""
+    check_summary(name, data, f"{path} (being written)")
+    write_json(path, data)
