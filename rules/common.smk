@@ -127,14 +127,14 @@ SEARCH_OUTPUTS = {
     "completeness_richness": f"{TABLES}/search_completeness_richness.csv",
     "completeness_z": f"{TABLES}/search_completeness_z.csv",
     "purity": f"{TABLES}/search_purity.csv",
-    "new_csv": f"{TABLES}/search_new_candidates.csv",
-    "new_tex": f"{TABLES}/search_new_candidates.tex",
-    "fig_completeness_pdf": f"{FIGURES}/fig_search_completeness.pdf",
-    "fig_completeness_png": f"{FIGURES}/fig_search_completeness.png",
-    "fig_purity_pdf": f"{FIGURES}/fig_search_purity.pdf",
-    "fig_purity_png": f"{FIGURES}/fig_search_purity.png",
-    "fig_skymap_pdf": f"{FIGURES}/fig_search_skymap.pdf",
-    "fig_skymap_png": f"{FIGURES}/fig_search_skymap.png",
+    "new_csv": f"{TABLES}/table_search_new_candidates.csv",
+    "new_tex": f"{TABLES}/table_search_new_candidates.tex",
+    "fig_completeness_pdf": f"{FIGURES}/fig21_search_completeness.pdf",
+    "fig_completeness_png": f"{FIGURES}/fig21_search_completeness.png",
+    "fig_purity_pdf": f"{FIGURES}/fig22_search_purity.pdf",
+    "fig_purity_png": f"{FIGURES}/fig22_search_purity.png",
+    "fig_skymap_pdf": f"{FIGURES}/fig23_search_skymap.pdf",
+    "fig_skymap_png": f"{FIGURES}/fig23_search_skymap.png",
 }
 
 

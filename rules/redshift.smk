@@ -4,7 +4,7 @@
 #   labels.ecsv + training FITS ──► redshift_calibrate ──► calibration.json (z(g−r, r−i), λ(N))
 #   predictions_test.ecsv + 04_evaluate/summary.json ──► redshift_test ──► detections_test.ecsv
 #   05_redmapper/predictions.ecsv + summary.json     ──► redshift_redmapper ──► detections_redmapper.ecsv
-#   detections_*.ecsv ──► redshift_summary ──► summary.json ──► redshift_figures ──► fig_redshift, fig_richness
+#   detections_*.ecsv ──► redshift_summary ──► summary.json ──► redshift_figures ──► fig19_redshift, fig20_richness
 
 # REDSHIFT, REDSHIFT_ENABLED and REDSHIFT_SETS are in rules/common.smk.
 
@@ -83,10 +83,10 @@ rule redshift_figures:
         summary=f"{REDSHIFT}/summary.json",
         **REDSHIFT_SETS,
     output:
-        redshift_pdf=report(f"{FIGURES}/fig_redshift.pdf", caption="../report/fig_redshift.rst", category="Beyond the paper"),
-        redshift_png=f"{FIGURES}/fig_redshift.png",
-        richness_pdf=report(f"{FIGURES}/fig_richness.pdf", caption="../report/fig_richness.rst", category="Beyond the paper"),
-        richness_png=f"{FIGURES}/fig_richness.png",
+        redshift_pdf=report(f"{FIGURES}/fig19_redshift.pdf", caption="../report/fig19_redshift.rst", category="Beyond the paper"),
+        redshift_png=f"{FIGURES}/fig19_redshift.png",
+        richness_pdf=report(f"{FIGURES}/fig20_richness.pdf", caption="../report/fig20_richness.rst", category="Beyond the paper"),
+        richness_png=f"{FIGURES}/fig20_richness.png",
     params:
         sets=list(REDSHIFT_SETS),
     log:
@@ -99,4 +99,4 @@ rule redshift_figures:
 
 if REDSHIFT_ENABLED:
     FINAL_TARGETS += [f"{REDSHIFT}/calibration.json", f"{REDSHIFT}/summary.json", *REDSHIFT_SETS.values()] + [
-        f"{FIGURES}/{name}.{ext}" for name in ("fig_redshift", "fig_richness") for ext in ("pdf", "png")]
+        f"{FIGURES}/{name}.{ext}" for name in ("fig19_redshift", "fig20_richness") for ext in ("pdf", "png")]

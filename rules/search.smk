@@ -3,7 +3,7 @@
 #   config (region | MOC) ──► search_tiles ──► tiles.ecsv (tiles on HEALPix pixel centres, shard of each)
 #   [skyview | hips2fits: search_download_shard, local rules, fill the cache on a node with network]
 #   tiles.ecsv + model.pt ──► search_shard (one job per shard, resumable) ──► shards/shard_{shard}.ecsv
-#   shards ──► search_catalogue ──► candidates.ecsv, summary.json, fig_search_*, tables/search_*
+#   shards ──► search_catalogue ──► candidates.ecsv, summary.json, fig21-23_search_*, tables/table_search_*
 #
 # SEARCH, SEARCH_CFG, SEARCH_SHARDS and search_* helpers are in rules/common.smk.
 
