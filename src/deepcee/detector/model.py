@@ -127,6 +127,58 @@ def _pooled_convfc_head(in_channels: int, crop: int, pool: int):
     return head
 
 
+def _backbone_and_heads(cfg: dict, size: int, pretrained: bool):
+    """Backbone, feature-map names, anchor generator, RPN head and box head for ``cfg['backbone']``."""
+    from torchvision.models.detection.anchor_utils import AnchorGenerator
+    from torchvision.models.detection.rpn import RPNHead
+    from torchvision.ops import misc as misc_nn_ops
+
+    trainable = cfg["trainable_layers"]
+    sizes = anchor_sizes(cfg, size)
+    generator = AnchorGenerator(sizes, (tuple(cfg["aspect_ratios"]),) * len(sizes))
+    if cfg["backbone"] == "mobilenet_v3_large_fpn":
+        from torchvision.models.detection.backbone_utils import mobilenet_backbone
+
+        # torchvision's COCO recipe: frozen BatchNorm; from scratch every layer trains
+        norm = misc_nn_ops.FrozenBatchNorm2d if pretrained else nn.BatchNorm2d
+        backbone = mobilenet_backbone(backbone_name="mobilenet_v3_large", weights=None, fpn=True,
+                                      trainable_layers=6 if trainable is None else trainable, norm_layer=norm)
+        rpn_head = RPNHead(backbone.out_channels, generator.num_anchors_per_location()[0])
+        box_head = PooledTwoMLPHead(backbone.out_channels, cfg["roi_crop_size"], cfg["roi_maxpool"])
+        return backbone, ["0", "1"], generator, rpn_head, box_head
+    from torchvision.models import resnet50
+    from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
+
+    trainable = (3 if pretrained else 5) if trainable is None else trainable
+    backbone = _resnet_fpn_extractor(resnet50(weights=None), trainable, norm_layer=nn.BatchNorm2d)
+    rpn_head = RPNHead(backbone.out_channels, generator.num_anchors_per_location()[0], conv_depth=2)
+    box_head = _pooled_convfc_head(backbone.out_channels, cfg["roi_crop_size"], cfg["roi_maxpool"])
+    return backbone, ["0", "1", "2", "3"], generator, rpn_head, box_head
+
+
+#: The FasterRCNN keyword arguments that are train.detector keys of the same name.
+_FASTER_RCNN_KEYS = ("rpn_pre_nms_top_n_train", "rpn_pre_nms_top_n_test", "rpn_post_nms_top_n_train",
+                     "rpn_post_nms_top_n_test", "rpn_nms_thresh", "rpn_fg_iou_thresh", "rpn_bg_iou_thresh",
+                     "rpn_batch_size_per_image", "rpn_positive_fraction", "box_score_thresh", "box_nms_thresh",
+                     "box_detections_per_img", "box_fg_iou_thresh", "box_bg_iou_thresh", "box_batch_size_per_image",
+                     "box_positive_fraction")
+
+
+def _load_weights(model: nn.Module, cfg: dict) -> None:
+    """``train.detector.weights``: none, torchvision's COCO weights, or a local state dict / model.pt."""
+    weights = str(cfg["weights"])
+    if weights == "coco":
+        _load_partial(model, coco_state_dict(cfg["backbone"]), "COCO")
+    elif weights != "none":
+        path = Path(weights)
+        if not path.is_file():
+            raise DeepCeeError(f"config key 'train.detector.weights': no such file {weights!r} (use none, coco or a path)")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+            state = state["model"]
+        _load_partial(model, state, str(path))
+
+
 def build_detector(cfg: dict | None, image_size: int, load_weights: bool = True) -> nn.Module:
     """Build the Faster R-CNN described by ``train.detector`` for square ``image_size`` images.
 
@@ -135,67 +187,15 @@ def build_detector(cfg: dict | None, image_size: int, load_weights: bool = True)
     maps boxes back to the input pixels).
     """
     from torchvision.models.detection import FasterRCNN
-    from torchvision.models.detection.anchor_utils import AnchorGenerator
-    from torchvision.models.detection.rpn import RPNHead
-    from torchvision.ops import MultiScaleRoIAlign, misc as misc_nn_ops
+    from torchvision.ops import MultiScaleRoIAlign
 
     cfg = detector_config(cfg)
     size = int(cfg["image_size"] or image_size)
-    weights = str(cfg["weights"])
-    pretrained = weights == "coco"  # torchvision's COCO recipe: frozen BN (mobilenet), 3 trainable layers
-    trainable = cfg["trainable_layers"]
-
-    if cfg["backbone"] == "mobilenet_v3_large_fpn":
-        from torchvision.models.detection.backbone_utils import mobilenet_backbone
-
-        trainable = 6 if trainable is None else trainable
-        norm = misc_nn_ops.FrozenBatchNorm2d if pretrained else nn.BatchNorm2d
-        backbone = mobilenet_backbone(backbone_name="mobilenet_v3_large", weights=None, fpn=True,
-                                      trainable_layers=trainable, norm_layer=norm)
-        featmaps = ["0", "1"]
-        sizes = anchor_sizes(cfg, size)
-        generator = AnchorGenerator(sizes, (tuple(cfg["aspect_ratios"]),) * len(sizes))
-        rpn_head = RPNHead(backbone.out_channels, generator.num_anchors_per_location()[0])
-        box_head = PooledTwoMLPHead(backbone.out_channels, cfg["roi_crop_size"], cfg["roi_maxpool"])
-    else:
-        from torchvision.models import resnet50
-        from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
-
-        trainable = (3 if pretrained else 5) if trainable is None else trainable
-        backbone = _resnet_fpn_extractor(resnet50(weights=None), trainable, norm_layer=nn.BatchNorm2d)
-        featmaps = ["0", "1", "2", "3"]
-        sizes = anchor_sizes(cfg, size)
-        generator = AnchorGenerator(sizes, (tuple(cfg["aspect_ratios"]),) * len(sizes))
-        rpn_head = RPNHead(backbone.out_channels, generator.num_anchors_per_location()[0], conv_depth=2)
-        box_head = _pooled_convfc_head(backbone.out_channels, cfg["roi_crop_size"], cfg["roi_maxpool"])
-
+    backbone, featmaps, generator, rpn_head, box_head = _backbone_and_heads(cfg, size, cfg["weights"] == "coco")
     roi_pool = MultiScaleRoIAlign(featmap_names=featmaps, output_size=cfg["roi_crop_size"], sampling_ratio=2)
-    model = FasterRCNN(
-        backbone,
-        num_classes=len(CLASSES),
-        min_size=size,
-        max_size=size,
-        rpn_anchor_generator=generator,
-        rpn_head=rpn_head,
-        box_roi_pool=roi_pool,
-        box_head=box_head,
-        rpn_pre_nms_top_n_train=cfg["rpn_pre_nms_top_n_train"],
-        rpn_pre_nms_top_n_test=cfg["rpn_pre_nms_top_n_test"],
-        rpn_post_nms_top_n_train=cfg["rpn_post_nms_top_n_train"],
-        rpn_post_nms_top_n_test=cfg["rpn_post_nms_top_n_test"],
-        rpn_nms_thresh=cfg["rpn_nms_thresh"],
-        rpn_fg_iou_thresh=cfg["rpn_fg_iou_thresh"],
-        rpn_bg_iou_thresh=cfg["rpn_bg_iou_thresh"],
-        rpn_batch_size_per_image=cfg["rpn_batch_size_per_image"],
-        rpn_positive_fraction=cfg["rpn_positive_fraction"],
-        box_score_thresh=cfg["box_score_thresh"],
-        box_nms_thresh=cfg["box_nms_thresh"],
-        box_detections_per_img=cfg["box_detections_per_img"],
-        box_fg_iou_thresh=cfg["box_fg_iou_thresh"],
-        box_bg_iou_thresh=cfg["box_bg_iou_thresh"],
-        box_batch_size_per_image=cfg["box_batch_size_per_image"],
-        box_positive_fraction=cfg["box_positive_fraction"],
-    )
+    model = FasterRCNN(backbone, num_classes=len(CLASSES), min_size=size, max_size=size,
+                       rpn_anchor_generator=generator, rpn_head=rpn_head, box_roi_pool=roi_pool, box_head=box_head,
+                       **{key: cfg[key] for key in _FASTER_RCNN_KEYS})
     # Paper §2.1: RPN and DN weights ~ N(0, 0.01), biases 0. torchvision's RPNHead is
     # initialised so already; do the same for the DN's classification and box layers.
     predictor = model.roi_heads.box_predictor
@@ -204,17 +204,8 @@ def build_detector(cfg: dict | None, image_size: int, load_weights: bool = True)
         nn.init.zeros_(layer.bias)
     model.deepcee_config = cfg
     model.deepcee_image_size = size
-
-    if load_weights and weights == "coco":
-        _load_partial(model, coco_state_dict(cfg["backbone"]), "COCO")
-    elif load_weights and weights != "none":
-        path = Path(weights)
-        if not path.is_file():
-            raise DeepCeeError(f"config key 'train.detector.weights': no such file {weights!r} (use none, coco or a path)")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
-            state = state["model"]
-        _load_partial(model, state, str(path))
+    if load_weights:
+        _load_weights(model, cfg)
     return model
 
 

@@ -479,64 +479,46 @@ def blank_background(gen, pixels, os, folder):
 
 # --------------------------------------------------------------------------- one view
 
-def render_view(view, images_cfg: dict, seed: int) -> tuple[np.ndarray, object, dict]:
-    """Render one view; returns (3 x N x N float32 nMgy, WCS, info).
+#: Objects this far (arcsec) outside a view still spill light into it.
+MARGIN_ARCSEC = 30.0
 
-    ``images_cfg`` is the full ``images:`` section (schemas/images.schema.yaml's defaults filled).
-    """
-    mc = images_cfg["mock"]
-    pixels = int(images_cfg["pixels"])
-    scale = float(images_cfg["pixel_scale_arcsec"])
-    name = str(view["view"])
-    cid = str(view["cluster_id"])
-    z = float(view["z"])
-    richness = float(view["richness"])
-    bcg = float(view["bcg_rmag"]) if view["bcg_rmag"] is not None else np.nan
-    if not np.isfinite(z) or z <= 0:
-        raise DeepCeeError(f"cluster {cid}: redshift {z} unusable for the mock")
-    gen_view = np.random.default_rng(int_seed(seed, "mock", name))
-    gen_cluster = rng(seed, "mock-cluster", cid)
-    wcs = make_wcs(float(view["centre_ra"]), float(view["centre_dec"]), pixels, scale)
 
-    fwhm = float(np.clip(gen_view.normal(mc["psf_fwhm_arcsec"], mc["psf_fwhm_sigma_arcsec"]), 0.9, 2.2))
-    canvas = Canvas(pixels, scale, fwhm, mc["psf_beta"], mc["exact_mag"])
-    half = pixels * scale / 2.0
-    margin = 30.0  # arcsec: objects just outside still spill light in
-
-    # cluster centre in output pixels, through the WCS (exactly the label's position)
-    from astropy import units as u
-    from astropy.coordinates import SkyCoord
-
-    cx, cy = (float(v) for v in wcs.world_to_pixel(SkyCoord(float(view["ra"]) * u.deg, float(view["dec"]) * u.deg)))
-    parts = [("cluster", cluster_objects(gen_cluster, z, richness, mc["mag_limit"], bcg_rmag=bcg,
-                                         member_scale=mc["member_scale"],
-                                         concentration=mc["member_concentration"],
-                                         blue_fraction=mc["blue_member_fraction"]), (cx, cy))]
-    centre_pix = ((pixels - 1) / 2.0, (pixels - 1) / 2.0)
-    synthetic = mc["background"] == "synthetic"
-    if synthetic:
-        parts.append(("field", field_objects(gen_view, half + margin, mc["mag_limit"], mc["galaxy_density_scale"]),
-                      centre_pix))
-        parts.append(("stars", star_objects(gen_view, half + margin, mc["mag_limit"], mc["star_density_scale"],
-                                            mc["bright_stars_per_deg2"]), centre_pix))
-        parts.append(("foreground", foreground_objects(gen_view, half + margin, mc["foreground_per_deg2"]),
-                      centre_pix))
-        area = (2 * half / 3600.0) ** 2
-        n_groups = gen_view.poisson(mc["groups_per_deg2"] * area)
-        for _ in range(n_groups):
-            # Uncatalogued groups away from the cluster's redshift (|dz| > 0.04), with a BGG.
+def _uncatalogued_groups(gen_view, mc: dict, z: float, half: float) -> list:
+    """Groups away from the cluster's redshift (|dz| > 0.04), each with a BGG: the honest confusers."""
+    groups = []
+    for _ in range(gen_view.poisson(mc["groups_per_deg2"] * (2 * half / 3600.0) ** 2)):
+        zg = gen_view.uniform(0.04, 0.45)
+        while abs(zg - z) < 0.04:
             zg = gen_view.uniform(0.04, 0.45)
-            while abs(zg - z) < 0.04:
-                zg = gen_view.uniform(0.04, 0.45)
-            lam = gen_view.uniform(*mc["group_richness"])
-            pos = (gen_view.uniform(-half, half), gen_view.uniform(-half, half))
-            grp = cluster_objects(gen_view, zg, lam, mc["mag_limit"], member_scale=1.0,
-                                  concentration=mc["member_concentration"], blue_fraction=0.35,
-                                  centre=pos, r_max_arcsec=None)
-            parts.append(("group", grp, centre_pix))
-    counts = {}
-    truth = []
-    n_group = 0
+        lam = gen_view.uniform(*mc["group_richness"])
+        pos = (gen_view.uniform(-half, half), gen_view.uniform(-half, half))
+        groups.append(cluster_objects(gen_view, zg, lam, mc["mag_limit"], member_scale=1.0,
+                                      concentration=mc["member_concentration"], blue_fraction=0.35,
+                                      centre=pos, r_max_arcsec=None))
+    return groups
+
+
+def _view_parts(view, mc: dict, gen_view, gen_cluster, cluster_xy, centre_xy, half: float) -> list:
+    """(label, objects, reference pixel) of everything one view shows; the draw order is the seed's."""
+    z, bcg = float(view["z"]), float(view["bcg_rmag"]) if view["bcg_rmag"] is not None else np.nan
+    parts = [("cluster", cluster_objects(gen_cluster, z, float(view["richness"]), mc["mag_limit"], bcg_rmag=bcg,
+                                         member_scale=mc["member_scale"], concentration=mc["member_concentration"],
+                                         blue_fraction=mc["blue_member_fraction"]), cluster_xy)]
+    if mc["background"] != "synthetic":  # a real blank frame holds the field: only the cluster is injected
+        return parts
+    reach = half + MARGIN_ARCSEC
+    parts.append(("field", field_objects(gen_view, reach, mc["mag_limit"], mc["galaxy_density_scale"]), centre_xy))
+    parts.append(("stars", star_objects(gen_view, reach, mc["mag_limit"], mc["star_density_scale"],
+                                        mc["bright_stars_per_deg2"]), centre_xy))
+    parts.append(("foreground", foreground_objects(gen_view, reach, mc["foreground_per_deg2"]), centre_xy))
+    parts += [("group", grp, centre_xy) for grp in _uncatalogued_groups(gen_view, mc, z, half)]
+    return parts
+
+
+def _draw_parts(canvas, parts: list, pixels: int, scale: float) -> tuple[dict, list[dict]]:
+    """Draw every object that lands in (or, if bright, near) the view; its counts and truth rows."""
+    margin = MARGIN_ARCSEC / scale
+    counts, truth, n_group = {}, [], 0
     for label, objs, (px0, py0) in parts:
         a = objs.arrays()
         if label == "group":
@@ -546,8 +528,8 @@ def render_view(view, images_cfg: dict, seed: int) -> tuple[np.ndarray, object, 
             continue
         xs = px0 - a["east"] / scale
         ys = py0 + a["north"] / scale
-        keep = (xs > -margin / scale) & (xs < pixels + margin / scale) & (ys > -margin / scale) & (ys < pixels + margin / scale)
-        if label == "foreground" or label == "stars":
+        keep = (xs > -margin) & (xs < pixels + margin) & (ys > -margin) & (ys < pixels + margin)
+        if label in ("foreground", "stars"):
             keep |= (xs > -pixels) & (xs < 2 * pixels) & (ys > -pixels) & (ys < 2 * pixels) & (a["mag_r"] < 12)
         fl = _band_fluxes(a["mag_r"], a["gr"], a["ri"])
         counts[label] = counts.get(label, 0) + int(keep.sum())
@@ -559,24 +541,62 @@ def render_view(view, images_cfg: dict, seed: int) -> tuple[np.ndarray, object, 
         for j in np.flatnonzero(keep):
             canvas.draw(xs[j], ys[j], fl[j], a["mag_r"][j], int(a["kind"][j]), a["n"][j], a["hlr"][j],
                         a["q"][j], a["beta"][j])
+    return counts, truth
 
-    img = canvas.img
-    npix_native = canvas.os**2
-    # Saturation of bright stars (per native pixel; MN §1)
+
+def saturate(img: np.ndarray, npix_native: int) -> None:
+    """SDSS saturation of bright stars, per native pixel, in place (MN §1)."""
     for b, band in enumerate(BANDS):
-        sat = SATURATION_DN * CALIB_NMGY_PER_DN[band] * npix_native
-        np.minimum(img[b], sat, out=img[b])
-    noise = gen_view.standard_normal(img.shape, dtype=np.float32)
+        np.minimum(img[b], SATURATION_DN * CALIB_NMGY_PER_DN[band] * npix_native, out=img[b])
+
+
+def add_sdss_noise(img: np.ndarray, normal: np.ndarray, scale: float, npix_native: int, synthetic: bool = True) -> None:
+    """SDSS noise from unit normals ``normal``, in place: sky + source Poisson + dark variance (MN §1).
+
+    sigma_DN^2 = DN/gain + darkVariance (DR9 frame data model) per native pixel, summed over the
+    os^2 native pixels of an output pixel; sky-subtracted like SDSS frames. Over a real blank frame
+    (``synthetic=False``) only the injected sources' own Poisson noise is added.
+    """
     for b, band in enumerate(BANDS):
         calib = CALIB_NMGY_PER_DN[band]
         if synthetic:
-            # sigma_DN^2 = DN/gain + darkVariance (DR9 frame data model; MN §1), per native pixel,
-            # summed over the os^2 native pixels of an output pixel; sky-subtracted like SDSS frames.
             sky = SKY_NMGY_ARCSEC2[band] * scale**2
             var = (sky + np.maximum(img[b], 0)) * calib / GAIN[band] + DARK_VARIANCE[band] * calib**2 * npix_native
         else:
             var = np.maximum(img[b], 0) * calib / GAIN[band]
-        img[b] += np.sqrt(var, dtype=np.float32) * noise[b]
+        img[b] += np.sqrt(var, dtype=np.float32) * normal[b]
+
+
+def render_view(view, images_cfg: dict, seed: int) -> tuple[np.ndarray, object, dict]:
+    """Render one view; returns (3 x N x N float32 nMgy, WCS, info).
+
+    ``images_cfg`` is the full ``images:`` section (schemas/images.schema.yaml's defaults filled).
+    """
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+
+    mc = images_cfg["mock"]
+    pixels = int(images_cfg["pixels"])
+    scale = float(images_cfg["pixel_scale_arcsec"])
+    name, cid, z = str(view["view"]), str(view["cluster_id"]), float(view["z"])
+    if not np.isfinite(z) or z <= 0:
+        raise DeepCeeError(f"cluster {cid}: redshift {z} unusable for the mock")
+    gen_view = np.random.default_rng(int_seed(seed, "mock", name))
+    gen_cluster = rng(seed, "mock-cluster", cid)
+    wcs = make_wcs(float(view["centre_ra"]), float(view["centre_dec"]), pixels, scale)
+
+    fwhm = float(np.clip(gen_view.normal(mc["psf_fwhm_arcsec"], mc["psf_fwhm_sigma_arcsec"]), 0.9, 2.2))
+    canvas = Canvas(pixels, scale, fwhm, mc["psf_beta"], mc["exact_mag"])
+    # the cluster centre in output pixels, through the WCS (exactly the label's position)
+    cx, cy = (float(v) for v in wcs.world_to_pixel(SkyCoord(float(view["ra"]) * u.deg, float(view["dec"]) * u.deg)))
+    centre = ((pixels - 1) / 2.0, (pixels - 1) / 2.0)
+    parts = _view_parts(view, mc, gen_view, gen_cluster, (cx, cy), centre, pixels * scale / 2.0)
+    counts, truth = _draw_parts(canvas, parts, pixels, scale)
+
+    img = canvas.img
+    synthetic = mc["background"] == "synthetic"
+    saturate(img, canvas.os**2)
+    add_sdss_noise(img, gen_view.standard_normal(img.shape, dtype=np.float32), scale, canvas.os**2, synthetic)
     if not synthetic:
         img += blank_background(gen_view, pixels, canvas.os, mc["blank_frames"])
     info = {"psf_fwhm_arcsec": fwhm, "n_exact": canvas.n_exact, "n_fast": canvas.n_fast, **counts,

@@ -39,10 +39,11 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
+from deepcee.core.config import with_defaults
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.seeds import rng
 from deepcee.images import mocksky
-from deepcee.images.fits import BANDS, make_wcs
+from deepcee.images.fits import make_wcs
 
 CELL_NSIDE = 64
 #: Objects whose centre lies this far outside a cutout can still put light in it: mocksky's
@@ -122,7 +123,7 @@ class MockSky:
     def __init__(self, seed: int, mock_cfg: dict | None = None, redmapper: Table | None = None,
                  abell_only: Table | None = None, cache_cells: int = 64):
         self.seed = int(seed)
-        self.mc = {**mocksky.DEFAULT_MOCK, **(mock_cfg or {})}
+        self.mc = with_defaults("images", {"mock": mock_cfg or {}})["mock"]
         if self.mc.get("background", "synthetic") != "synthetic":
             raise DeepCeeError("images.mock.background: the one mock sky renders the synthetic background only")
         self.hp = _healpix(CELL_NSIDE)
@@ -298,18 +299,10 @@ class MockSky:
                 lab = "group" if lab.startswith("group") else lab
                 counts[lab] = counts.get(lab, 0) + 1
         img = canvas.img
-        npix_native = canvas.os**2
-        for b, band in enumerate(BANDS):
-            np.minimum(img[b], mocksky.SATURATION_DN * mocksky.CALIB_NMGY_PER_DN[band] * npix_native, out=img[b])
+        mocksky.saturate(img, canvas.os**2)
         if noise:
             gen = rng(self.seed, "sky-noise", *(noise_key if isinstance(noise_key, tuple) else (noise_key,)))
-            normal = gen.standard_normal(img.shape, dtype=np.float32)
-            for b, band in enumerate(BANDS):
-                calib = mocksky.CALIB_NMGY_PER_DN[band]
-                sky = mocksky.SKY_NMGY_ARCSEC2[band] * scale**2
-                var = ((sky + np.maximum(img[b], 0)) * calib / mocksky.GAIN[band]
-                       + mocksky.DARK_VARIANCE[band] * calib**2 * npix_native)
-                img[b] += np.sqrt(var, dtype=np.float32) * normal[b]
+            mocksky.add_sdss_noise(img, gen.standard_normal(img.shape, dtype=np.float32), scale, canvas.os**2)
         info = {"n_exact": canvas.n_exact, "n_fast": canvas.n_fast, **counts}
         return img, info
 
