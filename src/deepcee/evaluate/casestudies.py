@@ -40,6 +40,7 @@ from astropy.table import Table, vstack
 
 from deepcee.core.cosmology import arcsec_to_kpc
 from deepcee.core.errors import DeepCeeError
+from deepcee.core.text import latex_escape
 from deepcee.evaluate import metrics
 
 PAPER_CASE_DISTANCES_KPC = (88.0, 158.0, 220.0, 1163.0)
@@ -224,7 +225,7 @@ def case_studies(predictions, labels, sample, truth_paths, distances, recovered,
     with atomic_path(out["fp_ecsv"]) as tmp:
         classified.write(tmp, format="ascii.ecsv", overwrite=True)
     tables.write_csv(out["fp_csv"], ["fp_class", "n", "fraction"], [[r["fp_class"], r["n"], r["fraction"]] for r in rows])
-    body = [[tables._latex_escape(r["fp_class"]), str(r["n"]), f"{100 * r['fraction']:.1f}"] for r in rows]
+    body = [[latex_escape(r["fp_class"]), str(r["n"]), f"{100 * r['fraction']:.1f}"] for r in rows]
     body.append(["all false positives", str(len(classified)), "100.0" if len(classified) else "0.0"])
     from deepcee.core.files import write_text
 
