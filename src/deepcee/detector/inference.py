@@ -20,7 +20,7 @@ import torch
 from deepcee.detector.dataset import DetectionDataset, Sample, collate, png_size, read_samples
 from deepcee.detector.model import build_detector
 from deepcee.core.errors import DeepCeeError
-from deepcee.detector.training import autocast, resolve_device, to_device
+from deepcee.detector.training import autocast, load_torch, resolve_device, to_device
 
 PREDICTION_COLUMNS = ["view", "x", "y", "x0", "y0", "x1", "y1", "score", "ra", "dec"]
 PREDICT_DEFAULTS = {"batch_size": 8, "precision": "fp32", "workers": 1, "device": "auto"}
@@ -31,10 +31,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu"):
     path = Path(path)
     if not path.is_file():
         raise DeepCeeError(f"{path}: model file not found")
-    try:
-        meta = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:
-        raise DeepCeeError(f"{path}: cannot load the model ({type(err).__name__})") from None
+    meta = load_torch(path, "model file")  # weights_only: a pickled object is refused, never run
     if not isinstance(meta, dict) or "model" not in meta or "detector" not in meta:
         raise DeepCeeError(f"{path}: not a Deep-CEE model file (no 'model'/'detector' entries)")
     cfg = dict(meta["detector"], weights="none")
