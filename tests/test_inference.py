@@ -95,16 +95,18 @@ def test_sky_round_trip(labels):
         assert d_top > d_bottom
 
 
-def test_labels_module_agrees_if_present(labels):
-    """When the image stage's deepcee.images.labels exists, its converter matches this contract."""
-    mod = pytest.importorskip("deepcee.images.labels")
-    if not hasattr(mod, "png_pixel_to_sky"):
-        pytest.skip("deepcee.images.labels has no png_pixel_to_sky yet")
+def test_labels_module_agrees(labels):
+    """The image stage's deepcee.images.labels converter matches this contract (plain and flipped)."""
+    from deepcee.images import labels as mod
+
     table = Table.read(labels, format="ascii.ecsv")
     fits_path = str(table["fits"][0])
     x, y = np.array([5.0, 50.0]), np.array([7.0, 90.0])
     ra1, dec1 = mod.png_pixel_to_sky(fits_path, x, y, SIZE)
     ra2, dec2 = _png_pixel_to_sky_local(fits_path, x, y, SIZE)
+    assert np.allclose(ra1, ra2, atol=1e-7) and np.allclose(dec1, dec2, atol=1e-7)
+    ra1, dec1 = mod.png_pixel_to_sky(fits_path, x, y, SIZE, flipped=True)
+    ra2, dec2 = _png_pixel_to_sky_local(fits_path, x, y, SIZE, flipped=True)
     assert np.allclose(ra1, ra2, atol=1e-7) and np.allclose(dec1, dec2, atol=1e-7)
 
 
@@ -115,3 +117,26 @@ def test_bad_model_file(tmp_path):
         load_model(bad)
     with pytest.raises(DeepCeeError, match="model file not found"):
         load_model(tmp_path / "nope.pt")
+
+    class _Payload:
+        def __reduce__(self):
+            return (print, ("unpickled!",))
+
+    torch.save({"model": {}, "detector": {}, "payload": _Payload()}, bad)
+    with pytest.raises(DeepCeeError, match="unreadable model file") as err:
+        load_model(bad)
+    assert str(bad) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_corrupt_png_in_worker(labels, model_path, tmp_path):
+    """A corrupt PNG read in a DataLoader worker is one short line naming the PNG, not the worker's traceback."""
+    bad = tmp_path / "corrupt.png"
+    good = Table.read(labels, format="ascii.ecsv")["png"][0]
+    with open(str(good), "rb") as handle:  # a PNG cut short: its header is fine, its data is not
+        bad.write_bytes(handle.read()[:60])
+    model, _ = load_model(model_path)
+    with pytest.raises(DeepCeeError) as err:
+        predict_images(model, [str(bad)], batch_size=1, device="cpu", workers=1, progress=False)
+    message = str(err.value)
+    assert message.startswith(f"{bad}: cannot decode PNG") and "Traceback" not in message
+    assert "\n" not in message and len(message) < 250
