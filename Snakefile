@@ -23,13 +23,16 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, os.environ.get("PYT
 # Jobs find the tools of the Python that runs Snakemake (jupyter for the `notebook:`
 # rule) even when the venv was not activated (`.venv/bin/snakemake ...`).
 os.environ["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), os.environ.get("PATH", "")))
-from deepcee.core.config import check_config  # noqa: E402
+from deepcee.core.config import check_workflow_config  # noqa: E402
 from deepcee.core.errors import DeepCeeError  # noqa: E402
 
-_config_files = [str(f) for f in (workflow.overwrite_configfiles or [])] or ["config.yaml"]
+_config_files = [f for f in ["config.yaml"] if Path(f).exists()]
+_config_files += [str(f) for f in (workflow.overwrite_configfiles or [])]
 try:
-    # Our own check first: it names the key at fault in one line.
-    check_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml", " + ".join(_config_files))
+    # Our own check first: it names the key at fault, and the file holding it, in one line;
+    # cross-key rules too, and CUDA when the jobs run on this machine.
+    check_workflow_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml", _config_files,
+                          local_cuda_check=workflow.local_exec and not workflow.remote_exec)
 except DeepCeeError as err:
     sys.exit(f"ERROR: {err}")
 # Snakemake's own validation (fills schema defaults).
