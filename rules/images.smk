@@ -20,11 +20,6 @@ def _images_sub(*keys):
     return {k: _IMGCFG[k] for k in keys if k in _IMGCFG}
 
 
-def _sibling_dir(path, name):
-    """<stage dir>/manifests/x.json -> <stage dir>/<name>"""
-    return os.path.join(os.path.dirname(os.path.dirname(str(path))), name)
-
-
 rule images_views:
     input:
         catalogue=f"{RESULTS}/01_catalogue/sample.ecsv",
@@ -43,7 +38,7 @@ _ACQUIRE_PARAMS = dict(
     images=_images_sub("source", "pixels", "pixel_scale_arcsec", "mock", "skyview"),
     seed=config["seed"],
     source=_IMGCFG["source"],
-    fits_dir=lambda wildcards, output: _sibling_dir(output.manifest, "fits"),
+    fits_dir=lambda wildcards, output: output.fits,
 )
 
 if _IMGCFG["source"] == "skyview":
@@ -57,6 +52,8 @@ if _IMGCFG["source"] == "skyview":
             views=f"{IMAGES}/views.ecsv",
         output:
             manifest=f"{IMAGES}/manifests/fits_{{shard}}.json",
+            # every FITS file of the shard is a tracked output (edited or deleted -> rerun downstream)
+            fits=directory(f"{IMAGES}/fits/{{shard}}"),
         params:
             **_ACQUIRE_PARAMS,
         log:
@@ -77,6 +74,8 @@ else:
             views=f"{IMAGES}/views.ecsv",
         output:
             manifest=f"{IMAGES}/manifests/fits_{{shard}}.json",
+            # every FITS file of the shard is a tracked output (edited or deleted -> rerun downstream)
+            fits=directory(f"{IMAGES}/fits/{{shard}}"),
         params:
             **_ACQUIRE_PARAMS,
         log:
@@ -93,12 +92,14 @@ rule images_stretch_shard:
     input:
         views=f"{IMAGES}/views.ecsv",
         fits=f"{IMAGES}/manifests/fits_{{shard}}.json",
+        fits_dir=f"{IMAGES}/fits/{{shard}}",
     output:
         manifest=f"{IMAGES}/manifests/png_{{shard}}.json",
+        png=directory(f"{IMAGES}/png/{{shard}}"),
     params:
         images=_images_sub("stretch"),
-        fits_dir=lambda wildcards, output: _sibling_dir(output.manifest, "fits"),
-        png_dir=lambda wildcards, output: _sibling_dir(output.manifest, "png"),
+        fits_dir=lambda wildcards, input: input.fits_dir,
+        png_dir=lambda wildcards, output: output.png,
     log:
         "logs/images/stretch_{shard}.log",
     script:
@@ -110,9 +111,12 @@ rule images_labels:
         views=f"{IMAGES}/views.ecsv",
         fits=expand(f"{IMAGES}/manifests/fits_{{shard}}.json", shard=IMAGE_SHARDS),
         pngs=expand(f"{IMAGES}/manifests/png_{{shard}}.json", shard=IMAGE_SHARDS),
+        fits_dirs=expand(f"{IMAGES}/fits/{{shard}}", shard=IMAGE_SHARDS),
+        png_dirs=expand(f"{IMAGES}/png/{{shard}}", shard=IMAGE_SHARDS),
     output:
         labels=f"{IMAGES}/labels.ecsv",
         summary=f"{IMAGES}/summary.json",
+        flips=directory(f"{IMAGES}/png_flip"),
     params:
         images=_images_sub("stretch", "labels", "split", "augment"),
         seed=config["seed"],
