@@ -30,9 +30,9 @@ _config_files = [f for f in ["config.yaml"] if Path(f).exists()]
 _config_files += [str(f) for f in (workflow.overwrite_configfiles or [])]
 try:
     # Our own check first: it names the key at fault, and the file holding it, in one line;
-    # cross-key rules too, and CUDA when the jobs run on this machine.
-    check_workflow_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml", _config_files,
-                          local_cuda_check=workflow.local_exec and not workflow.remote_exec)
+    # cross-key rules too. (No CUDA check here: while the Snakefile is parsed Snakemake does not
+    # yet say whether jobs run on this machine, a cluster node or not at all (-n).)
+    check_workflow_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml", _config_files)
 except DeepCeeError as err:
     sys.exit(f"ERROR: {err}")
 # Snakemake's own validation (fills schema defaults).
