@@ -243,8 +243,9 @@ def deterministic(device: torch.device):
     """On CPU, deterministic kernels for the duration of a run (restored afterwards).
 
     oneDNN's depthwise-convolution weight gradient (MobileNetV3's backbone) otherwise
-    sums per-thread partial results in the order the threads finish, so two runs with the
-    same thread count differ in the last bits when the machine is busy. CUDA runs are not
+    sums per-thread partial results in the order the threads finish, and MKL's matrix
+    products may use fewer threads than asked, so two runs with the same thread count differ
+    in the last bits when the machine is busy. CUDA runs are not
     made deterministic (``use_deterministic_algorithms`` would refuse torchvision's RoIAlign
     backward there): the promise is bit-identical losses on CPU for a fixed thread count.
     """
@@ -255,11 +256,33 @@ def deterministic(device: torch.device):
               torch.backends.mkldnn.deterministic)
     torch.use_deterministic_algorithms(True)
     torch.backends.mkldnn.deterministic = True
+    mkl_dynamic = _mkl_dynamic(False)
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(before[0], warn_only=before[1])
         torch.backends.mkldnn.deterministic = before[2]
+        if mkl_dynamic is not None:
+            _mkl_dynamic(mkl_dynamic)
+
+
+def _mkl_dynamic(on: bool) -> bool | None:
+    """Set MKL's dynamic threading; returns the previous setting (None where MKL is not reachable).
+
+    With it on (MKL's default) MKL may run a matrix product on fewer threads than asked when
+    the machine is busy, which splits the sums differently: the box head's linear layers then
+    differ in the last bits between two runs. ``MKL_Set_Dynamic`` is MKL's C entry point
+    (``mkl_set_dynamic`` is the Fortran one, which takes a pointer).
+    """
+    import ctypes
+
+    try:
+        lib = ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / "libtorch_cpu.so"))
+        previous = bool(lib.mkl_serv_get_dynamic())
+        lib.MKL_Set_Dynamic(ctypes.c_int(int(on)))
+    except (OSError, AttributeError):  # another BLAS, or another library layout
+        return None
+    return previous
 
 
 def _setup_device(cfg: dict, threads: int | None) -> torch.device:
