@@ -256,18 +256,18 @@ def deterministic(device: torch.device):
               torch.backends.mkldnn.deterministic)
     torch.use_deterministic_algorithms(True)
     torch.backends.mkldnn.deterministic = True
-    mkl_dynamic = _mkl_dynamic(False)
+    # Left off afterwards: MKL reports "off" until its first call, so the setting before the run
+    # cannot be told reliably, and off only keeps MKL from dropping threads.
+    _mkl_dynamic(False)
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(before[0], warn_only=before[1])
         torch.backends.mkldnn.deterministic = before[2]
-        if mkl_dynamic is not None:
-            _mkl_dynamic(mkl_dynamic)
 
 
-def _mkl_dynamic(on: bool) -> bool | None:
-    """Set MKL's dynamic threading; returns the previous setting (None where MKL is not reachable).
+def _mkl_dynamic(on: bool) -> bool:
+    """Set MKL's dynamic threading; False where MKL is not reachable.
 
     With it on (MKL's default) MKL may run a matrix product on fewer threads than asked when
     the machine is busy, which splits the sums differently: the box head's linear layers then
@@ -278,11 +278,10 @@ def _mkl_dynamic(on: bool) -> bool | None:
 
     try:
         lib = ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / "libtorch_cpu.so"))
-        previous = bool(lib.mkl_serv_get_dynamic())
         lib.MKL_Set_Dynamic(ctypes.c_int(int(on)))
     except (OSError, AttributeError):  # another BLAS, or another library layout
-        return None
-    return previous
+        return False
+    return True
 
 
 def _setup_device(cfg: dict, threads: int | None) -> torch.device:
