@@ -242,12 +242,13 @@ def load_torch(path: str | os.PathLike, what: str = "checkpoint") -> Any:
 def deterministic(device: torch.device):
     """On CPU, deterministic kernels for the duration of a run (restored afterwards).
 
-    oneDNN's depthwise-convolution weight gradient (MobileNetV3's backbone) otherwise
-    sums per-thread partial results in the order the threads finish, and MKL's matrix
-    products may use fewer threads than asked, so two runs with the same thread count differ
-    in the last bits when the machine is busy. CUDA runs are not
-    made deterministic (``use_deterministic_algorithms`` would refuse torchvision's RoIAlign
-    backward there): the promise is bit-identical losses on CPU for a fixed thread count.
+    oneDNN's depthwise-convolution weight gradient (MobileNetV3's backbone) otherwise sums
+    per-thread partial results in the order the threads finish. That is not enough with
+    several intra-op threads: MKL's threaded matrix products still differ in the last bits
+    between runs on a busy machine. The promise is therefore bit-identical losses and
+    ``model.pt`` on CPU with one intra-op thread (``train.threads: 1``, recorded in the
+    summary); with more, equal to rounding. CUDA runs are not made deterministic
+    (``use_deterministic_algorithms`` would refuse torchvision's RoIAlign backward there).
     """
     if device.type != "cpu":
         yield
@@ -256,32 +257,11 @@ def deterministic(device: torch.device):
               torch.backends.mkldnn.deterministic)
     torch.use_deterministic_algorithms(True)
     torch.backends.mkldnn.deterministic = True
-    # Left off afterwards: MKL reports "off" until its first call, so the setting before the run
-    # cannot be told reliably, and off only keeps MKL from dropping threads.
-    _mkl_dynamic(False)
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(before[0], warn_only=before[1])
         torch.backends.mkldnn.deterministic = before[2]
-
-
-def _mkl_dynamic(on: bool) -> bool:
-    """Set MKL's dynamic threading; False where MKL is not reachable.
-
-    With it on (MKL's default) MKL may run a matrix product on fewer threads than asked when
-    the machine is busy, which splits the sums differently: the box head's linear layers then
-    differ in the last bits between two runs. ``MKL_Set_Dynamic`` is MKL's C entry point
-    (``mkl_set_dynamic`` is the Fortran one, which takes a pointer).
-    """
-    import ctypes
-
-    try:
-        lib = ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / "libtorch_cpu.so"))
-        lib.MKL_Set_Dynamic(ctypes.c_int(int(on)))
-    except (OSError, AttributeError):  # another BLAS, or another library layout
-        return False
-    return True
 
 
 def _setup_device(cfg: dict, threads: int | None) -> torch.device:
