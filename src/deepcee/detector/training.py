@@ -244,8 +244,8 @@ def deterministic(device: torch.device):
 
     oneDNN's depthwise-convolution weight gradient (MobileNetV3's backbone) otherwise sums
     per-thread partial results in the order the threads finish. That is not enough with
-    several intra-op threads: MKL's threaded matrix products still differ in the last bits
-    between runs on a busy machine. The promise is therefore bit-identical losses and
+    several intra-op threads: 2-thread runs on a busy machine still differed in the last bits
+    (first in the box classifier's loss: MKL's threaded products, most likely). The promise is therefore bit-identical losses and
     ``model.pt`` on CPU with one intra-op thread (``train.threads: 1``, recorded in the
     summary); with more, equal to rounding. CUDA runs are not made deterministic
     (``use_deterministic_algorithms`` would refuse torchvision's RoIAlign backward there).
