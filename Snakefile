@@ -32,13 +32,16 @@ envvars:
     "PATH",
 
 
-from deepcee.core.config import check_config  # noqa: E402
+from deepcee.core.config import check_workflow_config  # noqa: E402
 from deepcee.core.errors import DeepCeeError  # noqa: E402
 
-_config_files = [str(f) for f in (workflow.overwrite_configfiles or [])] or ["config.yaml"]
+_config_files = [f for f in ["config.yaml"] if Path(f).exists()]
+_config_files += [str(f) for f in (workflow.overwrite_configfiles or [])]
 try:
-    # Our own check first: it names the key at fault in one line.
-    check_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml", " + ".join(_config_files))
+    # Our own check first: it names the key at fault, and the file holding it, in one line;
+    # cross-key rules too. (No CUDA check here: while the Snakefile is parsed Snakemake does not
+    # yet say whether jobs run on this machine, a cluster node or not at all (-n).)
+    check_workflow_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml", _config_files)
 except DeepCeeError as err:
     sys.exit(f"ERROR: {err}")
 # Snakemake's own validation fills the schema defaults: the whole tree checked (absent sections

@@ -55,11 +55,6 @@ def _images_sub(*keys):
     return {k: _IMGCFG[k] for k in keys if k in _IMGCFG}
 
 
-def _sibling_dir(path, name):
-    """<stage dir>/manifests/x.json -> <stage dir>/<name>"""
-    return os.path.join(os.path.dirname(os.path.dirname(str(path))), name)
-
-
 # ---------------------------------------------------------------- detector (rules/train.smk)
 def _train_cfg():
     return config.get("train", {}) or {}

@@ -8,7 +8,7 @@
 # params, so Snakemake's params trigger reruns exactly what a change affects.
 # The folders come from the output paths (params below), so the redMaPPer comparison can
 # reuse these rules with `use rule ... as ... with: input/output` for results/05_redmapper/.
-# IMAGES, IMAGE_SHARDS, _images_sub and _sibling_dir are in rules/common.smk.
+# IMAGES, IMAGE_SHARDS and _images_sub are in rules/common.smk.
 
 
 rule images_views:
@@ -31,7 +31,7 @@ _ACQUIRE_PARAMS = dict(
     images=_images_sub("source", "pixels", "pixel_scale_arcsec", "mock", "skyview"),
     seed=config["seed"],
     source=_IMGCFG["source"],
-    fits_dir=lambda wildcards, output: _sibling_dir(output.manifest, "fits"),
+    fits_dir=lambda wildcards, output: output.fits,
 )
 
 if _IMGCFG["source"] == "skyview":
@@ -45,6 +45,8 @@ if _IMGCFG["source"] == "skyview":
             views=f"{IMAGES}/views.ecsv",
         output:
             manifest=f"{IMAGES}/manifests/fits_{{shard}}.json",
+            # every FITS file of the shard is a tracked output (edited or deleted -> rerun downstream)
+            fits=directory(f"{IMAGES}/fits/{{shard}}"),
         params:
             **_ACQUIRE_PARAMS,
         log:
@@ -68,6 +70,8 @@ else:
         output:
             manifest=f"{IMAGES}/manifests/fits_{{shard}}.json",
             truth=f"{IMAGES}/truth/truth_{{shard}}.ecsv",
+            # every FITS file of the shard is a tracked output (edited or deleted -> rerun downstream)
+            fits=directory(f"{IMAGES}/fits/{{shard}}"),
         params:
             **_ACQUIRE_PARAMS,
         log:
@@ -86,12 +90,14 @@ rule images_stretch_shard:
     input:
         views=f"{IMAGES}/views.ecsv",
         fits=f"{IMAGES}/manifests/fits_{{shard}}.json",
+        fits_dir=f"{IMAGES}/fits/{{shard}}",
     output:
         manifest=f"{IMAGES}/manifests/png_{{shard}}.json",
+        png=directory(f"{IMAGES}/png/{{shard}}"),
     params:
         images=_images_sub("stretch"),
-        fits_dir=lambda wildcards, output: _sibling_dir(output.manifest, "fits"),
-        png_dir=lambda wildcards, output: _sibling_dir(output.manifest, "png"),
+        fits_dir=lambda wildcards, input: input.fits_dir,
+        png_dir=lambda wildcards, output: output.png,
     log:
         "logs/images/stretch_{shard}.log",
     conda:
@@ -105,9 +111,12 @@ rule images_labels:
         views=f"{IMAGES}/views.ecsv",
         fits=expand(f"{IMAGES}/manifests/fits_{{shard}}.json", shard=IMAGE_SHARDS),
         pngs=expand(f"{IMAGES}/manifests/png_{{shard}}.json", shard=IMAGE_SHARDS),
+        fits_dirs=expand(f"{IMAGES}/fits/{{shard}}", shard=IMAGE_SHARDS),
+        png_dirs=expand(f"{IMAGES}/png/{{shard}}", shard=IMAGE_SHARDS),
     output:
         labels=f"{IMAGES}/labels.ecsv",
         summary=f"{IMAGES}/summary.json",
+        flips=directory(f"{IMAGES}/png_flip"),
     params:
         images=_images_sub("stretch", "labels", "split", "augment"),
         seed=config["seed"],

@@ -49,6 +49,7 @@ if _RM_IMGCFG.get("source", "mock") == "skyview":
             views=f"{REDMAPPER}/views.ecsv",
         output:
             manifest=f"{REDMAPPER}/manifests/fits_{{shard}}.json",
+            fits=directory(f"{REDMAPPER}/fits/{{shard}}"),
         log:
             "logs/redmapper/download_{shard}.log",
 
@@ -61,6 +62,7 @@ else:
             views=f"{REDMAPPER}/views.ecsv",
         output:
             manifest=f"{REDMAPPER}/manifests/fits_{{shard}}.json",
+            fits=directory(f"{REDMAPPER}/fits/{{shard}}"),
         log:
             "logs/redmapper/render_{shard}.log",
 
@@ -69,8 +71,10 @@ use rule images_stretch_shard as redmapper_stretch_shard with:
     input:
         views=f"{REDMAPPER}/views.ecsv",
         fits=f"{REDMAPPER}/manifests/fits_{{shard}}.json",
+        fits_dir=f"{REDMAPPER}/fits/{{shard}}",
     output:
         manifest=f"{REDMAPPER}/manifests/png_{{shard}}.json",
+        png=directory(f"{REDMAPPER}/png/{{shard}}"),
     log:
         "logs/redmapper/stretch_{shard}.log",
 
@@ -80,9 +84,12 @@ use rule images_labels as redmapper_labels_raw with:
         views=f"{REDMAPPER}/views.ecsv",
         fits=expand(f"{REDMAPPER}/manifests/fits_{{shard}}.json", shard=RM_SHARDS),
         pngs=expand(f"{REDMAPPER}/manifests/png_{{shard}}.json", shard=RM_SHARDS),
+        fits_dirs=expand(f"{REDMAPPER}/fits/{{shard}}", shard=RM_SHARDS),
+        png_dirs=expand(f"{REDMAPPER}/png/{{shard}}", shard=RM_SHARDS),
     output:
         labels=f"{REDMAPPER}/labels_raw.ecsv",
         summary=f"{REDMAPPER}/images_summary.json",
+        flips=directory(f"{REDMAPPER}/png_flip"),
     params:
         images=lambda wc: {**_rm_images_params("stretch", "labels", "split"), "augment": {"hflip": False}},
         seed=config["seed"],

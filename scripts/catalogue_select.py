@@ -1,5 +1,7 @@
 """Rule select_catalogue: normalise the sources, apply the paper's cuts, write ECSV + summary."""
 
+import logging
+
 from deepcee.catalogue.select import load_sources, select_sample, write_catalogue
 from deepcee.core.files import run_script, write_summary
 
@@ -7,6 +9,11 @@ from deepcee.core.files import run_script, write_summary
 def main(snakemake):
     cfg = snakemake.params.catalogue
     parent, redmapper, notes = load_sources(cfg, snakemake.input.get("whl12"), snakemake.input.get("redmapper"))
+    # Rows the readers dropped because the paper's cuts would drop them anyway (no redshift...).
+    dropped = {name: list(table.meta.get("dropped", [])) for name, table in (("parent", parent), ("redmapper", redmapper))}
+    for name, lines in dropped.items():
+        for line in lines:
+            logging.getLogger("deepcee.catalogue").info("%s catalogue: %s", name, line)
     sample, counts = select_sample(parent, cfg)
     bcg_available = bool((~sample["bcg_rmag"].mask).any()) if hasattr(sample["bcg_rmag"], "mask") else True
     write_catalogue(sample, snakemake.output.sample, description="Deep-CEE sample after the paper's cuts",
@@ -20,6 +27,7 @@ def main(snakemake):
         config=cfg,
         contract="catalogue_summary",
         cuts=counts,
+        dropped=dropped,
         sources=notes,
         bcg_rmag_available=bcg_available,
         notes=[] if bcg_available else [

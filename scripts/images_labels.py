@@ -5,7 +5,8 @@ from deepcee.images.stage import build_labels
 
 def main(sm):
     build_labels(sm.input.views, list(sm.input.pngs), sm.output.labels, sm.output.summary,
-                 sm.params.images, sm.params.seed, fits_manifests=list(sm.input.fits))
+                 sm.params.images, sm.params.seed, fits_manifests=list(sm.input.fits),
+                 flip_dir=sm.output.get("flips"))
 
 
 run_script(main, snakemake)  # noqa: F821

@@ -140,3 +140,63 @@ def test_abell_names_from_whl12_other_column():
     assert cat.abell_name_from_text("Abell 2142") == "A2142"
     assert cat.abell_name_from_text("ZwCl 1234") == ""
     assert cat.abell_name_from_text("") == ""
+
+
+def _edited_redmapper(resources, tmp_path, edits: dict[int, dict[str, str]], n: int | None = 400):
+    """A copy of the bundled redMaPPer CSV (first ``n`` rows), with some values replaced."""
+    with gzip.open(resources / "redmapper-sdss-dr8-v5.10/sdss_redmapper.csv.gz", "rt") as handle:
+        rows = list(csv.DictReader(handle))[:n]
+    for i, changes in edits.items():
+        rows[i].update(changes)
+    path = tmp_path / "redmapper_edited.csv"
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path, rows
+
+
+def test_non_numeric_value_names_file_row_and_column(resources, tmp_path):
+    path, rows = _edited_redmapper(resources, tmp_path, {5: {"redshift": "abc"}})
+    with pytest.raises(DeepCeeError) as err:
+        cat.read_redmapper_bundled(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: row 6 (id RM{rows[5]['ID']}): column 'redshift' is not a number")
+    assert "\n" not in message
+
+
+def test_missing_position_is_refused(resources, tmp_path):
+    path, rows = _edited_redmapper(resources, tmp_path, {3: {"dec": ""}})
+    with pytest.raises(DeepCeeError, match=rf"row 4 \(id RM{rows[3]['ID']}\): column 'dec' has no value"):
+        cat.read_redmapper_bundled(path)
+
+
+def test_missing_redshift_is_dropped_and_counted(resources, tmp_path):
+    """A blank or NaN redshift: the z cut would drop the row anyway, so it is dropped and counted."""
+    path, rows = _edited_redmapper(resources, tmp_path, {2: {"redshift": ""}, 7: {"redshift": "nan"}})
+    table = cat.read_redmapper_bundled(path)
+    assert len(table) == 398
+    assert table.meta["dropped"] == ["dropped: missing z (2 rows)"]
+    assert f"RM{rows[2]['ID']}" not in set(table["id"]) and np.isfinite(np.asarray(table["z"])).all()
+    out = tmp_path / "redmapper.ecsv"
+    cat.write_catalogue(table, out)
+    back = cat.read_catalogue(out)
+    assert np.isfinite(np.asarray(back["z"])).all() and len(back) == 398  # no NaN rows written
+
+
+def test_select_rule_summary_counts_dropped_rows(resources, repo, tmp_path, bundled_cfg):
+    """The stage summary (scripts/catalogue_select.py) lists the dropped rows."""
+    import json
+    from types import SimpleNamespace
+
+    path, _ = _edited_redmapper(resources, tmp_path, {0: {"redshift": ""}}, n=None)
+    cfg = dict(bundled_cfg, bundled=dict(bundled_cfg["bundled"], redmapper=str(path)))
+    out = SimpleNamespace(sample=str(tmp_path / "sample.ecsv"), redmapper=str(tmp_path / "redmapper.ecsv"),
+                          summary=str(tmp_path / "summary.json"))
+    snakemake = SimpleNamespace(params=SimpleNamespace(catalogue=cfg), input={}, output=out,
+                                log=[str(tmp_path / "select.log")])
+    source = (repo / "scripts" / "catalogue_select.py").read_text()
+    exec(compile(source, "catalogue_select.py", "exec"), {"snakemake": snakemake, "__name__": "rule"})
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["dropped"]["redmapper"] == ["dropped: missing z (1 rows)"]
+    assert "dropped: missing z (1 rows)" in (tmp_path / "select.log").read_text()

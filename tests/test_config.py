@@ -72,7 +72,7 @@ def test_snakemake_stops_with_one_line(repo, tmp_path):
     assert errors == ["ERROR: config.yaml: config key 'seed': -3 is less than the minimum of 0"]
 
 
-SECTIONS = ("catalogue", "images", "train", "evaluate", "paper")
+SECTIONS = ("catalogue", "images", "train", "evaluate", "search", "redshift", "paper")
 
 
 def test_snakemake_validate_fills_every_schema_default(repo, schema):
@@ -114,3 +114,102 @@ def test_no_defaults_dicts_in_the_library(repo):
                  # metrics.DEFAULT_THRESHOLDS is the keyword default of metrics.sweep/evaluate, not a config copy
                  and not line.startswith("DEFAULT_THRESHOLDS")]
     assert offenders == [], offenders
+
+
+def _first_error(config, schema):
+    with pytest.raises(DeepCeeError) as err:
+        check_config(config, schema, "config.yaml")
+    assert "\n" not in str(err.value)
+    return str(err.value)
+
+
+def test_train_overrides_accept_only_train_keys(schema, default_config):
+    default_config["evaluate"].setdefault("kfold", {})["train_overrides"] = {"stpes": 2}
+    assert "unknown config key 'evaluate.kfold.train_overrides.stpes'" in _first_error(default_config, schema)
+
+
+def test_train_override_values_are_checked(schema, default_config):
+    default_config["evaluate"].setdefault("cluster_split", {})["train_overrides"] = {"steps": 0}
+    assert "config key 'evaluate.cluster_split.train_overrides.steps'" in _first_error(default_config, schema)
+    default_config["evaluate"]["cluster_split"]["train_overrides"] = {"steps": 10, "optimiser": {"lr": 1e-4}}
+    assert config_errors(default_config, schema) == []
+
+
+def test_z_range_must_be_ordered(schema, default_config):
+    default_config["catalogue"]["cuts"].update(z_min=0.3, z_max=0.2)
+    assert "'catalogue.cuts.z_min' (0.3) must be below 'catalogue.cuts.z_max' (0.2)" in _first_error(default_config, schema)
+
+
+def test_stretch_limits_ordered_per_band(schema, default_config):
+    default_config["images"].setdefault("stretch", {}).setdefault("limits", {})["r"] = [5.0, -1.0]
+    assert "'images.stretch.limits.r': lower limit 5.0 must be below upper limit -1.0" in _first_error(default_config, schema)
+
+
+def test_chosen_threshold_among_swept(schema, default_config):
+    default_config["evaluate"]["thresholds"] = [0, 50, 100]
+    default_config["evaluate"]["chosen_threshold"] = 80
+    assert "'evaluate.chosen_threshold': 80 is not one of the swept" in _first_error(default_config, schema)
+    default_config["evaluate"]["chosen_threshold"] = 50
+    assert config_errors(default_config, schema) == []
+
+
+def test_cuda_without_cuda_refused_before_any_job(schema, default_config, repo, tmp_path, monkeypatch):
+    import torch
+
+    from deepcee.core.config import check_workflow_config
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(default_config))
+    gpu = tmp_path / "gpu.yaml"
+    gpu.write_text("train:\n  device: cuda\n")
+    config = _merged(default_config, {"train": {"device": "cuda"}})
+    with pytest.raises(DeepCeeError, match=r"gpu.yaml: config key 'train.device' is 'cuda' but this machine has no"):
+        check_workflow_config(config, schema, [tmp_path / "config.yaml", gpu], local_cuda_check=True)
+    check_workflow_config(config, schema, [tmp_path / "config.yaml", gpu], local_cuda_check=False)  # cluster jobs
+
+
+def test_error_blamed_on_the_file_holding_the_key(schema, default_config, tmp_path):
+    """With --configfile, a bad key from config.yaml is config.yaml's, one from the other file is that file's."""
+    from deepcee.core.config import check_workflow_config
+
+    base = copy.deepcopy(default_config)
+    base["catalogue"]["cuts"]["z_maxx"] = 0.3
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(base))
+    other = tmp_path / "other.yaml"
+    other.write_text("catalogue:\n  cuts:\n    z_max: 0.25\n")
+    merged = _merged(base, {"catalogue": {"cuts": {"z_max": 0.25}}})
+    files = [tmp_path / "config.yaml", other]
+    with pytest.raises(DeepCeeError, match=rf"^{tmp_path / 'config.yaml'}: unknown config key 'catalogue.cuts.z_maxx'$"):
+        check_workflow_config(merged, schema, files)
+    other.write_text("catalogue:\n  cuts:\n    z_min: 0.9\n")
+    merged = _merged(default_config, {"catalogue": {"cuts": {"z_min": 0.9}}})
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(default_config))
+    with pytest.raises(DeepCeeError, match=rf"^{other}: config key 'catalogue.cuts.z_min' \(0.9\) must be below"):
+        check_workflow_config(merged, schema, files)
+
+
+def test_unreadable_config_file_named_with_its_line(tmp_path):
+    from deepcee.core.config import read_config_file
+
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    with pytest.raises(DeepCeeError, match=rf"^{empty}: the config file is empty$"):
+        read_config_file(empty)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("seed: 1\ntrain:\n  steps: [1\n  batch_size: 2\n")
+    with pytest.raises(DeepCeeError, match=rf"^{bad}:\d+: not valid YAML") as err:
+        read_config_file(bad)
+    assert "\n" not in str(err.value)
+
+
+def test_snakemake_stops_on_cross_key_rule_naming_the_file(repo, tmp_path):
+    """Before any job: z_min above z_max in a --configfile is blamed on that file."""
+    override = tmp_path / "swapped.yaml"
+    override.write_text("catalogue:\n  cuts:\n    z_min: 0.3\n    z_max: 0.2\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--configfile", str(override), "--directory", str(repo)],
+        cwd=repo, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    errors = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("ERROR:")]
+    assert errors == [f"ERROR: {override}: config key 'catalogue.cuts.z_min' (0.3) must be below "
+                      f"'catalogue.cuts.z_max' (0.2)"]

@@ -101,3 +101,26 @@ def test_bad_model_file(tmp_path):
         load_model(bad)
     with pytest.raises(DeepCeeError, match="model file not found"):
         load_model(tmp_path / "nope.pt")
+
+    class _Payload:
+        def __reduce__(self):
+            return (print, ("unpickled!",))
+
+    torch.save({"model": {}, "detector": {}, "payload": _Payload()}, bad)
+    with pytest.raises(DeepCeeError, match="unreadable model file") as err:
+        load_model(bad)
+    assert str(bad) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_corrupt_png_in_worker(labels, model_path, tmp_path):
+    """A corrupt PNG read in a DataLoader worker is one short line naming the PNG, not the worker's traceback."""
+    bad = tmp_path / "corrupt.png"
+    good = Table.read(labels, format="ascii.ecsv")["png"][0]
+    with open(str(good), "rb") as handle:  # a PNG cut short: its header is fine, its data is not
+        bad.write_bytes(handle.read()[:60])
+    model, _ = load_model(model_path)
+    with pytest.raises(DeepCeeError) as err:
+        predict_images(model, [str(bad)], batch_size=1, device="cpu", workers=1, progress=False)
+    message = str(err.value)
+    assert message.startswith(f"{bad}: cannot decode PNG") and "Traceback" not in message
+    assert "\n" not in message and len(message) < 250

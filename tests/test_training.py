@@ -29,8 +29,9 @@ def labels(tmp_path_factory):
 
 
 def _run(labels, out: Path, cfg=CFG, seed=7, **kw):
+    # One intra-op thread: what training.deterministic promises bit-identical results for.
     return train(cfg, seed, labels, out / "model.pt", out / "losses.csv", out / "checkpoints",
-                 tensorboard_dir=kw.pop("tb", None), summary_path=out / "summary.json", threads=2,
+                 tensorboard_dir=kw.pop("tb", None), summary_path=out / "summary.json", threads=1,
                  log=lambda m: None, **kw)
 
 
@@ -53,7 +54,7 @@ def test_outputs_and_loss_falls(reference):
     first = sum(r["loss_total"] for r in rows[:3]) / 3
     last = sum(r["loss_total"] for r in rows[-5:]) / 5
     assert last < 0.7 * first
-    model = torch.load(reference / "model.pt", weights_only=False)
+    model = torch.load(reference / "model.pt", weights_only=True)  # tensors and plain types only
     assert model["step"] == 20 and model["detector"]["backbone"] == "mobilenet_v3_large_fpn"
     assert model["image_size"] == SIZE and "model" in model
     assert (reference / "summary.json").exists()
@@ -61,9 +62,29 @@ def test_outputs_and_loss_falls(reference):
 
 
 def test_cpu_determinism(labels, reference, tmp_path):
-    """Same seed, same config → the same first 20 losses."""
-    _run(labels, tmp_path)
+    """Same seed, config, one CPU thread → the same 20 losses, bit for bit, and the same model.pt bytes."""
+    summary = _run(labels, tmp_path)
+    assert summary["threads"] == 1 and summary["deterministic"] is True
     assert _losses(tmp_path / "losses.csv") == _losses(reference / "losses.csv")
+    assert (tmp_path / "model.pt").read_bytes() == (reference / "model.pt").read_bytes()
+    assert not torch.are_deterministic_algorithms_enabled()  # restored after the run
+
+
+class _Payload:
+    """Stands for any object a pickle could carry (and run code on load)."""
+
+    def __reduce__(self):
+        return (print, ("unpickled!",))
+
+
+def test_pickled_object_refused(labels, tmp_path):
+    """A checkpoint holding an arbitrary pickled object is refused, not unpickled."""
+    ckpt = tmp_path / "checkpoints" / "last.pt"
+    ckpt.parent.mkdir()
+    torch.save({"model": {}, "payload": _Payload()}, ckpt)
+    with pytest.raises(DeepCeeError, match="unreadable checkpoint") as err:
+        _run(labels, tmp_path)
+    assert str(ckpt) in str(err.value) and "\n" not in str(err.value)
 
 
 def test_resume_after_exception(labels, reference, tmp_path):
@@ -99,7 +120,7 @@ def test_resume_after_kill_9(labels, tmp_path):
     deadline = time.time() + 400
     while time.time() < deadline and proc.poll() is None:
         if ckpt.exists():
-            step = torch.load(ckpt, weights_only=False)["step"]
+            step = torch.load(ckpt, weights_only=True)["step"]
             if step >= 3:
                 break
         time.sleep(0.2)
@@ -110,7 +131,7 @@ def test_resume_after_kill_9(labels, tmp_path):
     summary = _run(labels, tmp_path, cfg=cfg)
     assert summary["counts"]["resumed_from_step"] >= 3
     assert [r["step"] for r in read_losses(tmp_path / "losses.csv")] == list(range(1, 13))
-    assert torch.load(tmp_path / "model.pt", weights_only=False)["step"] == 12
+    assert torch.load(tmp_path / "model.pt", weights_only=True)["step"] == 12
 
 
 def test_checkpoint_from_other_config(labels, tmp_path):
@@ -173,3 +194,12 @@ def test_bad_config_values():
         train_config({"optimiser": {"momentun": 0.9}})
     with pytest.raises(DeepCeeError, match="train.precision"):
         train_config({"precision": "fp16"})
+
+
+def test_unknown_train_key():
+    """A typo in the train section is refused, not ignored (300 steps would run)."""
+    from deepcee.detector.training import train_config
+
+    with pytest.raises(DeepCeeError, match=r"unknown config key 'train\.stpes'"):
+        train_config({"steps": 300, "stpes": 2})
+    assert train_config({"steps": 3, "runtime_min": 5, "predict": {}})["steps"] == 3

@@ -101,14 +101,18 @@ def read_redmapper_bundled(path: str | Path) -> Table:
         raise DeepCeeError(f"{path}: redMaPPer catalogue file not found")
     raw = Table.read(path, format="ascii.csv")
     _require_columns(raw, REDMAPPER_BUNDLED_COLUMNS, str(path))
-    lam = np.asarray(raw["lambda"], dtype=float)
-    return _normalised(
-        ids=[f"RM{int(i)}" for i in raw["ID"]],
+    ids = [f"RM{i}" for i in _integers(raw, "ID", str(path))]
+    lam = _numbers(raw, "lambda", ids, str(path))
+    table = _normalised(
+        ids=ids,
         names=[str(n) for n in raw["name"]],
-        ra=raw["RA"], dec=raw["dec"], z=raw["redshift"],
+        ra=_numbers(raw, "RA", ids, str(path)), dec=_numbers(raw, "dec", ids, str(path)),
+        z=_numbers(raw, "redshift", ids, str(path)),
         richness=lam, n_members=lam, bcg_rmag=None,
         abell=[""] * len(raw), source="redmapper-dr8-v5.10",
     )
+    return _drop_missing(table, ids, str(path), required={"ra": "RA", "dec": "dec"},
+                         droppable={"z": "redshift", "n_members": "lambda"})
 
 
 def normalise_whl12(raw: Table, where: str = "WHL12") -> Table:
@@ -118,27 +122,35 @@ def normalise_whl12(raw: Table, where: str = "WHL12") -> Table:
     abell = the Abell number named in ``Other`` (empty when none).
     """
     _require_columns(raw, WHL12_COLUMNS, where)
-    return _normalised(
-        ids=[f"WHL{str(n).strip().replace(' ', '')}" for n in raw["WHL"]],
+    ids = [f"WHL{str(n).strip().replace(' ', '')}" for n in raw["WHL"]]
+    table = _normalised(
+        ids=ids,
         names=[f"WHL {str(n).strip()}" for n in raw["WHL"]],
-        ra=raw["RAJ2000"], dec=raw["DEJ2000"], z=raw["zph"],
-        richness=raw["RL*"], n_members=raw["N200"], bcg_rmag=raw["rmag"],
+        ra=_numbers(raw, "RAJ2000", ids, where), dec=_numbers(raw, "DEJ2000", ids, where),
+        z=_numbers(raw, "zph", ids, where), richness=_numbers(raw, "RL*", ids, where),
+        n_members=_numbers(raw, "N200", ids, where), bcg_rmag=_numbers(raw, "rmag", ids, where),
         abell=[abell_name_from_text(_as_text(v)) for v in raw["Other"]],
         source="whl12-vizier",
     )
+    return _drop_missing(table, ids, where, required={"ra": "RAJ2000", "dec": "DEJ2000", "richness": "RL*"},
+                         droppable={"z": "zph", "n_members": "N200"})
 
 
 def normalise_redmapper_vizier(raw: Table, where: str = "redMaPPer") -> Table:
     """VizieR ``J/ApJS/224/1/cat_dr8`` (redMaPPer v6.3) → the normalised schema."""
     _require_columns(raw, REDMAPPER_VIZIER_COLUMNS, where)
-    lam = np.asarray(_filled(raw["lambda"]), dtype=float)
-    return _normalised(
-        ids=[f"RM{int(i)}" for i in raw["ID"]],
+    ids = [f"RM{i}" for i in _integers(raw, "ID", where)]
+    lam = _numbers(raw, "lambda", ids, where)
+    table = _normalised(
+        ids=ids,
         names=[_as_text(n).strip() for n in raw["Name"]],
-        ra=raw["RAJ2000"], dec=raw["DEJ2000"], z=raw["zlambda"],
+        ra=_numbers(raw, "RAJ2000", ids, where), dec=_numbers(raw, "DEJ2000", ids, where),
+        z=_numbers(raw, "zlambda", ids, where),
         richness=lam, n_members=lam, bcg_rmag=None,
         abell=[""] * len(raw), source="redmapper-v6.3-vizier",
     )
+    return _drop_missing(table, ids, where, required={"ra": "RAJ2000", "dec": "DEJ2000"},
+                         droppable={"z": "zlambda", "n_members": "lambda"})
 
 
 def abell_name_from_text(text: str) -> str:
@@ -158,6 +170,71 @@ def _as_text(value) -> str:
 def _filled(column) -> np.ndarray:
     """A numeric column as floats, masked entries as NaN."""
     return np.ma.filled(np.ma.asarray(column, dtype=float), np.nan)
+
+
+def _numbers(raw: Table, column: str, ids: Sequence[str], where: str) -> np.ndarray:
+    """``raw[column]`` as floats, missing (masked, blank) as NaN; text that is not a number is
+    a one-line error naming the file, the row (its id) and the column."""
+    values = raw[column]
+    if values.dtype.kind in "biuf":
+        return _filled(values)
+    mask = np.ma.getmaskarray(values)
+    out = np.full(len(values), np.nan)
+    for i, value in enumerate(np.asarray(values)):
+        text = _as_text(value).strip()
+        if mask[i] or not text:
+            continue
+        try:
+            out[i] = float(text)
+        except ValueError:
+            raise DeepCeeError(f"{where}: row {i + 1} (id {ids[i]}): column '{column}' is not a number "
+                               f"({text[:40]!r})") from None
+    return out
+
+
+def _integers(raw: Table, column: str, where: str) -> list[int]:
+    """An id column as integers; a missing or non-integer id is a one-line error naming the row."""
+    values = raw[column]
+    mask = np.ma.getmaskarray(values)
+    out = []
+    for i, value in enumerate(np.asarray(values)):
+        text = _as_text(value).strip()
+        try:
+            if mask[i] or not text:
+                raise ValueError
+            out.append(int(text))
+        except ValueError:
+            raise DeepCeeError(f"{where}: row {i + 1}: column '{column}' is not an integer id "
+                               f"({'missing' if mask[i] or not text else repr(text[:40])})") from None
+    return out
+
+
+def _drop_missing(table: Table, ids: Sequence[str], where: str, required: dict[str, str],
+                  droppable: dict[str, str]) -> Table:
+    """Refuse rows missing a value the stage needs; drop (and count) rows missing a value that
+    the paper's cuts (§2.1: redshift range, member count) would reject anyway.
+
+    The counts go to ``table.meta['dropped']`` as ``"dropped: missing z (N rows)"`` (keyed by
+    the normalised column) for the stage summary and log; no row with a NaN in these columns is kept.
+    """
+    for name, column in required.items():
+        bad = np.flatnonzero(~np.isfinite(np.asarray(table[name], dtype=float)))
+        if len(bad):
+            i = int(bad[0])
+            more = f" (and {len(bad) - 1} more rows)" if len(bad) > 1 else ""
+            raise DeepCeeError(f"{where}: row {i + 1} (id {ids[i]}): column '{column}' has no value{more}")
+    keep = np.ones(len(table), bool)
+    dropped = []
+    for name, column in droppable.items():
+        missing = keep & ~np.isfinite(np.asarray(table[name], dtype=float))
+        if missing.any():
+            dropped.append(f"dropped: missing {name} ({int(missing.sum())} rows)")
+            keep &= ~missing
+    if not dropped:
+        return table
+    out = table[keep]
+    out.meta["dropped"] = dropped
+    return out
 
 
 def _normalised(*, ids, names, ra, dec, z, richness, n_members, bcg_rmag, abell, source) -> Table:

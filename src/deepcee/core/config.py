@@ -23,14 +23,155 @@ def _registry(schema_dir: Path) -> Registry:
 
 def config_errors(config: dict, schema_path: str | Path) -> list[str]:
     """Every schema violation in ``config`` as a one-line message naming its key."""
+    return [message for _, message in _located_errors(config, schema_path)]
+
+
+def _located_errors(config: dict, schema_path: str | Path) -> list[tuple[tuple, str]]:
+    """(key path, one-line message) for every schema violation, then every cross-key rule broken."""
     schema_path = Path(schema_path)
     schema = yaml.safe_load(schema_path.read_text())
     validator = Draft202012Validator(schema, registry=_registry(schema_path.parent))
-    messages = []
-    for error in sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path)):
+    out = []
+    for error in sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path]):
         error = best_match([error])
-        messages.append(_one_line(error))
-    return messages
+        path = tuple(error.absolute_path)
+        if error.validator == "additionalProperties":
+            extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            path += tuple(extra[:1])
+        out.append((path, _one_line(error)))
+    if not out:  # the cross-key rules assume each value has the right type
+        out += cross_key_errors(config, schema_path.parent)
+    return out
+
+
+def cross_key_errors(config: dict, schema_dir: str | Path) -> list[tuple[tuple, str]]:
+    """Rules the schema cannot say, checked before the first job: (key path, message)."""
+    out = []
+    cuts = (config.get("catalogue") or {}).get("cuts") or {}
+    if "z_min" in cuts and "z_max" in cuts and not cuts["z_min"] < cuts["z_max"]:
+        out.append((("catalogue", "cuts", "z_min"), f"config key 'catalogue.cuts.z_min' ({cuts['z_min']}) must be "
+                                                    f"below 'catalogue.cuts.z_max' ({cuts['z_max']})"))
+    limits = ((config.get("images") or {}).get("stretch") or {}).get("limits") or {}
+    for band, pair in limits.items():
+        if isinstance(pair, list) and len(pair) == 2 and not pair[0] < pair[1]:
+            out.append((("images", "stretch", "limits", band),
+                        f"config key 'images.stretch.limits.{band}': lower limit {pair[0]} must be below "
+                        f"upper limit {pair[1]}"))
+    evaluate = config.get("evaluate") or {}
+    thresholds = evaluate.get("thresholds")
+    if thresholds is not None:
+        for path, section in ((("evaluate",), evaluate), (("evaluate", "redmapper"), evaluate.get("redmapper") or {})):
+            chosen = section.get("chosen_threshold")
+            if isinstance(chosen, (int, float)) and not isinstance(chosen, bool) and \
+                    not any(abs(chosen - t) < 1e-9 for t in thresholds):
+                key = ".".join(path + ("chosen_threshold",))
+                out.append((path + ("chosen_threshold",), f"config key '{key}': {chosen} is not one of the swept "
+                                                          f"evaluate.thresholds {thresholds}"))
+    # The re-split models' train overrides must be train keys (schemas/train.schema.yaml); checked
+    # here, not by $ref, so that no schema default is filled into an override.
+    train_schema = yaml.safe_load((Path(schema_dir) / "train.schema.yaml").read_text())
+    validator = Draft202012Validator(train_schema, registry=_registry(Path(schema_dir)))
+    for section in ("kfold", "cluster_split"):
+        overrides = (evaluate.get(section) or {}).get("train_overrides")
+        if overrides is None:
+            continue
+        for error in sorted(validator.iter_errors(overrides), key=lambda e: [str(p) for p in e.absolute_path]):
+            error = best_match([error])
+            prefix = ("evaluate", section, "train_overrides")
+            path = prefix + tuple(error.absolute_path)
+            if error.validator == "additionalProperties":
+                extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+                path += tuple(extra[:1])
+                out.append((path, f"unknown config key '{'.'.join(map(str, path))}' (not a train key)"))
+            else:
+                out.append((path, f"config key '{'.'.join(map(str, path))}': {error.message}"))
+    return out
+
+
+def cuda_errors(config: dict) -> list[tuple[tuple, str]]:
+    """CUDA requested (train.device / train.predict.device) on a machine without it.
+
+    Only meaningful where the jobs run on this machine (Snakemake's local executor).
+    """
+    train = config.get("train") or {}
+    wanted = [(("train", "device"), train.get("device")),
+              (("train", "predict", "device"), (train.get("predict") or {}).get("device"))]
+    wanted = [(path, d) for path, d in wanted if isinstance(d, str) and d.startswith("cuda")]
+    if not wanted:
+        return []
+    import torch
+
+    if torch.cuda.is_available():
+        return []
+    return [(path, f"config key '{'.'.join(path)}' is {d!r} but this machine has no usable CUDA and the jobs run "
+                   f"here; use 'auto' or 'cpu'") for path, d in wanted]
+
+
+def _holds(data, path: tuple) -> bool:
+    for part in path:
+        if not isinstance(data, dict) or part not in data:
+            return False
+        data = data[part]
+    return True
+
+
+def read_config_file(path: str | Path) -> dict:
+    """A YAML config file as a dict; empty, unreadable or not a mapping → one line naming it (and the line)."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as err:
+        raise DeepCeeError(f"{path}: cannot read the config file ({err.strerror})") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise DeepCeeError(f"{where}: not valid YAML ({problem})") from None
+    if data is None:
+        raise DeepCeeError(f"{path}: the config file is empty")
+    if not isinstance(data, dict):
+        raise DeepCeeError(f"{path}:1: a config file must be a mapping of keys, not a {type(data).__name__}")
+    return data
+
+
+def check_workflow_config(config: dict, schema_path: str | Path, config_files: list[str | Path],
+                          local_cuda_check: bool = False) -> None:
+    """The merged config checked before the first job, each error blamed on the file holding the key.
+
+    ``config_files`` in the order Snakemake merged them (later ones override); each is read
+    again on its own to find which one holds the key at fault.
+    """
+    contents = [(str(f), read_config_file(f)) for f in config_files]
+    errors = _located_errors(config, schema_path)
+    if not errors and local_cuda_check:
+        errors = cuda_errors(config)
+    if not errors:
+        return
+    path, message = errors[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    raise DeepCeeError(f"{_owner(contents, config, path)}: {message}{more}")
+
+
+def _owner(contents: list[tuple[str, dict]], config: dict, path: tuple) -> str:
+    """The file that set the value at ``path``: the last one holding that very value, else the
+    last one holding the key (or its deepest parent), else the first file."""
+    value = _get(config, path)
+    for name, data in reversed(contents):
+        if _holds(data, path) and _get(data, path) == value:
+            return name
+    for n in range(len(path), 0, -1):
+        for name, data in reversed(contents):
+            if _holds(data, path[:n]):
+                return name
+    return contents[0][0] if contents else "config"
+
+
+def _get(data, path: tuple):
+    for part in path:
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
 
 
 def _one_line(error) -> str:

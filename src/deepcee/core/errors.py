@@ -9,4 +9,20 @@ class DeepCeeError(Exception):
     """
 
     def __init__(self, message: str):
-        super().__init__(" ".join(str(message).split()))
+        super().__init__(" ".join(_original_message(str(message)).split()))
+
+
+def _original_message(message: str) -> str:
+    """The worker's own message when torch re-raises an error from a DataLoader worker.
+
+    ``torch.utils.data`` re-raises a worker's exception as the same type with the text
+    "Caught X in DataLoader worker process N. Original Traceback ...": keep only the
+    original message (the traceback's last line, without its "module.Type: " prefix).
+    """
+    if "Original Traceback" not in message:
+        return message
+    lines = [line for line in message.splitlines() if line.strip()]
+    prefix, sep, rest = lines[-1].partition(": ")
+    if sep and " " not in prefix:
+        return rest
+    return lines[-1]

@@ -123,9 +123,14 @@ def _output_to(log_path: Path) -> Iterator[None]:
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
+    saved_streams = sys.stdout, sys.stderr
     with open(log_path, "w") as log:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
+        # Python's own streams onto the redirected descriptors too, whatever they were before
+        # (a caller that captured sys.stdout/err, as pytest does, would otherwise keep the text).
+        sys.stdout = os.fdopen(os.dup(1), "w", buffering=1)
+        sys.stderr = os.fdopen(os.dup(2), "w", buffering=1)
         logging.basicConfig(stream=sys.stderr, level=logging.INFO, force=True,
                             format="%(asctime)s %(name)s %(levelname)s %(message)s")
         logging.captureWarnings(True)
@@ -133,8 +138,9 @@ def _output_to(log_path: Path) -> Iterator[None]:
             yield
         finally:
             logging.shutdown()
-            sys.stdout.flush()
-            sys.stderr.flush()
+            sys.stdout.close()
+            sys.stderr.close()
+            sys.stdout, sys.stderr = saved_streams
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
             os.close(saved[0])

@@ -22,7 +22,7 @@ from deepcee.detector.model import build_detector
 from deepcee.core.config import with_defaults
 from deepcee.core.errors import DeepCeeError
 from deepcee.images.labels import png_pixel_to_sky
-from deepcee.detector.training import autocast, resolve_device, to_device
+from deepcee.detector.training import autocast, load_torch, resolve_device, to_device
 
 PREDICTION_COLUMNS = ["view", "x", "y", "x0", "y0", "x1", "y1", "score", "ra", "dec"]
 
@@ -32,10 +32,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu"):
     path = Path(path)
     if not path.is_file():
         raise DeepCeeError(f"{path}: model file not found")
-    try:
-        meta = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:
-        raise DeepCeeError(f"{path}: cannot load the model ({type(err).__name__})") from None
+    meta = load_torch(path, "model file")  # weights_only: a pickled object is refused, never run
     if not isinstance(meta, dict) or "model" not in meta or "detector" not in meta:
         raise DeepCeeError(f"{path}: not a Deep-CEE model file (no 'model'/'detector' entries)")
     cfg = dict(meta["detector"], weights="none")
@@ -65,64 +62,81 @@ def predict_images(model, png_paths: Sequence[str], fits_paths: Sequence[str] | 
     ``fits_paths`` (same order) give RA/Dec through each view's WCS; without them
     ra/dec are NaN. ``views`` default to the PNG file stems.
     """
-    from astropy.table import Table
-
     if not isinstance(device, torch.device):
         device = resolve_device(str(device))
     model.to(device).eval()
+    samples = _samples(png_paths, fits_paths, views)
+    loader = torch.utils.data.DataLoader(
+        DetectionDataset(samples), batch_size=batch_size, shuffle=False, num_workers=workers,
+        collate_fn=collate, pin_memory=device.type == "cuda",
+        **({"prefetch_factor": 4} if workers > 0 else {}))
+    bar = _progress(len(samples)) if progress else None
+    rows: dict[str, list] = {c: [] for c in PREDICTION_COLUMNS}
+    index = 0
+    try:
+        for images, _ in loader:
+            outputs = predict_batches(model, images, device, precision)
+            for img, out in zip(images, outputs):
+                _add_rows(rows, samples[index], out, img.shape[-1])
+                index += 1
+            if bar is not None:
+                bar.update(len(images))
+    finally:
+        if bar is not None:
+            bar.close()
+    return _prediction_table(rows, len(samples))
+
+
+def _samples(png_paths, fits_paths, views) -> list[Sample]:
+    """One Sample per PNG, with its FITS (or "") and view name (default: the file stem)."""
     png_paths = [str(p) for p in png_paths]
     if not png_paths:
         raise DeepCeeError("no images to predict on")
     views = list(views) if views is not None else [Path(p).stem for p in png_paths]
     fits_paths = list(fits_paths) if fits_paths is not None else [""] * len(png_paths)
-    samples = [Sample(png=p, view=v, fits=f) for p, v, f in zip(png_paths, views, fits_paths)]
-    loader = torch.utils.data.DataLoader(
-        DetectionDataset(samples), batch_size=batch_size, shuffle=False, num_workers=workers,
-        collate_fn=collate, pin_memory=device.type == "cuda",
-        **({"prefetch_factor": 4} if workers > 0 else {}))
-    bar = None
-    if progress:
-        try:
-            import sys
+    return [Sample(png=p, view=v, fits=f) for p, v, f in zip(png_paths, views, fits_paths)]
 
-            from tqdm import tqdm
 
-            bar = tqdm(total=len(samples), desc="predict", unit="img", file=sys.stderr, mininterval=5.0, ncols=100)
-        except ImportError:
-            pass
-    rows: dict[str, list] = {c: [] for c in PREDICTION_COLUMNS}
-    index = 0
-    for images, _ in loader:
-        outputs = predict_batches(model, images, device, precision)
-        for img, out in zip(images, outputs):
-            sample = samples[index]
-            index += 1
-            boxes = out["boxes"].numpy().astype(float)
-            scores = out["scores"].numpy().astype(float)
-            side = img.shape[-1]
-            x = (boxes[:, 0] + boxes[:, 2]) / 2
-            y = (boxes[:, 1] + boxes[:, 3]) / 2
-            if sample.fits and len(boxes):
-                if not os.path.exists(sample.fits):
-                    raise DeepCeeError(f"{sample.fits}: FITS file of view {sample.view} not found")
-                ra, dec = png_pixel_to_sky(sample.fits, x, y, side, flipped=sample.view.endswith("_flip"))
-            else:
-                ra = dec = np.full(len(boxes), np.nan)
-            rows["view"] += [sample.view] * len(boxes)
-            for name, values in (("x", x), ("y", y), ("x0", boxes[:, 0]), ("y0", boxes[:, 1]),
-                                 ("x1", boxes[:, 2]), ("y1", boxes[:, 3]), ("score", scores),
-                                 ("ra", ra), ("dec", dec)):
-                rows[name] += list(values)
-        if bar is not None:
-            bar.update(len(images))
-    if bar is not None:
-        bar.close()
+def _progress(total: int):
+    try:
+        import sys
+
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc="predict", unit="img", file=sys.stderr, mininterval=5.0, ncols=100)
+    except ImportError:
+        return None
+
+
+def _add_rows(rows: dict[str, list], sample: Sample, out: dict, side: int) -> None:
+    """Append one image's boxes: centre, corners, score and (through its FITS WCS) RA/Dec."""
+    boxes = out["boxes"].numpy().astype(float)
+    scores = out["scores"].numpy().astype(float)
+    x = (boxes[:, 0] + boxes[:, 2]) / 2
+    y = (boxes[:, 1] + boxes[:, 3]) / 2
+    if sample.fits and len(boxes):
+        if not os.path.exists(sample.fits):
+            raise DeepCeeError(f"{sample.fits}: FITS file of view {sample.view} not found")
+        ra, dec = png_pixel_to_sky(sample.fits, x, y, side, flipped=sample.view.endswith("_flip"))
+    else:
+        ra = dec = np.full(len(boxes), np.nan)
+    rows["view"] += [sample.view] * len(boxes)
+    for name, values in (("x", x), ("y", y), ("x0", boxes[:, 0]), ("y0", boxes[:, 1]),
+                         ("x1", boxes[:, 2]), ("y1", boxes[:, 3]), ("score", scores),
+                         ("ra", ra), ("dec", dec)):
+        rows[name] += list(values)
+
+
+def _prediction_table(rows: dict[str, list], n_images: int):
+    """The collected rows as the predictions Table, with units and a description."""
+    from astropy.table import Table
+
     table = Table({c: (np.array(rows[c], dtype=str if c == "view" else float) if rows[c]
                        else np.array([], dtype=str if c == "view" else float)) for c in PREDICTION_COLUMNS})
     for c in ("x", "y", "x0", "y0", "x1", "y1"):
         table[c].unit = "pix"
     table["ra"].unit = table["dec"].unit = "deg"
-    table.meta["n_images"] = len(samples)
+    table.meta["n_images"] = n_images
     table.meta["description"] = ("Deep-CEE predictions: every box (score threshold 0), training-image pixels "
                                  "(0-based, x right, y down), centre x,y; RA/Dec via the view's FITS WCS")
     return table

@@ -163,19 +163,24 @@ def _truncate_losses(path: Path, step: int) -> None:
         tmp.write_text("\n".join(keep) + "\n")
 
 
-def _worker_init(_):
+def _worker_init(worker_id: int) -> None:
+    """One intra-op thread per worker (the main process keeps its own count)."""
     torch.set_num_threads(1)
 
 
-def make_loader(dataset, batch_sampler, device: torch.device, workers: int):
+def make_loader(dataset, batch_sampler, device: torch.device, workers: int, seed: int = 0):
     kwargs: dict[str, Any] = {}
     if workers > 0:
         kwargs = {"persistent_workers": True, "prefetch_factor": 4, "worker_init_fn": _worker_init}
     # Its own generator: creating the iterator must not draw from the global torch RNG (which
-    # the RPN/RoI samplers use and checkpoints restore), or a resumed run would drift.
+    # the RPN/RoI samplers use and checkpoints restore), or a resumed run would drift. It also
+    # seeds each worker's torch RNG (base seed + worker id), so workers are reproducible too.
+    from deepcee.core.seeds import int_seed
+
+    generator = torch.Generator().manual_seed(int_seed(seed, "train", "loader") % (2**63 - 1))
     return torch.utils.data.DataLoader(dataset, batch_sampler=batch_sampler, num_workers=workers,
                                        collate_fn=collate, pin_memory=device.type == "cuda",
-                                       generator=torch.Generator().manual_seed(0), **kwargs)
+                                       generator=generator, **kwargs)
 
 
 def _progress(total: int, initial: int):
@@ -188,17 +193,60 @@ def _progress(total: int, initial: int):
         return None
 
 
-def train(cfg: dict | None, seed: int, labels_path: str | os.PathLike, model_path: str | os.PathLike,
-          losses_path: str | os.PathLike, checkpoint_dir: str | os.PathLike,
-          tensorboard_dir: str | os.PathLike | None = None, summary_path: str | os.PathLike | None = None,
-          threads: int | None = None, root: str | os.PathLike | None = None,
-          on_step: Callable[[int, list[float]], None] | None = None,
-          log: Callable[[str], None] = print) -> dict:
-    """Train (or resume training) the detector; returns the summary dict.
+def save_torch(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` to memory, then write the bytes atomically.
 
-    ``on_step(step, losses)`` is called after each step (tests use it to interrupt).
+    Saving straight into ``atomic_path``'s temporary file would name the zip archive's
+    inner folder after that random name, so two identical runs would differ in bytes.
     """
-    cfg = train_config(cfg)
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+
+
+def load_torch(path: str | os.PathLike, what: str = "checkpoint") -> Any:
+    """``torch.load(weights_only=True)``: tensors and plain types only, never arbitrary pickles.
+
+    Anything else (an unreadable file, a pickled object) is a one-line DeepCeeError naming the file.
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        reason = str(err).strip().splitlines()[0][:120] if str(err).strip() else ""
+        if "weights_only" in str(err) or "Unsupported global" in str(err):
+            reason = "holds objects other than tensors and plain types; refusing to unpickle it"
+        raise DeepCeeError(f"{path}: unreadable {what} ({type(err).__name__}: {reason})") from None
+
+
+@contextlib.contextmanager
+def deterministic(device: torch.device):
+    """On CPU, deterministic kernels for the duration of a run (restored afterwards).
+
+    oneDNN's depthwise-convolution weight gradient (MobileNetV3's backbone) otherwise sums
+    per-thread partial results in the order the threads finish. That is not enough with
+    several intra-op threads: 2-thread runs on a busy machine still differed in the last bits
+    (first in the box classifier's loss: MKL's threaded products, most likely). The promise is therefore bit-identical losses and
+    ``model.pt`` on CPU with one intra-op thread (``train.threads: 1``, recorded in the
+    summary); with more, equal to rounding. CUDA runs are not made deterministic
+    (``use_deterministic_algorithms`` would refuse torchvision's RoIAlign backward there).
+    """
+    if device.type != "cpu":
+        yield
+        return
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+              torch.backends.mkldnn.deterministic)
+    torch.use_deterministic_algorithms(True)
+    torch.backends.mkldnn.deterministic = True
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+        torch.backends.mkldnn.deterministic = before[2]
+
+
+def _setup_device(cfg: dict, threads: int | None) -> torch.device:
+    """The device, a fixed intra-op thread count, and TF32 on CUDA."""
     if threads:
         torch.set_num_threads(int(threads))
     device = resolve_device(str(cfg["device"]))
@@ -206,79 +254,54 @@ def train(cfg: dict | None, seed: int, labels_path: str | os.PathLike, model_pat
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    samples = read_samples(labels_path, split="train", root=root)
-    image_size = check_samples(samples, str(labels_path))
-    chash = learning_hash(cfg, seed)
-    data_sha = file_sha256(labels_path)
+    return device
 
-    checkpoint_dir = Path(checkpoint_dir)
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = checkpoint_dir / "last.pt"
-    live_losses = checkpoint_dir / "losses.csv"
 
-    from deepcee.core.seeds import int_seed
+def _resume(ckpt_path: Path, model, optimiser, chash: str, data_sha: str, labels_path, log) -> tuple[int, float]:
+    """Load ``last.pt`` into model and optimiser (after checking it fits); returns (step, seconds)."""
+    ckpt = load_torch(ckpt_path, "checkpoint")
+    checkpoint_dir = ckpt_path.parent
+    if not isinstance(ckpt, dict):
+        raise DeepCeeError(f"{ckpt_path}: not a Deep-CEE checkpoint; delete {checkpoint_dir} to start over")
+    if ckpt.get("config_hash") != chash:
+        raise DeepCeeError(
+            f"{ckpt_path}: checkpoint was written for another train config (hash {ckpt.get('config_hash')} "
+            f"!= {chash}); delete {checkpoint_dir} to start over or restore that config")
+    if ckpt.get("data_sha256") != data_sha:
+        raise DeepCeeError(f"{ckpt_path}: checkpoint was trained on a different {labels_path}; "
+                           f"delete {checkpoint_dir} to start over")
+    model.load_state_dict(ckpt["model"])
+    optimiser.load_state_dict(ckpt["optimiser"])
+    _set_rng_state(ckpt["rng"])
+    step, seconds = int(ckpt["step"]), float(ckpt.get("seconds", 0.0))
+    log(f"resuming from {ckpt_path} at step {step}")
+    return step, seconds
 
-    torch.manual_seed(int_seed(seed, "train", "init") % (2**63 - 1))
-    model = build_detector(cfg["detector"], image_size)
-    model.to(device)
-    if cfg["channels_last"]:
-        model.to(memory_format=torch.channels_last)
-    optimiser = make_optimiser(model, cfg["optimiser"])
 
-    start_step, elapsed = 0, 0.0
-    if ckpt_path.exists():
-        try:
-            ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        except Exception as err:
-            raise DeepCeeError(f"{ckpt_path}: unreadable checkpoint ({type(err).__name__}); delete it to start over") from None
-        if ckpt.get("config_hash") != chash:
-            raise DeepCeeError(
-                f"{ckpt_path}: checkpoint was written for another train config (hash {ckpt.get('config_hash')} "
-                f"!= {chash}); delete {checkpoint_dir} to start over or restore that config")
-        if ckpt.get("data_sha256") != data_sha:
-            raise DeepCeeError(f"{ckpt_path}: checkpoint was trained on a different {labels_path}; "
-                               f"delete {checkpoint_dir} to start over")
-        model.load_state_dict(ckpt["model"])
-        optimiser.load_state_dict(ckpt["optimiser"])
-        _set_rng_state(ckpt["rng"])
-        start_step, elapsed = int(ckpt["step"]), float(ckpt.get("seconds", 0.0))
-        _truncate_losses(live_losses, start_step)
-        log(f"resuming from {ckpt_path} at step {start_step}")
-    else:
-        with atomic_path(live_losses) as tmp:
-            tmp.write_text(",".join(LOSS_COLUMNS) + "\n")
+def _tensorboard(tensorboard_dir, start_step: int, log):
+    if tensorboard_dir is None:
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
 
+        return SummaryWriter(str(tensorboard_dir), purge_step=start_step + 1)
+    except ImportError:
+        log("tensorboard not installed: losses go to losses.csv only")
+        return None
+
+
+def _run_steps(model, optimiser, loader, cfg: dict, device, start_step: int, elapsed: float,
+               live_losses: Path, save_checkpoint, writer, on_step) -> tuple[int, int]:
+    """The training loop: one row of ``losses.csv`` per step, checkpoints every N steps.
+
+    Returns (last step, images seen in this run).
+    """
     total_steps = int(cfg["steps"])
-    writer = None
-    if tensorboard_dir is not None:
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-
-            writer = SummaryWriter(str(tensorboard_dir), purge_step=start_step + 1)
-        except ImportError:
-            log("tensorboard not installed: losses go to losses.csv only")
-
-    def save_checkpoint(step: int, seconds: float) -> None:
-        state = {"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step,
-                 "seconds": seconds, "rng": _rng_state(), "config_hash": chash, "data_sha256": data_sha,
-                 "config": cfg, "seed": seed, "image_size": image_size}
-        with atomic_path(ckpt_path) as tmp:
-            torch.save(state, tmp)
-
-    sampler = StepBatchSampler(len(samples), int(cfg["batch_size"]), seed, total_steps, start_step)
-    freeze_bn = bool(cfg["detector"]["freeze_batchnorm"])
-    set_train_mode(model, freeze_bn)
     clip = float(cfg["optimiser"]["clip_grad_norm"])
-    log(f"training {cfg['detector']['backbone']} on {len(samples)} images of {image_size} px, "
-        f"steps {start_step + 1}..{total_steps}, batch {cfg['batch_size']}, {device}, {cfg['precision']}, "
-        f"{torch.get_num_threads()} threads")
-
     bar = _progress(total_steps, start_step)
-    step = start_step
+    step, n_images = start_step, 0
     t_run = time.perf_counter()
-    n_images = 0
-    if len(sampler):
-        loader = make_loader(DetectionDataset(samples), sampler, device, int(cfg["workers"]))
+    try:
         with open(live_losses, "a", newline="") as handle:
             for step, (images, targets) in enumerate(loader, start=start_step + 1):
                 lr = learning_rate(cfg["optimiser"], step, total_steps)
@@ -304,31 +327,106 @@ def train(cfg: dict | None, seed: int, labels_path: str | os.PathLike, model_pat
                     save_checkpoint(step, seconds)
                 if on_step is not None:
                     on_step(step, values)
-    if bar is not None:
-        bar.close()
-    if writer is not None:
-        writer.close()
+    finally:
+        if bar is not None:
+            bar.close()
+        if writer is not None:
+            writer.close()
+    return step, n_images
+
+
+def train(cfg: dict | None, seed: int, labels_path: str | os.PathLike, model_path: str | os.PathLike,
+          losses_path: str | os.PathLike, checkpoint_dir: str | os.PathLike,
+          tensorboard_dir: str | os.PathLike | None = None, summary_path: str | os.PathLike | None = None,
+          threads: int | None = None, root: str | os.PathLike | None = None,
+          on_step: Callable[[int, list[float]], None] | None = None,
+          log: Callable[[str], None] = print) -> dict:
+    """Train (or resume training) the detector; returns the summary dict.
+
+    ``on_step(step, losses)`` is called after each step (tests use it to interrupt).
+    On CPU, the same config, seed, data and ``threads`` give bit-identical losses and a
+    byte-identical ``model.pt`` (see ``deterministic``); the thread count is in the summary.
+    """
+    cfg = train_config(cfg)
+    device = _setup_device(cfg, threads)
+    with deterministic(device):
+        return _train(cfg, seed, device, labels_path, model_path, losses_path, Path(checkpoint_dir),
+                      tensorboard_dir, summary_path, root, on_step, log)
+
+
+def _train(cfg, seed, device, labels_path, model_path, losses_path, checkpoint_dir: Path,
+           tensorboard_dir, summary_path, root, on_step, log) -> dict:
+    samples = read_samples(labels_path, split="train", root=root)
+    image_size = check_samples(samples, str(labels_path))
+    chash = learning_hash(cfg, seed)
+    data_sha = file_sha256(labels_path)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = checkpoint_dir / "last.pt"
+    live_losses = checkpoint_dir / "losses.csv"
+
+    from deepcee.core.seeds import int_seed
+
+    torch.manual_seed(int_seed(seed, "train", "init") % (2**63 - 1))
+    model = build_detector(cfg["detector"], image_size)
+    model.to(device)
+    if cfg["channels_last"]:
+        model.to(memory_format=torch.channels_last)
+    optimiser = make_optimiser(model, cfg["optimiser"])
+
+    start_step, elapsed = 0, 0.0
+    if ckpt_path.exists():
+        start_step, elapsed = _resume(ckpt_path, model, optimiser, chash, data_sha, labels_path, log)
+        _truncate_losses(live_losses, start_step)
+    else:
+        with atomic_path(live_losses) as tmp:
+            tmp.write_text(",".join(LOSS_COLUMNS) + "\n")
+
+    def save_checkpoint(step: int, seconds: float) -> None:
+        save_torch({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step,
+                    "seconds": seconds, "rng": _rng_state(), "config_hash": chash, "data_sha256": data_sha,
+                    "config": cfg, "seed": seed, "image_size": image_size}, ckpt_path)
+
+    total_steps = int(cfg["steps"])
+    sampler = StepBatchSampler(len(samples), int(cfg["batch_size"]), seed, total_steps, start_step)
+    set_train_mode(model, bool(cfg["detector"]["freeze_batchnorm"]))
+    log(f"training {cfg['detector']['backbone']} on {len(samples)} images of {image_size} px, "
+        f"steps {start_step + 1}..{total_steps}, batch {cfg['batch_size']}, {device}, {cfg['precision']}, "
+        f"{torch.get_num_threads()} threads")
+    t_run = time.perf_counter()
+    step, n_images = start_step, 0
+    if len(sampler):
+        loader = make_loader(DetectionDataset(samples), sampler, device, int(cfg["workers"]), seed)
+        step, n_images = _run_steps(model, optimiser, loader, cfg, device, start_step, elapsed, live_losses,
+                                    save_checkpoint, _tensorboard(tensorboard_dir, start_step, log), on_step)
     run_seconds = time.perf_counter() - t_run
-    total_seconds = elapsed + run_seconds
     if step != total_steps:
         raise DeepCeeError(f"training stopped at step {step} of {total_steps}")
+    summary = _write_outputs(model, cfg, seed, device, len(samples), image_size, chash, data_sha, start_step,
+                             elapsed + run_seconds, n_images / run_seconds if n_images else None,
+                             live_losses, model_path, losses_path, summary_path)
+    log(f"trained {total_steps} steps in {elapsed + run_seconds:.0f} s; model → {model_path}")
+    return summary
 
-    # The declared outputs: model, the loss table, the summary.
+
+def _write_outputs(model, cfg, seed, device, n_train, image_size, chash, data_sha, start_step, total_seconds,
+                   images_per_second, live_losses, model_path, losses_path, summary_path) -> dict:
+    """The declared outputs: ``model.pt`` (tensors and plain types only), the loss table, the summary."""
+    total_steps = int(cfg["steps"])
     meta = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "detector": cfg["detector"],
             "image_size": image_size, "classes": list(CLASSES), "train_config": cfg, "seed": seed,
             "step": total_steps, "config_hash": chash, "data_sha256": data_sha}
-    with atomic_path(model_path) as tmp:
-        torch.save(meta, tmp)
+    save_torch(meta, model_path)
     with atomic_path(losses_path) as tmp:
         shutil.copyfile(live_losses, tmp)
     rows = read_losses(losses_path)
     tail = rows[-min(len(rows), 50):]
     summary = {
-        "counts": {"train_images": len(samples), "steps": total_steps, "batch_size": int(cfg["batch_size"]),
+        "counts": {"train_images": n_train, "steps": total_steps, "batch_size": int(cfg["batch_size"]),
                    "resumed_from_step": start_step},
         "image_size": image_size, "device": str(device), "threads": torch.get_num_threads(),
+        "deterministic": device.type == "cpu",
         "seconds": round(total_seconds, 1),
-        "images_per_second_this_run": round(n_images / run_seconds, 3) if n_images else None,
+        "images_per_second_this_run": round(images_per_second, 3) if images_per_second else None,
         "final_losses_mean_last_50": {k: sum(r[k] for r in tail) / len(tail) for k in ["loss_total", *LOSS_KEYS]},
         "parameters": sum(p.numel() for p in model.parameters()),
         "skipped_pretrained_tensors": getattr(model, "deepcee_skipped_weights", None),
@@ -338,7 +436,6 @@ def train(cfg: dict | None, seed: int, labels_path: str | os.PathLike, model_pat
 
         summary = write_summary(summary_path, summary.pop("counts"), config={"seed": seed, "train": cfg},
                                 learning_hash=chash, contract="train_summary", **summary)
-    log(f"trained {total_steps} steps in {total_seconds:.0f} s; model → {model_path}")
     return summary
 
 

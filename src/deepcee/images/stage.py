@@ -100,9 +100,16 @@ def stretch_shard(views_path, shard: int, fits_dir, png_dir, manifest_path, imag
 
 
 def build_labels(views_path, png_manifests, labels_path, summary_path, images_cfg: dict, seed: int,
-                 fits_manifests=()) -> Table:
-    """Split, flip the training PNGs, write labels.ecsv and the stage summary."""
+                 fits_manifests=(), flip_dir=None) -> Table:
+    """Split, flip the training PNGs, write labels.ecsv and the stage summary.
+
+    The flipped copies go to ``flip_dir`` (the rule's own directory output, so Snakemake
+    tracks and replaces them); without it, next to each PNG.
+    """
     import json
+
+    if flip_dir is not None:
+        Path(flip_dir).mkdir(parents=True, exist_ok=True)
 
     views = read_views(views_path)
     size = int(images_cfg["stretch"]["output_size"])
@@ -120,11 +127,15 @@ def build_labels(views_path, png_manifests, labels_path, summary_path, images_cf
     rows = []
     for view in tqdm(views, desc="labels", unit="view", mininterval=5):
         f = pngs[str(view["view"])]
+        if not Path(f["png"]).is_file():
+            raise DeepCeeError(f"{f['png']}: PNG of view {view['view']} is missing; run again with "
+                               f"--forcerun images_stretch_shard (or delete its folder) to re-create it")
         row = label_view(view, f["fits"], f["png"], size, box_kpc)
         row["split"] = split[row["view"]]
         rows.append(row)
         if hflip and row["split"] == "train":
-            flip_path = str(Path(f["png"]).with_name(f"{row['view']}_flip.png"))
+            flip_path = str((Path(flip_dir) if flip_dir is not None else Path(f["png"]).parent)
+                            / f"{row['view']}_flip.png")
             flip_png(f["png"], flip_path)
             rows.append(flip_row(row, size, flip_path))
     table = labels_table(rows, meta={"box_kpc": box_kpc, "output_size": size, "split_by": by,
