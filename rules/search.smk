@@ -26,7 +26,7 @@ rule search_tiles:
         "../scripts/search_tiles.py"
 
 
-if SEARCH_CFG.get("source", "mock") != "mock":
+if SEARCH_CFG["source"] != "mock":
 
     # Downloads need the network: on a cluster run them on the login node
     # (`snakemake --cores 1 search_download`), then the shards anywhere.
@@ -63,7 +63,7 @@ rule search_shard:
         stats=f"{SEARCH}/shards/shard_{{shard}}.json",
     params:
         config=search_params("search", "images", "catalogue", "seed"),
-    threads: int(SEARCH_CFG.get("threads", 2))
+    threads: int(SEARCH_CFG["threads"])
     resources:
         gpu=1 if search_uses_gpu() else 0,
     log:
@@ -80,7 +80,7 @@ rule search_catalogue:
         tiles=f"{SEARCH}/tiles.ecsv",
         detections=expand(f"{SEARCH}/shards/shard_{{shard}}.ecsv", shard=SEARCH_SHARDS),
         stats=expand(f"{SEARCH}/shards/shard_{{shard}}.json", shard=SEARCH_SHARDS),
-        mcxc=SEARCH_CFG.get("mcxc", "resources/mcxc-clusterdb/mcxc.csv.gz"),
+        mcxc=SEARCH_CFG["mcxc"],
         redmapper=config["catalogue"]["bundled"]["redmapper"],
         abell=config["catalogue"]["bundled"]["abell"],
     output:

@@ -14,6 +14,7 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
+from deepcee.core.config import with_defaults
 from deepcee.core.errors import DeepCeeError
 from deepcee.images.fits import make_wcs
 from deepcee.images.sky import MockSky, abell_only_positions
@@ -220,7 +221,7 @@ def test_hips2fits_tile_offline_cached_retried_converted(tmp_path):
         return _service_hdu(pixels, fov / pixels, ra, dec, 0.01)
 
     tile = Tile(1, 1024, 150.0, 2.0)
-    cfg = {"cache_dir": str(tmp_path), "backoff_s": 0.0}
+    cfg = with_defaults("search", {"hips2fits": {"cache_dir": str(tmp_path), "backoff_s": 0.0}})["hips2fits"]
     with pytest.raises(DeepCeeError, match="nmgy_per_unit.g"):  # no BUNIT, no stated conversion: refused
         acquire.hips_tile(tile, 32, 1.584, cfg, query=query, sleep=lambda s: None)
     cfg["nmgy_per_unit"] = {"g": 16.0, "r": 16.0, "i": 16.0}
@@ -246,7 +247,8 @@ def test_skyview_tile_offline(tmp_path, monkeypatch):
         return [_service_hdu(pixels, 1.584, position.ra.deg, position.dec.deg, 0.5)]
 
     monkeypatch.setattr(SkyView, "get_images", get_images)
-    img, wcs = acquire.skyview_tile(Tile(1, 1024, 150.0, 2.0), 16, 1.584, {"cache_dir": str(tmp_path)})
+    img, wcs = acquire.skyview_tile(Tile(1, 1024, 150.0, 2.0), 16, 1.584,
+                                    with_defaults("search", {"skyview": {"cache_dir": str(tmp_path)}})["skyview"])
     assert img.shape == (3, 16, 16) and float(img[2, 3, 3]) == pytest.approx(0.5)
     assert len(list(tmp_path.glob("*.fits"))) == 3
 
@@ -312,12 +314,13 @@ def test_shard_inference_same_with_and_without_workers(tmp_path):
     model, _ = load_model(tmp_path / "model.pt")
     tiles, _ = plan_tiles({"region": {"ra_min": 149.9, "ra_max": 150.1, "dec_min": 1.9, "dec_max": 2.1}})
     tiles = tiles[:6]
-    images = {"pixels": 64, "pixel_scale_arcsec": PAPER_FIELD_ARCSEC / 64, "stretch": {"output_size": 64}}
+    images = with_defaults("images", {"pixels": 64, "pixel_scale_arcsec": PAPER_FIELD_ARCSEC / 64,
+                                      "stretch": {"output_size": 64}})
     cfg = {"batch_size": 4, "score_min": 0.0, "mock_block_nside": 512}
     runs = []
     for workers in (0, 2):
-        table, stats = run_shard(model, tiles, {**cfg, "workers": workers}, images, sky=_sky(), progress=False,
-                                 log=lambda *a: None)
+        scfg = with_defaults("search", {**cfg, "workers": workers})
+        table, stats = run_shard(model, tiles, scfg, images, sky=_sky(), progress=False, log=lambda *a: None)
         assert stats["n_tiles"] == 6 and stats["tiles_per_s"] > 0
         table.sort(["tile", "score", "ra"])
         runs.append(table)

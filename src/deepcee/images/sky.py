@@ -39,6 +39,7 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
+from deepcee.core.config import schema_defaults
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.seeds import rng
 from deepcee.images import mocksky
@@ -122,7 +123,8 @@ class MockSky:
     def __init__(self, seed: int, mock_cfg: dict | None = None, redmapper: Table | None = None,
                  abell_only: Table | None = None, cache_cells: int = 64):
         self.seed = int(seed)
-        self.mc = {**mocksky.DEFAULT_MOCK, **(mock_cfg or {})}
+        # schemas/images.schema.yaml's images.mock, with this sky's overrides
+        self.mc = {**schema_defaults("images")["mock"], **(mock_cfg or {})}
         if self.mc.get("background", "synthetic") != "synthetic":
             raise DeepCeeError("images.mock.background: the one mock sky renders the synthetic background only")
         self.hp = _healpix(CELL_NSIDE)

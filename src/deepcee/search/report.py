@@ -9,18 +9,16 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
+from deepcee.core.config import with_defaults
 from deepcee.core.files import atomic_path, write_summary
 from deepcee.search import measure
 from deepcee.search.merge import cross_match, load_catalogues, merge_detections, read_shards
-from deepcee.search.stage import SEARCH_DEFAULTS, _sky_config
-
-REPORT_DEFAULTS = {"merge_radius_arcsec": 60.0, "match_radius_arcmin": 3.0, "score_threshold": 0.5,
-                   "purity_thresholds": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], "table_rows": 10}
+from deepcee.search.stage import _sky_config
 
 
 def build_catalogue(config: dict, tiles_path, shard_paths, stats_paths, mcxc_path, out: dict, log=print) -> dict:
     """Merge, cross-match and measure; ``out`` names candidates, summary, the figures and tables."""
-    scfg = {**SEARCH_DEFAULTS, **REPORT_DEFAULTS, **config["search"]}
+    scfg = with_defaults("search", config["search"])  # complete in the workflow already
     t0 = time.perf_counter()
     tiles = Table.read(tiles_path, format="ascii.ecsv")
     det = read_shards(shard_paths)
