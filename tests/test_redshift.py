@@ -262,26 +262,6 @@ def test_config_section_validates(repo):
         check_config(config, repo / "schemas" / "config.schema.yaml", "config.yaml")
 
 
-def test_summary_to_macros():
-    from deepcee.redshift.macros import redshift_macros
-
-    summary = {"interval": 0.95, "outlier_threshold": 0.05,
-               "calibration": {"n_measured": 200, "n_training_clusters": 371, "redshift": {"nmad_in_sample": 0.01}},
-               "sets": {"test": {"n_detections": 50, "n_z_missing": 4, "n_richness_missing": 6,
-                                 "n_recovered_clusters": 33,
-                                 "redshift": {"n": 31, "sigma_nmad": 0.012, "sigma_nmad_ci": [0.009, 0.016],
-                                              "bias": -0.002, "bias_ci": [-0.005, 0.001],
-                                              "outlier_fraction": 0.03, "outlier_fraction_ci": [0.0, 0.1]},
-                                 "richness": {"n": 30, "scatter_log10": 0.15, "scatter_log10_ci": [0.1, 0.2],
-                                              "slope": float("nan"), "slope_ci": [float("nan"), float("nan")]}}}}
-    m = redshift_macros(summary)
-    assert all(name.isalpha() for name in m)
-    assert m["RzTestSigmaZ"] == pytest.approx(0.012) and m["RzTestSigmaZHi"] == pytest.approx(0.016)
-    assert m["RzTestZMissing"] == 4 and m["RzCalibClusters"] == 200 and m["RzIntervalPct"] == pytest.approx(95)
-    assert m["RzTestRichSlope"] is None                 # NaN -> n/a, never a number
-    assert m["RzRedmapperDetections"] is None           # a set that was not run
-
-
 def test_figures_with_and_without_recovered_clusters(tmp_path):
     from deepcee.redshift.figures import plot_redshift, plot_richness
 

@@ -186,9 +186,6 @@ def test_completeness_and_purity_with_intervals():
     assert t["ci_lo"][0] < 0.5 < t["ci_hi"][0]
     p = measure.purity_curve(cands, clusters, 3.0, [0.0, 0.5])
     assert list(p["n_candidates"]) == [3, 2] and list(p["n_real"]) == [2, 1]
-    macros = measure.search_macros({"n_tiles": 78, "completeness": {"n_clusters": 4, "n_found": 1, "fraction": 0.25,
-                                                                    "ci_lo": 0.1, "ci_hi": 0.5}})
-    assert r"\newcommand{\SearchTiles}{78}" in macros and r"\newcommand{\SearchCompleteness}{25}" in macros
 
 
 # --------------------------------------------------------------------------- acquisition (offline)
@@ -329,11 +326,3 @@ def test_shard_inference_same_with_and_without_workers(tmp_path):
     np.testing.assert_allclose(runs[0]["ra"], runs[1]["ra"], atol=1e-6)
     # the owning tile is the one whose pixel holds the box centre
     assert (runs[0]["owned"] == (runs[0]["owner"] == runs[0]["tile_pixel"])).all()
-
-
-def test_blind_search_paragraph_uses_only_defined_macros():
-    import re
-
-    defined = set(re.findall(r"\\newcommand\{\\(\w+)\}", measure.search_macros({})))
-    used = set(re.findall(r"\\(Search\w+)", measure.search_paragraph()))
-    assert used and used <= defined
