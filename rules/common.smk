@@ -135,6 +135,9 @@ SEARCH_OUTPUTS = {
     "fig_skymap_pdf": f"{FIGURES}/fig_search_skymap.pdf",
     "fig_skymap_png": f"{FIGURES}/fig_search_skymap.png",
 }
+# The candidates' redshifts and richnesses use the redshift stage's calibration (which depends on
+# the image stage only: no cycle); with that stage disabled they are flagged instead.
+SEARCH_CALIBRATION = {"calibration": f"{REDSHIFT}/calibration.json"} if REDSHIFT_ENABLED else {}
 
 
 def search_params(*sections):

@@ -3,7 +3,7 @@
 #   config (region | MOC) ──► search_tiles ──► tiles.ecsv (tiles on HEALPix pixel centres, shard of each)
 #   [skyview | hips2fits: search_download_shard, local rules, fill the cache on a node with network]
 #   tiles.ecsv + model.pt ──► search_shard (one job per shard, resumable) ──► shards/shard_{shard}.ecsv
-#   shards ──► search_catalogue ──► candidates.ecsv, summary.json, fig_search_*, tables/search_*
+#   shards + 08_redshift/calibration.json ──► search_catalogue ──► candidates.ecsv, summary.json, fig_search_*, tables/search_*
 #
 # SEARCH, SEARCH_CFG, SEARCH_SHARDS and search_* helpers are in rules/common.smk.
 
@@ -75,7 +75,7 @@ rule search_shard:
 
 
 rule search_catalogue:
-    """Merge, cross-match (redMaPPer, Abell/ACO, MCXC), completeness, purity, sky map, tables."""
+    """Merge, cross-match (redMaPPer, Abell/ACO, MCXC), a z and λ per candidate above the threshold, completeness, purity, sky map, tables."""
     input:
         tiles=f"{SEARCH}/tiles.ecsv",
         detections=expand(f"{SEARCH}/shards/shard_{{shard}}.ecsv", shard=SEARCH_SHARDS),
@@ -83,10 +83,11 @@ rule search_catalogue:
         mcxc=SEARCH_CFG["mcxc"],
         redmapper=config["catalogue"]["bundled"]["redmapper"],
         abell=config["catalogue"]["bundled"]["abell"],
+        **SEARCH_CALIBRATION,
     output:
         **SEARCH_OUTPUTS,
     params:
-        config=search_params("search", "images", "catalogue", "seed"),
+        config=search_params("search", "images", "catalogue", "seed", "redshift"),
     log:
         "logs/search/catalogue.log",
     conda:

@@ -326,3 +326,52 @@ def test_shard_inference_same_with_and_without_workers(tmp_path):
     np.testing.assert_allclose(runs[0]["ra"], runs[1]["ra"], atol=1e-6)
     # the owning tile is the one whose pixel holds the box centre
     assert (runs[0]["owned"] == (runs[0]["owner"] == runs[0]["tile_pixel"])).all()
+
+
+# --------------------------------------------------------------------------- a redshift per candidate
+def _calibration(z0=0.15):
+    """A relation that gives z0 for any colour it is asked about (the wiring, not the science, is tested)."""
+    return {"redshift": {"degree": 1, "coefficients": [z0, 0.0, 0.0], "gr_range": [0.0, 3.0],
+                         "ri_range": [-1.0, 2.0], "colour_margin": 0.0},
+            "richness": {"intercept": 0.0, "slope": 1.0}}
+
+
+def _candidates():
+    """One candidate on the mock cluster (matched to it), one on empty sky, one under the threshold."""
+    return Table({"id": ["DCS00001", "DCS00002", "DCS00003"], "ra": [150.01, 150.4, 150.01],
+                  "dec": [2.0, 2.4, 2.0], "score": [0.9, 0.8, 0.2], "box_arcsec": [300.0, 300.0, 300.0],
+                  "redmapper_id": ["RM1", "", "RM1"], "redmapper_z": [0.15, np.nan, 0.15],
+                  "redmapper_richness": [80.0, np.nan, 80.0]})
+
+
+def test_candidates_get_a_redshift_or_a_flag():
+    from deepcee.search.candidate_redshifts import BELOW_THRESHOLD, estimate_candidates, redshift_summary
+
+    images = with_defaults("images", {"pixels": 200, "pixel_scale_arcsec": PAPER_FIELD_ARCSEC / 200})
+    scfg = with_defaults("search", {"score_threshold": 0.5})
+    rcfg = with_defaults("redshift", {"richness": {"radius_kpc": 400.0}})
+    cands = _candidates()
+    done = estimate_candidates(cands, _calibration(), rcfg, scfg, images, sky=_sky(), log=lambda *a: None)
+    assert done["n_measured"] == 2                      # the 0.2 candidate gets no cutout
+    on, empty, low = cands
+    assert on["z_flag"] == "ok" and on["z_est"] == pytest.approx(0.15)
+    assert on["richness_flag"] == "ok" and on["richness_est"] > 0
+    assert empty["z_flag"] in ("few_galaxies", "no_red_sequence") and np.isnan(empty["z_est"])
+    assert np.isnan(empty["richness_est"]) and empty["richness_flag"] != "ok"
+    assert low["z_flag"] == low["richness_flag"] == BELOW_THRESHOLD and np.isnan(low["z_est"])
+
+    s = redshift_summary(cands, "cal.json", rcfg, scfg, done)
+    assert s["n_measured"] == 2 and s["n_z_ok"] == 1 and s["n_redmapper_matched"] == 1
+    assert s["redmapper"]["n"] == 1 and s["redmapper"]["bias"] == pytest.approx(0.0, abs=1e-9)
+    assert s["redmapper"]["outlier_fraction"] == 0.0
+    assert s["redmapper"]["sigma_nmad"] is None         # a spread of one cluster is not quoted
+
+
+def test_candidates_without_a_calibration_are_flagged_not_measured():
+    from deepcee.search.candidate_redshifts import NO_CALIBRATION, estimate_candidates
+
+    cands = _candidates()
+    done = estimate_candidates(cands, None, with_defaults("redshift"), with_defaults("search"),
+                               with_defaults("images"), sky=None, log=lambda *a: None)
+    assert done["n_measured"] == 0
+    assert list(cands["z_flag"][:2]) == [NO_CALIBRATION] * 2 and np.isnan(cands["z_est"]).all()

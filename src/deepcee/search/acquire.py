@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -186,5 +187,39 @@ def acquire(source: str, tiles: list[Tile], pixels: int, scale: float, *, sky=No
         for t in tiles:
             img, wcs = fetch(t, pixels, scale, cfg[source])
             yield t, img, wcs
+    else:
+        raise DeepCeeError(f"search.source: {source!r} is not mock, skyview or hips2fits")
+
+
+# --------------------------------------------------------------------------- cutouts around positions
+@dataclass(frozen=True)
+class Position:
+    """A cutout centre that is not a tile's (a search candidate); what ``skyview_tile`` and ``hips_tile`` read."""
+
+    name: str
+    ra: float
+    dec: float
+
+
+def cutouts(source: str, positions: Iterable[Position], pixels: int, scale: float, *, sky=None,
+            cfg: dict | None = None, noise: bool = True) -> Iterator[tuple[Position, np.ndarray, WCS]]:
+    """A tile-sized cutout (3 x N x N nMgy, north-up TAN) centred on each position, from ``source``.
+
+    The mock renders each cutout from the one sky through its own WCS (the same objects as
+    the tiles; noise keyed by the position's name); SkyView and hips2fits fetch it like a tile
+    (cached, retried). ``cfg``: the complete ``search`` section.
+    """
+    if source == "mock":
+        if sky is None:
+            raise DeepCeeError("search.source mock: no mock sky given")
+        for p in positions:
+            wcs = make_wcs(float(p.ra), float(p.dec), pixels, scale)
+            img, _ = sky.render(wcs, (pixels, pixels), scale, noise_key=("search-cutout", p.name), noise=noise)
+            yield p, img, wcs
+    elif source in ("skyview", "hips2fits"):
+        fetch = skyview_tile if source == "skyview" else hips_tile
+        for p in positions:
+            img, wcs = fetch(p, pixels, scale, cfg[source])
+            yield p, img, wcs
     else:
         raise DeepCeeError(f"search.source: {source!r} is not mock, skyview or hips2fits")
