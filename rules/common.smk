@@ -30,14 +30,14 @@ FINAL_TARGETS = []
 # is read, so the sections below are complete.
 _IMGCFG = config["images"]
 IMAGE_SHARDS = list(range(int(_IMGCFG["shards"])))
-EVAL_CFG = config.get("evaluate", {})
-KFOLD_K = int(EVAL_CFG.get("kfold", {}).get("k", 0) or 0)
-CLUSTER_SPLIT = bool(EVAL_CFG.get("cluster_split", {}).get("enabled", False))
-RM_CFG = EVAL_CFG.get("redmapper", {})
-REDMAPPER_ENABLED = bool(RM_CFG.get("enabled", True))
+EVAL_CFG = config["evaluate"]
+KFOLD_K = int(EVAL_CFG["kfold"]["k"])
+CLUSTER_SPLIT = bool(EVAL_CFG["cluster_split"]["enabled"])
+RM_CFG = EVAL_CFG["redmapper"]
+REDMAPPER_ENABLED = bool(RM_CFG["enabled"])
 # The comparison views reuse the image stage's settings, on at most 4 shards (a few dozen views).
-_RM_IMGCFG = config.get("images", {})
-RM_SHARDS = list(range(max(1, min(int(_RM_IMGCFG.get("shards", 1)), 4))))
+_RM_IMGCFG = config["images"]
+RM_SHARDS = list(range(max(1, min(int(_RM_IMGCFG["shards"]), 4))))
 
 
 # ---------------------------------------------------------------- catalogue (rules/catalogue.smk)
@@ -57,22 +57,21 @@ def _images_sub(*keys):
 
 # ---------------------------------------------------------------- detector (rules/train.smk)
 def _train_cfg():
-    return config.get("train", {}) or {}
+    return config["train"]
 
 
 def _train_uses_gpu():
-    return str(_train_cfg().get("device", "auto")).startswith("cuda")
+    return str(_train_cfg()["device"]).startswith("cuda")
 
 
 def _predict_uses_gpu():
-    predict = _train_cfg().get("predict", {}) or {}
-    return str(predict.get("device", "auto")).startswith("cuda")
+    return str(_train_cfg()["predict"]["device"]).startswith("cuda")
 
 
 # ---------------------------------------------------------------- evaluate (rules/evaluate.smk)
 def case_study_truth(wildcards):
     """What lies under each case-study box: the mock's truth tables, or SDSS spectroscopic redshifts."""
-    if config["images"].get("source", "mock") == "mock":
+    if config["images"]["source"] == "mock":
         return expand(f"{IMAGES}/truth/truth_{{shard}}.ecsv", shard=IMAGE_SHARDS)
     return [f"{EVALUATE}/sdss_redshifts_test.ecsv"]
 
@@ -99,7 +98,7 @@ def _deep_merge(base, over):
 def _resplit_train_cfg(name):
     """The train section for a re-split model, with evaluate.kfold / cluster_split train_overrides."""
     section = "kfold" if str(name).startswith("kfold") else "cluster_split"
-    return _deep_merge(config.get("train", {}) or {}, config["evaluate"].get(section, {}).get("train_overrides", {}))
+    return _deep_merge(config["train"], config["evaluate"][section]["train_overrides"])
 
 
 # ---------------------------------------------------------------- redMaPPer (rules/redmapper.smk)
@@ -131,6 +130,9 @@ SEARCH_OUTPUTS = {
     "fig_skymap_pdf": f"{FIGURES}/fig23_search_skymap.pdf",
     "fig_skymap_png": f"{FIGURES}/fig23_search_skymap.png",
 }
+# The candidates' redshifts and richnesses use the redshift stage's calibration (which depends on
+# the image stage only: no cycle); with that stage disabled they are flagged instead.
+SEARCH_CALIBRATION = {"calibration": f"{REDSHIFT}/calibration.json"} if REDSHIFT_ENABLED else {}
 
 
 def search_params(*sections):
@@ -140,17 +142,17 @@ def search_params(*sections):
 
 def search_moc_input(wildcards):
     """The MOC file, when the search reads one, is an input of the tiling."""
-    return [SEARCH_CFG["moc"]] if SEARCH_CFG.get("moc") else []
+    return [SEARCH_CFG["moc"]] if SEARCH_CFG["moc"] else []
 
 
 def search_uses_gpu():
-    return str(SEARCH_CFG.get("device", "auto")).startswith("cuda")
+    return str(SEARCH_CFG["device"]).startswith("cuda")
 
 
 def search_shard_inputs(wildcards):
     """Tiles, the model, the bundled catalogues of the mock sky or the shard's downloads."""
-    inputs = {"tiles": f"{SEARCH}/tiles.ecsv", "model": SEARCH_CFG.get("model", f"{TRAIN}/model.pt")}
-    if SEARCH_CFG.get("source", "mock") == "mock":
+    inputs = {"tiles": f"{SEARCH}/tiles.ecsv", "model": SEARCH_CFG["model"]}
+    if SEARCH_CFG["source"] == "mock":
         inputs["redmapper"] = config["catalogue"]["bundled"]["redmapper"]
         inputs["abell"] = config["catalogue"]["bundled"]["abell"]
     else:

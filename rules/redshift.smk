@@ -17,7 +17,7 @@ rule redshift_calibrate:
     output:
         calibration=f"{REDSHIFT}/calibration.json",
     params:
-        redshift=lambda wc: config.get("redshift", {}),
+        redshift=lambda wc: config["redshift"],
         seed=config["seed"],
     log:
         "logs/redshift/calibrate.log",
@@ -37,7 +37,7 @@ rule redshift_test:
     output:
         detections=f"{REDSHIFT}/detections_test.ecsv",
     params:
-        redshift=lambda wc: config.get("redshift", {}),
+        redshift=lambda wc: config["redshift"],
     log:
         "logs/redshift/test.log",
     conda:
@@ -66,7 +66,7 @@ rule redshift_summary:
     output:
         summary=f"{REDSHIFT}/summary.json",
     params:
-        redshift=lambda wc: config.get("redshift", {}),
+        redshift=lambda wc: config["redshift"],
         seed=config["seed"],
         sets=list(REDSHIFT_SETS),
     log:

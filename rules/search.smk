@@ -3,7 +3,8 @@
 #   config (region | MOC) ──► search_tiles ──► tiles.ecsv (tiles on HEALPix pixel centres, shard of each)
 #   [skyview | hips2fits: search_download_shard, local rules, fill the cache on a node with network]
 #   tiles.ecsv + model.pt ──► search_shard (one job per shard, resumable) ──► shards/shard_{shard}.ecsv
-#   shards ──► search_catalogue ──► candidates.ecsv, summary.json, fig21-23_search_*, tables/table_search_*
+#   shards + 08_redshift/calibration.json ──► search_catalogue ──► candidates.ecsv, summary.json, fig21-23_search_*,
+#   tables/table_search_*
 #
 # SEARCH, SEARCH_CFG, SEARCH_SHARDS and search_* helpers are in rules/common.smk.
 
@@ -26,7 +27,7 @@ rule search_tiles:
         "../scripts/search_tiles.py"
 
 
-if SEARCH_CFG.get("source", "mock") != "mock":
+if SEARCH_CFG["source"] != "mock":
 
     # Downloads need the network: on a cluster run them on the login node
     # (`snakemake --cores 1 search_download`), then the shards anywhere.
@@ -63,7 +64,7 @@ rule search_shard:
         stats=f"{SEARCH}/shards/shard_{{shard}}.json",
     params:
         config=search_params("search", "images", "catalogue", "seed"),
-    threads: int(SEARCH_CFG.get("threads", 2))
+    threads: int(SEARCH_CFG["threads"])
     resources:
         gpu=1 if search_uses_gpu() else 0,
     log:
@@ -75,18 +76,19 @@ rule search_shard:
 
 
 rule search_catalogue:
-    """Merge, cross-match (redMaPPer, Abell/ACO, MCXC), completeness, purity, sky map, tables."""
+    """Merge, cross-match (redMaPPer, Abell/ACO, MCXC), a z and λ per candidate above the threshold, completeness, purity, sky map, tables."""
     input:
         tiles=f"{SEARCH}/tiles.ecsv",
         detections=expand(f"{SEARCH}/shards/shard_{{shard}}.ecsv", shard=SEARCH_SHARDS),
         stats=expand(f"{SEARCH}/shards/shard_{{shard}}.json", shard=SEARCH_SHARDS),
-        mcxc=SEARCH_CFG.get("mcxc", "resources/mcxc-clusterdb/mcxc.csv.gz"),
+        mcxc=SEARCH_CFG["mcxc"],
         redmapper=config["catalogue"]["bundled"]["redmapper"],
         abell=config["catalogue"]["bundled"]["abell"],
+        **SEARCH_CALIBRATION,
     output:
         **SEARCH_OUTPUTS,
     params:
-        config=search_params("search", "images", "catalogue", "seed"),
+        config=search_params("search", "images", "catalogue", "seed", "redshift"),
     log:
         "logs/search/catalogue.log",
     conda:

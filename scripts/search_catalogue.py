@@ -11,7 +11,8 @@ def main(snakemake):
            "fig_completeness": [o.fig_completeness_pdf, o.fig_completeness_png],
            "fig_purity": [o.fig_purity_pdf, o.fig_purity_png], "fig_skymap": [o.fig_skymap_pdf, o.fig_skymap_png]}
     build_catalogue(snakemake.params.config, snakemake.input.tiles, snakemake.input.detections,
-                    snakemake.input.stats, snakemake.input.mcxc, out)
+                    snakemake.input.stats, snakemake.input.mcxc, out,
+                    calibration_path=getattr(snakemake.input, "calibration", None))
 
 
 run_script(main, snakemake)

@@ -2,12 +2,12 @@
 
 from deepcee.core.files import run_script, write_json
 from deepcee.search.acquire import acquire
-from deepcee.search.stage import SEARCH_DEFAULTS, read_tiles
+from deepcee.search.stage import read_tiles
 
 
 def main(snakemake):
     config = snakemake.params.config
-    scfg = {**SEARCH_DEFAULTS, **config["search"]}
+    scfg = config["search"]  # validated, schema defaults filled (Snakefile)
     tiles, shards = read_tiles(snakemake.input.tiles)
     shard = int(snakemake.wildcards.shard)
     mine = [t for t, s in zip(tiles, shards) if s == shard]

@@ -156,3 +156,30 @@ def test_boxes_per_image_intervals_and_both_counting_rules_from_the_summary(fake
     assert numbers.format_value("TestBestFOneLo", 0.61234) == "0.6123"
     rows = {m: (pub, ours) for m, _, pub, ours in numbers.comparison_rows(n)}
     assert rows["TestBoxesMedian"] == (300, 150.0) and rows["TestZeroFPNormalised"] == (60997, 5981)
+
+def test_redshift_numbers_from_the_summary():
+    """The redshift stage's macros: letters only, intervals as Lo/Hi, n/a where not measured."""
+    summary = {"interval": 0.95, "outlier_threshold": 0.05,
+               "calibration": {"n_measured": 200, "n_training_clusters": 371, "redshift": {"nmad_in_sample": 0.01}},
+               "sets": {"test": {"n_detections": 50, "n_z_missing": 4, "n_richness_missing": 6,
+                                 "n_recovered_clusters": 33,
+                                 "redshift": {"n": 31, "sigma_nmad": 0.012, "sigma_nmad_ci": [0.009, 0.016],
+                                              "bias": -0.002, "bias_ci": [-0.005, 0.001],
+                                              "outlier_fraction": 0.03, "outlier_fraction_ci": [0.0, 0.1]},
+                                 "richness": {"n": 30, "scatter_log10": 0.15, "scatter_log10_ci": [0.1, 0.2],
+                                              "slope": float("nan"), "slope_ci": [float("nan"), float("nan")]}}}}
+    m = numbers.redshift_numbers(summary)
+    assert all(name.isalpha() for name in m)
+    assert m["RzTestSigmaZ"] == pytest.approx(0.012) and m["RzTestSigmaZHi"] == pytest.approx(0.016)
+    assert m["RzTestZMissing"] == 4 and m["RzCalibClusters"] == 200
+    assert format_value("RzTestRichSlope", m["RzTestRichSlope"]) == r"\textit{n/a}"  # NaN: n/a, never a number
+    assert m["RzRedmapperDetections"] is None           # a set that was not run
+
+
+def test_search_numbers_from_the_summary():
+    m = numbers.search_numbers({"n_tiles": 78, "completeness": {"n_clusters": 4, "n_found": 1, "fraction": 0.25,
+                                                                "ci_lo": 0.1, "ci_hi": 0.5}})
+    assert all(name.isalpha() for name in m)
+    assert m["SearchTiles"] == 78 and m["SearchRedmapperFound"] == 1
+    assert m["SearchCompleteness"] == pytest.approx(25.0) and m["SearchCompletenessHi"] == pytest.approx(50.0)
+    assert m["SearchPurity"] is None                    # no purity in the summary: n/a

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from deepcee.core.config import check_config
+from deepcee.core.config import check_config, with_defaults
 from deepcee.core.errors import DeepCeeError
 from deepcee.images.fits import make_wcs, write_view_fits
 from deepcee.images.labels import LABEL_COLUMNS
@@ -71,6 +71,8 @@ def _label(view, fits, cid, z, lam, split, xf=80.0, yf=80.0):
 CFG = {"richness": {"radius_kpc": 60.0, "luminosity_cut": 0.4},
        "calibration": {"max_clusters": 0, "min_clusters": 6},
        "metrics": {"bootstrap": 50}}
+#: the complete redshift section (schemas/redshift.schema.yaml's defaults), as the workflow passes it
+RZ = with_defaults("redshift")
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +110,7 @@ def test_photometry_finds_sources_on_real_sdss_frame(tmp_path, resources):
             wcss[band] = WCS(hdul[0].header).celestial[300:900, 600:1200]
     path = tmp_path / "real.fits"
     write_view_fits(path, images, wcss)
-    cat = photometry.measure_view(path)
+    cat = photometry.measure_view(path, RZ["photometry"])
     s = cat.sources
     assert cat.pixel_scale_arcsec == pytest.approx(0.396, abs=0.01)
     assert len(cat) >= 30
@@ -123,9 +125,9 @@ def test_photometry_finds_sources_on_real_sdss_frame(tmp_path, resources):
 
 def test_photometry_recovers_injected_colours(tmp_path):
     f = synthetic_view(tmp_path / "v.fits", 0.15, 60.0, seed=1)
-    cat = photometry.measure_view(f)
+    cat = photometry.measure_view(f, RZ["photometry"])
     region = Region(60.0, 60.0, 100.0, 100.0)
-    rs = find_colour(cat, region)
+    rs = find_colour(cat, region, RZ["red_sequence"])
     gr, ri = colour_law(0.15)
     assert rs["flag"] == "ok"
     assert rs["gr"] == pytest.approx(gr, abs=0.05)
@@ -136,7 +138,7 @@ def test_unreadable_fits_is_one_line_error(tmp_path):
     bad = tmp_path / "bad.fits"
     bad.write_text("not a fits file")
     with pytest.raises(DeepCeeError, match="bad.fits"):
-        photometry.measure_view(bad)
+        photometry.measure_view(bad, RZ["photometry"])
 
 
 # --------------------------------------------------------------------------- calibration
@@ -179,7 +181,8 @@ def test_calibration_subsample_is_seeded(survey):
 
 def test_too_few_training_clusters_is_an_error():
     with pytest.raises(DeepCeeError, match="min_clusters"):
-        calibration.fit_redshift([0.9, 1.0], [0.4, 0.4], [0.1, 0.15], {"min_clusters": 8})
+        calibration.fit_redshift([0.9, 1.0], [0.4, 0.4], [0.1, 0.15],
+                                 with_defaults("redshift", {"calibration": {"min_clusters": 8}})["calibration"])
 
 
 # --------------------------------------------------------------------------- detections and flags
@@ -257,26 +260,6 @@ def test_config_section_validates(repo):
     config["redshift"]["richness"]["luminosity_cut"] = -1
     with pytest.raises(DeepCeeError, match="luminosity_cut"):
         check_config(config, repo / "schemas" / "config.schema.yaml", "config.yaml")
-
-
-def test_summary_to_macros():
-    from deepcee.redshift.macros import redshift_macros
-
-    summary = {"interval": 0.95, "outlier_threshold": 0.05,
-               "calibration": {"n_measured": 200, "n_training_clusters": 371, "redshift": {"nmad_in_sample": 0.01}},
-               "sets": {"test": {"n_detections": 50, "n_z_missing": 4, "n_richness_missing": 6,
-                                 "n_recovered_clusters": 33,
-                                 "redshift": {"n": 31, "sigma_nmad": 0.012, "sigma_nmad_ci": [0.009, 0.016],
-                                              "bias": -0.002, "bias_ci": [-0.005, 0.001],
-                                              "outlier_fraction": 0.03, "outlier_fraction_ci": [0.0, 0.1]},
-                                 "richness": {"n": 30, "scatter_log10": 0.15, "scatter_log10_ci": [0.1, 0.2],
-                                              "slope": float("nan"), "slope_ci": [float("nan"), float("nan")]}}}}
-    m = redshift_macros(summary)
-    assert all(name.isalpha() for name in m)
-    assert m["RzTestSigmaZ"] == pytest.approx(0.012) and m["RzTestSigmaZHi"] == pytest.approx(0.016)
-    assert m["RzTestZMissing"] == 4 and m["RzCalibClusters"] == 200 and m["RzIntervalPct"] == pytest.approx(95)
-    assert m["RzTestRichSlope"] is None                 # NaN -> n/a, never a number
-    assert m["RzRedmapperDetections"] is None           # a set that was not run
 
 
 def test_figures_with_and_without_recovered_clusters(tmp_path):

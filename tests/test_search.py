@@ -14,6 +14,7 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
+from deepcee.core.config import with_defaults
 from deepcee.core.errors import DeepCeeError
 from deepcee.images.fits import make_wcs
 from deepcee.images.sky import MockSky, abell_only_positions
@@ -185,9 +186,6 @@ def test_completeness_and_purity_with_intervals():
     assert t["ci_lo"][0] < 0.5 < t["ci_hi"][0]
     p = measure.purity_curve(cands, clusters, 3.0, [0.0, 0.5])
     assert list(p["n_candidates"]) == [3, 2] and list(p["n_real"]) == [2, 1]
-    macros = measure.search_macros({"n_tiles": 78, "completeness": {"n_clusters": 4, "n_found": 1, "fraction": 0.25,
-                                                                    "ci_lo": 0.1, "ci_hi": 0.5}})
-    assert r"\newcommand{\SearchTiles}{78}" in macros and r"\newcommand{\SearchCompleteness}{25}" in macros
 
 
 # --------------------------------------------------------------------------- acquisition (offline)
@@ -220,7 +218,7 @@ def test_hips2fits_tile_offline_cached_retried_converted(tmp_path):
         return _service_hdu(pixels, fov / pixels, ra, dec, 0.01)
 
     tile = Tile(1, 1024, 150.0, 2.0)
-    cfg = {"cache_dir": str(tmp_path), "backoff_s": 0.0}
+    cfg = with_defaults("search", {"hips2fits": {"cache_dir": str(tmp_path), "backoff_s": 0.0}})["hips2fits"]
     with pytest.raises(DeepCeeError, match="nmgy_per_unit.g"):  # no BUNIT, no stated conversion: refused
         acquire.hips_tile(tile, 32, 1.584, cfg, query=query, sleep=lambda s: None)
     cfg["nmgy_per_unit"] = {"g": 16.0, "r": 16.0, "i": 16.0}
@@ -246,7 +244,8 @@ def test_skyview_tile_offline(tmp_path, monkeypatch):
         return [_service_hdu(pixels, 1.584, position.ra.deg, position.dec.deg, 0.5)]
 
     monkeypatch.setattr(SkyView, "get_images", get_images)
-    img, wcs = acquire.skyview_tile(Tile(1, 1024, 150.0, 2.0), 16, 1.584, {"cache_dir": str(tmp_path)})
+    img, wcs = acquire.skyview_tile(Tile(1, 1024, 150.0, 2.0), 16, 1.584,
+                                    with_defaults("search", {"skyview": {"cache_dir": str(tmp_path)}})["skyview"])
     assert img.shape == (3, 16, 16) and float(img[2, 3, 3]) == pytest.approx(0.5)
     assert len(list(tmp_path.glob("*.fits"))) == 3
 
@@ -312,12 +311,13 @@ def test_shard_inference_same_with_and_without_workers(tmp_path):
     model, _ = load_model(tmp_path / "model.pt")
     tiles, _ = plan_tiles({"region": {"ra_min": 149.9, "ra_max": 150.1, "dec_min": 1.9, "dec_max": 2.1}})
     tiles = tiles[:6]
-    images = {"pixels": 64, "pixel_scale_arcsec": PAPER_FIELD_ARCSEC / 64, "stretch": {"output_size": 64}}
+    images = with_defaults("images", {"pixels": 64, "pixel_scale_arcsec": PAPER_FIELD_ARCSEC / 64,
+                                      "stretch": {"output_size": 64}})
     cfg = {"batch_size": 4, "score_min": 0.0, "mock_block_nside": 512}
     runs = []
     for workers in (0, 2):
-        table, stats = run_shard(model, tiles, {**cfg, "workers": workers}, images, sky=_sky(), progress=False,
-                                 log=lambda *a: None)
+        scfg = with_defaults("search", {**cfg, "workers": workers})
+        table, stats = run_shard(model, tiles, scfg, images, sky=_sky(), progress=False, log=lambda *a: None)
         assert stats["n_tiles"] == 6 and stats["tiles_per_s"] > 0
         table.sort(["tile", "score", "ra"])
         runs.append(table)
@@ -328,9 +328,50 @@ def test_shard_inference_same_with_and_without_workers(tmp_path):
     assert (runs[0]["owned"] == (runs[0]["owner"] == runs[0]["tile_pixel"])).all()
 
 
-def test_blind_search_paragraph_uses_only_defined_macros():
-    import re
+# --------------------------------------------------------------------------- a redshift per candidate
+def _calibration(z0=0.15):
+    """A relation that gives z0 for any colour it is asked about (the wiring, not the science, is tested)."""
+    return {"redshift": {"degree": 1, "coefficients": [z0, 0.0, 0.0], "gr_range": [0.0, 3.0],
+                         "ri_range": [-1.0, 2.0], "colour_margin": 0.0},
+            "richness": {"intercept": 0.0, "slope": 1.0}}
 
-    defined = set(re.findall(r"\\newcommand\{\\(\w+)\}", measure.search_macros({})))
-    used = set(re.findall(r"\\(Search\w+)", measure.search_paragraph()))
-    assert used and used <= defined
+
+def _candidates():
+    """One candidate on the mock cluster (matched to it), one on empty sky, one under the threshold."""
+    return Table({"id": ["DCS00001", "DCS00002", "DCS00003"], "ra": [150.01, 150.4, 150.01],
+                  "dec": [2.0, 2.4, 2.0], "score": [0.9, 0.8, 0.2], "box_arcsec": [300.0, 300.0, 300.0],
+                  "redmapper_id": ["RM1", "", "RM1"], "redmapper_z": [0.15, np.nan, 0.15],
+                  "redmapper_richness": [80.0, np.nan, 80.0]})
+
+
+def test_candidates_get_a_redshift_or_a_flag():
+    from deepcee.search.candidate_redshifts import BELOW_THRESHOLD, estimate_candidates, redshift_summary
+
+    images = with_defaults("images", {"pixels": 200, "pixel_scale_arcsec": PAPER_FIELD_ARCSEC / 200})
+    scfg = with_defaults("search", {"score_threshold": 0.5})
+    rcfg = with_defaults("redshift", {"richness": {"radius_kpc": 400.0}})
+    cands = _candidates()
+    done = estimate_candidates(cands, _calibration(), rcfg, scfg, images, sky=_sky(), log=lambda *a: None)
+    assert done["n_measured"] == 2                      # the 0.2 candidate gets no cutout
+    on, empty, low = cands
+    assert on["z_flag"] == "ok" and on["z_est"] == pytest.approx(0.15)
+    assert on["richness_flag"] == "ok" and on["richness_est"] > 0
+    assert empty["z_flag"] in ("few_galaxies", "no_red_sequence") and np.isnan(empty["z_est"])
+    assert np.isnan(empty["richness_est"]) and empty["richness_flag"] != "ok"
+    assert low["z_flag"] == low["richness_flag"] == BELOW_THRESHOLD and np.isnan(low["z_est"])
+
+    s = redshift_summary(cands, "cal.json", rcfg, scfg, done)
+    assert s["n_measured"] == 2 and s["n_z_ok"] == 1 and s["n_redmapper_matched"] == 1
+    assert s["redmapper"]["n"] == 1 and s["redmapper"]["bias"] == pytest.approx(0.0, abs=1e-9)
+    assert s["redmapper"]["outlier_fraction"] == 0.0
+    assert s["redmapper"]["sigma_nmad"] is None         # a spread of one cluster is not quoted
+
+
+def test_candidates_without_a_calibration_are_flagged_not_measured():
+    from deepcee.search.candidate_redshifts import NO_CALIBRATION, estimate_candidates
+
+    cands = _candidates()
+    done = estimate_candidates(cands, None, with_defaults("redshift"), with_defaults("search"),
+                               with_defaults("images"), sky=None, log=lambda *a: None)
+    assert done["n_measured"] == 0
+    assert list(cands["z_flag"][:2]) == [NO_CALIBRATION] * 2 and np.isnan(cands["z_est"]).all()

@@ -51,11 +51,14 @@ def bench(config: dict, model_path=None, n_tiles=16, batch_size=8, devices=("cpu
     from deepcee.images.stretch import native_factor, to_rgb
     from deepcee.search.acquire import mock_tiles
     from deepcee.search.merge import merge_detections
-    from deepcee.search.stage import SEARCH_DEFAULTS, _sky_config, boxes_to_sky, resolve_precision
+    from deepcee.core.config import with_defaults
+    from deepcee.search.stage import _sky_config, boxes_to_sky, resolve_precision
     from deepcee.search.tiles import owner_pixel, plan_tiles
 
-    scfg = {**SEARCH_DEFAULTS, **config["search"]}
-    images = config["images"]
+    # a config read from YAML, outside Snakemake: the schemas fill what it leaves out
+    scfg = with_defaults("search", config["search"])
+    images = with_defaults("images", config["images"])
+    config = {**config, "search": scfg, "images": images}
     pixels, scale = int(images["pixels"]), float(images["pixel_scale_arcsec"])
     out_size = int(images["stretch"]["output_size"])
     tiles, info = plan_tiles(scfg, pixels * scale)
@@ -71,7 +74,7 @@ def bench(config: dict, model_path=None, n_tiles=16, batch_size=8, devices=("cpu
     t0 = time.perf_counter()
     tensors = []
     for _, img, wcs in acquired:
-        rgb = to_rgb({b: img[j] for j, b in enumerate("gri")}, images["stretch"].get("limits", {}), out_size,
+        rgb = to_rgb({b: img[j] for j, b in enumerate("gri")}, images["stretch"]["limits"], out_size,
                      native_factor(wcs))
         tensors.append(torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).contiguous())
     res["stretch_tiles_per_s"] = len(tensors) / (time.perf_counter() - t0)

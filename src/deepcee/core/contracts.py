@@ -120,7 +120,9 @@ SUMMARIES: dict[str, SummaryContract] = {c.name: c for c in (
                     {"source": "str", "area_deg2": "number", "n_tiles": "number", "nside": "number",
                      "shards": "number", "score_threshold": "number", "merge_radius_arcsec": "number",
                      "match_radius_arcmin": "number", "n_candidates_above_threshold": "number", "n_known": "number",
-                     "n_new": "number", "completeness": "object", "purity": "object", "timings": "object"}),
+                     "n_new": "number", "completeness": "object", "purity": "object", "timings": "object",
+                     # the candidates' z and λ (deepcee.search.candidate_redshifts.redshift_summary)
+                     "redshift": "object"}),
     SummaryContract("redshift_summary", "08_redshift/summary.json",
                     {"calibration": "object", "outlier_threshold": "number", "sets": "object"}),
 )}

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table, vstack
 
+from deepcee.core.config import with_defaults
 from deepcee.core.cosmology import arcsec_to_kpc
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.text import latex_escape
@@ -46,7 +47,6 @@ from deepcee.evaluate import metrics
 PAPER_CASE_DISTANCES_KPC = (88.0, 158.0, 220.0, 1163.0)
 FP_CLASSES = ("duplicate on the found target", "on another catalogued cluster", "on an uncatalogued group",
               "on a bright star or foreground galaxy", "near the target but > 100 kpc", "nothing")
-FP_DEFAULTS = {"on_kpc": 250.0, "on_arcsec": 30.0, "bright_star_mag": 14.0, "near_kpc": 500.0}
 TRUTH_REQUIRED = ("view", "member", "group", "central", "ra", "dec", "mag_r", "z")
 
 
@@ -121,9 +121,13 @@ def false_positives(res: dict) -> Table:
 
 
 def classify_false_positives(fps: Table, truth: Table, mock: Table, sample: Table | None,
-                             found: np.ndarray, distance_kpc: float = 100.0, **kw) -> Table:
-    """Each FP with its class (``FP_CLASSES``, first match wins; thresholds in ``FP_DEFAULTS``)."""
-    p = {**FP_DEFAULTS, **{k: v for k, v in kw.items() if v is not None}}
+                             found: np.ndarray, distance_kpc: float = 100.0, cfg: dict | None = None) -> Table:
+    """Each FP with its class (``FP_CLASSES``, first match wins).
+
+    ``cfg``: the ``evaluate.false_positives`` section (its thresholds; complete in the workflow), checked
+    and filled from schemas/evaluate.schema.yaml for callers outside it.
+    """
+    p = with_defaults("evaluate", {"false_positives": cfg or {}})["false_positives"]
     near_label = f"near the target but > {distance_kpc:g} kpc"
     out = fps.copy()
     classes = []
@@ -220,7 +224,7 @@ def case_studies(predictions, labels, sample, truth_paths, distances, recovered,
 
     # false positives, classified
     fps = dist[~np.asarray(dist["tp_centre"], dtype=bool)] if len(dist) else dist
-    classified = classify_false_positives(fps, truth, mock, sample_t, found, distance_kpc, **(fp_cfg or {}))
+    classified = classify_false_positives(fps, truth, mock, sample_t, found, distance_kpc, fp_cfg)
     rows = breakdown(classified, distance_kpc)
     with atomic_path(out["fp_ecsv"]) as tmp:
         classified.write(tmp, format="ascii.ecsv", overwrite=True)

@@ -23,10 +23,10 @@ from typing import Callable
 import numpy as np
 from astropy.table import Table, vstack
 
+from deepcee.core.config import with_defaults
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import atomic_path
 
-SDSS_DEFAULTS = {"width_arcsec": 1400.0, "cache_dir": ".cache/sdss", "retries": 4, "backoff_s": 2.0, "dz": 0.01}
 PHOTOOBJ_FIELDS = ["ra", "dec", "objid"]
 SPECOBJ_FIELDS = ["z", "class"]
 
@@ -104,11 +104,15 @@ def membership(z, cls, z_cluster: float, dz: float = 0.01) -> np.ndarray:
 
 def truth_from_sdss(labels: Table, out_path, cfg: dict | None = None, query: Callable | None = None,
                     sleep: Callable[[float], None] = time.sleep) -> Table:
-    """The case studies' truth table for the test views of ``labels`` from SDSS spectra."""
+    """The case studies' truth table for the test views of ``labels`` from SDSS spectra.
+
+    ``cfg``: the ``evaluate.sdss_redshifts`` section (complete in the workflow), checked and filled
+    from schemas/evaluate.schema.yaml for callers outside it.
+    """
     from deepcee.evaluate.metrics import truth_table
     from deepcee.images.mocksky import TRUTH_COLUMNS
 
-    c = {**SDSS_DEFAULTS, **{k: v for k, v in (cfg or {}).items() if v is not None}}
+    c = with_defaults("evaluate", {"sdss_redshifts": cfg or {}})["sdss_redshifts"]
     parts = []
     for row in truth_table(labels):
         spec = spec_redshifts(float(row["ra"]), float(row["dec"]), width_arcsec=float(c["width_arcsec"]),

@@ -12,10 +12,6 @@ import numpy as np
 
 from deepcee.core.errors import DeepCeeError
 
-#: Defaults of the ``redshift.calibration`` config section (schemas/redshift.schema.yaml).
-DEFAULTS = {"degree": 2, "clip_sigma": 3.0, "clip_iterations": 5, "min_clusters": 8, "colour_margin": 0.15}
-
-
 def design_matrix(gr, ri, degree: int) -> np.ndarray:
     """Columns 1, gr, ri, gr², gr·ri, ri², ... up to total ``degree``."""
     gr = np.asarray(gr, dtype=float)
@@ -48,9 +44,11 @@ def _clipped_lstsq(X, y, clip_sigma: float, iterations: int, what: str):
     return coef, keep
 
 
-def fit_redshift(gr, ri, z, cfg: dict | None = None, what: str = "redshift calibration") -> dict:
-    """Fit z = P(g−r, r−i) on training clusters; a relation of too few clusters is an error."""
-    cfg = {**DEFAULTS, **(cfg or {})}
+def fit_redshift(gr, ri, z, cfg: dict, what: str = "redshift calibration") -> dict:
+    """Fit z = P(g−r, r−i) on training clusters; a relation of too few clusters is an error.
+
+    ``cfg``: the complete ``redshift.calibration`` section (schemas/redshift.schema.yaml).
+    """
     gr, ri, z = (np.asarray(a, dtype=float) for a in (gr, ri, z))
     ok = np.isfinite(gr) & np.isfinite(ri) & np.isfinite(z)
     if ok.sum() < int(cfg["min_clusters"]):
@@ -81,9 +79,8 @@ def apply_redshift(relation: dict, gr, ri) -> tuple[np.ndarray, np.ndarray]:
     return z, inside
 
 
-def fit_richness(count, richness, cfg: dict | None = None, what: str = "richness calibration") -> dict:
-    """Fit log10 λ = a + b log10 N (N: background-subtracted red members, N > 0)."""
-    cfg = {**DEFAULTS, **(cfg or {})}
+def fit_richness(count, richness, cfg: dict, what: str = "richness calibration") -> dict:
+    """Fit log10 λ = a + b log10 N (N: background-subtracted red members, N > 0); ``cfg`` as in fit_redshift."""
     n, lam = np.asarray(count, dtype=float), np.asarray(richness, dtype=float)
     ok = np.isfinite(n) & (n > 0) & np.isfinite(lam) & (lam > 0)
     if ok.sum() < int(cfg["min_clusters"]):

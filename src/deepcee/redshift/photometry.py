@@ -17,10 +17,6 @@ from astropy.wcs import WCS
 from deepcee.core.errors import DeepCeeError
 from deepcee.images.fits import BANDS, pixel_area_arcsec2, read_view_fits
 
-#: Defaults of the ``redshift.photometry`` config section (schemas/redshift.schema.yaml).
-DEFAULTS = {"detect_sigma": 3.0, "min_area_arcsec2": 2.0, "aperture_radius_arcsec": 2.5,
-            "kron_min_radius_arcsec": 3.5, "max_sources": 20000}
-
 COLUMNS = ("x", "y", "mag_r", "mag_g_ap", "mag_r_ap", "mag_i_ap", "gr", "ri", "gr_err", "ri_err", "flag")
 
 
@@ -71,27 +67,44 @@ def _other_grids(path) -> dict:
     return out
 
 
-def measure_view(path, cfg: dict | None = None) -> ViewCatalogue:
-    """Detect in r, measure g, r, i in one aperture; bad FITS is a one-line DeepCeeError."""
+def measure_view(path, cfg: dict) -> ViewCatalogue:
+    """Detect in r, measure g, r, i in one aperture; bad FITS is a one-line DeepCeeError.
+
+    ``cfg``: the complete ``redshift.photometry`` section (schemas/redshift.schema.yaml).
+    """
+    bands = read_view_fits(path, wcs_bands=("r",))
+    return measure_bands({b: bands[b][0] for b in BANDS}, bands["r"][1], cfg, path, other=_other_grids(path))
+
+
+def measure_image(image: np.ndarray, wcs: WCS, cfg: dict, label: str) -> ViewCatalogue:
+    """As measure_view, for an in-memory 3 x N x N (g, r, i; nMgy per pixel; FITS orientation) image on
+    one grid, e.g. a search cutout (search/acquire.py's layout); ``label`` names it in errors."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[0] != len(BANDS):
+        raise DeepCeeError(f"{label}: expected a {len(BANDS)} x N x N image (g, r, i), got shape {image.shape}")
+    return measure_bands({b: image[k] for k, b in enumerate(BANDS)}, wcs, cfg, label)
+
+
+def measure_bands(data: dict, r_wcs: WCS, cfg: dict, path, other: dict | None = None) -> ViewCatalogue:
+    """The photometry of measure_view on band arrays (nMgy per pixel); ``other``: the WCS of any band
+    not on the r grid (real SDSS frames)."""
     import sep
 
-    cfg = {**DEFAULTS, **(cfg or {})}
-    bands = read_view_fits(path, wcs_bands=("r",))
-    other = _other_grids(path)
-    r_data, r_wcs = bands["r"]
+    other = other or {}
+    r_data = data["r"]
     scale = float(np.sqrt(pixel_area_arcsec2(r_wcs)))
     images, rms = {}, {}
     for band in BANDS:
-        data = _native(bands[band][0])
-        bad = ~np.isfinite(data)
+        pixels = _native(data[band])
+        bad = ~np.isfinite(pixels)
         if bad.all():
             raise DeepCeeError(f"{path}: extension {band.upper()} holds no finite pixel")
-        data[bad] = 0.0
+        pixels[bad] = 0.0
         try:
-            bkg = sep.Background(data, mask=bad, bw=64, bh=64, fw=3, fh=3)
+            bkg = sep.Background(pixels, mask=bad, bw=64, bh=64, fw=3, fh=3)
         except Exception as err:  # noqa: BLE001 -- sep raises plain Exceptions for degenerate images
             raise DeepCeeError(f"{path}: background of extension {band.upper()} failed ({err})") from None
-        images[band] = data - bkg.back()
+        images[band] = pixels - bkg.back()
         rms[band] = float(bkg.globalrms) if np.isfinite(bkg.globalrms) and bkg.globalrms > 0 else 1e-6
     min_area = max(3, round(float(cfg["min_area_arcsec2"]) / scale**2))
     sep.set_extract_pixstack(max(300000, 4 * r_data.size))

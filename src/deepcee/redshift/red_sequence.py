@@ -16,11 +16,6 @@ import numpy as np
 from deepcee.core.cosmology import COSMO, kpc_to_arcsec
 from deepcee.redshift.photometry import ViewCatalogue
 
-#: Defaults of the ``redshift.red_sequence`` config section (schemas/redshift.schema.yaml).
-DEFAULTS = {"mag_limit_r": 21.0, "gr_range": [0.3, 2.2], "ri_range": [0.0, 1.0], "kernel_mag": 0.05,
-            "halfwidth_gr": 0.12, "halfwidth_ri": 0.08, "iterations": 8, "min_galaxies": 4,
-            "min_excess": 2.0, "background_inner": 1.25, "min_background_fraction": 0.08}
-
 #: M*_r − 5 log10 h = −20.44 in the ^{0.1}r band (Blanton et al. 2003, ApJ 592, 819), at the
 #: workflow's h = 0.71 (deepcee.core.cosmology): −20.44 + 5 log10 0.71.
 M_STAR_R = -20.44 + 5.0 * np.log10(0.71)
@@ -103,13 +98,13 @@ def m_star_r(z) -> np.ndarray:
     return COSMO.distmod(np.clip(z, 1e-3, None)).value + M_STAR_R
 
 
-def find_colour(cat: ViewCatalogue, region: Region, cfg: dict | None = None) -> dict:
+def find_colour(cat: ViewCatalogue, region: Region, cfg: dict) -> dict:
     """The red-sequence colour inside ``region`` with the field subtracted.
 
+    ``cfg``: the complete ``redshift.red_sequence`` section (schemas/redshift.schema.yaml).
     Returns ``gr``, ``ri`` (NaN when not measured), ``flag`` (one of FLAGS), the box
     counts ``n_box``, ``n_background_expected`` and ``excess`` in the colour window.
     """
-    cfg = {**DEFAULTS, **(cfg or {})}
     out = {"gr": np.nan, "ri": np.nan, "n_box": 0, "n_background_expected": np.nan, "excess": np.nan,
            "flag": "ok"}
     s = cat.sources
@@ -173,13 +168,12 @@ def find_colour(cat: ViewCatalogue, region: Region, cfg: dict | None = None) -> 
 
 
 def count_members(cat: ViewCatalogue, region: Region, gr: float, ri: float, z: float, radius_kpc: float,
-                  luminosity_cut: float, cfg: dict | None = None) -> dict:
+                  luminosity_cut: float, cfg: dict) -> dict:
     """Red-sequence galaxies brighter than ``luminosity_cut`` L* at z within ``radius_kpc``, field subtracted.
 
     Returns ``count`` (background-subtracted, may be ≤ 0), ``n_raw``, ``n_background_expected``,
-    ``coverage`` (fraction of the circle inside the image) and ``mag_cut``.
+    ``coverage`` (fraction of the circle inside the image) and ``mag_cut``; ``cfg`` as in find_colour.
     """
-    cfg = {**DEFAULTS, **(cfg or {})}
     s = cat.sources
     mag_cut = float(m_star_r(z) - 2.5 * np.log10(luminosity_cut))
     radius_px = float(kpc_to_arcsec(radius_kpc, z)) / cat.pixel_scale_arcsec

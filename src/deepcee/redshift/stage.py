@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
+from deepcee.core.config import with_defaults
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import read_ecsv, write_ecsv, write_json, write_summary
 from deepcee.core.seeds import rng
@@ -21,30 +22,9 @@ from deepcee.images.labels import png_to_fits
 from deepcee.redshift import calibration, photometry, red_sequence
 from deepcee.redshift.red_sequence import Region
 
-#: The ``redshift:`` config section's defaults (schemas/redshift.schema.yaml holds the same).
-DEFAULTS = {
-    "enabled": True,
-    "photometry": dict(photometry.DEFAULTS),
-    "red_sequence": dict(red_sequence.DEFAULTS),
-    "calibration": {**calibration.DEFAULTS, "max_clusters": 200},
-    "richness": {"radius_kpc": 400.0, "luminosity_cut": 0.4},
-    "metrics": {"outlier_threshold": 0.05, "bootstrap": 1000, "interval": 0.95},
-}
-
 DETECTION_COLUMNS = ("view", "score", "ra", "dec", "x0", "y0", "x1", "y1", "z_est", "z_flag", "richness_est",
                      "richness_flag", "gr_rs", "ri_rs", "n_box", "colour_excess", "member_excess",
                      "member_coverage", "matched", "primary", "cluster_id", "z_cat", "lambda_cat", "distance_kpc")
-
-
-def merged_cfg(cfg: dict | None) -> dict:
-    """The redshift section over its defaults, one level deep (what Snakemake's validate fills)."""
-    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULTS.items()}
-    for key, value in (cfg or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key].update({k: v for k, v in value.items() if v is not None})
-        else:
-            out[key] = value
-    return out
 
 
 def _output_size(labels: Table, where: str) -> int:
@@ -116,7 +96,7 @@ def calibration_sample(labels: Table, max_clusters: int, seed: int) -> Table:
 
 def calibrate(labels_path, out_json, cfg: dict | None, seed: int, log=print) -> dict:
     """Measure the red sequence in each sampled training cluster's true box; fit z(colour), then λ(count)."""
-    cfg = merged_cfg(cfg)
+    cfg = with_defaults("redshift", cfg)  # complete in the workflow already; defaults for other callers
     labels = read_ecsv(labels_path, required=("view", "fits", "cluster_id", "z", "richness", "x0", "y0", "x1",
                                               "y1", "split"), what="labels")
     size = _output_size(labels, str(labels_path))
@@ -196,7 +176,7 @@ def _chosen(summary_path) -> dict:
 def estimate(predictions_path, labels_path, summary_path, calibration_path, out_path, cfg: dict | None,
              log=print) -> Table:
     """z and richness for every detection passing the evaluation's chosen threshold (+ truth for TPs)."""
-    cfg = merged_cfg(cfg)
+    cfg = with_defaults("redshift", cfg)  # complete in the workflow already; defaults for other callers
     rel = read_calibration(calibration_path)
     chosen = _chosen(summary_path)
     predictions = read_ecsv(predictions_path, required=("view", "score", "ra", "dec", "x0", "y0", "x1", "y1"),
@@ -341,7 +321,7 @@ def set_summary(table: Table, cfg: dict, gen: np.random.Generator) -> dict:
 
 def summarize(detections: dict, calibration_path, out_json, cfg: dict | None, seed: int, log=print) -> dict:
     """``results/08_redshift/summary.json``: per set (test, redmapper) the metrics and the flagged counts."""
-    cfg = merged_cfg(cfg)
+    cfg = with_defaults("redshift", cfg)  # complete in the workflow already; defaults for other callers
     cal = read_calibration(calibration_path)
     sets = {}
     for name, path in detections.items():

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,11 +36,8 @@ from astropy.wcs import WCS
 
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import atomic_path
-from deepcee.images.fits import BANDS, DEFAULT_SURVEYS, fetch_skyview_band, make_wcs
+from deepcee.images.fits import BANDS, fetch_skyview_band, make_wcs
 from deepcee.search.tiles import Tile, _healpix, _tan_offsets
-
-DEFAULT_HIPS = {"g": "CDS/P/SDSS9/g", "r": "CDS/P/SDSS9/r", "i": "CDS/P/SDSS9/i"}
-
 
 # --------------------------------------------------------------------------- the mock sky
 def block_of(tile: Tile, block_nside: int) -> int:
@@ -78,13 +76,16 @@ def mock_tiles(sky, tiles: Iterable[Tile], pixels: int, scale: float, block_nsid
 
 # --------------------------------------------------------------------------- SkyView
 def skyview_tile(tile: Tile, pixels: int, scale: float, cfg: dict, **kwargs) -> tuple[np.ndarray, WCS]:
-    """One tile through SkyView (images/fits.py's cached, retried path), all bands on one grid."""
-    surveys = {**DEFAULT_SURVEYS, **(cfg.get("surveys") or {})}
+    """One tile through SkyView (images/fits.py's cached, retried path), all bands on one grid.
+
+    ``cfg`` is the complete ``search.skyview`` section (schemas/search.schema.yaml's defaults filled).
+    """
+    surveys = cfg["surveys"]
     out, wcs = [], None
     for band in BANDS:
         hdu = fetch_skyview_band(tile.ra, tile.dec, surveys[band], pixels, scale,
-                                 cache_dir=cfg.get("cache_dir", ".cache/skyview"), retries=int(cfg.get("retries", 4)),
-                                 backoff_s=float(cfg.get("backoff_s", 2.0)), timeout_s=float(cfg.get("timeout_s", 120)),
+                                 cache_dir=cfg["cache_dir"], retries=int(cfg["retries"]),
+                                 backoff_s=float(cfg["backoff_s"]), timeout_s=float(cfg["timeout_s"]),
                                  label=tile.name, band=band, **kwargs)
         out.append(np.asarray(hdu.data, dtype=np.float32))
         if band == "r":
@@ -144,14 +145,17 @@ def fetch_hips_band(ra: float, dec: float, hips: str, pixels: int, scale: float,
 
 
 def hips_tile(tile: Tile, pixels: int, scale: float, cfg: dict, **kwargs) -> tuple[np.ndarray, WCS]:
-    """One tile from the SDSS DR9 HiPS, in nMgy per tile pixel (see the module docstring)."""
-    surveys = {**DEFAULT_HIPS, **(cfg.get("surveys") or {})}
-    per_unit = {k: float(v) for k, v in (cfg.get("nmgy_per_unit") or {}).items()}
+    """One tile from the SDSS DR9 HiPS, in nMgy per tile pixel (see the module docstring).
+
+    ``cfg`` is the complete ``search.hips2fits`` section (schemas/search.schema.yaml's defaults filled).
+    """
+    surveys = cfg["surveys"]
+    per_unit = {k: float(v) for k, v in (cfg["nmgy_per_unit"] or {}).items()}
     out, wcs = [], None
     for band in BANDS:
         hdu = fetch_hips_band(tile.ra, tile.dec, surveys[band], pixels, scale,
-                              cache_dir=cfg.get("cache_dir", ".cache/hips2fits"), retries=int(cfg.get("retries", 4)),
-                              backoff_s=float(cfg.get("backoff_s", 2.0)), timeout_s=float(cfg.get("timeout_s", 120)),
+                              cache_dir=cfg["cache_dir"], retries=int(cfg["retries"]),
+                              backoff_s=float(cfg["backoff_s"]), timeout_s=float(cfg["timeout_s"]),
                               label=tile.name, **kwargs)
         bunit = str(hdu.header.get("BUNIT", "")).strip().lower()
         if band in per_unit:
@@ -172,8 +176,8 @@ def hips_tile(tile: Tile, pixels: int, scale: float, cfg: dict, **kwargs) -> tup
 
 def acquire(source: str, tiles: list[Tile], pixels: int, scale: float, *, sky=None, cfg: dict | None = None,
             block_nside: int = 128, noise: bool = True) -> Iterator[tuple[Tile, np.ndarray, WCS]]:
-    """Tiles with their pixels from ``source`` (mock | skyview | hips2fits)."""
-    cfg = cfg or {}
+    """Tiles with their pixels from ``source`` (mock | skyview | hips2fits); ``cfg``: the complete
+    ``search`` section (its ``skyview`` / ``hips2fits`` sub-sections are read for those sources)."""
     if source == "mock":
         if sky is None:
             raise DeepCeeError("search.source mock: no mock sky given")
@@ -181,7 +185,41 @@ def acquire(source: str, tiles: list[Tile], pixels: int, scale: float, *, sky=No
     elif source in ("skyview", "hips2fits"):
         fetch = skyview_tile if source == "skyview" else hips_tile
         for t in tiles:
-            img, wcs = fetch(t, pixels, scale, cfg.get(source, {}))
+            img, wcs = fetch(t, pixels, scale, cfg[source])
             yield t, img, wcs
+    else:
+        raise DeepCeeError(f"search.source: {source!r} is not mock, skyview or hips2fits")
+
+
+# --------------------------------------------------------------------------- cutouts around positions
+@dataclass(frozen=True)
+class Position:
+    """A cutout centre that is not a tile's (a search candidate); what ``skyview_tile`` and ``hips_tile`` read."""
+
+    name: str
+    ra: float
+    dec: float
+
+
+def cutouts(source: str, positions: Iterable[Position], pixels: int, scale: float, *, sky=None,
+            cfg: dict | None = None, noise: bool = True) -> Iterator[tuple[Position, np.ndarray, WCS]]:
+    """A tile-sized cutout (3 x N x N nMgy, north-up TAN) centred on each position, from ``source``.
+
+    The mock renders each cutout from the one sky through its own WCS (the same objects as
+    the tiles; noise keyed by the position's name); SkyView and hips2fits fetch it like a tile
+    (cached, retried). ``cfg``: the complete ``search`` section.
+    """
+    if source == "mock":
+        if sky is None:
+            raise DeepCeeError("search.source mock: no mock sky given")
+        for p in positions:
+            wcs = make_wcs(float(p.ra), float(p.dec), pixels, scale)
+            img, _ = sky.render(wcs, (pixels, pixels), scale, noise_key=("search-cutout", p.name), noise=noise)
+            yield p, img, wcs
+    elif source in ("skyview", "hips2fits"):
+        fetch = skyview_tile if source == "skyview" else hips_tile
+        for p in positions:
+            img, wcs = fetch(p, pixels, scale, cfg[source])
+            yield p, img, wcs
     else:
         raise DeepCeeError(f"search.source: {source!r} is not mock, skyview or hips2fits")

@@ -9,18 +9,24 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
+from deepcee.core.config import with_defaults
 from deepcee.core.files import atomic_path, write_summary
+from deepcee.redshift.stage import read_calibration
 from deepcee.search import measure
+from deepcee.search.candidate_redshifts import estimate_candidates, redshift_summary
 from deepcee.search.merge import cross_match, load_catalogues, merge_detections, read_shards
-from deepcee.search.stage import SEARCH_DEFAULTS, _sky_config
-
-REPORT_DEFAULTS = {"merge_radius_arcsec": 60.0, "match_radius_arcmin": 3.0, "score_threshold": 0.5,
-                   "purity_thresholds": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], "table_rows": 10}
+from deepcee.search.stage import _sky_config
 
 
-def build_catalogue(config: dict, tiles_path, shard_paths, stats_paths, mcxc_path, out: dict, log=print) -> dict:
-    """Merge, cross-match and measure; ``out`` names candidates, summary, the figures and tables."""
-    scfg = {**SEARCH_DEFAULTS, **REPORT_DEFAULTS, **config["search"]}
+def build_catalogue(config: dict, tiles_path, shard_paths, stats_paths, mcxc_path, out: dict, log=print,
+                    calibration_path=None) -> dict:
+    """Merge, cross-match and measure; ``out`` names candidates, summary, the figures and tables.
+
+    ``calibration_path``: the redshift stage's calibration.json, which gives the candidates at or
+    above ``search.score_threshold`` a redshift and a richness (None: they are flagged instead).
+    """
+    scfg = with_defaults("search", config["search"])  # complete in the workflow already
+    rcfg = with_defaults("redshift", config["redshift"])
     t0 = time.perf_counter()
     tiles = Table.read(tiles_path, format="ascii.ecsv")
     det = read_shards(shard_paths)
@@ -29,6 +35,14 @@ def build_catalogue(config: dict, tiles_path, shard_paths, stats_paths, mcxc_pat
     cats = load_catalogues(config, mcxc_path)
     radius = float(scfg["match_radius_arcmin"])
     cands = cross_match(cands, cats, radius)
+    real_data = scfg["source"] != "mock"
+    sky = None
+    if not real_data:
+        from deepcee.images.sky import sky_from_config
+
+        sky = sky_from_config(_sky_config(config))
+    calibration = None if calibration_path is None else read_calibration(calibration_path)
+    measured = estimate_candidates(cands, calibration, rcfg, scfg, config["images"], sky=sky, log=log)
     cands.meta.update({"source": scfg["source"], "nside": int(tiles.meta.get("nside", 0)),
                        "score_min": float(scfg["score_min"]),
                        "description": "Deep-CEE blind search candidates: one per cluster after tile ownership "
@@ -42,14 +56,10 @@ def build_catalogue(config: dict, tiles_path, shard_paths, stats_paths, mcxc_pat
     by_rich = measure.completeness(in_area, cands, thr, radius, "richness", measure.RICHNESS_BINS)
     by_z = measure.completeness(in_area, cands, thr, radius, "z", measure.Z_BINS)
     overall = measure.completeness(in_area, cands, thr, radius, "richness", [0, 1e9])
-    real_data = scfg["source"] != "mock"
     if real_data:
         truth = Table({"ra": np.asarray(cands["ra"], float)[np.asarray(cands["known"], bool)],
                        "dec": np.asarray(cands["dec"], float)[np.asarray(cands["known"], bool)]})
     else:
-        from deepcee.images.sky import sky_from_config
-
-        sky = sky_from_config(_sky_config(config))
         pad = 0.3
         truth = sky.truth_in(float(np.min(tiles["ra"])) - pad, float(np.max(tiles["ra"])) + pad,
                              float(np.min(tiles["dec"])) - pad, float(np.max(tiles["dec"])) + pad)
@@ -68,6 +78,7 @@ def build_catalogue(config: dict, tiles_path, shard_paths, stats_paths, mcxc_pat
     timings = {k: float(sum(s.get(k, 0.0) or 0.0 for s in stats))
                for k in ("acquire_s", "stretch_s", "infer_s", "wall_s")}
     timings["merge_s"] = t_merge
+    timings["redshift_s"] = float(measured["seconds"])
     timings["tiles_per_s"] = len(tiles) / timings["wall_s"] if timings["wall_s"] > 0 else None
     strong = np.asarray(cands["score"], float) >= thr
     known = np.asarray(cands["known"], bool)
@@ -88,9 +99,10 @@ def build_catalogue(config: dict, tiles_path, shard_paths, stats_paths, mcxc_pat
                    "truth": "catalogue-matched (lower bound)" if real_data else "mock sky clusters and groups",
                    "n_truth_objects": len(truth)},
         "timings": timings,
+        "redshift": redshift_summary(cands, calibration_path, rcfg, scfg, measured),
     }
     write_summary(out["summary"], {k: summary[k] for k in ("n_tiles", "n_candidates", "n_known", "n_new")},
-                  config=config["search"], **summary)
+                  config=config["search"], contract="search_summary", **summary)
     c = summary["completeness"]
     log(f"search: {len(tiles)} tiles, {len(det)} boxes, {len(cands)} candidates ({int(strong.sum())} >= {thr}: "
         f"{summary['n_known']} known, {summary['n_new']} new); redMaPPer {c['n_found']}/{c['n_clusters']}")

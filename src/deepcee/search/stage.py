@@ -22,17 +22,15 @@ import numpy as np
 import torch
 from astropy.table import Table
 
+from deepcee.core.config import with_defaults
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import atomic_path, write_json
-from deepcee.images.stretch import DEFAULT_LIMITS, native_factor, to_rgb
+from deepcee.images.stretch import native_factor, to_rgb
 from deepcee.search.acquire import acquire, block_of
 from deepcee.search.tiles import Tile, owner_pixel
 
 DETECTION_COLUMNS = ["tile", "tile_pixel", "x0", "y0", "x1", "y1", "score", "ra", "dec", "box_arcsec", "owner",
                      "owned"]
-
-SEARCH_DEFAULTS = {"source": "mock", "shards": 2, "batch_size": 8, "workers": 0, "device": "auto",
-                   "precision": "auto", "score_min": 0.05, "mock_block_nside": 128, "noise": True}
 
 
 def read_tiles(path) -> list[Tile]:
@@ -52,7 +50,7 @@ class TileStream(torch.utils.data.IterableDataset):
                  noise=True):
         super().__init__()
         self.tiles, self.source, self.pixels, self.scale = list(tiles), source, int(pixels), float(scale)
-        self.output_size, self.limits = int(output_size), {**DEFAULT_LIMITS, **(limits or {})}
+        self.output_size, self.limits = int(output_size), limits
         self.sky, self.cfg, self.block_nside, self.noise = sky, cfg or {}, int(block_nside), bool(noise)
 
     def _mine(self):
@@ -100,15 +98,18 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 def run_shard(model, tiles: list[Tile], search_cfg: dict, images_cfg: dict, *, sky=None,
               device: torch.device | str = "cpu", progress: bool = True, log=print) -> tuple[Table, dict]:
-    """Detections of every tile of one shard (a Table of DETECTION_COLUMNS) and timings."""
+    """Detections of every tile of one shard (a Table of DETECTION_COLUMNS) and timings.
+
+    ``search_cfg`` and ``images_cfg``: the complete ``search`` and ``images`` sections (schema defaults filled).
+    """
     from deepcee.detector.inference import predict_batches
 
-    cfg = {**SEARCH_DEFAULTS, **search_cfg}
+    cfg = search_cfg
     device = torch.device(device) if not isinstance(device, torch.device) else device
     precision = resolve_precision(str(cfg["precision"]), device)
     pixels, scale = int(images_cfg["pixels"]), float(images_cfg["pixel_scale_arcsec"])
-    output_size = int(images_cfg.get("stretch", {}).get("output_size", pixels))
-    limits = images_cfg.get("stretch", {}).get("limits")
+    output_size = int(images_cfg["stretch"]["output_size"])
+    limits = images_cfg["stretch"]["limits"]
     stream = TileStream(tiles, cfg["source"], pixels, scale, output_size, limits, sky=sky, cfg=cfg,
                         block_nside=int(cfg["mock_block_nside"]), noise=bool(cfg["noise"]))
     workers = int(cfg["workers"])
@@ -177,7 +178,7 @@ def search_shard(model_path, tiles_path, shard: int, config: dict, out_path, sta
     from deepcee.detector.inference import load_model
     from deepcee.detector.training import resolve_device
 
-    scfg = {**SEARCH_DEFAULTS, **config["search"]}
+    scfg = with_defaults("search", config["search"])
     if threads:
         torch.set_num_threads(int(threads))
     tiles, shards = read_tiles(tiles_path)
@@ -206,7 +207,7 @@ def search_shard(model_path, tiles_path, shard: int, config: dict, out_path, sta
 def _sky_config(config: dict) -> dict:
     """The config the mock sky is built from: images.mock with search.mock overrides."""
     images = dict(config["images"])
-    images["mock"] = {**images.get("mock", {}), **(config["search"].get("mock") or {})}
+    images["mock"] = {**images["mock"], **config["search"]["mock"]}
     return {**config, "images": images}
 
 
@@ -214,7 +215,7 @@ def write_tiles(config: dict, out_path, info_path) -> dict:
     """The search_tiles rule: every tile of the region with its shard -> ECSV + JSON."""
     from deepcee.search.tiles import PAPER_FIELD_ARCSEC, plan_tiles
 
-    scfg = {**SEARCH_DEFAULTS, **config["search"]}
+    scfg = with_defaults("search", config["search"])
     field = int(config["images"]["pixels"]) * float(config["images"]["pixel_scale_arcsec"])
     if abs(field - PAPER_FIELD_ARCSEC) > 1.0:
         raise DeepCeeError(f"images.pixels x images.pixel_scale_arcsec = {field:.1f}\": the search tiles are the "
