@@ -13,7 +13,9 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
+
 configfile: "config.yaml"
+
 
 # The library lives in src/: make it importable here, in every job's script (also in
 # --sdm conda envs and on cluster nodes, which inherit the environment).
@@ -50,6 +52,7 @@ except DeepCeeError as err:
 validate(config, "schemas/config.schema.yaml")
 for _section in ("catalogue", "images", "train", "evaluate", "search", "redshift", "paper"):
     validate(config[_section], f"schemas/{_section}.schema.yaml")
+
 
 # The results layout, the config sections and the helpers the rule files share.
 include: "rules/common.smk"

@@ -6,18 +6,18 @@
 
 
 rule download_vizier:
-    """WHL12 and redMaPPer from VizieR (all rows), cached in catalogue.vizier.cache_dir.
-    Needs the network: run it alone on a login node first (`snakemake --cores 1 download_vizier`)."""
-    localrule: True
     output:
         whl12=f"{VIZIER_RAW}/whl12.ecsv",
         redmapper=f"{VIZIER_RAW}/redmapper.ecsv",
-    params:
-        vizier=lambda wc: config["catalogue"]["vizier"],
     log:
         "logs/catalogue/download_vizier.log",
+    """WHL12 and redMaPPer from VizieR (all rows), cached in catalogue.vizier.cache_dir.
+    Needs the network: run it alone on a login node first (`snakemake --cores 1 download_vizier`)."""
+    localrule: True
     conda:
         "../envs/catalogue.yaml"
+    params:
+        vizier=lambda wc: config["catalogue"]["vizier"],
     script:
         "../scripts/catalogue_download.py"
 
@@ -30,12 +30,12 @@ rule select_catalogue:
         sample=f"{CATALOGUE}/sample.ecsv",
         redmapper=f"{CATALOGUE}/redmapper.ecsv",
         summary=f"{CATALOGUE}/summary.json",
-    params:
-        catalogue=lambda wc: config["catalogue"],
     log:
         "logs/catalogue/select.log",
     conda:
         "../envs/catalogue.yaml"
+    params:
+        catalogue=lambda wc: config["catalogue"],
     script:
         "../scripts/catalogue_select.py"
 
@@ -45,7 +45,11 @@ rule fig02_sample_properties:
         sample=f"{CATALOGUE}/sample.ecsv",
         summary=f"{CATALOGUE}/summary.json",
     output:
-        pdf=report(f"{FIGURES}/fig02_sample_properties.pdf", caption="../report/fig02_sample_properties.rst", category="Catalogue"),
+        pdf=report(
+            f"{FIGURES}/fig02_sample_properties.pdf",
+            caption="../report/fig02_sample_properties.rst",
+            category="Catalogue",
+        ),
         png=f"{FIGURES}/fig02_sample_properties.png",
     log:
         "logs/catalogue/fig02.log",

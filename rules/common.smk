@@ -91,7 +91,9 @@ def evaluate_params(keep_redmapper=False):
 def _deep_merge(base, over):
     out = dict(base or {})
     for key, value in (over or {}).items():
-        out[key] = _deep_merge(out.get(key), value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        out[key] = (
+            _deep_merge(out.get(key), value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        )
     return out
 
 

@@ -18,21 +18,25 @@ rule evaluate_test:
         labels=IMAGES_LABELS,
         sample=f"{RESULTS}/01_catalogue/sample.ecsv",
     output:
-        sweep_csv=report(f"{TABLES}/table2_sweep_test.csv", caption="../report/table2_sweep_test.rst", category="Evaluation"),
+        sweep_csv=report(
+            f"{TABLES}/table2_sweep_test.csv", caption="../report/table2_sweep_test.rst", category="Evaluation"
+        ),
         sweep_tex=f"{TABLES}/table2_sweep_test.tex",
-        table1_csv=report(f"{TABLES}/table1_examples.csv", caption="../report/table1_examples.rst", category="Evaluation"),
+        table1_csv=report(
+            f"{TABLES}/table1_examples.csv", caption="../report/table1_examples.rst", category="Evaluation"
+        ),
         table1_tex=f"{TABLES}/table1_examples.tex",
         distances=f"{EVALUATE}/distances_test.ecsv",
         recovered=f"{EVALUATE}/recovered_test.ecsv",
         ks=f"{EVALUATE}/ks_test.json",
         summary=f"{EVALUATE}/summary.json",
-    params:
-        evaluate=evaluate_params(),
-        seed=config["seed"],
     log:
         "logs/evaluate/evaluate_test.log",
     conda:
         "../envs/evaluate.yaml"
+    params:
+        evaluate=evaluate_params(),
+        seed=config["seed"],
     script:
         "../scripts/evaluate_test.py"
 
@@ -47,13 +51,13 @@ rule fig07_examples:
     output:
         pdf=report(f"{FIGURES}/fig07_examples.pdf", caption="../report/fig07_examples.rst", category="Evaluation"),
         png=f"{FIGURES}/fig07_examples.png",
-    params:
-        figure="fig07",
-        max_boxes=5,
     log:
         "logs/evaluate/fig07.log",
     conda:
         "../envs/evaluate.yaml"
+    params:
+        figure="fig07",
+        max_boxes=5,
     script:
         "../scripts/evaluate_figures.py"
 
@@ -63,14 +67,18 @@ rule fig12_precision_recall_test:
         sweep=f"{TABLES}/table2_sweep_test.csv",
         summary=f"{EVALUATE}/summary.json",
     output:
-        pdf=report(f"{FIGURES}/fig12_precision_recall_test.pdf", caption="../report/fig12_precision_recall_test.rst", category="Evaluation"),
+        pdf=report(
+            f"{FIGURES}/fig12_precision_recall_test.pdf",
+            caption="../report/fig12_precision_recall_test.rst",
+            category="Evaluation",
+        ),
         png=f"{FIGURES}/fig12_precision_recall_test.png",
-    params:
-        figure="fig12",
     log:
         "logs/evaluate/fig12.log",
     conda:
         "../envs/evaluate.yaml"
+    params:
+        figure="fig12",
     script:
         "../scripts/evaluate_figures.py"
 
@@ -82,12 +90,12 @@ rule fig13_distances:
     output:
         pdf=report(f"{FIGURES}/fig13_distances.pdf", caption="../report/fig13_distances.rst", category="Evaluation"),
         png=f"{FIGURES}/fig13_distances.png",
-    params:
-        figure="fig13",
     log:
         "logs/evaluate/fig13.log",
     conda:
         "../envs/evaluate.yaml"
+    params:
+        figure="fig13",
     script:
         "../scripts/evaluate_figures.py"
 
@@ -97,14 +105,18 @@ rule fig14_offsets_recovered:
         recovered=f"{EVALUATE}/recovered_test.ecsv",
         summary=f"{EVALUATE}/summary.json",
     output:
-        pdf=report(f"{FIGURES}/fig14_offsets_recovered.pdf", caption="../report/fig14_offsets_recovered.rst", category="Evaluation"),
+        pdf=report(
+            f"{FIGURES}/fig14_offsets_recovered.pdf",
+            caption="../report/fig14_offsets_recovered.rst",
+            category="Evaluation",
+        ),
         png=f"{FIGURES}/fig14_offsets_recovered.png",
-    params:
-        figure="fig14",
     log:
         "logs/evaluate/fig14.log",
     conda:
         "../envs/evaluate.yaml"
+    params:
+        figure="fig14",
     script:
         "../scripts/evaluate_figures.py"
 
@@ -115,14 +127,16 @@ rule fig15_properties_ks:
         ks=f"{EVALUATE}/ks_test.json",
         summary=f"{EVALUATE}/summary.json",
     output:
-        pdf=report(f"{FIGURES}/fig15_properties_ks.pdf", caption="../report/fig15_properties_ks.rst", category="Evaluation"),
+        pdf=report(
+            f"{FIGURES}/fig15_properties_ks.pdf", caption="../report/fig15_properties_ks.rst", category="Evaluation"
+        ),
         png=f"{FIGURES}/fig15_properties_ks.png",
-    params:
-        figure="fig15",
     log:
         "logs/evaluate/fig15.log",
     conda:
         "../envs/evaluate.yaml"
+    params:
+        figure="fig15",
     script:
         "../scripts/evaluate_figures.py"
 
@@ -135,14 +149,24 @@ FINAL_TARGETS += [
     f"{EVALUATE}/distances_test.ecsv",
     f"{EVALUATE}/ks_test.json",
     f"{EVALUATE}/summary.json",
-] + [f"{FIGURES}/{name}.{ext}" for name in ("fig07_examples", "fig12_precision_recall_test", "fig13_distances",
-                                             "fig14_offsets_recovered", "fig15_properties_ks")
-     for ext in ("pdf", "png")]
+] + [
+    f"{FIGURES}/{name}.{ext}"
+    for name in (
+        "fig07_examples",
+        "fig12_precision_recall_test",
+        "fig13_distances",
+        "fig14_offsets_recovered",
+        "fig15_properties_ks",
+    )
+    for ext in ("pdf", "png")
+]
 
 
 if config["images"].get("source", "mock") != "mock":
+
     # Real images have no mock truth: the case studies use SDSS spectra (needs the network).
-    localrules: evaluate_sdss_redshifts
+    localrules:
+        evaluate_sdss_redshifts,
 
     rule evaluate_sdss_redshifts:
         """SDSS spectroscopic redshifts around every test cluster (paper Figs 8-11), cached and retried."""
@@ -150,12 +174,12 @@ if config["images"].get("source", "mock") != "mock":
             labels=IMAGES_LABELS,
         output:
             truth=f"{EVALUATE}/sdss_redshifts_test.ecsv",
-        params:
-            sdss=lambda wc: config["evaluate"].get("sdss_redshifts", {}),
         log:
             "logs/evaluate/sdss_redshifts.log",
         conda:
             "../envs/evaluate.yaml"
+        params:
+            sdss=lambda wc: config["evaluate"].get("sdss_redshifts", {}),
         script:
             "../scripts/evaluate_sdss_redshifts.py"
 
@@ -176,11 +200,17 @@ rule evaluate_case_studies:
         cases=f"{EVALUATE}/case_studies.ecsv",
         summary=f"{EVALUATE}/false_positives_summary.json",
         fp_ecsv=f"{EVALUATE}/false_positives.ecsv",
-        fp_csv=report(f"{TABLES}/table_false_positives.csv", caption="../report/table_false_positives.rst",
-                      category="Beyond the paper"),
+        fp_csv=report(
+            f"{TABLES}/table_false_positives.csv",
+            caption="../report/table_false_positives.rst",
+            category="Beyond the paper",
+        ),
         fp_tex=f"{TABLES}/table_false_positives.tex",
-        fp_pdf=report(f"{FIGURES}/fig18_false_positives.pdf", caption="../report/fig18_false_positives.rst",
-                      category="Beyond the paper"),
+        fp_pdf=report(
+            f"{FIGURES}/fig18_false_positives.pdf",
+            caption="../report/fig18_false_positives.rst",
+            category="Beyond the paper",
+        ),
         fp_png=f"{FIGURES}/fig18_false_positives.png",
         fig08_pdf=f"{FIGURES}/fig08_case_study.pdf",
         fig08_png=f"{FIGURES}/fig08_case_study.png",
@@ -190,12 +220,12 @@ rule evaluate_case_studies:
         fig10_png=f"{FIGURES}/fig10_case_study.png",
         fig11_pdf=f"{FIGURES}/fig11_case_study.pdf",
         fig11_png=f"{FIGURES}/fig11_case_study.png",
-    params:
-        false_positives=lambda wc: config["evaluate"].get("false_positives", {}),
     log:
         "logs/evaluate/case_studies.log",
     conda:
         "../envs/evaluate.yaml"
+    params:
+        false_positives=lambda wc: config["evaluate"].get("false_positives", {}),
     script:
         "../scripts/evaluate_case_studies.py"
 
@@ -205,9 +235,17 @@ FINAL_TARGETS += [
     f"{EVALUATE}/false_positives_summary.json",
     f"{TABLES}/table_false_positives.csv",
     f"{TABLES}/table_false_positives.tex",
-] + [f"{FIGURES}/{name}.{ext}" for name in ("fig08_case_study", "fig09_case_study", "fig10_case_study",
-                                             "fig11_case_study", "fig18_false_positives")
-     for ext in ("pdf", "png")]
+] + [
+    f"{FIGURES}/{name}.{ext}"
+    for name in (
+        "fig08_case_study",
+        "fig09_case_study",
+        "fig10_case_study",
+        "fig11_case_study",
+        "fig18_false_positives",
+    )
+    for ext in ("pdf", "png")
+]
 
 
 # ---------------------------------------------------------------- beyond the paper: re-splits
@@ -221,16 +259,16 @@ rule kfold_labels:
         labels=IMAGES_LABELS,
     output:
         labels=f"{RESPLIT}/kfold{{k}}_fold{{fold}}/labels.ecsv",
+    log:
+        "logs/evaluate/kfold{k}_fold{fold}_labels.log",
+    conda:
+        "../envs/evaluate.yaml"
     params:
         kind="kfold",
         k=lambda wc: int(wc.k),
         fold=lambda wc: int(wc.fold),
         seed=config["seed"],
         test_fraction=None,
-    log:
-        "logs/evaluate/kfold{k}_fold{fold}_labels.log",
-    conda:
-        "../envs/evaluate.yaml"
     script:
         "../scripts/evaluate_resplit.py"
 
@@ -241,16 +279,16 @@ rule cluster_split_labels:
         labels=IMAGES_LABELS,
     output:
         labels=f"{RESPLIT}/cluster_split/labels.ecsv",
+    log:
+        "logs/evaluate/cluster_split_labels.log",
+    conda:
+        "../envs/evaluate.yaml"
     params:
         kind="cluster",
         k=0,
         fold=0,
         seed=config["seed"],
         test_fraction=lambda wc: config["evaluate"].get("cluster_split", {}).get("test_fraction"),
-    log:
-        "logs/evaluate/cluster_split_labels.log",
-    conda:
-        "../envs/evaluate.yaml"
     script:
         "../scripts/evaluate_resplit.py"
 
@@ -268,13 +306,13 @@ use rule train_detector as resplit_train with:
         model=f"{RESPLIT}/{{name}}/model.pt",
         losses=f"{RESPLIT}/{{name}}/losses.csv",
         summary=f"{RESPLIT}/{{name}}/train_summary.json",
+    log:
+        "logs/evaluate/resplit_{name}_train.log",
     params:
         train=lambda wc: _resplit_train_cfg(wc.name),
         seed=config["seed"],
         checkpoints=lambda wc: f"{RESPLIT}/{wc.name}/checkpoints",
         tensorboard=lambda wc: f"{RESPLIT}/{wc.name}/tensorboard",
-    log:
-        "logs/evaluate/resplit_{name}_train.log",
 
 
 use rule predict_test as resplit_predict with:
@@ -296,12 +334,12 @@ rule resplit_sweep:
         csv=f"{RESPLIT}/{{name}}/sweep.csv",
         tex=f"{RESPLIT}/{{name}}/sweep.tex",
         summary=f"{RESPLIT}/{{name}}/summary.json",
-    params:
-        evaluate=evaluate_params(),
     log:
         "logs/evaluate/resplit_{name}_sweep.log",
     conda:
         "../envs/evaluate.yaml"
+    params:
+        evaluate=evaluate_params(),
     script:
         "../scripts/evaluate_sweep.py"
 
@@ -314,7 +352,11 @@ rule kfold_table:
         csv=report(f"{TABLES}/table_kfold.csv", caption="../report/table_kfold.rst", category="Beyond the paper"),
         tex=f"{TABLES}/table_kfold.tex",
         summary=f"{EVALUATE}/kfold_summary.json",
-        pdf=report(f"{FIGURES}/figX1_precision_recall_kfold.pdf", caption="../report/figX1_precision_recall_kfold.rst", category="Beyond the paper"),
+        pdf=report(
+            f"{FIGURES}/figX1_precision_recall_kfold.pdf",
+            caption="../report/figX1_precision_recall_kfold.rst",
+            category="Beyond the paper",
+        ),
         png=f"{FIGURES}/figX1_precision_recall_kfold.png",
     log:
         "logs/evaluate/kfold_table.log",
@@ -330,7 +372,11 @@ rule cluster_split_table:
         csv=f"{RESPLIT}/cluster_split/sweep.csv",
         tex=f"{RESPLIT}/cluster_split/sweep.tex",
     output:
-        csv=report(f"{TABLES}/table_cluster_split.csv", caption="../report/table_cluster_split.rst", category="Beyond the paper"),
+        csv=report(
+            f"{TABLES}/table_cluster_split.csv",
+            caption="../report/table_cluster_split.rst",
+            category="Beyond the paper",
+        ),
         tex=f"{TABLES}/table_cluster_split.tex",
     log:
         "logs/evaluate/cluster_split_table.log",
@@ -342,7 +388,12 @@ rule cluster_split_table:
 
 
 if KFOLD_K >= 2:
-    FINAL_TARGETS += [f"{TABLES}/table_kfold.csv", f"{TABLES}/table_kfold.tex", f"{EVALUATE}/kfold_summary.json",
-                      f"{FIGURES}/figX1_precision_recall_kfold.pdf", f"{FIGURES}/figX1_precision_recall_kfold.png"]
+    FINAL_TARGETS += [
+        f"{TABLES}/table_kfold.csv",
+        f"{TABLES}/table_kfold.tex",
+        f"{EVALUATE}/kfold_summary.json",
+        f"{FIGURES}/figX1_precision_recall_kfold.pdf",
+        f"{FIGURES}/figX1_precision_recall_kfold.png",
+    ]
 if CLUSTER_SPLIT:
     FINAL_TARGETS += [f"{TABLES}/table_cluster_split.csv", f"{TABLES}/table_cluster_split.tex"]

@@ -16,13 +16,13 @@ rule images_views:
         catalogue=f"{RESULTS}/01_catalogue/sample.ecsv",
     output:
         views=f"{IMAGES}/views.ecsv",
-    params:
-        images=_images_sub("views_per_cluster", "max_offset_arcsec", "shards"),
-        seed=config["seed"],
     log:
         "logs/images/views.log",
     conda:
         "../envs/images.yaml"
+    params:
+        images=_images_sub("views_per_cluster", "max_offset_arcsec", "shards"),
+        seed=config["seed"],
     script:
         "../scripts/images_views.py"
 
@@ -38,7 +38,9 @@ if _IMGCFG["source"] == "skyview":
 
     # Downloads need the network: on a cluster run them on the login node
     # (`snakemake --cores 1 images_download`), then the rest anywhere.
-    localrules: images_download_shard, images_download
+    localrules:
+        images_download_shard,
+        images_download,
 
     rule images_download_shard:
         input:
@@ -47,14 +49,14 @@ if _IMGCFG["source"] == "skyview":
             manifest=f"{IMAGES}/manifests/fits_{{shard}}.json",
             # every FITS file of the shard is a tracked output (edited or deleted -> rerun downstream)
             fits=directory(f"{IMAGES}/fits/{{shard}}"),
-        params:
-            **_ACQUIRE_PARAMS,
         log:
             "logs/images/download_{shard}.log",
-        resources:
-            skyview=1,
         conda:
             "../envs/images.yaml"
+        resources:
+            skyview=1,
+        params:
+            **_ACQUIRE_PARAMS,
         script:
             "../scripts/images_acquire.py"
 
@@ -72,12 +74,12 @@ else:
             truth=f"{IMAGES}/truth/truth_{{shard}}.ecsv",
             # every FITS file of the shard is a tracked output (edited or deleted -> rerun downstream)
             fits=directory(f"{IMAGES}/fits/{{shard}}"),
-        params:
-            **_ACQUIRE_PARAMS,
         log:
             "logs/images/render_{shard}.log",
         conda:
             "../envs/images.yaml"
+        params:
+            **_ACQUIRE_PARAMS,
         script:
             "../scripts/images_acquire.py"
 
@@ -94,14 +96,14 @@ rule images_stretch_shard:
     output:
         manifest=f"{IMAGES}/manifests/png_{{shard}}.json",
         png=directory(f"{IMAGES}/png/{{shard}}"),
-    params:
-        images=_images_sub("stretch"),
-        fits_dir=lambda wildcards, input: input.fits_dir,
-        png_dir=lambda wildcards, output: output.png,
     log:
         "logs/images/stretch_{shard}.log",
     conda:
         "../envs/images.yaml"
+    params:
+        images=_images_sub("stretch"),
+        fits_dir=lambda wildcards, input: input.fits_dir,
+        png_dir=lambda wildcards, output: output.png,
     script:
         "../scripts/images_stretch.py"
 
@@ -117,13 +119,13 @@ rule images_labels:
         labels=f"{IMAGES}/labels.ecsv",
         summary=f"{IMAGES}/summary.json",
         flips=directory(f"{IMAGES}/png_flip"),
-    params:
-        images=_images_sub("stretch", "labels", "split", "augment"),
-        seed=config["seed"],
     log:
         "logs/images/labels.log",
     conda:
         "../envs/images.yaml"
+    params:
+        images=_images_sub("stretch", "labels", "split", "augment"),
+        seed=config["seed"],
     script:
         "../scripts/images_labels.py"
 
@@ -138,15 +140,16 @@ rule images_figures:
         fig04_pdf=report(f"{FIGURES}/fig04_sky_map.pdf", caption="../report/fig04_sky_map.rst", category="Images"),
         fig04_png=f"{FIGURES}/fig04_sky_map.png",
         examples_pdf=f"{FIGURES}/fig_examples_images.pdf",
-        examples_png=report(f"{FIGURES}/fig_examples_images.png", caption="../report/fig_examples_images.rst",
-                            category="Images"),
-    params:
-        n_examples=_IMGCFG.get("figures", {}).get("n_examples", 12),
-        seed=config["seed"],
+        examples_png=report(
+            f"{FIGURES}/fig_examples_images.png", caption="../report/fig_examples_images.rst", category="Images"
+        ),
     log:
         "logs/images/figures.log",
     conda:
         "../envs/images.yaml"
+    params:
+        n_examples=_IMGCFG.get("figures", {}).get("n_examples", 12),
+        seed=config["seed"],
     script:
         "../scripts/images_figures.py"
 

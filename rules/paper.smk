@@ -9,7 +9,9 @@
 #
 # The Snakemake report: `snakemake --report results/report.html` after the run.
 
+
 report: "../report/workflow.rst"
+
 
 # PAPER_SOURCES, PAPER_RESOURCES, PAPER_OUTPUTS and paper_sources are in rules/common.smk:
 # every input of the paper is declared there, none is discovered on disk.
@@ -18,23 +20,37 @@ report: "../report/workflow.rst"
 rule paper_numbers:
     """Every number the paper quotes → results/numbers.tex; this run beside the published paper."""
     input:
-        **paper_sources("sample", "redmapper_catalogue", "catalogue_summary", "labels", "images_summary",
-                        "losses", "train_summary", "sweep_test", "sweep_redmapper", "evaluate_summary",
-                        "ks", "redmapper_summary", "redmapper_labels", *BEYOND_PAPER_SUMMARIES),
+        **paper_sources(
+            "sample",
+            "redmapper_catalogue",
+            "catalogue_summary",
+            "labels",
+            "images_summary",
+            "losses",
+            "train_summary",
+            "sweep_test",
+            "sweep_redmapper",
+            "evaluate_summary",
+            "ks",
+            "redmapper_summary",
+            "redmapper_labels",
+            *BEYOND_PAPER_SUMMARIES,
+        ),
     output:
         numbers=report(PAPER_OUTPUTS["numbers"], caption="../report/numbers.rst", category="Paper"),
         numbers_json=PAPER_OUTPUTS["numbers_json"],
         comparison=report(PAPER_OUTPUTS["comparison"], caption="../report/table_comparison.rst", category="Paper"),
         comparison_csv=PAPER_OUTPUTS["comparison_csv"],
-        comparison_sweeps=report(PAPER_OUTPUTS["comparison_sweeps"], caption="../report/table_comparison_sweeps.rst",
-                                 category="Paper"),
+        comparison_sweeps=report(
+            PAPER_OUTPUTS["comparison_sweeps"], caption="../report/table_comparison_sweeps.rst", category="Paper"
+        ),
         comparison_sweeps_csv=PAPER_OUTPUTS["comparison_sweeps_csv"],
-    params:
-        config=lambda wc: _config_without_paper(),
     log:
         "logs/paper/numbers.log",
     conda:
         "../envs/paper.yaml"
+    params:
+        config=lambda wc: _config_without_paper(),
     script:
         "../scripts/paper_numbers.py"
 
@@ -46,15 +62,15 @@ rule paper_provenance:
         resources=PAPER_RESOURCES,
     output:
         provenance=report(PAPER_OUTPUTS["provenance"], caption="../report/provenance.rst", category="Paper"),
+    log:
+        "logs/paper/provenance.log",
+    conda:
+        "../envs/paper.yaml"
     params:
         config=lambda wc: config,
         config_files=lambda wc: config_files(),
         summaries=PAPER_SUMMARIES + ["ks"],
         repo=workflow.basedir,
-    log:
-        "logs/paper/provenance.log",
-    conda:
-        "../envs/paper.yaml"
     script:
         "../scripts/paper_provenance.py"
 
@@ -66,13 +82,13 @@ rule paper_audit_notebook:
         numbers_json=PAPER_OUTPUTS["numbers_json"],
     output:
         summary=PAPER_OUTPUTS["audit_summary"],
-    params:
-        n_examples=lambda wc: config["paper"]["audit"]["n_examples"],
-        seed=lambda wc: config["seed"],
     log:
         notebook=AUDIT_NOTEBOOK_EXECUTED,
     conda:
         "../envs/paper.yaml"
+    params:
+        n_examples=lambda wc: config["paper"]["audit"]["n_examples"],
+        seed=lambda wc: config["seed"],
     notebook:
         "../notebooks/audit.py.ipynb"
 
@@ -83,12 +99,12 @@ rule paper_audit_html:
         summary=PAPER_OUTPUTS["audit_summary"],
     output:
         html=report(PAPER_OUTPUTS["audit_html"], caption="../report/audit.rst", category="Audit"),
-    params:
-        notebook=AUDIT_NOTEBOOK_EXECUTED,
     log:
         "logs/paper/audit_html.log",
     conda:
         "../envs/paper.yaml"
+    params:
+        notebook=AUDIT_NOTEBOOK_EXECUTED,
     script:
         "../scripts/paper_audit_html.py"
 
@@ -105,16 +121,16 @@ rule paper_pdf:
         upstream=_paper_upstream,
     output:
         pdf=report(PAPER_OUTPUTS["pdf"], caption="../report/ms.rst", category="Paper"),
+    log:
+        "logs/paper/latex.log",
+    conda:
+        "../envs/paper.yaml"
     params:
         document_class=lambda wc: config["paper"]["document_class"],
         latexmk=lambda wc: config["paper"]["latexmk"],
         timeout_s=lambda wc: config["paper"]["latex_timeout_s"],
         build_dir="paper/build",
         search_dirs=[RESULTS, TABLES, FIGURES],
-    log:
-        "logs/paper/latex.log",
-    conda:
-        "../envs/paper.yaml"
     script:
         "../scripts/paper_pdf.py"
 

@@ -18,12 +18,12 @@ rule redmapper_region:
     output:
         catalogue=f"{REDMAPPER}/region.ecsv",
         summary=f"{REDMAPPER}/region.json",
-    params:
-        redmapper=lambda wc: config["evaluate"]["redmapper"],
     log:
         "logs/redmapper/region.log",
     conda:
         "../envs/evaluate.yaml"
+    params:
+        redmapper=lambda wc: config["evaluate"]["redmapper"],
     script:
         "../scripts/redmapper_region.py"
 
@@ -34,12 +34,15 @@ use rule images_views as redmapper_views with:
         catalogue=f"{REDMAPPER}/region.ecsv",
     output:
         views=f"{REDMAPPER}/views.ecsv",
-    params:
-        images=lambda wc: {**_rm_images_params("max_offset_arcsec"),
-                           "views_per_cluster": int(RM_CFG.get("views_per_cluster", 1)), "shards": len(RM_SHARDS)},
-        seed=config["seed"],
     log:
         "logs/redmapper/views.log",
+    params:
+        images=lambda wc: {
+            **_rm_images_params("max_offset_arcsec"),
+            "views_per_cluster": int(RM_CFG.get("views_per_cluster", 1)),
+            "shards": len(RM_SHARDS),
+        },
+        seed=config["seed"],
 
 
 if _RM_IMGCFG.get("source", "mock") == "skyview":
@@ -53,7 +56,8 @@ if _RM_IMGCFG.get("source", "mock") == "skyview":
         log:
             "logs/redmapper/download_{shard}.log",
 
-    localrules: redmapper_download_shard
+    localrules:
+        redmapper_download_shard,
 
 else:
 
@@ -90,11 +94,11 @@ use rule images_labels as redmapper_labels_raw with:
         labels=f"{REDMAPPER}/labels_raw.ecsv",
         summary=f"{REDMAPPER}/images_summary.json",
         flips=directory(f"{REDMAPPER}/png_flip"),
+    log:
+        "logs/redmapper/labels_raw.log",
     params:
         images=lambda wc: {**_rm_images_params("stretch", "labels", "split"), "augment": {"hflip": False}},
         seed=config["seed"],
-    log:
-        "logs/redmapper/labels_raw.log",
 
 
 rule redmapper_labels:
@@ -128,19 +132,23 @@ rule redmapper_evaluate:
         labels=f"{REDMAPPER}/labels.ecsv",
         region=f"{REDMAPPER}/region.json",
     output:
-        sweep_csv=report(f"{TABLES}/table3_sweep_redmapper.csv", caption="../report/table3_sweep_redmapper.rst", category="redMaPPer comparison"),
+        sweep_csv=report(
+            f"{TABLES}/table3_sweep_redmapper.csv",
+            caption="../report/table3_sweep_redmapper.rst",
+            category="redMaPPer comparison",
+        ),
         sweep_tex=f"{TABLES}/table3_sweep_redmapper.tex",
         distances=f"{REDMAPPER}/distances.ecsv",
         recovered=f"{REDMAPPER}/recovered.ecsv",
         ks=f"{REDMAPPER}/ks.json",
         summary=f"{REDMAPPER}/summary.json",
-    params:
-        evaluate=evaluate_params(keep_redmapper=True),
-        seed=config["seed"],
     log:
         "logs/redmapper/evaluate.log",
     conda:
         "../envs/evaluate.yaml"
+    params:
+        evaluate=evaluate_params(keep_redmapper=True),
+        seed=config["seed"],
     script:
         "../scripts/redmapper_evaluate.py"
 
@@ -152,7 +160,11 @@ rule fig16_sky_map_redmapper:
         region=f"{REDMAPPER}/region.ecsv",
         region_summary=f"{REDMAPPER}/region.json",
     output:
-        pdf=report(f"{FIGURES}/fig16_sky_map_redmapper.pdf", caption="../report/fig16_sky_map_redmapper.rst", category="redMaPPer comparison"),
+        pdf=report(
+            f"{FIGURES}/fig16_sky_map_redmapper.pdf",
+            caption="../report/fig16_sky_map_redmapper.rst",
+            category="redMaPPer comparison",
+        ),
         png=f"{FIGURES}/fig16_sky_map_redmapper.png",
     log:
         "logs/redmapper/fig16.log",
@@ -167,14 +179,18 @@ rule fig17_precision_recall_redmapper:
         sweep=f"{TABLES}/table3_sweep_redmapper.csv",
         summary=f"{REDMAPPER}/summary.json",
     output:
-        pdf=report(f"{FIGURES}/fig17_precision_recall_redmapper.pdf", caption="../report/fig17_precision_recall_redmapper.rst", category="redMaPPer comparison"),
+        pdf=report(
+            f"{FIGURES}/fig17_precision_recall_redmapper.pdf",
+            caption="../report/fig17_precision_recall_redmapper.rst",
+            category="redMaPPer comparison",
+        ),
         png=f"{FIGURES}/fig17_precision_recall_redmapper.png",
-    params:
-        figure="fig17",
     log:
         "logs/redmapper/fig17.log",
     conda:
         "../envs/evaluate.yaml"
+    params:
+        figure="fig17",
     script:
         "../scripts/evaluate_figures.py"
 
@@ -185,5 +201,8 @@ if REDMAPPER_ENABLED:
         f"{REDMAPPER}/summary.json",
         f"{TABLES}/table3_sweep_redmapper.csv",
         f"{TABLES}/table3_sweep_redmapper.tex",
-    ] + [f"{FIGURES}/{name}.{ext}" for name in ("fig16_sky_map_redmapper", "fig17_precision_recall_redmapper")
-         for ext in ("pdf", "png")]
+    ] + [
+        f"{FIGURES}/{name}.{ext}"
+        for name in ("fig16_sky_map_redmapper", "fig17_precision_recall_redmapper")
+        for ext in ("pdf", "png")
+    ]

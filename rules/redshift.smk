@@ -16,13 +16,13 @@ rule redshift_calibrate:
         fits=expand(f"{IMAGES}/manifests/fits_{{shard}}.json", shard=IMAGE_SHARDS),
     output:
         calibration=f"{REDSHIFT}/calibration.json",
-    params:
-        redshift=lambda wc: config["redshift"],
-        seed=config["seed"],
     log:
         "logs/redshift/calibrate.log",
     conda:
         "../envs/redshift.yaml"
+    params:
+        redshift=lambda wc: config["redshift"],
+        seed=config["seed"],
     script:
         "../scripts/redshift_calibrate.py"
 
@@ -36,12 +36,12 @@ rule redshift_test:
         calibration=f"{REDSHIFT}/calibration.json",
     output:
         detections=f"{REDSHIFT}/detections_test.ecsv",
-    params:
-        redshift=lambda wc: config["redshift"],
     log:
         "logs/redshift/test.log",
     conda:
         "../envs/redshift.yaml"
+    params:
+        redshift=lambda wc: config["redshift"],
     script:
         "../scripts/redshift_estimate.py"
 
@@ -61,18 +61,18 @@ use rule redshift_test as redshift_redmapper with:
 rule redshift_summary:
     """σ_z/(1+z) (NMAD), bias, outlier fraction, richness scatter and slope, 95 % cluster bootstraps, flag counts."""
     input:
-        calibration=f"{REDSHIFT}/calibration.json",
         **REDSHIFT_SETS,
+        calibration=f"{REDSHIFT}/calibration.json",
     output:
         summary=f"{REDSHIFT}/summary.json",
-    params:
-        redshift=lambda wc: config["redshift"],
-        seed=config["seed"],
-        sets=list(REDSHIFT_SETS),
     log:
         "logs/redshift/summary.log",
     conda:
         "../envs/redshift.yaml"
+    params:
+        redshift=lambda wc: config["redshift"],
+        seed=config["seed"],
+        sets=list(REDSHIFT_SETS),
     script:
         "../scripts/redshift_summary.py"
 
@@ -80,23 +80,28 @@ rule redshift_summary:
 rule redshift_figures:
     """z_est against catalogue z, and richness_est against λ, for the recovered clusters of each set."""
     input:
-        summary=f"{REDSHIFT}/summary.json",
         **REDSHIFT_SETS,
+        summary=f"{REDSHIFT}/summary.json",
     output:
-        redshift_pdf=report(f"{FIGURES}/fig19_redshift.pdf", caption="../report/fig19_redshift.rst", category="Beyond the paper"),
+        redshift_pdf=report(
+            f"{FIGURES}/fig19_redshift.pdf", caption="../report/fig19_redshift.rst", category="Beyond the paper"
+        ),
         redshift_png=f"{FIGURES}/fig19_redshift.png",
-        richness_pdf=report(f"{FIGURES}/fig20_richness.pdf", caption="../report/fig20_richness.rst", category="Beyond the paper"),
+        richness_pdf=report(
+            f"{FIGURES}/fig20_richness.pdf", caption="../report/fig20_richness.rst", category="Beyond the paper"
+        ),
         richness_png=f"{FIGURES}/fig20_richness.png",
-    params:
-        sets=list(REDSHIFT_SETS),
     log:
         "logs/redshift/figures.log",
     conda:
         "../envs/redshift.yaml"
+    params:
+        sets=list(REDSHIFT_SETS),
     script:
         "../scripts/redshift_figures.py"
 
 
 if REDSHIFT_ENABLED:
     FINAL_TARGETS += [f"{REDSHIFT}/calibration.json", f"{REDSHIFT}/summary.json", *REDSHIFT_SETS.values()] + [
-        f"{FIGURES}/{name}.{ext}" for name in ("fig19_redshift", "fig20_richness") for ext in ("pdf", "png")]
+        f"{FIGURES}/{name}.{ext}" for name in ("fig19_redshift", "fig20_richness") for ext in ("pdf", "png")
+    ]

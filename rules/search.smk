@@ -10,19 +10,19 @@
 
 
 rule search_tiles:
+    input:
+        search_moc_input,
     """Every tile of the region (or MOC) and its shard."""
     output:
         tiles=f"{SEARCH}/tiles.ecsv",
         info=f"{SEARCH}/tiles.json",
-    input:
-        search_moc_input,
-    params:
-        config=search_params("search", "images"),
     log:
         "logs/search/tiles.log",
     localrule: True
     conda:
         "../envs/evaluate.yaml"
+    params:
+        config=search_params("search", "images"),
     script:
         "../scripts/search_tiles.py"
 
@@ -37,15 +37,15 @@ if SEARCH_CFG["source"] != "mock":
             tiles=f"{SEARCH}/tiles.ecsv",
         output:
             manifest=f"{SEARCH}/downloads/shard_{{shard}}.json",
-        params:
-            config=search_params("search", "images"),
         log:
             "logs/search/download_{shard}.log",
         localrule: True
-        resources:
-            skyview=1,
         conda:
             "../envs/evaluate.yaml"
+        resources:
+            skyview=1,
+        params:
+            config=search_params("search", "images"),
         script:
             "../scripts/search_download.py"
 
@@ -62,15 +62,15 @@ rule search_shard:
     output:
         detections=f"{SEARCH}/shards/shard_{{shard}}.ecsv",
         stats=f"{SEARCH}/shards/shard_{{shard}}.json",
-    params:
-        config=search_params("search", "images", "catalogue", "seed"),
-    threads: int(SEARCH_CFG["threads"])
-    resources:
-        gpu=1 if search_uses_gpu() else 0,
     log:
         "logs/search/shard_{shard}.log",
     conda:
         "../envs/train.yaml"
+    threads: int(SEARCH_CFG["threads"])
+    resources:
+        gpu=1 if search_uses_gpu() else 0,
+    params:
+        config=search_params("search", "images", "catalogue", "seed"),
     script:
         "../scripts/search_shard.py"
 
@@ -78,21 +78,21 @@ rule search_shard:
 rule search_catalogue:
     """Merge, cross-match (redMaPPer, Abell/ACO, MCXC), a z and λ per candidate above the threshold, completeness, purity, sky map, tables."""
     input:
+        **SEARCH_CALIBRATION,
         tiles=f"{SEARCH}/tiles.ecsv",
         detections=expand(f"{SEARCH}/shards/shard_{{shard}}.ecsv", shard=SEARCH_SHARDS),
         stats=expand(f"{SEARCH}/shards/shard_{{shard}}.json", shard=SEARCH_SHARDS),
         mcxc=SEARCH_CFG["mcxc"],
         redmapper=config["catalogue"]["bundled"]["redmapper"],
         abell=config["catalogue"]["bundled"]["abell"],
-        **SEARCH_CALIBRATION,
     output:
         **SEARCH_OUTPUTS,
-    params:
-        config=search_params("search", "images", "catalogue", "seed", "redshift"),
     log:
         "logs/search/catalogue.log",
     conda:
         "../envs/evaluate.yaml"
+    params:
+        config=search_params("search", "images", "catalogue", "seed", "redshift"),
     script:
         "../scripts/search_catalogue.py"
 

@@ -20,20 +20,20 @@ rule train_detector:
         model=f"{TRAIN}/model.pt",
         losses=f"{TRAIN}/losses.csv",
         summary=f"{TRAIN}/summary.json",
-    params:
-        train=lambda wc: _train_cfg(),
-        seed=config["seed"],
-        checkpoints=f"{TRAIN}/checkpoints",
-        tensorboard=f"{TRAIN}/tensorboard",
+    log:
+        "logs/train/train_detector.log",
+    conda:
+        "../envs/train.yaml"
     threads: int(_train_cfg().get("threads") or 2)
     resources:
         gpu=1 if _train_uses_gpu() else 0,
         mem_mb=16000 if _train_uses_gpu() else 6000,
         runtime=int(_train_cfg().get("runtime_min") or 240),
-    log:
-        "logs/train/train_detector.log",
-    conda:
-        "../envs/train.yaml"
+    params:
+        train=lambda wc: _train_cfg(),
+        seed=config["seed"],
+        checkpoints=f"{TRAIN}/checkpoints",
+        tensorboard=f"{TRAIN}/tensorboard",
     script:
         "../scripts/train_detector.py"
 
@@ -45,16 +45,16 @@ rule predict_test:
         labels=IMAGES_LABELS,
     output:
         predictions=f"{RESULTS}/04_evaluate/predictions_test.ecsv",
-    params:
-        split="test",
-        predict=lambda wc: _train_cfg().get("predict", {}),
-    threads: int(_train_cfg().get("threads") or 2)
-    resources:
-        gpu=1 if _predict_uses_gpu() else 0,
     log:
         "logs/train/predict_test.log",
     conda:
         "../envs/train.yaml"
+    threads: int(_train_cfg().get("threads") or 2)
+    resources:
+        gpu=1 if _predict_uses_gpu() else 0,
+    params:
+        split="test",
+        predict=lambda wc: _train_cfg().get("predict", {}),
     script:
         "../scripts/predict_images.py"
 
@@ -64,18 +64,22 @@ rule training_figures:
     input:
         losses=f"{TRAIN}/losses.csv",
     output:
-        fig05_pdf=report(f"{FIGURES}/fig05_total_loss.pdf", caption="../report/fig05_total_loss.rst", category="Training"),
+        fig05_pdf=report(
+            f"{FIGURES}/fig05_total_loss.pdf", caption="../report/fig05_total_loss.rst", category="Training"
+        ),
         fig05_png=f"{FIGURES}/fig05_total_loss.png",
-        fig06_pdf=report(f"{FIGURES}/fig06_loss_components.pdf", caption="../report/fig06_loss_components.rst", category="Training"),
+        fig06_pdf=report(
+            f"{FIGURES}/fig06_loss_components.pdf", caption="../report/fig06_loss_components.rst", category="Training"
+        ),
         fig06_png=f"{FIGURES}/fig06_loss_components.png",
         table_csv=report(f"{TABLES}/tableA1_losses.csv", caption="../report/tableA1_losses.rst", category="Training"),
         table_tex=f"{TABLES}/tableA1_losses.tex",
-    params:
-        figures=lambda wc: _train_cfg().get("figures", {}),
     log:
         "logs/train/training_figures.log",
     conda:
         "../envs/train.yaml"
+    params:
+        figures=lambda wc: _train_cfg().get("figures", {}),
     script:
         "../scripts/train_figures.py"
 

@@ -15,4 +15,4 @@ def main(snakemake):
             table.write(tmp, format="ascii.ecsv")
 
 
-run_script(main, snakemake)  # noqa: F821
+run_script(main, snakemake)

@@ -2,8 +2,8 @@
 
 import json
 
-from deepcee.catalogue.select import read_catalogue
 from deepcee.catalogue.figures import fig02_sample_properties
+from deepcee.catalogue.select import read_catalogue
 from deepcee.core.files import run_script
 
 
@@ -14,4 +14,4 @@ def main(snakemake):
     fig02_sample_properties(sample, label, snakemake.output.pdf, snakemake.output.png)
 
 
-run_script(main, snakemake)  # noqa: F821
+run_script(main, snakemake)

@@ -4,9 +4,8 @@ import json
 
 import numpy as np
 
+from deepcee.core.files import read_ecsv, run_script
 from deepcee.evaluate import figures as plots
-from deepcee.core.files import read_ecsv
-from deepcee.core.files import run_script
 from deepcee.evaluate.tables import read_csv
 
 
@@ -29,11 +28,19 @@ def _example_images(snakemake):
         sel = np.asarray([str(v) == view for v in preds["view"]])
         score = np.asarray(preds["score"], dtype=float)
         ok = sel & ((score > t) if rule == "greater" else (score >= t))
-        boxes = sorted(((float(p["x0"]), float(p["y0"]), float(p["x1"]), float(p["y1"]), float(p["score"]))
-                        for p in preds[ok]), key=lambda b: -b[4])[: int(snakemake.params.get("max_boxes", 5))]
+        boxes = sorted(
+            ((float(p["x0"]), float(p["y0"]), float(p["x1"]), float(p["y1"]), float(p["score"])) for p in preds[ok]),
+            key=lambda b: -b[4],
+        )[: int(snakemake.params.get("max_boxes", 5))]
         score_txt = "--" if np.ma.is_masked(ex["score_percent"]) else f"{float(ex['score_percent']):.0f}%"
-        out.append({"image": image, "truth": tuple(float(truth[c]) for c in ("x0", "y0", "x1", "y1")),
-                    "boxes": boxes, "label": f"({ex['id']}) {ex['cluster_id']} z={float(ex['z']):.3f} score {score_txt}"})
+        out.append(
+            {
+                "image": image,
+                "truth": tuple(float(truth[c]) for c in ("x0", "y0", "x1", "y1")),
+                "boxes": boxes,
+                "label": f"({ex['id']}) {ex['cluster_id']} z={float(ex['z']):.3f} score {score_txt}",
+            }
+        )
     return out
 
 
@@ -52,8 +59,9 @@ def main(snakemake):
     summary = json.loads(open(snakemake.input.summary).read())
     t = summary["chosen_threshold"]
     if fig == "fig13":
-        plots.fig13_distances(read_ecsv(snakemake.input.distances), *paths, distance_kpc=summary["distance_kpc"],
-                              threshold=t)
+        plots.fig13_distances(
+            read_ecsv(snakemake.input.distances), *paths, distance_kpc=summary["distance_kpc"], threshold=t
+        )
     elif fig == "fig14":
         rec = read_ecsv(snakemake.input.recovered)
         plots.fig14_offsets_recovered(rec, np.asarray(rec["recovered"], dtype=bool), *paths, threshold=t)
@@ -65,4 +73,4 @@ def main(snakemake):
         raise ValueError(f"unknown figure {fig}")
 
 
-run_script(main, snakemake)  # noqa: F821
+run_script(main, snakemake)

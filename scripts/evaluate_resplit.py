@@ -1,8 +1,7 @@
 """Rules kfold_labels / cluster_split_labels: labels.ecsv re-split by cluster (beyond the paper)."""
 
+from deepcee.core.files import read_ecsv, run_script, write_ecsv
 from deepcee.evaluate import folds
-from deepcee.core.files import read_ecsv, write_ecsv
-from deepcee.core.files import run_script
 
 
 def main(snakemake):
@@ -15,4 +14,4 @@ def main(snakemake):
     write_ecsv(out, snakemake.output.labels)
 
 
-run_script(main, snakemake)  # noqa: F821
+run_script(main, snakemake)

@@ -9,4 +9,4 @@ def main(snakemake):
     truth_from_sdss(read_ecsv(snakemake.input.labels), snakemake.output.truth, snakemake.params.sdss)
 
 
-run_script(main, snakemake)  # noqa: F821
+run_script(main, snakemake)

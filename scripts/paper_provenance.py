@@ -8,11 +8,19 @@ from deepcee.paper.provenance import write_provenance
 
 def main(snakemake):
     summaries = {name.removesuffix("_summary"): snakemake.input.get(name) for name in snakemake.params.summaries}
-    record = write_provenance(snakemake.output.provenance, snakemake.params.config, summaries,
-                              inputs=list(snakemake.input.resources), repo=snakemake.params.repo,
-                              config_files=snakemake.params.config_files)
-    print(f"git commit {record['git_commit']}, training device {record['training_device']}, "
-          f"{len(record['inputs'])} input files hashed", file=sys.stderr)
+    record = write_provenance(
+        snakemake.output.provenance,
+        snakemake.params.config,
+        summaries,
+        inputs=list(snakemake.input.resources),
+        repo=snakemake.params.repo,
+        config_files=snakemake.params.config_files,
+    )
+    print(
+        f"git commit {record['git_commit']}, training device {record['training_device']}, "
+        f"{len(record['inputs'])} input files hashed",
+        file=sys.stderr,
+    )
 
 
-run_script(main, snakemake)  # noqa: F821
+run_script(main, snakemake)

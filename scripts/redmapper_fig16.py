@@ -5,8 +5,7 @@ import json
 import numpy as np
 
 from deepcee.catalogue.select import read_catalogue
-from deepcee.core.files import read_ecsv
-from deepcee.core.files import run_script
+from deepcee.core.files import read_ecsv, run_script
 from deepcee.evaluate.figures import fig16_sky_map_redmapper
 
 
@@ -17,9 +16,15 @@ def main(snakemake):
     train = labels[(split == "train") & ~flipped]
     test = labels[(split == "test") & ~flipped]
     region = json.loads(open(snakemake.input.region_summary).read())["region_selection"]["region"]
-    fig16_sky_map_redmapper(train, test, read_catalogue(snakemake.input.redmapper),
-                            read_catalogue(snakemake.input.region), region,
-                            snakemake.output.pdf, snakemake.output.png)
+    fig16_sky_map_redmapper(
+        train,
+        test,
+        read_catalogue(snakemake.input.redmapper),
+        read_catalogue(snakemake.input.region),
+        region,
+        snakemake.output.pdf,
+        snakemake.output.png,
+    )
 
 
-run_script(main, snakemake)  # noqa: F821
+run_script(main, snakemake)

@@ -1,7 +1,6 @@
 """Rule redmapper_labels: the image stage's labels for the comparison views, all marked 'test', no flips."""
 
-from deepcee.core.files import read_ecsv, write_ecsv
-from deepcee.core.files import run_script
+from deepcee.core.files import read_ecsv, run_script, write_ecsv
 from deepcee.evaluate.redmapper_region import as_test_set
 
 
@@ -11,4 +10,4 @@ def main(snakemake):
     print(f"{len(out)} comparison images -> {snakemake.output.labels}")
 
 
-run_script(main, snakemake)  # noqa: F821
+run_script(main, snakemake)

@@ -13,8 +13,13 @@ def main(snakemake):
         print(line)
         logger.info(line)
 
-    calibrate(snakemake.input.labels, snakemake.output.calibration, snakemake.params.redshift,
-              int(snakemake.params.seed), log=log)
+    calibrate(
+        snakemake.input.labels,
+        snakemake.output.calibration,
+        snakemake.params.redshift,
+        int(snakemake.params.seed),
+        log=log,
+    )
 
 
-run_script(main, snakemake)  # noqa: F821
+run_script(main, snakemake)

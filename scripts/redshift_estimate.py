@@ -14,8 +14,15 @@ def main(snakemake):
         logger.info(line)
 
     i = snakemake.input
-    estimate(i.predictions, i.labels, i.summary, i.calibration, snakemake.output.detections,
-             snakemake.params.redshift, log=log)
+    estimate(
+        i.predictions,
+        i.labels,
+        i.summary,
+        i.calibration,
+        snakemake.output.detections,
+        snakemake.params.redshift,
+        log=log,
+    )
 
 
-run_script(main, snakemake)  # noqa: F821
+run_script(main, snakemake)

@@ -15,4 +15,4 @@ def main(snakemake):
     plot_richness(tables, summary, o.richness_pdf, o.richness_png)
 
 
-run_script(main, snakemake)  # noqa: F821
+run_script(main, snakemake)

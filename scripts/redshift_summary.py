@@ -14,8 +14,14 @@ def main(snakemake):
         logger.info(line)
 
     sets = {name: snakemake.input[name] for name in snakemake.params.sets}
-    summarize(sets, snakemake.input.calibration, snakemake.output.summary, snakemake.params.redshift,
-              int(snakemake.params.seed), log=log)
+    summarize(
+        sets,
+        snakemake.input.calibration,
+        snakemake.output.summary,
+        snakemake.params.redshift,
+        int(snakemake.params.seed),
+        log=log,
+    )
 
 
-run_script(main, snakemake)  # noqa: F821
+run_script(main, snakemake)

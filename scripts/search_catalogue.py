@@ -6,13 +6,27 @@ from deepcee.search.report import build_catalogue
 
 def main(snakemake):
     o = snakemake.output
-    out = {"candidates": o.candidates, "summary": o.summary, "completeness_richness": o.completeness_richness,
-           "completeness_z": o.completeness_z, "purity": o.purity, "new_csv": o.new_csv, "new_tex": o.new_tex,
-           "fig_completeness": [o.fig_completeness_pdf, o.fig_completeness_png],
-           "fig_purity": [o.fig_purity_pdf, o.fig_purity_png], "fig_skymap": [o.fig_skymap_pdf, o.fig_skymap_png]}
-    build_catalogue(snakemake.params.config, snakemake.input.tiles, snakemake.input.detections,
-                    snakemake.input.stats, snakemake.input.mcxc, out,
-                    calibration_path=getattr(snakemake.input, "calibration", None))
+    out = {
+        "candidates": o.candidates,
+        "summary": o.summary,
+        "completeness_richness": o.completeness_richness,
+        "completeness_z": o.completeness_z,
+        "purity": o.purity,
+        "new_csv": o.new_csv,
+        "new_tex": o.new_tex,
+        "fig_completeness": [o.fig_completeness_pdf, o.fig_completeness_png],
+        "fig_purity": [o.fig_purity_pdf, o.fig_purity_png],
+        "fig_skymap": [o.fig_skymap_pdf, o.fig_skymap_png],
+    }
+    build_catalogue(
+        snakemake.params.config,
+        snakemake.input.tiles,
+        snakemake.input.detections,
+        snakemake.input.stats,
+        snakemake.input.mcxc,
+        out,
+        calibration_path=getattr(snakemake.input, "calibration", None),
+    )
 
 
 run_script(main, snakemake)

@@ -12,8 +12,12 @@ def main(snakemake):
     shard = int(snakemake.wildcards.shard)
     mine = [t for t, s in zip(tiles, shards) if s == shard]
     images = config["images"]
-    done = [t.name for t, _, _ in acquire(scfg["source"], mine, int(images["pixels"]),
-                                         float(images["pixel_scale_arcsec"]), cfg=scfg)]
+    done = [
+        t.name
+        for t, _, _ in acquire(
+            scfg["source"], mine, int(images["pixels"]), float(images["pixel_scale_arcsec"]), cfg=scfg
+        )
+    ]
     write_json(snakemake.output.manifest, {"shard": shard, "source": scfg["source"], "tiles": done})
     print(f"search download shard {shard}: {len(done)} tiles cached from {scfg['source']}")
 

@@ -5,9 +5,15 @@ from deepcee.search.stage import search_shard
 
 
 def main(snakemake):
-    search_shard(snakemake.input.model, snakemake.input.tiles, int(snakemake.wildcards.shard),
-                 snakemake.params.config, snakemake.output.detections, snakemake.output.stats,
-                 threads=snakemake.threads)
+    search_shard(
+        snakemake.input.model,
+        snakemake.input.tiles,
+        int(snakemake.wildcards.shard),
+        snakemake.params.config,
+        snakemake.output.detections,
+        snakemake.output.stats,
+        threads=snakemake.threads,
+    )
 
 
 run_script(main, snakemake)

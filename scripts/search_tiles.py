@@ -6,8 +6,10 @@ from deepcee.search.stage import write_tiles
 
 def main(snakemake):
     info = write_tiles(snakemake.params.config, snakemake.output.tiles, snakemake.output.info)
-    print(f"search tiles: {info['n_tiles']} tiles (nside {info['nside']}, {info['area_deg2']:.3f} deg2) "
-          f"in {info['shards']} shards {info['tiles_per_shard']}")
+    print(
+        f"search tiles: {info['n_tiles']} tiles (nside {info['nside']}, {info['area_deg2']:.3f} deg2) "
+        f"in {info['shards']} shards {info['tiles_per_shard']}"
+    )
 
 
 run_script(main, snakemake)

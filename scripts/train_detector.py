@@ -23,4 +23,4 @@ def main(snakemake):
     )
 
 
-run_script(main, snakemake)  # noqa: F821
+run_script(main, snakemake)

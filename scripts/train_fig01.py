@@ -11,4 +11,4 @@ def main(snakemake):
     fig01_architecture(describe(model), snakemake.output.pdf, snakemake.output.png)
 
 
-run_script(main, snakemake)  # noqa: F821
+run_script(main, snakemake)

@@ -10,8 +10,7 @@ def main(snakemake):
     losses = snakemake.input.losses
     fig05_total_loss(losses, snakemake.output.fig05_pdf, snakemake.output.fig05_png, window=window)
     fig06_loss_components(losses, snakemake.output.fig06_pdf, snakemake.output.fig06_png, window=window)
-    table_a1(losses, snakemake.output.table_csv, snakemake.output.table_tex, window=window,
-             rows=int(cfg["table_rows"]))
+    table_a1(losses, snakemake.output.table_csv, snakemake.output.table_tex, window=window, rows=int(cfg["table_rows"]))
 
 
-run_script(main, snakemake)  # noqa: F821
+run_script(main, snakemake)

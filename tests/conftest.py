@@ -45,12 +45,19 @@ def ci_local_run(repo, tmp_path_factory) -> Path:
     from deepcee.bench.workflow import copy_workflow, workflow_env
 
     if shutil.which("latexmk") is None:
-        pytest.skip("latexmk not installed (Debian: latexmk texlive-latex-base texlive-latex-recommended "
-                    "texlive-latex-extra texlive-publishers)")
+        pytest.skip(
+            "latexmk not installed (Debian: latexmk texlive-latex-base texlive-latex-recommended "
+            "texlive-latex-extra texlive-publishers)"
+        )
     work = copy_workflow(repo, tmp_path_factory.mktemp("ci-local") / "workflow")
     snakemake = str(Path(sys.executable).parent / "snakemake")
-    run = subprocess.run([snakemake, "--cores", "2", "--configfile", "configs/ci.yaml"],
-                         cwd=work, env=workflow_env(), capture_output=True, text=True)
+    run = subprocess.run(
+        [snakemake, "--cores", "2", "--configfile", "configs/ci.yaml"],
+        cwd=work,
+        env=workflow_env(),
+        capture_output=True,
+        text=True,
+    )
     (work / "ci_local_run.log").write_text(run.stdout + run.stderr)
     assert run.returncode == 0, (run.stdout + run.stderr)[-6000:]
     return work

@@ -20,8 +20,12 @@ RM_FRAME = RESOURCES / "sdss-frame-r-redmapper-cluster" / "frame-r-ra138.090-dec
 
 def small_images_cfg(**over):
     cfg = {
-        "source": "mock", "views_per_cluster": 2, "max_offset_arcsec": 60.0,
-        "pixels": 160, "pixel_scale_arcsec": 1.584, "shards": 2,
+        "source": "mock",
+        "views_per_cluster": 2,
+        "max_offset_arcsec": 60.0,
+        "pixels": 160,
+        "pixel_scale_arcsec": 1.584,
+        "shards": 2,
         "mock": {"mag_limit": 21.0, "exact_mag": 18.5},
         "stretch": {"output_size": 80},
         "labels": {"box_kpc": 500.0},
@@ -35,9 +39,23 @@ def small_images_cfg(**over):
 def small_catalogue(n=4):
     rows = []
     for k in range(n):
-        rows.append((f"T{k}", f"TEST{k}", 150.0 + 0.7 * k, 10.0 + 0.3 * k, 0.11 + 0.025 * k, 25.0 + 10 * k,
-                     25.0 + 10 * k, np.nan, f"A{k}", "test"))
-    return Table(rows=rows, names=["id", "name", "ra", "dec", "z", "richness", "n_members", "bcg_rmag", "abell", "source"])
+        rows.append(
+            (
+                f"T{k}",
+                f"TEST{k}",
+                150.0 + 0.7 * k,
+                10.0 + 0.3 * k,
+                0.11 + 0.025 * k,
+                25.0 + 10 * k,
+                25.0 + 10 * k,
+                np.nan,
+                f"A{k}",
+                "test",
+            )
+        )
+    return Table(
+        rows=rows, names=["id", "name", "ra", "dec", "z", "richness", "n_members", "bcg_rmag", "abell", "source"]
+    )
 
 
 def real_frames_mef(path, which="blank"):

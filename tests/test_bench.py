@@ -21,8 +21,30 @@ def _json_lines(text: str) -> list[dict]:
 
 def test_bench_detector_bare_line(capsys):
     """--bare adds the bare model's rate and the fraction of it the project's loop reached."""
-    assert bench_detector.main(["--size", "64", "--steps", "1", "--warmup", "1", "--batch", "1", "--images", "2",
-                                "--threads", "1", "--workers", "0", "--bare", "--mode", "infer"]) == 0
+    assert (
+        bench_detector.main(
+            [
+                "--size",
+                "64",
+                "--steps",
+                "1",
+                "--warmup",
+                "1",
+                "--batch",
+                "1",
+                "--images",
+                "2",
+                "--threads",
+                "1",
+                "--workers",
+                "0",
+                "--bare",
+                "--mode",
+                "infer",
+            ]
+        )
+        == 0
+    )
     lines = _json_lines(capsys.readouterr().out)
     info = next(line for line in lines if line.get("event") == "info")
     assert info["size"] == 64
@@ -39,10 +61,35 @@ def test_gpu_check_kills_resumes_and_locates(tmp_path, capsys):
     table["ra"], table["dec"], table["z"] = [float(v) for v in ra], [float(v) for v in dec], 0.15
     table.write(labels, format="ascii.ecsv", overwrite=True)
 
-    assert gpu_check.main(["--labels", str(labels), "--root", "/", "--workdir", str(tmp_path / "work"),
-                           "--backbone", "mobilenet_v3_large_fpn", "--device", "cpu", "--steps", "16",
-                           "--kill-after", "2", "--checkpoint-every", "1", "--batch", "1", "--precision", "fp32",
-                           "--workers", "0"]) == 0
+    assert (
+        gpu_check.main(
+            [
+                "--labels",
+                str(labels),
+                "--root",
+                "/",
+                "--workdir",
+                str(tmp_path / "work"),
+                "--backbone",
+                "mobilenet_v3_large_fpn",
+                "--device",
+                "cpu",
+                "--steps",
+                "16",
+                "--kill-after",
+                "2",
+                "--checkpoint-every",
+                "1",
+                "--batch",
+                "1",
+                "--precision",
+                "fp32",
+                "--workers",
+                "0",
+            ]
+        )
+        == 0
+    )
     killed, resumed, predicted = _json_lines(capsys.readouterr().out)
     assert killed["phase"] == "killed" and not killed["model_written"]
     assert resumed["resumed_from_step"] >= 1 and resumed["steps_continuous"]

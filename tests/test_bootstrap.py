@@ -12,12 +12,20 @@ from deepcee.evaluate import bootstrap, metrics
 def _matched():
     """Four test images of three clusters (c2 seen twice); boxes with known scores and distances."""
     truth = Table(rows=[("v0", "c0"), ("v1", "c1"), ("v2a", "c2"), ("v2b", "c2")], names=("view", "cluster_id"))
-    preds = Table(rows=[  # truth_index, score, distance_kpc
-        (0, 0.95, 20.0), (0, 0.90, 60.0), (0, 0.85, 800.0),
-        (1, 0.40, 30.0), (1, 0.92, 700.0),
-        (2, 0.88, 90.0),
-        (3, 0.10, 10.0), (3, 0.97, 400.0), (3, 0.99, 1500.0),
-    ], names=("truth_index", "score", "distance_kpc"))
+    preds = Table(
+        rows=[  # truth_index, score, distance_kpc
+            (0, 0.95, 20.0),
+            (0, 0.90, 60.0),
+            (0, 0.85, 800.0),
+            (1, 0.40, 30.0),
+            (1, 0.92, 700.0),
+            (2, 0.88, 90.0),
+            (3, 0.10, 10.0),
+            (3, 0.97, 400.0),
+            (3, 0.99, 1500.0),
+        ],
+        names=("truth_index", "score", "distance_kpc"),
+    )
     return preds, truth
 
 
@@ -64,8 +72,13 @@ def test_clusters_are_drawn_whole():
 
 
 def test_all_found_gives_a_degenerate_interval():
-    shares = bootstrap.ImageShares(tp=np.ones(5, int), fp=np.zeros(5, int), fn=np.zeros(5, int),
-                                   distance_kpc=np.full(5, 30.0), groups=np.array(list("abcde")))
+    shares = bootstrap.ImageShares(
+        tp=np.ones(5, int),
+        fp=np.zeros(5, int),
+        fn=np.zeros(5, int),
+        distance_kpc=np.full(5, 30.0),
+        groups=np.array(list("abcde")),
+    )
     ci = bootstrap.intervals(shares, seed=3, what="x", n_boot=100)
     assert ci["f1"] == [1.0, 1.0]
     assert ci["sigma_kpc"] == pytest.approx([30.0, 30.0])

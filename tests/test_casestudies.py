@@ -12,13 +12,14 @@ from deepcee.evaluate import stage as evaluate_stage
 from deepcee.images.labels import sky_to_png_pixel
 from deepcee.images.stage import acquire_shard, build_labels, stretch_shard
 from deepcee.images.views import plan_views, write_views
-
 from images_helpers import small_catalogue, small_images_cfg
 
 
 def test_pick_case_studies_nearest_distances():
-    truth = Table(rows=[(f"V{i}", f"C{i}", 10.0, 0.0, 0.15, "test") for i in range(6)],
-                  names=("view", "cluster_id", "ra", "dec", "z", "split"))
+    truth = Table(
+        rows=[(f"V{i}", f"C{i}", 10.0, 0.0, 0.15, "test") for i in range(6)],
+        names=("view", "cluster_id", "ra", "dec", "z", "split"),
+    )
     rows = []
     for i, d in enumerate([80.0, 150.0, 1000.0, 230.0, 20.0, 600.0]):
         rows.append(dict(view=f"V{i}", score=0.9, ra=10.0, dec=d / kpc_per_arcsec(0.15) / 3600.0))
@@ -37,19 +38,35 @@ def test_classify_false_positives_by_hand():
     def at(kpc_north, kpc_east=0.0):
         return 10.0 + kpc_east * deg, kpc_north * deg
 
-    mock = Table(rows=[("V0", "group", 1, True, *at(0, 800), 17.0, 0.3),
-                       ("V0", "star", 0, False, *at(-900, 0), 12.0, 0.0),
-                       ("V0", "field", 0, False, *at(-1500, -1500), 19.0, 0.2)],
-                 names=("view", "member", "group", "central", "ra", "dec", "mag_r", "z"))
+    mock = Table(
+        rows=[
+            ("V0", "group", 1, True, *at(0, 800), 17.0, 0.3),
+            ("V0", "star", 0, False, *at(-900, 0), 12.0, 0.0),
+            ("V0", "field", 0, False, *at(-1500, -1500), 19.0, 0.2),
+        ],
+        names=("view", "member", "group", "central", "ra", "dec", "mag_r", "z"),
+    )
     sample = Table(rows=[("C0", 10.0, 0.0, z), ("C9", *at(1200, -1200), 0.12)], names=("id", "ra", "dec", "z"))
-    fps = Table(rows=[("V0", *at(50), 50.0), ("V0", *at(300), 300.0),
-                      ("V0", *at(0, 800), 800.0), ("V0", *at(-900, 5), 900.0),
-                      ("V0", *at(1200 * 0.12 / 0.15, -1200), 1700.0), ("V0", *at(-1500, 1500), 2100.0)],
-                names=("view", "ra", "dec", "distance_kpc"))
-    got = casestudies.classify_false_positives(fps, metrics.truth_table(truth), mock, sample,
-                                               found=np.array([True]), distance_kpc=100.0)
-    assert list(got["fp_class"])[:4] == ["duplicate on the found target", "near the target but > 100 kpc",
-                                         "on an uncatalogued group", "on a bright star or foreground galaxy"]
+    fps = Table(
+        rows=[
+            ("V0", *at(50), 50.0),
+            ("V0", *at(300), 300.0),
+            ("V0", *at(0, 800), 800.0),
+            ("V0", *at(-900, 5), 900.0),
+            ("V0", *at(1200 * 0.12 / 0.15, -1200), 1700.0),
+            ("V0", *at(-1500, 1500), 2100.0),
+        ],
+        names=("view", "ra", "dec", "distance_kpc"),
+    )
+    got = casestudies.classify_false_positives(
+        fps, metrics.truth_table(truth), mock, sample, found=np.array([True]), distance_kpc=100.0
+    )
+    assert list(got["fp_class"])[:4] == [
+        "duplicate on the found target",
+        "near the target but > 100 kpc",
+        "on an uncatalogued group",
+        "on a bright star or foreground galaxy",
+    ]
     assert got["fp_class"][5] == "nothing"
     rows = casestudies.breakdown(got)
     assert [r["fp_class"] for r in rows] == list(casestudies.FP_CLASSES)
@@ -60,10 +77,18 @@ def test_classify_false_positives_by_hand():
 def rendered(tmp_path_factory):
     """Six mock clusters, one view each, rendered, stretched and labelled (half in the test set)."""
     tmp = tmp_path_factory.mktemp("cases")
-    cfg = small_images_cfg(views_per_cluster=1, shards=1,
-                           mock={"mag_limit": 21.0, "exact_mag": 18.5, "groups_per_deg2": 0.0,
-                                 "bright_stars_per_deg2": 0.0, "foreground_per_deg2": 0.0},
-                           split={"by": "view", "test_fraction": 0.67})
+    cfg = small_images_cfg(
+        views_per_cluster=1,
+        shards=1,
+        mock={
+            "mag_limit": 21.0,
+            "exact_mag": 18.5,
+            "groups_per_deg2": 0.0,
+            "bright_stars_per_deg2": 0.0,
+            "foreground_per_deg2": 0.0,
+        },
+        split={"by": "view", "test_fraction": 0.67},
+    )
     cat = small_catalogue(6)
     views = plan_views(cat, 1, 30.0, seed=4, shards=1)
     write_views(views, tmp / "views.ecsv")
@@ -85,22 +110,63 @@ def test_case_studies_and_false_positives_end_to_end(rendered):
         for d, score in ((20.0 + 60 * k, 0.95), (50.0, 0.9), (300.0, 0.85), (3000.0, 0.1)):
             ra, dec = float(t["ra"]), float(t["dec"]) + d / kpa / 3600.0
             x, y = sky_to_png_pixel(str(t["fits"]), ra, dec, size)
-            rows.append(dict(view=str(t["view"]), x=float(x), y=float(y), x0=float(x) - 8, y0=float(y) - 8,
-                             x1=float(x) + 8, y1=float(y) + 8, score=score, ra=ra, dec=dec))
+            rows.append(
+                dict(
+                    view=str(t["view"]),
+                    x=float(x),
+                    y=float(y),
+                    x0=float(x) - 8,
+                    y0=float(y) - 8,
+                    x1=float(x) + 8,
+                    y1=float(y) + 8,
+                    score=score,
+                    ra=ra,
+                    dec=dec,
+                )
+            )
     Table(rows=rows).write(tmp / "predictions.ecsv", format="ascii.ecsv", overwrite=True)
-    ev = {k: tmp / "ev" / v for k, v in dict(sweep_csv="t2.csv", sweep_tex="t2.tex", distances="d.ecsv", ks="ks.json",
-                                             recovered="rec.ecsv", table1_csv="t1.csv", table1_tex="t1.tex",
-                                             summary="summary.json").items()}
-    evaluate_stage.evaluate_test(tmp / "predictions.ecsv", tmp / "labels.ecsv", ev, cfg={"chosen_threshold": 50},
-                                 sample=tmp / "sample.ecsv")
-    out = {k: tmp / "cs" / v for k, v in dict(cases="cases.ecsv", fp_ecsv="fp.ecsv", fp_csv="fp.csv", fp_tex="fp.tex",
-                                              fp_pdf="fp.pdf", fp_png="fp.png", summary="cs.json").items()}
+    ev = {
+        k: tmp / "ev" / v
+        for k, v in dict(
+            sweep_csv="t2.csv",
+            sweep_tex="t2.tex",
+            distances="d.ecsv",
+            ks="ks.json",
+            recovered="rec.ecsv",
+            table1_csv="t1.csv",
+            table1_tex="t1.tex",
+            summary="summary.json",
+        ).items()
+    }
+    evaluate_stage.evaluate_test(
+        tmp / "predictions.ecsv", tmp / "labels.ecsv", ev, cfg={"chosen_threshold": 50}, sample=tmp / "sample.ecsv"
+    )
+    out = {
+        k: tmp / "cs" / v
+        for k, v in dict(
+            cases="cases.ecsv",
+            fp_ecsv="fp.ecsv",
+            fp_csv="fp.csv",
+            fp_tex="fp.tex",
+            fp_pdf="fp.pdf",
+            fp_png="fp.png",
+            summary="cs.json",
+        ).items()
+    }
     out["case_pdfs"] = [tmp / "cs" / f"fig{n:02d}.pdf" for n in range(8, 12)]
     out["case_pngs"] = [tmp / "cs" / f"fig{n:02d}.png" for n in range(8, 12)]
-    res = casestudies.case_studies(tmp / "predictions.ecsv", tmp / "labels.ecsv", tmp / "sample.ecsv",
-                                   [tmp / "truth_0.ecsv"], ev["distances"], ev["recovered"], ev["summary"], out)
+    res = casestudies.case_studies(
+        tmp / "predictions.ecsv",
+        tmp / "labels.ecsv",
+        tmp / "sample.ecsv",
+        [tmp / "truth_0.ecsv"],
+        ev["distances"],
+        ev["recovered"],
+        ev["summary"],
+        out,
+    )
     for key, path in out.items():
-        for p in (path if isinstance(path, list) else [path]):
+        for p in path if isinstance(path, list) else [path]:
             assert p.exists() and p.stat().st_size > 0, p
     n = len(test)
     # at 50 %: per image 3 passing boxes, one TP (the 20+60k kpc box where <= 100 kpc) -> the rest FPs

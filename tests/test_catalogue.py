@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
 import csv
+import gzip
 
 import numpy as np
 import pytest
 from astropy import units as u
 from astropy.coordinates import Angle
-from astropy.table import Table
 
 from deepcee.catalogue import select as cat
 from deepcee.core.errors import DeepCeeError
@@ -22,8 +21,10 @@ def bundled_cfg(resources):
     return {
         "source": "bundled",
         "bundled": {
-            "abell": [str(resources / "abell-aco-vii110a/abell_north.tsv"),
-                      str(resources / "abell-aco-vii110a/abell_south.tsv")],
+            "abell": [
+                str(resources / "abell-aco-vii110a/abell_north.tsv"),
+                str(resources / "abell-aco-vii110a/abell_south.tsv"),
+            ],
             "redmapper": str(resources / "redmapper-sdss-dr8-v5.10/sdss_redmapper.csv.gz"),
         },
         "match_radius_arcmin": 3.0,
@@ -40,8 +41,9 @@ def selection(bundled_cfg):
 
 
 def test_abell_reader_reads_every_aco_row(resources):
-    abell = cat.read_abell_tsv([resources / "abell-aco-vii110a/abell_north.tsv",
-                                resources / "abell-aco-vii110a/abell_south.tsv"])
+    abell = cat.read_abell_tsv(
+        [resources / "abell-aco-vii110a/abell_north.tsv", resources / "abell-aco-vii110a/abell_south.tsv"]
+    )
     assert len(abell) == 4076
     assert sorted(abell["aco"]) == list(range(1, 4077))
     # PROVENANCE sanity check: ACO 2142 -> 15 58.3 +27 13.
@@ -79,14 +81,17 @@ def test_selection_count_matches_an_independent_count(selection, resources):
     aco_xyz = _unit_vectors(np.array([a[1] for a in aco]), np.array([a[2] for a in aco]))
     claimed = {}
     for start in range(0, len(aco_xyz), 500):  # brute force: every Abell against every redMaPPer
-        cosines = np.clip(aco_xyz[start:start + 500] @ rm_xyz.T, -1, 1)
+        cosines = np.clip(aco_xyz[start : start + 500] @ rm_xyz.T, -1, 1)
         for row in cosines:
             j = int(np.argmax(row))
             sep = np.degrees(np.arccos(row[j])) * 60
             if sep <= 3.0 and (j not in claimed or sep < claimed[j]):
                 claimed[j] = sep
-    n = sum(1 for j in claimed
-            if 0.1 < float(rows[j]["redshift"]) < 0.2 and float(rows[j]["lambda"]) >= 20 and float(rows[j]["dec"]) > 0)
+    n = sum(
+        1
+        for j in claimed
+        if 0.1 < float(rows[j]["redshift"]) < 0.2 and float(rows[j]["lambda"]) >= 20 and float(rows[j]["dec"]) > 0
+    )
     assert len(sample) == n
     assert 380 <= n <= 440  # "about 410 real clusters" (docs/design.md §4)
     assert counts[-1]["n"] == n
@@ -191,10 +196,14 @@ def test_select_rule_summary_counts_dropped_rows(resources, repo, tmp_path, bund
 
     path, _ = _edited_redmapper(resources, tmp_path, {0: {"redshift": ""}}, n=None)
     cfg = dict(bundled_cfg, bundled=dict(bundled_cfg["bundled"], redmapper=str(path)))
-    out = SimpleNamespace(sample=str(tmp_path / "sample.ecsv"), redmapper=str(tmp_path / "redmapper.ecsv"),
-                          summary=str(tmp_path / "summary.json"))
-    snakemake = SimpleNamespace(params=SimpleNamespace(catalogue=cfg), input={}, output=out,
-                                log=[str(tmp_path / "select.log")])
+    out = SimpleNamespace(
+        sample=str(tmp_path / "sample.ecsv"),
+        redmapper=str(tmp_path / "redmapper.ecsv"),
+        summary=str(tmp_path / "summary.json"),
+    )
+    snakemake = SimpleNamespace(
+        params=SimpleNamespace(catalogue=cfg), input={}, output=out, log=[str(tmp_path / "select.log")]
+    )
     source = (repo / "scripts" / "catalogue_select.py").read_text()
     exec(compile(source, "catalogue_select.py", "exec"), {"snakemake": snakemake, "__name__": "rule"})
     summary = json.loads((tmp_path / "summary.json").read_text())

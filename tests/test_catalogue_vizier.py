@@ -7,7 +7,6 @@ import pytest
 
 from deepcee.catalogue import select as cat
 from deepcee.core.errors import DeepCeeError
-
 from vizier_fake import REDMAPPER_FIELDS, WHL12_FIELDS, FakeVizier, redmapper_rows, votable_bytes, whl12_rows
 
 WHL12 = "J/ApJS/199/34/table1"
@@ -16,10 +15,12 @@ RM = "J/ApJS/224/1/cat_dr8"
 
 @pytest.fixture
 def fake_vizier(monkeypatch, resources):
-    fake = FakeVizier({
-        WHL12: votable_bytes(WHL12, WHL12_FIELDS, whl12_rows(resources)),
-        RM: votable_bytes(RM, REDMAPPER_FIELDS, redmapper_rows(resources)),
-    })
+    fake = FakeVizier(
+        {
+            WHL12: votable_bytes(WHL12, WHL12_FIELDS, whl12_rows(resources)),
+            RM: votable_bytes(RM, REDMAPPER_FIELDS, redmapper_rows(resources)),
+        }
+    )
     return fake.install(monkeypatch)
 
 

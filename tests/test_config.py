@@ -46,13 +46,17 @@ def test_unknown_key_is_named(schema, default_config):
 
 def test_wrong_type_is_named(schema, default_config):
     default_config["catalogue"]["match_radius_arcmin"] = "three"
-    with pytest.raises(DeepCeeError, match=r"config key 'catalogue.match_radius_arcmin': 'three' is not of type 'number'"):
+    with pytest.raises(
+        DeepCeeError, match=r"config key 'catalogue.match_radius_arcmin': 'three' is not of type 'number'"
+    ):
         check_config(default_config, schema)
 
 
 def test_out_of_range_is_named(schema, default_config):
     default_config["catalogue"]["cuts"]["dec_min"] = 120
-    with pytest.raises(DeepCeeError, match=r"config key 'catalogue.cuts.dec_min': 120 is greater than the maximum of 90"):
+    with pytest.raises(
+        DeepCeeError, match=r"config key 'catalogue.cuts.dec_min': 120 is greater than the maximum of 90"
+    ):
         check_config(default_config, schema)
 
 
@@ -66,7 +70,11 @@ def test_snakemake_stops_with_one_line(repo, tmp_path):
     """Through Snakemake itself: the run stops before any job, the error is one line."""
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--config", "seed=-3", "--directory", str(repo)],
-        cwd=repo, capture_output=True, text=True, timeout=300)
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode != 0
     errors = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("ERROR:")]
     assert errors == ["ERROR: config.yaml: config key 'seed': -3 is less than the minimum of 0"]
@@ -81,9 +89,14 @@ def test_snakemake_validate_fills_every_schema_default(repo, schema):
 
     from deepcee.core.config import schema_defaults
 
-    cfg = {"seed": 1, "catalogue": {"source": "bundled", "match_radius_arcmin": 3.0,
-                                    "cuts": {"z_min": 0.1, "z_max": 0.2, "min_members": 20, "dec_min": 0.0,
-                                             "abell_only": True}}}
+    cfg = {
+        "seed": 1,
+        "catalogue": {
+            "source": "bundled",
+            "match_radius_arcmin": 3.0,
+            "cuts": {"z_min": 0.1, "z_max": 0.2, "min_members": 20, "dec_min": 0.0, "abell_only": True},
+        },
+    }
     validate(cfg, str(schema))
     for section in SECTIONS:
         validate(cfg[section], str(repo / "schemas" / f"{section}.schema.yaml"))
@@ -108,11 +121,14 @@ def test_no_defaults_dicts_in_the_library(repo):
     """Defaults live in schemas/ only: no *_DEFAULTS / DEFAULT_* tables in src/."""
     import re
 
-    offenders = [f"{path.relative_to(repo)}:{n}" for path in (repo / "src").rglob("*.py")
-                 for n, line in enumerate(path.read_text().splitlines(), 1)
-                 if re.match(r"^[A-Z_]*DEFAULT[A-Z_]*\s*(:[^=]*)?=", line)
-                 # metrics.DEFAULT_THRESHOLDS is the keyword default of metrics.sweep/evaluate, not a config copy
-                 and not line.startswith("DEFAULT_THRESHOLDS")]
+    offenders = [
+        f"{path.relative_to(repo)}:{n}"
+        for path in (repo / "src").rglob("*.py")
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if re.match(r"^[A-Z_]*DEFAULT[A-Z_]*\s*(:[^=]*)?=", line)
+        # metrics.DEFAULT_THRESHOLDS is the keyword default of metrics.sweep/evaluate, not a config copy
+        and not line.startswith("DEFAULT_THRESHOLDS")
+    ]
     assert offenders == [], offenders
 
 
@@ -137,12 +153,16 @@ def test_train_override_values_are_checked(schema, default_config):
 
 def test_z_range_must_be_ordered(schema, default_config):
     default_config["catalogue"]["cuts"].update(z_min=0.3, z_max=0.2)
-    assert "'catalogue.cuts.z_min' (0.3) must be below 'catalogue.cuts.z_max' (0.2)" in _first_error(default_config, schema)
+    assert "'catalogue.cuts.z_min' (0.3) must be below 'catalogue.cuts.z_max' (0.2)" in _first_error(
+        default_config, schema
+    )
 
 
 def test_stretch_limits_ordered_per_band(schema, default_config):
     default_config["images"].setdefault("stretch", {}).setdefault("limits", {})["r"] = [5.0, -1.0]
-    assert "'images.stretch.limits.r': lower limit 5.0 must be below upper limit -1.0" in _first_error(default_config, schema)
+    assert "'images.stretch.limits.r': lower limit 5.0 must be below upper limit -1.0" in _first_error(
+        default_config, schema
+    )
 
 
 def test_chosen_threshold_among_swept(schema, default_config):
@@ -179,7 +199,9 @@ def test_error_blamed_on_the_file_holding_the_key(schema, default_config, tmp_pa
     other.write_text("catalogue:\n  cuts:\n    z_max: 0.25\n")
     merged = _merged(base, {"catalogue": {"cuts": {"z_max": 0.25}}})
     files = [tmp_path / "config.yaml", other]
-    with pytest.raises(DeepCeeError, match=rf"^{tmp_path / 'config.yaml'}: unknown config key 'catalogue.cuts.z_maxx'$"):
+    with pytest.raises(
+        DeepCeeError, match=rf"^{tmp_path / 'config.yaml'}: unknown config key 'catalogue.cuts.z_maxx'$"
+    ):
         check_workflow_config(merged, schema, files)
     other.write_text("catalogue:\n  cuts:\n    z_min: 0.9\n")
     merged = _merged(default_config, {"catalogue": {"cuts": {"z_min": 0.9}}})
@@ -208,8 +230,13 @@ def test_snakemake_stops_on_cross_key_rule_naming_the_file(repo, tmp_path):
     override.write_text("catalogue:\n  cuts:\n    z_min: 0.3\n    z_max: 0.2\n")
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--configfile", str(override), "--directory", str(repo)],
-        cwd=repo, capture_output=True, text=True, timeout=300)
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode != 0
     errors = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("ERROR:")]
-    assert errors == [f"ERROR: {override}: config key 'catalogue.cuts.z_min' (0.3) must be below "
-                      f"'catalogue.cuts.z_max' (0.2)"]
+    assert errors == [
+        f"ERROR: {override}: config key 'catalogue.cuts.z_min' (0.3) must be below 'catalogue.cuts.z_max' (0.2)"
+    ]

@@ -4,8 +4,15 @@ import json
 
 import pytest
 
-from deepcee.core.contracts import (SUMMARIES, TABLES, read_summary, read_table, rows_table,
-                                    write_summary_checked, write_table)
+from deepcee.core.contracts import (
+    SUMMARIES,
+    TABLES,
+    read_summary,
+    read_table,
+    rows_table,
+    write_summary_checked,
+    write_table,
+)
 from deepcee.core.errors import DeepCeeError
 from deepcee.evaluate.metrics import SWEEP_COLUMNS
 
@@ -16,8 +23,9 @@ def test_sweep_contract_is_the_metrics_sweep():
 
 def test_csv_round_trip_keeps_dtypes(tmp_path):
     path = tmp_path / "t.csv"
-    write_table("sweep", rows_table("sweep", [(0.0, 3, 5, 1, 0.375, 0.75, 0.5), (10.0, 2, 0, 2, 1.0, 0.5, 2 / 3)]),
-                path)
+    write_table(
+        "sweep", rows_table("sweep", [(0.0, 3, 5, 1, 0.375, 0.75, 0.5), (10.0, 2, 0, 2, 1.0, 0.5, 2 / 3)]), path
+    )
     assert path.read_text().splitlines()[0] == ",".join(SWEEP_COLUMNS)
     back = read_table("sweep", path)
     assert back["tp"].dtype.kind == "i" and list(back["fp"]) == [5, 0]
@@ -53,7 +61,9 @@ def test_writer_refuses_a_table_that_breaks_the_contract_and_writes_nothing(tmp_
 def test_summary_key_of_wrong_type_is_named(tmp_path):
     path = tmp_path / "summary.json"
     path.write_text(json.dumps({"counts": {"steps": 5}, "device": "cpu", "seconds": "fast"}))
-    with pytest.raises(DeepCeeError, match=r"summary.json: key 'seconds' is str, the train_summary contract says number"):
+    with pytest.raises(
+        DeepCeeError, match=r"summary.json: key 'seconds' is str, the train_summary contract says number"
+    ):
         read_summary("train_summary", path)
     with pytest.raises(DeepCeeError, match=r"missing key 'device'"):
         write_summary_checked("train_summary", tmp_path / "other.json", {"counts": {"steps": 5}, "seconds": 1.0})

@@ -7,8 +7,8 @@ import urllib.error
 import pytest
 import torch
 
-from deepcee.detector.model import anchor_sizes, build_detector, coco_cache_path, detector_config
 from deepcee.core.errors import DeepCeeError
+from deepcee.detector.model import anchor_sizes, build_detector, coco_cache_path, detector_config
 
 
 @pytest.fixture(scope="module")
@@ -125,8 +125,15 @@ def test_describe_reads_the_built_model_and_fig01_draws_it(tmp_path):
     from deepcee.detector.figures import fig01_architecture
     from deepcee.detector.model import anchor_sizes, describe, detector_config
 
-    cfg = {"backbone": "mobilenet_v3_large_fpn", "anchor_scales": [0.5, 1.0], "aspect_ratios": [1.0, 2.0],
-           "rpn_post_nms_top_n_test": 150, "box_detections_per_img": 120, "roi_crop_size": 7, "roi_maxpool": 1}
+    cfg = {
+        "backbone": "mobilenet_v3_large_fpn",
+        "anchor_scales": [0.5, 1.0],
+        "aspect_ratios": [1.0, 2.0],
+        "rpn_post_nms_top_n_test": 150,
+        "box_detections_per_img": 120,
+        "roi_crop_size": 7,
+        "roi_maxpool": 1,
+    }
     spec = describe(build_detector(cfg, 256, load_weights=False))
     assert spec["backbone"] == "mobilenet_v3_large_fpn" and spec["image_size"] == 256
     assert [m["stride"] for m in spec["feature_maps"]] == [32, 32, 64]  # MobileNetV3-FPN: C4, C5, pool

@@ -21,10 +21,21 @@ from deepcee.paper.numbers import parse_numbers_tex, read_sweep
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 FIGURES = ["fig02", "fig03", "fig04", "fig05", "fig06", "fig07", "fig12", "fig13", "fig14", "fig15", "fig16", "fig17"]
-TABLES = ["table1_examples", "table2_sweep_test", "table3_sweep_redmapper", "tableA1_losses", "table_comparison",
-          "table_comparison_sweeps"]
-ARTEFACTS = ["results/numbers.tex", "results/provenance.json", "results/audit.html", "paper/ms.pdf",
-             "results/report.html"]
+TABLES = [
+    "table1_examples",
+    "table2_sweep_test",
+    "table3_sweep_redmapper",
+    "tableA1_losses",
+    "table_comparison",
+    "table_comparison_sweeps",
+]
+ARTEFACTS = [
+    "results/numbers.tex",
+    "results/provenance.json",
+    "results/audit.html",
+    "paper/ms.pdf",
+    "results/report.html",
+]
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +45,9 @@ def ci_run(ci_local_run):
     snakemake = str(Path(sys.executable).parent / "snakemake")
     base = [snakemake, "--cores", "2", "--configfile", "configs/ci.yaml"]
     env = workflow_env()
-    report = subprocess.run(base + ["--report", "results/report.html"], cwd=work, env=env, capture_output=True,
-                            text=True)
+    report = subprocess.run(
+        base + ["--report", "results/report.html"], cwd=work, env=env, capture_output=True, text=True
+    )
     assert report.returncode == 0, (report.stdout + report.stderr)[-4000:]
     again = subprocess.run(base + ["-n"], cwd=work, env=env, capture_output=True, text=True)
     return {"dir": work, "again": again.stdout + again.stderr}
@@ -76,8 +88,19 @@ def test_numbers_match_the_tables(ci_run):
     assert comparison["NSample"]["published"] == "497"
     assert comparison["NSample"]["this_run"] == macros["NSample"]
     numbers = json.loads((work / "results/06_paper/numbers.json").read_text())["numbers"]
-    for key in ("NSample", "NImages", "NTrain", "NTest", "TrainSteps", "StdErrKpc", "KSRedshift", "KSCritical",
-                "NRedmapperClusters", "TestBestThreshold", "RMBestThreshold"):
+    for key in (
+        "NSample",
+        "NImages",
+        "NTrain",
+        "NTest",
+        "TrainSteps",
+        "StdErrKpc",
+        "KSRedshift",
+        "KSCritical",
+        "NRedmapperClusters",
+        "TestBestThreshold",
+        "RMBestThreshold",
+    ):
         assert numbers[key] is not None, f"{key} not produced by the CI run"
 
 

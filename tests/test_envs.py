@@ -32,6 +32,19 @@ def test_lock_pins_the_project_torch(repo):
     lock = _lock(repo)
     assert lock["torch"] == "2.14.1" and lock["torchvision"] == "0.29.1"
     assert lock["snakemake"].startswith("9.")
-    for needed in ("astropy", "astroquery", "galsim", "pandas", "matplotlib", "scipy", "jupyter",
-                   "nbconvert", "ipykernel", "tqdm", "tensorboard", "pytest", "snakemake-executor-plugin-slurm"):
+    for needed in (
+        "astropy",
+        "astroquery",
+        "galsim",
+        "pandas",
+        "matplotlib",
+        "scipy",
+        "jupyter",
+        "nbconvert",
+        "ipykernel",
+        "tqdm",
+        "tensorboard",
+        "pytest",
+        "snakemake-executor-plugin-slurm",
+    ):
         assert needed in lock, needed

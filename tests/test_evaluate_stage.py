@@ -6,13 +6,11 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from deepcee.evaluate import stage as evaluate_stage
-
-from deepcee.evaluate import figures as plots
-
-from deepcee.evaluate import tables
 from deepcee.core.cosmology import kpc_per_arcsec
 from deepcee.core.errors import DeepCeeError
+from deepcee.evaluate import figures as plots
+from deepcee.evaluate import stage as evaluate_stage
+from deepcee.evaluate import tables
 
 
 def _make_inputs(tmp_path, n=12, seed=0):
@@ -26,30 +24,72 @@ def _make_inputs(tmp_path, n=12, seed=0):
         Image.fromarray((rng.random((64, 64, 3)) * 255).astype(np.uint8)).save(png)
         z = 0.1 + 0.1 * rng.random()
         ra, dec = 150.0 + i, 20.0
-        labels.append(dict(view=view, png=str(png), fits="", cluster_id=f"RM{i}", ra=ra, dec=dec, z=z,
-                           richness=20 + 60 * rng.random(), bcg_rmag=np.nan, offset_ra_arcsec=rng.uniform(-270, 270),
-                           offset_dec_arcsec=rng.uniform(-270, 270), x=32.0, y=32.0, x0=20.0, y0=20.0, x1=44.0,
-                           y1=44.0, split="test", flipped=False))
+        labels.append(
+            dict(
+                view=view,
+                png=str(png),
+                fits="",
+                cluster_id=f"RM{i}",
+                ra=ra,
+                dec=dec,
+                z=z,
+                richness=20 + 60 * rng.random(),
+                bcg_rmag=np.nan,
+                offset_ra_arcsec=rng.uniform(-270, 270),
+                offset_dec_arcsec=rng.uniform(-270, 270),
+                x=32.0,
+                y=32.0,
+                x0=20.0,
+                y0=20.0,
+                x1=44.0,
+                y1=44.0,
+                split="test",
+                flipped=False,
+            )
+        )
         for k in range(5):
             d_kpc = rng.choice([rng.uniform(0, 90), rng.uniform(150, 2000)])
             score = rng.random()
-            preds.append(dict(view=view, x=32.0, y=32.0, x0=20.0, y0=20.0, x1=44.0, y1=44.0, score=score,
-                              ra=ra, dec=dec + d_kpc / kpc_per_arcsec(z) / 3600.0))
+            preds.append(
+                dict(
+                    view=view,
+                    x=32.0,
+                    y=32.0,
+                    x0=20.0,
+                    y0=20.0,
+                    x1=44.0,
+                    y1=44.0,
+                    score=score,
+                    ra=ra,
+                    dec=dec + d_kpc / kpc_per_arcsec(z) / 3600.0,
+                )
+            )
     labels.append(dict(labels[0], view="RMX_v0", cluster_id="RMX", split="train"))
     lab, pr = Table(rows=labels), Table(rows=preds)
     lab.write(tmp_path / "labels.ecsv", format="ascii.ecsv")
     pr.write(tmp_path / "predictions.ecsv", format="ascii.ecsv")
-    sample = Table(rows=[(f"RM{i}", f"RMJ{i}", 150.0 + i, 20.0, 0.15, 30.0, 30, np.nan, f"A{100 + i}", "x")
-                         for i in range(n)],
-                   names=("id", "name", "ra", "dec", "z", "richness", "n_members", "bcg_rmag", "abell", "source"))
+    sample = Table(
+        rows=[(f"RM{i}", f"RMJ{i}", 150.0 + i, 20.0, 0.15, 30.0, 30, np.nan, f"A{100 + i}", "x") for i in range(n)],
+        names=("id", "name", "ra", "dec", "z", "richness", "n_members", "bcg_rmag", "abell", "source"),
+    )
     sample.write(tmp_path / "sample.ecsv", format="ascii.ecsv")
     return tmp_path / "predictions.ecsv", tmp_path / "labels.ecsv", tmp_path / "sample.ecsv"
 
 
 def _outs(tmp_path):
-    return {k: tmp_path / "out" / v for k, v in dict(
-        sweep_csv="t2.csv", sweep_tex="t2.tex", distances="d.ecsv", ks="ks.json", recovered="rec.ecsv",
-        table1_csv="t1.csv", table1_tex="t1.tex", summary="summary.json").items()}
+    return {
+        k: tmp_path / "out" / v
+        for k, v in dict(
+            sweep_csv="t2.csv",
+            sweep_tex="t2.tex",
+            distances="d.ecsv",
+            ks="ks.json",
+            recovered="rec.ecsv",
+            table1_csv="t1.csv",
+            table1_tex="t1.tex",
+            summary="summary.json",
+        ).items()
+    }
 
 
 def test_evaluate_test_writes_everything(tmp_path):
@@ -87,14 +127,26 @@ def test_evaluate_test_writes_everything(tmp_path):
     plots.fig15_properties_ks(rec, rec["recovered"], ks, figs / "f15.pdf", figs / "f15.png")
     from PIL import Image
 
-    ex = [{"image": np.asarray(Image.open(str(rec["png"][0]))), "truth": (20, 20, 44, 44),
-           "boxes": [(10, 10, 30, 30, 0.9)], "label": "(a)"}]
+    ex = [
+        {
+            "image": np.asarray(Image.open(str(rec["png"][0]))),
+            "truth": (20, 20, 44, 44),
+            "boxes": [(10, 10, 30, 30, 0.9)],
+            "label": "(a)",
+        }
+    ]
     plots.fig07_examples(ex, figs / "f07.pdf", figs / "f07.png")
     region = {"ra_min": 150, "ra_max": 160, "dec_min": 15, "dec_max": 25}
     lab_t = evaluate_stage.read_ecsv(lab)
-    plots.fig16_sky_map_redmapper(lab_t[lab_t["split"] == "train"], lab_t[lab_t["split"] == "test"],
-                                  evaluate_stage.read_ecsv(sample), evaluate_stage.read_ecsv(sample)[:3], region,
-                                  figs / "f16.pdf", figs / "f16.png")
+    plots.fig16_sky_map_redmapper(
+        lab_t[lab_t["split"] == "train"],
+        lab_t[lab_t["split"] == "test"],
+        evaluate_stage.read_ecsv(sample),
+        evaluate_stage.read_ecsv(sample)[:3],
+        region,
+        figs / "f16.pdf",
+        figs / "f16.png",
+    )
     for name in ("f07", "f12", "f13", "f14", "f15", "f16"):
         assert (figs / f"{name}.pdf").stat().st_size > 0 and (figs / f"{name}.png").stat().st_size > 0
 
@@ -110,8 +162,13 @@ def test_fixed_threshold_and_kfold_table(tmp_path):
         csv = tmp_path / f"f{k}" / "sweep.csv"
         evaluate_stage.sweep_only(p2, l2, csv, tmp_path / f"f{k}" / "sweep.tex", {})
         sweeps.append(csv)
-    agg = evaluate_stage.kfold_table(sweeps, tmp_path / "k.csv", tmp_path / "k.tex", summary=tmp_path / "k.json",
-                                     figure_paths=(tmp_path / "k.pdf", tmp_path / "k.png"))
+    agg = evaluate_stage.kfold_table(
+        sweeps,
+        tmp_path / "k.csv",
+        tmp_path / "k.tex",
+        summary=tmp_path / "k.json",
+        figure_paths=(tmp_path / "k.pdf", tmp_path / "k.png"),
+    )
     assert len(agg) == 11 and (tmp_path / "k.png").exists()
 
 

@@ -9,11 +9,10 @@ from astropy.io import fits
 from astropy.nddata import Cutout2D
 from astropy.wcs import WCS
 
-from deepcee.core.errors import DeepCeeError
 from deepcee.core.config import with_defaults
+from deepcee.core.errors import DeepCeeError
 from deepcee.images.fits import fetch_skyview_view, read_view_fits
 from deepcee.images.labels import label_view
-
 from images_helpers import NGC
 
 SURVEY_FILES = {s: NGC / f"reprojected_sdss_{s[-1]}.fits.bz2" for s in ("SDSSg", "SDSSr", "SDSSi")}
@@ -50,16 +49,31 @@ def fake(monkeypatch):
 
 
 def _cfg(tmp_path, **sv):
-    return with_defaults("images", {"pixels": 300, "pixel_scale_arcsec": 1.18,
-                                    "skyview": {"cache_dir": str(tmp_path / "cache"), "retries": 3,
-                                                "backoff_s": 0.0, **sv}})
+    return with_defaults(
+        "images",
+        {
+            "pixels": 300,
+            "pixel_scale_arcsec": 1.18,
+            "skyview": {"cache_dir": str(tmp_path / "cache"), "retries": 3, "backoff_s": 0.0, **sv},
+        },
+    )
 
 
 def _view():
     # the reprojected NGC 6976 field centre (real SDSS data), cluster 40" east of centre
-    return {"view": "N_v0", "cluster_id": "N", "ra": 313.1702 + 40 / 3600 / np.cos(np.radians(-5.693)),
-            "dec": -5.6930, "z": 0.15, "richness": 30.0, "bcg_rmag": np.nan, "offset_ra_arcsec": 40.0,
-            "offset_dec_arcsec": 0.0, "centre_ra": 313.1702, "centre_dec": -5.6930}
+    return {
+        "view": "N_v0",
+        "cluster_id": "N",
+        "ra": 313.1702 + 40 / 3600 / np.cos(np.radians(-5.693)),
+        "dec": -5.6930,
+        "z": 0.15,
+        "richness": 30.0,
+        "bcg_rmag": np.nan,
+        "offset_ra_arcsec": 40.0,
+        "offset_dec_arcsec": 0.0,
+        "centre_ra": 313.1702,
+        "centre_dec": -5.6930,
+    }
 
 
 def test_skyview_view_written_and_cached(fake, tmp_path):

@@ -9,11 +9,10 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
 
-from deepcee.detector.dataset import write_synthetic_set
-from deepcee.detector.model import build_detector
 from deepcee.core.errors import DeepCeeError
-from deepcee.detector.inference import (PREDICTION_COLUMNS, load_model, png_pixel_to_sky,
-                               predict_images, predict_labels)
+from deepcee.detector.dataset import write_synthetic_set
+from deepcee.detector.inference import PREDICTION_COLUMNS, load_model, png_pixel_to_sky, predict_images, predict_labels
+from deepcee.detector.model import build_detector
 
 SIZE = 96
 
@@ -36,8 +35,9 @@ def model_path(tmp_path_factory):
 
 def test_predictions_table(labels, model_path, tmp_path):
     out = tmp_path / "predictions_test.ecsv"
-    table = predict_labels(model_path, labels, out, split="test", cfg={"batch_size": 2, "workers": 0},
-                           threads=2, log=lambda m: None)
+    table = predict_labels(
+        model_path, labels, out, split="test", cfg={"batch_size": 2, "workers": 0}, threads=2, log=lambda m: None
+    )
     assert out.exists()
     back = Table.read(out, format="ascii.ecsv")
     assert back.colnames == PREDICTION_COLUMNS

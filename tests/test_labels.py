@@ -7,16 +7,24 @@ import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
-from deepcee.images.labels import flip_row, label_view, png_pixel_to_sky, sky_to_png_pixel
-from deepcee.images.fits import reference_wcs
 from deepcee.core.cosmology import kpc_to_arcsec
-
+from deepcee.images.fits import reference_wcs
+from deepcee.images.labels import flip_row, label_view, png_pixel_to_sky, sky_to_png_pixel
 from images_helpers import real_frames_mef
 
 
 def _view(ra, dec, z=0.15):
-    return {"view": "V_v0", "cluster_id": "V", "ra": ra, "dec": dec, "z": z, "richness": 30.0,
-            "bcg_rmag": np.nan, "offset_ra_arcsec": 0.0, "offset_dec_arcsec": 0.0}
+    return {
+        "view": "V_v0",
+        "cluster_id": "V",
+        "ra": ra,
+        "dec": dec,
+        "z": z,
+        "richness": 30.0,
+        "bcg_rmag": np.nan,
+        "offset_ra_arcsec": 0.0,
+        "offset_dec_arcsec": 0.0,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +86,7 @@ def test_flip_mirrors_box(rm_mef):
 
 def test_flipped_png_pixels_mirror(tmp_path):
     from PIL import Image
+
     from deepcee.images.split import flip_png
 
     arr = np.random.default_rng(0).integers(0, 255, (6, 7, 3), dtype=np.uint8)

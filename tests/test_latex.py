@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from deepcee.paper import latex
 from deepcee.core.errors import DeepCeeError
+from deepcee.paper import latex
 from deepcee.paper.numbers import collect_numbers, write_comparison, write_numbers
 from paper_fakes import make_results
 
@@ -14,12 +14,25 @@ needs_latex = pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexm
 
 
 def test_artefact_map_prefers_pdf_and_keys_by_contract_prefix():
-    mapping = latex.artefact_map(["r/figures/fig05_total_loss.png", "r/figures/fig05_total_loss.pdf",
-                                  "r/figures/fig12_pr.png", "r/tables/table2_sweep_test.tex",
-                                  "r/tables/table2_sweep_test.csv", "r/tables/tableA1_losses.tex",
-                                  "r/tables/table_kfold.tex", "r/01_catalogue/sample.ecsv"])
-    assert mapping == {"fig05": "fig05_total_loss", "fig12": "fig12_pr.png", "table2": "table2_sweep_test",
-                       "tableA1": "tableA1_losses", "table_kfold": "table_kfold"}
+    mapping = latex.artefact_map(
+        [
+            "r/figures/fig05_total_loss.png",
+            "r/figures/fig05_total_loss.pdf",
+            "r/figures/fig12_pr.png",
+            "r/tables/table2_sweep_test.tex",
+            "r/tables/table2_sweep_test.csv",
+            "r/tables/tableA1_losses.tex",
+            "r/tables/table_kfold.tex",
+            "r/01_catalogue/sample.ecsv",
+        ]
+    )
+    assert mapping == {
+        "fig05": "fig05_total_loss",
+        "fig12": "fig12_pr.png",
+        "table2": "table2_sweep_test",
+        "tableA1": "tableA1_losses",
+        "table_kfold": "table_kfold",
+    }
 
 
 def test_first_error_file_line_mode():
@@ -40,8 +53,13 @@ def test_missing_latexmk_names_the_debian_packages(tmp_path):
         latex.build_pdf(tex, tmp_path / "ms.pdf", latexmk="no-such-latexmk-here")
     message = str(err.value)
     assert "\n" not in message
-    for package in ("latexmk", "texlive-latex-base", "texlive-latex-recommended", "texlive-latex-extra",
-                    "texlive-publishers"):
+    for package in (
+        "latexmk",
+        "texlive-latex-base",
+        "texlive-latex-recommended",
+        "texlive-latex-extra",
+        "texlive-publishers",
+    ):
         assert package in message
     assert not (tmp_path / "ms.pdf").exists()
 
@@ -70,13 +88,21 @@ def test_paper_builds_from_fake_results(repo, tmp_path, document_class):
     results = tmp_path / "results"
     numbers = collect_numbers(paths, {"seed": 1, "images": {"source": "mock"}})
     write_numbers(numbers, results / "numbers.tex")
-    write_comparison(numbers, results / "tables/table_comparison.tex",
-                     sweeps={"test": paths["sweep_test"], "redmapper": paths["sweep_redmapper"]},
-                     sweeps_tex=results / "tables/table_comparison_sweeps.tex")
+    write_comparison(
+        numbers,
+        results / "tables/table_comparison.tex",
+        sweeps={"test": paths["sweep_test"], "redmapper": paths["sweep_redmapper"]},
+        sweeps_tex=results / "tables/table_comparison_sweeps.tex",
+    )
     artefacts = glob.glob(str(results / "figures/*")) + glob.glob(str(results / "tables/*"))
-    pdf = latex.build_pdf(repo / "paper/ms.tex", tmp_path / "ms.pdf",
-                          search_dirs=[results, results / "tables", results / "figures"], artefacts=artefacts,
-                          build_dir=tmp_path / "build", document_class=document_class)
+    pdf = latex.build_pdf(
+        repo / "paper/ms.tex",
+        tmp_path / "ms.pdf",
+        search_dirs=[results, results / "tables", results / "figures"],
+        artefacts=artefacts,
+        build_dir=tmp_path / "build",
+        document_class=document_class,
+    )
     assert pdf.stat().st_size > 10_000
     log = (tmp_path / "build/ms.log").read_text(errors="replace")
     assert "Reference `" not in log or "undefined" not in log.split("Reference `", 1)[1][:200]

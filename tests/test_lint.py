@@ -16,8 +16,7 @@ LINTERS = {
 
 @pytest.mark.parametrize("name", sorted(LINTERS))
 def test_linter_is_clean(repo, name):
-    result = subprocess.run([sys.executable, *LINTERS[name]], cwd=repo, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run([sys.executable, *LINTERS[name]], cwd=repo, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"{name}:\n{(result.stdout + result.stderr)[-3000:]}"
 
 

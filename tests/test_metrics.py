@@ -8,9 +8,9 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
-from deepcee.evaluate import metrics
 from deepcee.core.cosmology import COSMO, kpc_per_arcsec
 from deepcee.core.errors import DeepCeeError
+from deepcee.evaluate import metrics
 
 # --- the paper's Table 2 (test set) and Table 3 (redMaPPer set), copied verbatim -------------
 # threshold, TP, FP, FN, precision, recall, F1 (as printed)
@@ -75,21 +75,26 @@ def test_paper_zero_row_recounted_from_300_boxes_per_image(table, n_images):
     which holds only under ``extra_boxes: count_as_fp``.
     """
     tp_pub, fp_pub, fn_pub = (int(v) for v in _parse(table)[0][1:4])
-    labels = Table(rows=[dict(view=f"V{i}", cluster_id=f"C{i}", ra=150.0, dec=10.0 + 0.1 * i, z=Z, split="test")
-                         for i in range(n_images)])
+    labels = Table(
+        rows=[
+            dict(view=f"V{i}", cluster_id=f"C{i}", ra=150.0, dec=10.0 + 0.1 * i, z=Z, split="test")
+            for i in range(n_images)
+        ]
+    )
     rng = np.random.default_rng(1)
     view, ra, dec, score = [], [], [], []
     for i in range(n_images):
-        dist = rng.uniform(200.0, 3000.0, 300)          # far from the cluster...
+        dist = rng.uniform(200.0, 3000.0, 300)  # far from the cluster...
         if i >= fn_pub:
-            dist[0] = 10.0                              # ...but one box on it
-            dist[1:4] = rng.uniform(20.0, 90.0, 3)      # and three more near it
+            dist[0] = 10.0  # ...but one box on it
+            dist[1:4] = rng.uniform(20.0, 90.0, 3)  # and three more near it
         view += [f"V{i}"] * 300
         ra += [150.0] * 300
         dec += list(10.0 + 0.1 * i + dist / kpc_per_arcsec(Z) / 3600.0)
         score += list(rng.uniform(0.01, 1.0, 300))
-    matched = metrics.match_predictions(Table(dict(view=view, ra=ra, dec=dec, score=score)),
-                                        metrics.truth_table(labels))
+    matched = metrics.match_predictions(
+        Table(dict(view=view, ra=ra, dec=dec, score=score)), metrics.truth_table(labels)
+    )
     row = metrics.sweep(matched, n_images, [0])[0]
     assert (int(row["tp"]), int(row["fp"]), int(row["fn"])) == (tp_pub, fp_pub, fn_pub)
     old = metrics.sweep(matched, n_images, [0], extra_boxes="ignore_near_found")[0]
@@ -100,8 +105,9 @@ def test_tp_plus_fp_is_passing_boxes_on_every_row():
     """Known boxes per image (1-40, random scores and places): TP + FP = passing boxes on every row."""
     rng = np.random.default_rng(7)
     n_images = 25
-    labels = Table(rows=[dict(view=f"V{i}", cluster_id=f"C{i}", ra=30.0 + i, dec=-5.0, z=Z, split="test")
-                         for i in range(n_images)])
+    labels = Table(
+        rows=[dict(view=f"V{i}", cluster_id=f"C{i}", ra=30.0 + i, dec=-5.0, z=Z, split="test") for i in range(n_images)]
+    )
     per_image = rng.integers(1, 41, n_images)
     rows = []
     for i, k in enumerate(per_image):
@@ -148,31 +154,70 @@ Z = 0.15
 def _labels(n=3, extra_train=True):
     rows = []
     for i in range(n):
-        rows.append(dict(view=f"C{i}_v0", cluster_id=f"C{i}", ra=150.0 + i, dec=10.0, z=Z,
-                         richness=30.0 + 10 * i, bcg_rmag=np.nan, split="test", flipped=False,
-                         offset_ra_arcsec=10.0 * i, offset_dec_arcsec=-5.0 * i))
+        rows.append(
+            dict(
+                view=f"C{i}_v0",
+                cluster_id=f"C{i}",
+                ra=150.0 + i,
+                dec=10.0,
+                z=Z,
+                richness=30.0 + 10 * i,
+                bcg_rmag=np.nan,
+                split="test",
+                flipped=False,
+                offset_ra_arcsec=10.0 * i,
+                offset_dec_arcsec=-5.0 * i,
+            )
+        )
     if extra_train:
-        rows.append(dict(view="T_v0", cluster_id="T", ra=200.0, dec=20.0, z=0.12, richness=40.0,
-                         bcg_rmag=np.nan, split="train", flipped=False, offset_ra_arcsec=0.0, offset_dec_arcsec=0.0))
-        rows.append(dict(view="T_v0_flip", cluster_id="T", ra=200.0, dec=20.0, z=0.12, richness=40.0,
-                         bcg_rmag=np.nan, split="train", flipped=True, offset_ra_arcsec=0.0, offset_dec_arcsec=0.0))
+        rows.append(
+            dict(
+                view="T_v0",
+                cluster_id="T",
+                ra=200.0,
+                dec=20.0,
+                z=0.12,
+                richness=40.0,
+                bcg_rmag=np.nan,
+                split="train",
+                flipped=False,
+                offset_ra_arcsec=0.0,
+                offset_dec_arcsec=0.0,
+            )
+        )
+        rows.append(
+            dict(
+                view="T_v0_flip",
+                cluster_id="T",
+                ra=200.0,
+                dec=20.0,
+                z=0.12,
+                richness=40.0,
+                bcg_rmag=np.nan,
+                split="train",
+                flipped=True,
+                offset_ra_arcsec=0.0,
+                offset_dec_arcsec=0.0,
+            )
+        )
     return Table(rows=rows)
 
 
 def _pred(view, ra, dec, dist_kpc, score):
     """A prediction ``dist_kpc`` north of (ra, dec) at the truth redshift."""
     d_arcsec = dist_kpc / kpc_per_arcsec(Z)
-    return dict(view=view, x=0.0, y=0.0, x0=0.0, y0=0.0, x1=1.0, y1=1.0, score=score,
-                ra=ra, dec=dec + d_arcsec / 3600.0)
+    return dict(
+        view=view, x=0.0, y=0.0, x0=0.0, y0=0.0, x1=1.0, y1=1.0, score=score, ra=ra, dec=dec + d_arcsec / 3600.0
+    )
 
 
 def _predictions():
     rows = [
-        _pred("C0_v0", 150.0, 10.0, 20.0, 0.95),   # C0 found at every t < 95
-        _pred("C0_v0", 150.0, 10.0, 60.0, 0.85),   # duplicate within 100 kpc
+        _pred("C0_v0", 150.0, 10.0, 20.0, 0.95),  # C0 found at every t < 95
+        _pred("C0_v0", 150.0, 10.0, 60.0, 0.85),  # duplicate within 100 kpc
         _pred("C0_v0", 150.0, 10.0, 500.0, 0.55),  # FP
         _pred("C1_v0", 151.0, 10.0, 150.0, 0.91),  # FP (outside 100 kpc)
-        _pred("C1_v0", 151.0, 10.0, 90.0, 0.35),   # C1 found at t < 35
+        _pred("C1_v0", 151.0, 10.0, 90.0, 0.35),  # C1 found at t < 35
         _pred("C2_v0", 152.0, 10.0, 2000.0, 0.05),  # C2 never found
     ]
     return Table(rows=rows)
@@ -201,12 +246,12 @@ def test_sweep_counts_by_hand():
     s = metrics.sweep(m, len(truth), [0, 10, 30, 40, 50, 60, 90, 100])
     got = {float(r["threshold"]): (int(r["tp"]), int(r["fp"]), int(r["fn"]), int(r["duplicates"])) for r in s}
     # the paper's rule: one TP box per found cluster, every other passing box an FP
-    assert got[0.0] == (2, 4, 1, 1)    # C0, C1 found; FPs: 500, 150, 2000 kpc and the 60 kpc extra
-    assert got[10.0] == (2, 3, 1, 1)   # 0.05 box gone
+    assert got[0.0] == (2, 4, 1, 1)  # C0, C1 found; FPs: 500, 150, 2000 kpc and the 60 kpc extra
+    assert got[10.0] == (2, 3, 1, 1)  # 0.05 box gone
     assert got[30.0] == (2, 3, 1, 1)
-    assert got[40.0] == (1, 3, 2, 1)   # C1's 0.35 box gone
-    assert got[60.0] == (1, 2, 2, 1)   # 0.55 FP gone
-    assert got[90.0] == (1, 1, 2, 0)   # 0.91 FP (C1) and 0.95 TP (C0) remain
+    assert got[40.0] == (1, 3, 2, 1)  # C1's 0.35 box gone
+    assert got[60.0] == (1, 2, 2, 1)  # 0.55 FP gone
+    assert got[90.0] == (1, 1, 2, 0)  # 0.91 FP (C1) and 0.95 TP (C0) remain
     assert got[100.0] == (0, 0, 3, 0)
     old = metrics.sweep(m, len(truth), [0, 10, 40, 90], extra_boxes="ignore_near_found")
     old_got = {float(r["threshold"]): (int(r["tp"]), int(r["fp"]), int(r["fn"])) for r in old}
@@ -252,7 +297,7 @@ def test_evaluate_end_to_end_small():
     # F1 per threshold: t=0: P=2/6 -> 0.444; 10,20,30: P=2/5,R=2/3 -> 0.5; 40,50: 1/4,1/3 -> 0.286;
     # 60..80: 1/3,1/3 -> 0.333; 90: 1/2,1/3 -> 0.4
     assert res["threshold"] == 30.0  # best F1, ties -> higher threshold
-    assert res["sigma_kpc"] == pytest.approx(math.sqrt((20 ** 2 + 90 ** 2) / 2), rel=1e-4)
+    assert res["sigma_kpc"] == pytest.approx(math.sqrt((20**2 + 90**2) / 2), rel=1e-4)
     d = res["distances"]
     assert len(d) == 5 and int(d["within"].sum()) == 3 and int(d["tp_centre"].sum()) == 2
     ks = res["ks"]["properties"]

@@ -9,10 +9,9 @@ from astropy.coordinates import SkyCoord
 
 from deepcee.images import mocksky
 from deepcee.images.fits import read_view_fits
-from deepcee.images.labels import label_view, sky_to_png_pixel
+from deepcee.images.labels import label_view
 from deepcee.images.stretch import stretch_fits
 from deepcee.images.views import plan_views
-
 from images_helpers import small_catalogue, small_images_cfg
 
 
@@ -37,6 +36,7 @@ def test_fits_layout(rendered):
         assert data.shape == (160, 160) and data.dtype == np.float32
         assert w.has_celestial
     from astropy.io import fits
+
     with fits.open(paths[0]) as hdul:
         assert [h.name for h in hdul[1:]] == ["G", "R", "I"]
         assert all(h.header["BUNIT"] == "nanomaggy" for h in hdul[1:])
@@ -57,7 +57,7 @@ def test_label_centre_is_where_wcs_puts_cluster_and_bcg(rendered):
         # the rendered BCG light peaks at the label (within 1 FITS pixel = 0.5 training px)
         r = bands["r"][0]
         ix, iy = int(round(float(xf))), int(round(float(yf)))
-        cut = r[iy - 3:iy + 4, ix - 3:ix + 4]
+        cut = r[iy - 3 : iy + 4, ix - 3 : ix + 4]
         py, px = np.unravel_index(np.argmax(cut), cut.shape)
         assert abs(px - 3) <= 1 and abs(py - 3) <= 1
         # and the offsets put the cluster off-centre by the planned amount
@@ -108,9 +108,15 @@ def test_noise_matches_sdss_frames(tmp_path):
 
 
 def test_sdss_blank_background(tmp_path):
-    cfg = small_images_cfg(mock={"background": "sdss_blank", "mag_limit": 20.0,
-                                 "blank_frames": str(mocksky.Path(__file__).resolve().parents[1] /
-                                                     "resources/sdss-frames-run2126-camcol1-gri")})
+    cfg = small_images_cfg(
+        mock={
+            "background": "sdss_blank",
+            "mag_limit": 20.0,
+            "blank_frames": str(
+                mocksky.Path(__file__).resolve().parents[1] / "resources/sdss-frames-run2126-camcol1-gri"
+            ),
+        }
+    )
     row = plan_views(small_catalogue(1), 1, 30.0, seed=2)[0]
     img, w, info = mocksky.render_view(row, cfg, 2)
     assert img.shape == (3, 160, 160) and np.isfinite(img).all()
@@ -144,8 +150,9 @@ def test_truth_table_lists_every_drawn_object(tmp_path):
     assert np.all(truth[truth["member"] == "star"]["z"] == 0.0)
     # through the stage: one ECSV per shard, all views in it
     write_views(views, tmp_path / "views.ecsv")
-    acquire_shard(tmp_path / "views.ecsv", 0, tmp_path / "fits", tmp_path / "m.json", cfg, 5,
-                  truth_path=tmp_path / "truth.ecsv")
+    acquire_shard(
+        tmp_path / "views.ecsv", 0, tmp_path / "fits", tmp_path / "m.json", cfg, 5, truth_path=tmp_path / "truth.ecsv"
+    )
     written = Table.read(tmp_path / "truth.ecsv", format="ascii.ecsv")
     assert set(written["view"]) == {str(v) for v in views["view"]}
     assert int(np.sum(written["view"] == str(row["view"]))) == len(truth)

@@ -7,15 +7,30 @@ import pytest
 
 from deepcee.core.errors import DeepCeeError
 from deepcee.paper import numbers
-from deepcee.paper.numbers import (PUBLISHED, PUBLISHED_TABLE2, best_row, collect_numbers, format_value,
-                             parse_numbers_tex, read_sweep, write_comparison, write_numbers)
+from deepcee.paper.numbers import (
+    PUBLISHED,
+    PUBLISHED_TABLE2,
+    best_row,
+    collect_numbers,
+    format_value,
+    parse_numbers_tex,
+    read_sweep,
+    write_comparison,
+    write_numbers,
+)
 from paper_fakes import SWEEP_TEST, make_results
 
-CONFIG = {"seed": 2019, "catalogue": {"source": "bundled", "cuts": {"z_min": 0.1, "z_max": 0.2, "min_members": 20}},
-          "images": {"source": "mock", "views_per_cluster": 2, "pixels": 500, "stretch": {"output_size": 500}},
-          "train": {"detector": {"backbone": "mobilenet_v3_large_fpn", "weights": "none"},
-                    "optimiser": {"name": "adamw", "lr": 0.0003}, "batch_size": 4},
-          "evaluate": {"distance_kpc": 100.0}}
+CONFIG = {
+    "seed": 2019,
+    "catalogue": {"source": "bundled", "cuts": {"z_min": 0.1, "z_max": 0.2, "min_members": 20}},
+    "images": {"source": "mock", "views_per_cluster": 2, "pixels": 500, "stretch": {"output_size": 500}},
+    "train": {
+        "detector": {"backbone": "mobilenet_v3_large_fpn", "weights": "none"},
+        "optimiser": {"name": "adamw", "lr": 0.0003},
+        "batch_size": 4,
+    },
+    "evaluate": {"distance_kpc": 100.0},
+}
 
 
 @pytest.fixture
@@ -127,9 +142,14 @@ def test_numbers_tex_round_trip_and_formatting(fake, tmp_path):
 
 def test_comparison_tables_carry_the_published_numbers(fake, tmp_path):
     n = collect_numbers(fake, CONFIG)
-    write_comparison(n, tmp_path / "c.tex", tmp_path / "c.csv",
-                     sweeps={"test": fake["sweep_test"], "redmapper": fake["sweep_redmapper"]},
-                     sweeps_tex=tmp_path / "s.tex", sweeps_csv=tmp_path / "s.csv")
+    write_comparison(
+        n,
+        tmp_path / "c.tex",
+        tmp_path / "c.csv",
+        sweeps={"test": fake["sweep_test"], "redmapper": fake["sweep_redmapper"]},
+        sweeps_tex=tmp_path / "s.tex",
+        sweeps_csv=tmp_path / "s.csv",
+    )
     text = (tmp_path / "c.tex").read_text()
     for value in ("497", "1988", "1784", "204", "17.40", "0.06275", "0.07335", "0.02193", "0.1289", "31"):
         assert value in text
@@ -138,8 +158,11 @@ def test_comparison_tables_carry_the_published_numbers(fake, tmp_path):
     assert sweeps.count("\\\\") >= 2 * len(PUBLISHED_TABLE2)
     rows = {(r["set"], int(r["threshold_pct"])): r for r in csv.DictReader((tmp_path / "s.csv").open())}
     best = rows[("test", PUBLISHED["TestBestThreshold"])]
-    assert (int(best["pub_tp"]), int(best["pub_fp"]), int(best["pub_fn"])) == \
-        (PUBLISHED["TestBestTP"], PUBLISHED["TestBestFP"], PUBLISHED["TestBestFN"])
+    assert (int(best["pub_tp"]), int(best["pub_fp"]), int(best["pub_fn"])) == (
+        PUBLISHED["TestBestTP"],
+        PUBLISHED["TestBestFP"],
+        PUBLISHED["TestBestFN"],
+    )
     ours = rows[("test", 80)]
     assert (int(ours["tp"]), int(ours["fp"]), int(ours["fn"])) == (n["TestBestTP"], n["TestBestFP"], n["TestBestFN"])
 
@@ -157,29 +180,51 @@ def test_boxes_per_image_intervals_and_both_counting_rules_from_the_summary(fake
     rows = {m: (pub, ours) for m, _, pub, ours in numbers.comparison_rows(n)}
     assert rows["TestBoxesMedian"] == (300, 150.0) and rows["TestZeroFPNormalised"] == (60997, 5981)
 
+
 def test_redshift_numbers_from_the_summary():
     """The redshift stage's macros: letters only, intervals as Lo/Hi, n/a where not measured."""
-    summary = {"interval": 0.95, "outlier_threshold": 0.05,
-               "calibration": {"n_measured": 200, "n_training_clusters": 371, "redshift": {"nmad_in_sample": 0.01}},
-               "sets": {"test": {"n_detections": 50, "n_z_missing": 4, "n_richness_missing": 6,
-                                 "n_recovered_clusters": 33,
-                                 "redshift": {"n": 31, "sigma_nmad": 0.012, "sigma_nmad_ci": [0.009, 0.016],
-                                              "bias": -0.002, "bias_ci": [-0.005, 0.001],
-                                              "outlier_fraction": 0.03, "outlier_fraction_ci": [0.0, 0.1]},
-                                 "richness": {"n": 30, "scatter_log10": 0.15, "scatter_log10_ci": [0.1, 0.2],
-                                              "slope": float("nan"), "slope_ci": [float("nan"), float("nan")]}}}}
+    summary = {
+        "interval": 0.95,
+        "outlier_threshold": 0.05,
+        "calibration": {"n_measured": 200, "n_training_clusters": 371, "redshift": {"nmad_in_sample": 0.01}},
+        "sets": {
+            "test": {
+                "n_detections": 50,
+                "n_z_missing": 4,
+                "n_richness_missing": 6,
+                "n_recovered_clusters": 33,
+                "redshift": {
+                    "n": 31,
+                    "sigma_nmad": 0.012,
+                    "sigma_nmad_ci": [0.009, 0.016],
+                    "bias": -0.002,
+                    "bias_ci": [-0.005, 0.001],
+                    "outlier_fraction": 0.03,
+                    "outlier_fraction_ci": [0.0, 0.1],
+                },
+                "richness": {
+                    "n": 30,
+                    "scatter_log10": 0.15,
+                    "scatter_log10_ci": [0.1, 0.2],
+                    "slope": float("nan"),
+                    "slope_ci": [float("nan"), float("nan")],
+                },
+            }
+        },
+    }
     m = numbers.redshift_numbers(summary)
     assert all(name.isalpha() for name in m)
     assert m["RzTestSigmaZ"] == pytest.approx(0.012) and m["RzTestSigmaZHi"] == pytest.approx(0.016)
     assert m["RzTestZMissing"] == 4 and m["RzCalibClusters"] == 200
     assert format_value("RzTestRichSlope", m["RzTestRichSlope"]) == r"\textit{n/a}"  # NaN: n/a, never a number
-    assert m["RzRedmapperDetections"] is None           # a set that was not run
+    assert m["RzRedmapperDetections"] is None  # a set that was not run
 
 
 def test_search_numbers_from_the_summary():
-    m = numbers.search_numbers({"n_tiles": 78, "completeness": {"n_clusters": 4, "n_found": 1, "fraction": 0.25,
-                                                                "ci_lo": 0.1, "ci_hi": 0.5}})
+    m = numbers.search_numbers(
+        {"n_tiles": 78, "completeness": {"n_clusters": 4, "n_found": 1, "fraction": 0.25, "ci_lo": 0.1, "ci_hi": 0.5}}
+    )
     assert all(name.isalpha() for name in m)
     assert m["SearchTiles"] == 78 and m["SearchRedmapperFound"] == 1
     assert m["SearchCompleteness"] == pytest.approx(25.0) and m["SearchCompletenessHi"] == pytest.approx(50.0)
-    assert m["SearchPurity"] is None                    # no purity in the summary: n/a
+    assert m["SearchPurity"] is None  # no purity in the summary: n/a

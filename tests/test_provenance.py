@@ -16,8 +16,14 @@ def test_provenance_record(tmp_path):
     (res / "sub/b.txt").write_text("hello")
     config = {"seed": 7, "paper": {"document_class": "auto"}}
     out = tmp_path / "provenance.json"
-    write_provenance(out, config, {"catalogue": paths["catalogue_summary"], "train": paths["train_summary"],
-                                   "evaluate": None}, inputs=[res], repo=tmp_path, config_files=["config.yaml"])
+    write_provenance(
+        out,
+        config,
+        {"catalogue": paths["catalogue_summary"], "train": paths["train_summary"], "evaluate": None},
+        inputs=[res],
+        repo=tmp_path,
+        config_files=["config.yaml"],
+    )
     record = json.loads(out.read_text())
     assert record["config"] == config and record["config_files"] == ["config.yaml"]
     assert record["git_commit"] == "unknown"  # tmp_path is not a git checkout

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from deepcee.evaluate import folds
 from deepcee.core.errors import DeepCeeError
+from deepcee.evaluate import folds
 from deepcee.evaluate.redmapper_region import box_area_deg2, in_box, select_region
 
 
@@ -27,14 +27,16 @@ def test_in_box_wraps_ra():
 
 
 def test_select_region_cuts_and_exclusions():
-    rm = _cat([
-        ("A", 135.0, 10.0, 0.15),      # kept
-        ("B", 136.0, 10.0, 0.25),      # z out
-        ("C", 137.0, 10.0, 0.10),      # z = 0.1 excluded (strict 0.1 < z < 0.2)
-        ("D", 138.0, 10.0, 0.12),      # 1 arcmin from a sample cluster -> excluded
-        ("E", 150.0, 10.0, 0.15),      # outside box
-        ("F", 139.0, 10.0, 0.18),      # 5 arcmin from a labelled image cluster: kept at 3'
-    ])
+    rm = _cat(
+        [
+            ("A", 135.0, 10.0, 0.15),  # kept
+            ("B", 136.0, 10.0, 0.25),  # z out
+            ("C", 137.0, 10.0, 0.10),  # z = 0.1 excluded (strict 0.1 < z < 0.2)
+            ("D", 138.0, 10.0, 0.12),  # 1 arcmin from a sample cluster -> excluded
+            ("E", 150.0, 10.0, 0.15),  # outside box
+            ("F", 139.0, 10.0, 0.18),  # 5 arcmin from a labelled image cluster: kept at 3'
+        ]
+    )
     sample = _cat([("S1", 138.0, 10.0 + 1 / 60, 0.12)])
     labels = Table({"ra": [139.0], "dec": [10.0 + 5 / 60]})
     out, s = select_region(rm, sample, REGION, labels=labels)
@@ -68,9 +70,13 @@ def test_default_region_on_bundled_redmapper_holds_31(repo):
     from deepcee.catalogue.select import load_sources, read_redmapper_bundled, select_sample
 
     cfg = yaml.safe_load((repo / "config.yaml").read_text())
-    catalogue = {**cfg["catalogue"], "bundled": {
-        "abell": [str(repo / p) for p in cfg["catalogue"]["bundled"]["abell"]],
-        "redmapper": str(repo / cfg["catalogue"]["bundled"]["redmapper"])}}
+    catalogue = {
+        **cfg["catalogue"],
+        "bundled": {
+            "abell": [str(repo / p) for p in cfg["catalogue"]["bundled"]["abell"]],
+            "redmapper": str(repo / cfg["catalogue"]["bundled"]["redmapper"]),
+        },
+    }
     parent, _, _ = load_sources(catalogue, None, None)
     sample, _ = select_sample(parent, catalogue)
     rm = read_redmapper_bundled(catalogue["bundled"]["redmapper"])

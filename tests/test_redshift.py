@@ -20,8 +20,8 @@ from deepcee.images.labels import LABEL_COLUMNS
 from deepcee.redshift import calibration, photometry, stage
 from deepcee.redshift.red_sequence import Region, find_colour
 
-PIX, SCALE, SIZE = 160, 1.584, 160   # FITS side, arcsec/px, PNG side (same grid: PNG = FITS flipped in y)
-BOX = 40.0                            # box side in pixels
+PIX, SCALE, SIZE = 160, 1.584, 160  # FITS side, arcsec/px, PNG side (same grid: PNG = FITS flipped in y)
+BOX = 40.0  # box side in pixels
 
 
 def colour_law(z):
@@ -30,7 +30,7 @@ def colour_law(z):
 
 
 def _blob(img, x, y, flux, sigma=1.3):
-    yy, xx = np.mgrid[0:img.shape[0], 0:img.shape[1]]
+    yy, xx = np.mgrid[0 : img.shape[0], 0 : img.shape[1]]
     img += flux / (2 * np.pi * sigma**2) * np.exp(-0.5 * ((xx - x) ** 2 + (yy - y) ** 2) / sigma**2)
 
 
@@ -39,13 +39,28 @@ def synthetic_view(path, z, richness, seed, centre=(80.0, 80.0), cluster=True):
     gen = np.random.default_rng(seed)
     imgs = {b: gen.normal(0.0, 0.003, (PIX, PIX)) for b in "gri"}
     n_field = 50
-    sources = [(gen.uniform(5, PIX - 5), gen.uniform(5, PIX - 5), gen.uniform(17.0, 20.5), gen.uniform(0.2, 1.6),
-                gen.uniform(0.0, 0.7)) for _ in range(n_field)]
+    sources = [
+        (
+            gen.uniform(5, PIX - 5),
+            gen.uniform(5, PIX - 5),
+            gen.uniform(17.0, 20.5),
+            gen.uniform(0.2, 1.6),
+            gen.uniform(0.0, 0.7),
+        )
+        for _ in range(n_field)
+    ]
     if cluster:
         gr, ri = colour_law(z)
         for _ in range(int(richness / 3)):
-            sources.append((centre[0] + gen.normal(0, 6), centre[1] + gen.normal(0, 6), gen.uniform(15.5, 17.5),
-                            gr + gen.normal(0, 0.02), ri + gen.normal(0, 0.02)))
+            sources.append(
+                (
+                    centre[0] + gen.normal(0, 6),
+                    centre[1] + gen.normal(0, 6),
+                    gen.uniform(15.5, 17.5),
+                    gr + gen.normal(0, 0.02),
+                    ri + gen.normal(0, 0.02),
+                )
+            )
     for x, y, r, gr, ri in sources:
         if not (2 < x < PIX - 2 and 2 < y < PIX - 2):
             continue
@@ -63,14 +78,34 @@ def _png_box(xf, yf, side=BOX):
 
 def _label(view, fits, cid, z, lam, split, xf=80.0, yf=80.0):
     x0, y0, x1, y1 = _png_box(xf, yf)
-    return {"view": view, "png": "", "fits": str(fits), "cluster_id": cid, "ra": 150.0, "dec": 10.0, "z": z,
-            "richness": lam, "bcg_rmag": np.nan, "offset_ra_arcsec": 0.0, "offset_dec_arcsec": 0.0,
-            "x": xf, "y": SIZE - 1 - yf, "x0": x0, "y0": y0, "x1": x1, "y1": y1, "split": split, "flipped": False}
+    return {
+        "view": view,
+        "png": "",
+        "fits": str(fits),
+        "cluster_id": cid,
+        "ra": 150.0,
+        "dec": 10.0,
+        "z": z,
+        "richness": lam,
+        "bcg_rmag": np.nan,
+        "offset_ra_arcsec": 0.0,
+        "offset_dec_arcsec": 0.0,
+        "x": xf,
+        "y": SIZE - 1 - yf,
+        "x0": x0,
+        "y0": y0,
+        "x1": x1,
+        "y1": y1,
+        "split": split,
+        "flipped": False,
+    }
 
 
-CFG = {"richness": {"radius_kpc": 60.0, "luminosity_cut": 0.4},
-       "calibration": {"max_clusters": 0, "min_clusters": 6},
-       "metrics": {"bootstrap": 50}}
+CFG = {
+    "richness": {"radius_kpc": 60.0, "luminosity_cut": 0.4},
+    "calibration": {"max_clusters": 0, "min_clusters": 6},
+    "metrics": {"bootstrap": 50},
+}
 #: the complete redshift section (schemas/redshift.schema.yaml's defaults), as the workflow passes it
 RZ = with_defaults("redshift")
 
@@ -146,7 +181,9 @@ def test_calibration_uses_training_clusters_only(survey, tmp_path):
     _root, labels_path, labels = survey
     cal = stage.calibrate(labels_path, tmp_path / "cal.json", CFG, seed=1, log=lambda s: None)
     assert cal["n_measured"] == 12
-    assert json.loads((tmp_path / "cal.json").read_text())["redshift"]["coefficients"] == cal["redshift"]["coefficients"]
+    assert (
+        json.loads((tmp_path / "cal.json").read_text())["redshift"]["coefficients"] == cal["redshift"]["coefficients"]
+    )
     gr, ri = colour_law(np.array([0.12, 0.15, 0.18]))
     z0, ok = calibration.apply_redshift(cal["redshift"], gr, ri)
     assert ok.all()
@@ -181,8 +218,12 @@ def test_calibration_subsample_is_seeded(survey):
 
 def test_too_few_training_clusters_is_an_error():
     with pytest.raises(DeepCeeError, match="min_clusters"):
-        calibration.fit_redshift([0.9, 1.0], [0.4, 0.4], [0.1, 0.15],
-                                 with_defaults("redshift", {"calibration": {"min_clusters": 8}})["calibration"])
+        calibration.fit_redshift(
+            [0.9, 1.0],
+            [0.4, 0.4],
+            [0.1, 0.15],
+            with_defaults("redshift", {"calibration": {"min_clusters": 8}})["calibration"],
+        )
 
 
 # --------------------------------------------------------------------------- detections and flags
@@ -191,17 +232,33 @@ def test_detections_get_estimates_or_flags(survey, tmp_path):
     cal_path = tmp_path / "cal.json"
     stage.calibrate(labels_path, cal_path, CFG, seed=1, log=lambda s: None)
     # S0, S1: a box on the cluster; E0: a box on an empty field; S1 also a tiny box in a corner
-    boxes = [("S0_v0", *_png_box(80, 80), 0.95), ("S1_v0", *_png_box(80, 80), 0.9),
-             ("E0_v0", *_png_box(80, 80), 0.9), ("S1_v0", *_png_box(10, 150, side=6), 0.85),
-             ("S0_v0", *_png_box(80, 80), 0.05)]
-    preds = Table(rows=[(v, s, 150.0, 10.0, x0, y0, x1, y1) for v, x0, y0, x1, y1, s in boxes],
-                  names=("view", "score", "ra", "dec", "x0", "y0", "x1", "y1"))
+    boxes = [
+        ("S0_v0", *_png_box(80, 80), 0.95),
+        ("S1_v0", *_png_box(80, 80), 0.9),
+        ("E0_v0", *_png_box(80, 80), 0.9),
+        ("S1_v0", *_png_box(10, 150, side=6), 0.85),
+        ("S0_v0", *_png_box(80, 80), 0.05),
+    ]
+    preds = Table(
+        rows=[(v, s, 150.0, 10.0, x0, y0, x1, y1) for v, x0, y0, x1, y1, s in boxes],
+        names=("view", "score", "ra", "dec", "x0", "y0", "x1", "y1"),
+    )
     preds.write(tmp_path / "pred.ecsv", format="ascii.ecsv")
-    (tmp_path / "eval.json").write_text(json.dumps({"chosen_threshold": 50, "score_rule": "greater",
-                                                    "distance_kpc": 100.0, "tp_centre": "highest_score"}))
-    det = stage.estimate(tmp_path / "pred.ecsv", labels_path, tmp_path / "eval.json", cal_path,
-                         tmp_path / "det.ecsv", CFG, log=lambda s: None)
-    assert len(det) == 4                       # the 5 % box is below the chosen threshold
+    (tmp_path / "eval.json").write_text(
+        json.dumps(
+            {"chosen_threshold": 50, "score_rule": "greater", "distance_kpc": 100.0, "tp_centre": "highest_score"}
+        )
+    )
+    det = stage.estimate(
+        tmp_path / "pred.ecsv",
+        labels_path,
+        tmp_path / "eval.json",
+        cal_path,
+        tmp_path / "det.ecsv",
+        CFG,
+        log=lambda s: None,
+    )
+    assert len(det) == 4  # the 5 % box is below the chosen threshold
     by = {(str(r["view"]), round(float(r["x1"]) - float(r["x0"]))): r for r in det}
     for view, z in (("S0_v0", 0.12), ("S1_v0", 0.17)):
         r = by[(view, 40)]
@@ -214,8 +271,9 @@ def test_detections_get_estimates_or_flags(survey, tmp_path):
     empty = by[("E0_v0", 40)]
     assert empty["z_flag"] != "ok" and np.isnan(empty["z_est"])
 
-    summary = stage.summarize({"test": tmp_path / "det.ecsv"}, cal_path, tmp_path / "summary.json", CFG, seed=1,
-                              log=lambda s: None)
+    summary = stage.summarize(
+        {"test": tmp_path / "det.ecsv"}, cal_path, tmp_path / "summary.json", CFG, seed=1, log=lambda s: None
+    )
     test = summary["sets"]["test"]
     assert test["n_detections"] == 4
     assert test["n_z_missing"] == 2 and test["z_flags"]["few_galaxies"] >= 1
@@ -249,7 +307,7 @@ def test_richness_metrics_and_bootstrap():
     values = np.array([1.0, 2.0, 3.0, 4.0])
     lo, hi = stage.bootstrap_interval([[0], [1], [2], [3]], lambda i: float(values[i].mean()), 200, 0.95, gen)
     assert 1.0 <= lo < 2.5 < hi <= 4.0
-    assert stage.nmad([]) != stage.nmad([])          # NaN for no values
+    assert stage.nmad([]) != stage.nmad([])  # NaN for no values
 
 
 def test_config_section_validates(repo):
@@ -265,10 +323,60 @@ def test_config_section_validates(repo):
 def test_figures_with_and_without_recovered_clusters(tmp_path):
     from deepcee.redshift.figures import plot_redshift, plot_richness
 
-    rows = [("v0", 0.9, 150.0, 10.0, 0, 0, 9, 9, 0.14, "ok", 40.0, "ok", 1.0, 0.4, 10, 5.0, 4.0, 1.0, True, True,
-             "C0", 0.15, 35.0, 10.0),
-            ("v1", 0.8, 150.0, 10.0, 0, 0, 9, 9, np.nan, "few_galaxies", np.nan, "no_redshift", np.nan, np.nan, 1,
-             np.nan, np.nan, np.nan, True, True, "C1", 0.12, 25.0, 20.0)]
+    rows = [
+        (
+            "v0",
+            0.9,
+            150.0,
+            10.0,
+            0,
+            0,
+            9,
+            9,
+            0.14,
+            "ok",
+            40.0,
+            "ok",
+            1.0,
+            0.4,
+            10,
+            5.0,
+            4.0,
+            1.0,
+            True,
+            True,
+            "C0",
+            0.15,
+            35.0,
+            10.0,
+        ),
+        (
+            "v1",
+            0.8,
+            150.0,
+            10.0,
+            0,
+            0,
+            9,
+            9,
+            np.nan,
+            "few_galaxies",
+            np.nan,
+            "no_redshift",
+            np.nan,
+            np.nan,
+            1,
+            np.nan,
+            np.nan,
+            np.nan,
+            True,
+            True,
+            "C1",
+            0.12,
+            25.0,
+            20.0,
+        ),
+    ]
     full = Table(rows=rows, names=stage.DETECTION_COLUMNS)
     empty = full[:0]
     summary = {"outlier_threshold": 0.05, "sets": {}}

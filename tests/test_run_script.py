@@ -19,8 +19,7 @@ def _run_rule_script(tmp_path, body: str) -> tuple[subprocess.CompletedProcess, 
         "from types import SimpleNamespace\n"
         "from deepcee.core.errors import DeepCeeError\n"
         "from deepcee.core.files import run_script\n\n"
-        "def main(snakemake):\n"
-        + textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n\n"
+        "def main(snakemake):\n" + textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n\n"
         f"run_script(main, SimpleNamespace(log=[{str(log)!r}]))\n"
         "print('after run_script', flush=True)\n"
     )
@@ -29,13 +28,16 @@ def _run_rule_script(tmp_path, body: str) -> tuple[subprocess.CompletedProcess, 
 
 
 def test_stdout_stderr_logging_warnings_and_subprocesses_go_to_the_log(tmp_path):
-    proc, log = _run_rule_script(tmp_path, '''
+    proc, log = _run_rule_script(
+        tmp_path,
+        """
         print("to stdout")
         print("to stderr", file=sys.stderr)
         logging.getLogger("deepcee.test").info("through logging")
         warnings.warn("a warning")
         subprocess.run([sys.executable, "-c", "print('from a subprocess')"], check=True)
-    ''')
+    """,
+    )
     assert proc.returncode == 0, proc.stderr
     for text in ("to stdout", "to stderr", "deepcee.test INFO through logging", "a warning", "from a subprocess"):
         assert text in log, text
@@ -46,10 +48,13 @@ def test_stdout_stderr_logging_warnings_and_subprocesses_go_to_the_log(tmp_path)
 
 
 def test_deepcee_error_is_one_error_line_in_the_log_and_on_stderr(tmp_path):
-    proc, log = _run_rule_script(tmp_path, '''
+    proc, log = _run_rule_script(
+        tmp_path,
+        """
         print("working")
         raise DeepCeeError("results/x.ecsv: missing required column 'z'")
-    ''')
+    """,
+    )
     assert proc.returncode == 1
     line = "ERROR: results/x.ecsv: missing required column 'z'"
     assert proc.stderr.splitlines() == [line]
@@ -58,9 +63,12 @@ def test_deepcee_error_is_one_error_line_in_the_log_and_on_stderr(tmp_path):
 
 
 def test_other_errors_keep_their_traceback_in_the_log(tmp_path):
-    proc, log = _run_rule_script(tmp_path, '''
+    proc, log = _run_rule_script(
+        tmp_path,
+        """
         raise KeyError("boom")
-    ''')
+    """,
+    )
     assert proc.returncode == 1
     assert "Traceback" in proc.stderr and "KeyError: 'boom'" in proc.stderr
     assert "KeyError: 'boom'" in log
@@ -68,7 +76,8 @@ def test_other_errors_keep_their_traceback_in_the_log(tmp_path):
 
 def test_without_a_log_output_stays_on_the_terminal(tmp_path):
     script = tmp_path / "no_log.py"
-    script.write_text(textwrap.dedent('''
+    script.write_text(
+        textwrap.dedent("""
         from types import SimpleNamespace
         from deepcee.core.errors import DeepCeeError
         from deepcee.core.files import run_script
@@ -78,7 +87,8 @@ def test_without_a_log_output_stays_on_the_terminal(tmp_path):
             raise DeepCeeError("bad input")
 
         run_script(main, SimpleNamespace(log=[]))
-    '''))
+    """)
+    )
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert proc.stdout == "visible\n" and proc.stderr == "ERROR: bad input\n"

@@ -25,9 +25,13 @@ def _answer():
 
 
 def _labels():
-    return Table(rows=[("A2029_v0", "A2029", 227.7337, 5.7443, 0.0773, "test", False),
-                       ("T_v0", "T", 10.0, 0.0, 0.15, "train", False)],
-                 names=("view", "cluster_id", "ra", "dec", "z", "split", "flipped"))
+    return Table(
+        rows=[
+            ("A2029_v0", "A2029", 227.7337, 5.7443, 0.0773, "test", False),
+            ("T_v0", "T", 10.0, 0.0, 0.15, "train", False),
+        ],
+        names=("view", "cluster_id", "ra", "dec", "z", "split", "flipped"),
+    )
 
 
 def test_answer_becomes_truth_rows_and_is_cached(tmp_path):

@@ -70,15 +70,23 @@ def test_rotated_and_mirrored_cutouts_show_the_same_sky():
 
 def test_cells_are_deterministic_and_keyed_by_seed():
     sky1, sky2 = _sky(), _sky()
-    c = int(sky1.hp.lonlat_to_healpix(150.0 * __import__("astropy.units").units.deg,
-                                      2.0 * __import__("astropy.units").units.deg))
+    c = int(
+        sky1.hp.lonlat_to_healpix(
+            150.0 * __import__("astropy.units").units.deg, 2.0 * __import__("astropy.units").units.deg
+        )
+    )
     o1, o2 = sky1.cell_objects(c), sky2.cell_objects(c)
     np.testing.assert_array_equal(o1.cols["ra"], o2.cols["ra"])
     other = MockSky(8, {"mag_limit": 20.5}, None, None).cell_objects(c)
     assert len(other) != len(o1) or not np.array_equal(other.cols["ra"], o1.cols["ra"])
     # every object of a cell has its centre in the cell (groups: their BGG)
-    inside = sky1.hp.lonlat_to_healpix(o1.cols["ra"] * __import__("astropy.units").units.deg,
-                                       o1.cols["dec"] * __import__("astropy.units").units.deg) == c
+    inside = (
+        sky1.hp.lonlat_to_healpix(
+            o1.cols["ra"] * __import__("astropy.units").units.deg,
+            o1.cols["dec"] * __import__("astropy.units").units.deg,
+        )
+        == c
+    )
     assert inside[o1.cols["label"] == "field"].all()
 
 
@@ -91,8 +99,9 @@ def test_abell_only_positions_drop_redmapper_matches():
 
 # --------------------------------------------------------------------------- tiles
 def test_tiles_own_pixels_that_fit_inside_them():
-    tiles, info = plan_tiles({"region": {"ra_min": 150.0, "ra_max": 150.3, "dec_min": 2.0, "dec_max": 2.3},
-                              "max_box_arcsec": 340})
+    tiles, info = plan_tiles(
+        {"region": {"ra_min": 150.0, "ra_max": 150.3, "dec_min": 2.0, "dec_max": 2.3}, "max_box_arcsec": 340}
+    )
     assert info["nside"] == choose_nside(PAPER_FIELD_ARCSEC, 340)
     assert len({t.pixel for t in tiles}) == len(tiles) > 10
     hp = _healpix(info["nside"])
@@ -144,8 +153,9 @@ def test_cluster_on_a_tile_corner_gives_one_candidate():
     """A cluster exactly on a HEALPix vertex (four tiles' corner) is kept once and merged once."""
     nside = 1024
     hp = _healpix(nside)
-    pixel = int(hp.lonlat_to_healpix(150.0 * __import__("astropy.units").units.deg,
-                                     2.0 * __import__("astropy.units").units.deg))
+    pixel = int(
+        hp.lonlat_to_healpix(150.0 * __import__("astropy.units").units.deg, 2.0 * __import__("astropy.units").units.deg)
+    )
     blon, blat = hp.boundaries_lonlat([pixel], step=1)
     ra, dec = float(blon[0][0].deg), float(blat[0][0].deg)  # a corner shared by four pixels
     gen = np.random.default_rng(3)
@@ -169,8 +179,10 @@ def test_cluster_on_a_tile_corner_gives_one_candidate():
 
 def test_cross_match_flags_known_and_new():
     cands = Table({"ra": [10.0, 50.0], "dec": [0.0, 0.0], "score": [0.9, 0.8]})
-    cats = {"redmapper": Table({"id": ["RM1"], "ra": [10.01], "dec": [0.0], "z": [0.15], "richness": [40.0]}),
-            "mcxc": Table({"id": ["M1"], "ra": [80.0], "dec": [0.0], "z": [0.1], "richness": [3.0]})}
+    cats = {
+        "redmapper": Table({"id": ["RM1"], "ra": [10.01], "dec": [0.0], "z": [0.15], "richness": [40.0]}),
+        "mcxc": Table({"id": ["M1"], "ra": [80.0], "dec": [0.0], "z": [0.1], "richness": [3.0]}),
+    }
     out = cross_match(cands, cats, 3.0)
     assert list(out["known"]) == [True, False]
     assert out["redmapper_id"][0] == "RM1" and out["redmapper_z"][0] == pytest.approx(0.15)
@@ -178,8 +190,14 @@ def test_cross_match_flags_known_and_new():
 
 
 def test_completeness_and_purity_with_intervals():
-    clusters = Table({"ra": [10.0, 20.0, 30.0, 40.0], "dec": [0.0] * 4, "richness": [25.0, 25.0, 60.0, 60.0],
-                      "z": [0.1, 0.1, 0.3, 0.3]})
+    clusters = Table(
+        {
+            "ra": [10.0, 20.0, 30.0, 40.0],
+            "dec": [0.0] * 4,
+            "richness": [25.0, 25.0, 60.0, 60.0],
+            "z": [0.1, 0.1, 0.3, 0.3],
+        }
+    )
     cands = Table({"ra": [10.0, 30.0, 70.0], "dec": [0.0, 0.0, 0.0], "score": [0.9, 0.4, 0.95]})
     t = measure.completeness(clusters, cands, 0.5, 3.0, "richness", [20, 30, 100])
     assert list(t["n_clusters"]) == [2, 2] and list(t["n_found"]) == [1, 0]
@@ -223,16 +241,28 @@ def test_hips2fits_tile_offline_cached_retried_converted(tmp_path):
         acquire.hips_tile(tile, 32, 1.584, cfg, query=query, sleep=lambda s: None)
     cfg["nmgy_per_unit"] = {"g": 16.0, "r": 16.0, "i": 16.0}
     img, wcs = acquire.hips_tile(tile, 32, 1.584, cfg, query=query, sleep=lambda s: None)
-    assert calls[:2] == ["CDS/P/SDSS9/g", "CDS/P/SDSS9/g"] and set(calls) == {"CDS/P/SDSS9/g", "CDS/P/SDSS9/r",
-                                                                           "CDS/P/SDSS9/i"}
+    assert calls[:2] == ["CDS/P/SDSS9/g", "CDS/P/SDSS9/g"] and set(calls) == {
+        "CDS/P/SDSS9/g",
+        "CDS/P/SDSS9/r",
+        "CDS/P/SDSS9/i",
+    }
     # the stated conversion is applied
     assert img.shape == (3, 32, 32) and img[1, 0, 0] == pytest.approx(0.16, rel=1e-5)
     n = len(calls)
     acquire.hips_tile(tile, 32, 1.584, cfg, query=query, sleep=lambda s: None)
     assert len(calls) == n  # served from the cache
     with pytest.raises(DeepCeeError, match="hips2fits"):
-        acquire.fetch_hips_band(150.0, 3.0, "CDS/P/SDSS9/g", 32, 1.584, cache_dir=tmp_path, retries=2,
-                                query=lambda *a: (_ for _ in ()).throw(TimeoutError("down")), sleep=lambda s: None)
+        acquire.fetch_hips_band(
+            150.0,
+            3.0,
+            "CDS/P/SDSS9/g",
+            32,
+            1.584,
+            cache_dir=tmp_path,
+            retries=2,
+            query=lambda *a: (_ for _ in ()).throw(TimeoutError("down")),
+            sleep=lambda s: None,
+        )
 
 
 def test_skyview_tile_offline(tmp_path, monkeypatch):
@@ -244,8 +274,12 @@ def test_skyview_tile_offline(tmp_path, monkeypatch):
         return [_service_hdu(pixels, 1.584, position.ra.deg, position.dec.deg, 0.5)]
 
     monkeypatch.setattr(SkyView, "get_images", get_images)
-    img, wcs = acquire.skyview_tile(Tile(1, 1024, 150.0, 2.0), 16, 1.584,
-                                    with_defaults("search", {"skyview": {"cache_dir": str(tmp_path)}})["skyview"])
+    img, wcs = acquire.skyview_tile(
+        Tile(1, 1024, 150.0, 2.0),
+        16,
+        1.584,
+        with_defaults("search", {"skyview": {"cache_dir": str(tmp_path)}})["skyview"],
+    )
     assert img.shape == (3, 16, 16) and float(img[2, 3, 3]) == pytest.approx(0.5)
     assert len(list(tmp_path.glob("*.fits"))) == 3
 
@@ -270,10 +304,21 @@ def test_killed_sharded_search_redoes_only_unfinished_shards(tmp_path):
     (tmp_path / "search.yaml").write_text(
         "images: {pixels: 64, pixel_scale_arcsec: 12.375, stretch: {output_size: 64}, mock: {mag_limit: 19.0}}\n"
         f"search: {{model: {tmp_path / 'model.pt'}, shards: 3, batch_size: 2, threads: 1, noise: false,\n"
-        "  region: {ra_min: 126.43, ra_max: 126.53, dec_min: 4.44, dec_max: 4.53}}\n")
+        "  region: {ra_min: 126.43, ra_max: 126.53, dec_min: 4.44, dec_max: 4.53}}\n"
+    )
     shards = [wf / "results/07_search/shards" / f"shard_{k}.ecsv" for k in range(3)]
-    cmd = [sys.executable, "-m", "snakemake", *[str(s.relative_to(wf)) for s in shards], "--cores", "1",
-           "--configfile", "config.yaml", str(tmp_path / "search.yaml"), "--nolock"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        *[str(s.relative_to(wf)) for s in shards],
+        "--cores",
+        "1",
+        "--configfile",
+        "config.yaml",
+        str(tmp_path / "search.yaml"),
+        "--nolock",
+    ]
     env = {**os.environ, "PYTHONPATH": str(wf / "src")}
     log = tmp_path / "first_run.log"
     with open(log, "w") as out:
@@ -311,8 +356,9 @@ def test_shard_inference_same_with_and_without_workers(tmp_path):
     model, _ = load_model(tmp_path / "model.pt")
     tiles, _ = plan_tiles({"region": {"ra_min": 149.9, "ra_max": 150.1, "dec_min": 1.9, "dec_max": 2.1}})
     tiles = tiles[:6]
-    images = with_defaults("images", {"pixels": 64, "pixel_scale_arcsec": PAPER_FIELD_ARCSEC / 64,
-                                      "stretch": {"output_size": 64}})
+    images = with_defaults(
+        "images", {"pixels": 64, "pixel_scale_arcsec": PAPER_FIELD_ARCSEC / 64, "stretch": {"output_size": 64}}
+    )
     cfg = {"batch_size": 4, "score_min": 0.0, "mock_block_nside": 512}
     runs = []
     for workers in (0, 2):
@@ -331,17 +377,32 @@ def test_shard_inference_same_with_and_without_workers(tmp_path):
 # --------------------------------------------------------------------------- a redshift per candidate
 def _calibration(z0=0.15):
     """A relation that gives z0 for any colour it is asked about (the wiring, not the science, is tested)."""
-    return {"redshift": {"degree": 1, "coefficients": [z0, 0.0, 0.0], "gr_range": [0.0, 3.0],
-                         "ri_range": [-1.0, 2.0], "colour_margin": 0.0},
-            "richness": {"intercept": 0.0, "slope": 1.0}}
+    return {
+        "redshift": {
+            "degree": 1,
+            "coefficients": [z0, 0.0, 0.0],
+            "gr_range": [0.0, 3.0],
+            "ri_range": [-1.0, 2.0],
+            "colour_margin": 0.0,
+        },
+        "richness": {"intercept": 0.0, "slope": 1.0},
+    }
 
 
 def _candidates():
     """One candidate on the mock cluster (matched to it), one on empty sky, one under the threshold."""
-    return Table({"id": ["DCS00001", "DCS00002", "DCS00003"], "ra": [150.01, 150.4, 150.01],
-                  "dec": [2.0, 2.4, 2.0], "score": [0.9, 0.8, 0.2], "box_arcsec": [300.0, 300.0, 300.0],
-                  "redmapper_id": ["RM1", "", "RM1"], "redmapper_z": [0.15, np.nan, 0.15],
-                  "redmapper_richness": [80.0, np.nan, 80.0]})
+    return Table(
+        {
+            "id": ["DCS00001", "DCS00002", "DCS00003"],
+            "ra": [150.01, 150.4, 150.01],
+            "dec": [2.0, 2.4, 2.0],
+            "score": [0.9, 0.8, 0.2],
+            "box_arcsec": [300.0, 300.0, 300.0],
+            "redmapper_id": ["RM1", "", "RM1"],
+            "redmapper_z": [0.15, np.nan, 0.15],
+            "redmapper_richness": [80.0, np.nan, 80.0],
+        }
+    )
 
 
 def test_candidates_get_a_redshift_or_a_flag():
@@ -352,7 +413,7 @@ def test_candidates_get_a_redshift_or_a_flag():
     rcfg = with_defaults("redshift", {"richness": {"radius_kpc": 400.0}})
     cands = _candidates()
     done = estimate_candidates(cands, _calibration(), rcfg, scfg, images, sky=_sky(), log=lambda *a: None)
-    assert done["n_measured"] == 2                      # the 0.2 candidate gets no cutout
+    assert done["n_measured"] == 2  # the 0.2 candidate gets no cutout
     on, empty, low = cands
     assert on["z_flag"] == "ok" and on["z_est"] == pytest.approx(0.15)
     assert on["richness_flag"] == "ok" and on["richness_est"] > 0
@@ -364,14 +425,21 @@ def test_candidates_get_a_redshift_or_a_flag():
     assert s["n_measured"] == 2 and s["n_z_ok"] == 1 and s["n_redmapper_matched"] == 1
     assert s["redmapper"]["n"] == 1 and s["redmapper"]["bias"] == pytest.approx(0.0, abs=1e-9)
     assert s["redmapper"]["outlier_fraction"] == 0.0
-    assert s["redmapper"]["sigma_nmad"] is None         # a spread of one cluster is not quoted
+    assert s["redmapper"]["sigma_nmad"] is None  # a spread of one cluster is not quoted
 
 
 def test_candidates_without_a_calibration_are_flagged_not_measured():
     from deepcee.search.candidate_redshifts import NO_CALIBRATION, estimate_candidates
 
     cands = _candidates()
-    done = estimate_candidates(cands, None, with_defaults("redshift"), with_defaults("search"),
-                               with_defaults("images"), sky=None, log=lambda *a: None)
+    done = estimate_candidates(
+        cands,
+        None,
+        with_defaults("redshift"),
+        with_defaults("search"),
+        with_defaults("images"),
+        sky=None,
+        log=lambda *a: None,
+    )
     assert done["n_measured"] == 0
     assert list(cands["z_flag"][:2]) == [NO_CALIBRATION] * 2 and np.isnan(cands["z_est"]).all()

@@ -40,9 +40,9 @@ REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 RESILIENCE = REPO / "tests" / "slurm" / "resilience" / "Snakefile"
 SLURM_STATE = Path(os.environ.get("DEEPCEE_SLURM_STATE", "/var/lib/deepcee-slurm"))
-JOBCOMP = SLURM_STATE / "jobcomp.txt"      # JobCompType=jobcomp/filetxt (setup_slurm.sh)
+JOBCOMP = SLURM_STATE / "jobcomp.txt"  # JobCompType=jobcomp/filetxt (setup_slurm.sh)
 CI_CONFIG = "configs/ci.yaml"
-NCPU = 2                                   # the test node (and the local run: --cores 2)
+NCPU = 2  # the test node (and the local run: --cores 2)
 
 # What the Slurm run aims at: the workflow's final targets (`rule all`, default target).
 TARGETS = ["all"]
@@ -59,28 +59,48 @@ FALLBACK_TARGETS = [
 
 # What the one-node test cluster needs on top of profiles/slurm/config.yaml — and nothing else:
 TEST_OVERRIDES = {
-    "slurm-status-command": "squeue",            # no slurmdbd: sacct answers nothing
-    "slurm-no-account": True,                     # no accounts without slurmdbd
+    "slurm-status-command": "squeue",  # no slurmdbd: sacct answers nothing
+    "slurm-no-account": True,  # no accounts without slurmdbd
     "slurm-init-seconds-before-status-checks": 2,  # default 40 s per job: too slow for CI
-    "slurm-keep-successful-logs": True,           # the per-job logs are our evidence
+    "slurm-keep-successful-logs": True,  # the per-job logs are our evidence
     "jobs": 4,
-    "latency-wait": 15,                           # local disk, not NFS
-    "max-threads": NCPU,                          # threads = the local --cores 2 run's
+    "latency-wait": 15,  # local disk, not NFS
+    "max-threads": NCPU,  # threads = the local --cores 2 run's
 }
-TEST_MEM_MB = "2500 * attempt"                    # every rule; the node has ~0.9 x RAM
+TEST_MEM_MB = "2500 * attempt"  # every rule; the node has ~0.9 x RAM
 TEST_MEM_MB_TRAIN = "6000 * attempt"
 
 # The workflow as a user has it (no results, no .snakemake): copied per run into tmp_path.
-COPY = ["Snakefile", "config.yaml", "rules", "scripts", "schemas", "src", "resources", "configs",
-        "profiles", "paper", "notebooks", "report", "envs", "tools"]
+COPY = [
+    "Snakefile",
+    "config.yaml",
+    "rules",
+    "scripts",
+    "schemas",
+    "src",
+    "resources",
+    "configs",
+    "profiles",
+    "paper",
+    "notebooks",
+    "report",
+    "envs",
+    "tools",
+]
 _GENERATED = {  # git-ignored build products inside copied folders (see .gitignore)
     "paper": ["*.pdf", "*.aux", "*.log", "*.fls", "*.fdb_latexmk", "*.out", "*.bbl", "*.blg", "build"],
 }
 _ALWAYS_IGNORED = ["__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info", ".snakemake"]
 
 # Local (login-node) rules of the workflow: Snakemake's aggregate targets and the downloads.
-LOCAL_RULES_OK = {"all", "images_render", "images_download", "images_download_shard",
-                  "download_vizier", "redmapper_download_shard"}
+LOCAL_RULES_OK = {
+    "all",
+    "images_render",
+    "images_download",
+    "images_download_shard",
+    "download_vizier",
+    "redmapper_download_shard",
+}
 
 # "Job 3 has been submitted ..." (a rule) / "Job <uuid> has been submitted ..." (a group job)
 SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+(?:_\d+)?) \(log: ([^)]*)\)")
@@ -91,15 +111,16 @@ _MARK_SLURM = pytest.mark.slurm
 
 # ---------------------------------------------------------------------------- helpers
 
+
 def _run(cmd, cwd, timeout, env=None, log=None, check=False):
     """subprocess.run with output kept in `log` (and returned), never hiding a failure."""
     t0 = time.monotonic()
-    res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                         env=env or _env())
+    res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env or _env())
     out = res.stdout + res.stderr
     if log is not None:
-        Path(log).write_text(f"$ {' '.join(map(str, cmd))}\n(cwd {cwd}, {time.monotonic() - t0:.0f} s, "
-                             f"rc {res.returncode})\n{out}")
+        Path(log).write_text(
+            f"$ {' '.join(map(str, cmd))}\n(cwd {cwd}, {time.monotonic() - t0:.0f} s, rc {res.returncode})\n{out}"
+        )
     if check and res.returncode != 0:
         pytest.fail(f"{' '.join(map(str, cmd))} failed (rc {res.returncode}):\n{out[-4000:]}")
     return res.returncode, out
@@ -107,7 +128,7 @@ def _run(cmd, cwd, timeout, env=None, log=None, check=False):
 
 def _env(**extra):
     env = dict(os.environ)
-    env.pop("SLURM_JOB_ID", None)         # never run "inside" a job
+    env.pop("SLURM_JOB_ID", None)  # never run "inside" a job
     env["SOURCE_DATE_EPOCH"] = "1546300800"  # reproducible PDF dates (matplotlib, pdfTeX)
     env["PYTHONHASHSEED"] = "0"
     # the venv's tools (jupyter-nbconvert for the notebook rule, ...) as if it were activated;
@@ -137,11 +158,13 @@ def _copy_workflow(dest: Path) -> Path:
         if not src.exists():
             continue
         if src.is_dir():
+
             def ignore(folder, names, _top=src):
                 pats = list(_ALWAYS_IGNORED)
                 if Path(folder) == _top:
                     pats += _GENERATED.get(name, [])
                 return {n for n in names if any(fnmatch.fnmatch(n, p) for p in pats)}
+
             shutil.copytree(src, dest / name, ignore=ignore, symlinks=True)
         else:
             shutil.copy2(src, dest / name)
@@ -152,7 +175,7 @@ def make_test_profile(dest: Path, extra: dict | None = None) -> Path:
     """profiles/slurm/config.yaml + TEST_OVERRIDES (+ extra) → <dest>/profiles/slurm-test/."""
     prof = yaml.safe_load(PROFILE.read_text())
     prof.update(copy.deepcopy(TEST_OVERRIDES))
-    prof.pop("set-threads", None)       # threads: the rule's own, capped by max-threads (= local run)
+    prof.pop("set-threads", None)  # threads: the rule's own, capped by max-threads (= local run)
     prof["default-resources"]["mem_mb"] = TEST_MEM_MB
     for rule, res in (prof.get("set-resources") or {}).items():
         res["mem_mb"] = TEST_MEM_MB_TRAIN if res.get("gpu") else TEST_MEM_MB
@@ -165,13 +188,14 @@ def make_test_profile(dest: Path, extra: dict | None = None) -> Path:
     return out
 
 
-
-
-
 def _resolve_targets(workdir: Path) -> tuple[list[str], bool]:
     """TARGETS if the DAG resolves to them, else the fallback targets that do (honestly flagged)."""
-    rc, out = _run(_snakemake(*TARGETS, "-n", "--quiet", "rules", "--configfile", CI_CONFIG),
-                   workdir, 600, log=workdir / "dryrun-all.txt")
+    rc, out = _run(
+        _snakemake(*TARGETS, "-n", "--quiet", "rules", "--configfile", CI_CONFIG),
+        workdir,
+        600,
+        log=workdir / "dryrun-all.txt",
+    )
     if rc == 0:
         return list(TARGETS), False
     if os.environ.get("DEEPCEE_SLURM_STRICT") == "1":
@@ -183,8 +207,10 @@ def _resolve_targets(workdir: Path) -> tuple[list[str], bool]:
             ok.append(target)
     if not ok:
         pytest.fail(f"neither `all` nor any fallback target resolves:\n{out[-3000:]}")
-    warnings.warn(f"Slurm test: `all` does not resolve yet; running the fallback targets {ok} "
-                  f"instead (dry run said: {out.strip().splitlines()[-1] if out.strip() else '?'})")
+    warnings.warn(
+        f"Slurm test: `all` does not resolve yet; running the fallback targets {ok} "
+        f"instead (dry run said: {out.strip().splitlines()[-1] if out.strip() else '?'})"
+    )
     return ok, True
 
 
@@ -196,8 +222,12 @@ def _slurm_job_states(jobids) -> dict[str, str]:
             m = re.search(r"JobId=(\d+) .*JobState=(\S+)", line)
             if m:
                 states[m.group(1)] = m.group(2)
-    res = subprocess.run(["squeue", "--states=all", "--noheader", "--format=%i|%T", "-j", ",".join(jobids)],
-                         capture_output=True, text=True, timeout=30)
+    res = subprocess.run(
+        ["squeue", "--states=all", "--noheader", "--format=%i|%T", "-j", ",".join(jobids)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     for line in res.stdout.splitlines():
         jid, _, st = line.partition("|")
         states.setdefault(jid.strip(), st.strip())
@@ -218,9 +248,12 @@ def _wait_for(pred, timeout, what, proc=None, interval=0.5):
 
 # ---------------------------------------------------------------------------- comparison
 
-VOLATILE_KEY = re.compile(r"(^|_)(time|times|seconds|second|elapsed|duration|date|datetime|timestamp|"
-                          r"created|started|finished|host|hostname|node|wall|walltime|runtime_s|"
-                          r"slurm_job_id|pid)($|_|s$)|_per_s(ec)?$|per_second|(minutes|seconds)$", re.I)
+VOLATILE_KEY = re.compile(
+    r"(^|_)(time|times|seconds|second|elapsed|duration|date|datetime|timestamp|"
+    r"created|started|finished|host|hostname|node|wall|walltime|runtime_s|"
+    r"slurm_job_id|pid)($|_|s$)|_per_s(ec)?$|per_second|(minutes|seconds)$",
+    re.I,
+)
 # Compared but a difference is reported, not a failure (documents, binary logs).
 SOFT = ["*.pdf", "*.html", "*.ipynb", "*tfevents*", "*.log", "*.aux"]
 IGNORED = ["*/.snakemake_timestamp"]
@@ -237,8 +270,11 @@ def _drop_volatile(obj):
 def _text(path: Path, root: Path) -> str:
     text = path.read_text(errors="replace").replace(str(root.resolve()), "<WORKDIR>").replace(str(root), "<WORKDIR>")
     if path.suffix == ".tex":  # numbers.tex: wall-clock macros (\TrainMinutes) differ between any two runs
-        text = "\n".join(line for line in text.splitlines()
-                         if not (m := re.match(r"\\newcommand\{\\(\w+)\}", line)) or not VOLATILE_KEY.search(m.group(1)))
+        text = "\n".join(
+            line
+            for line in text.splitlines()
+            if not (m := re.match(r"\\newcommand\{\\(\w+)\}", line)) or not VOLATILE_KEY.search(m.group(1))
+        )
     return text
 
 
@@ -253,7 +289,10 @@ def _same_table(a: Path, b: Path) -> str | None:
     for c in cols:
         x, y = ta[c], tb[c]
         if x.dtype.kind in "fc":
-            xa, ya = np.ma.filled(np.ma.asarray(x, dtype=float), np.nan), np.ma.filled(np.ma.asarray(y, dtype=float), np.nan)
+            xa, ya = (
+                np.ma.filled(np.ma.asarray(x, dtype=float), np.nan),
+                np.ma.filled(np.ma.asarray(y, dtype=float), np.nan),
+            )
             if not np.array_equal(xa, ya, equal_nan=True):
                 return f"column {c} differs (max |diff| {np.nanmax(np.abs(xa - ya))})"
         elif not np.array_equal(np.ma.filled(x.astype(str), ""), np.ma.filled(y.astype(str), "")):
@@ -322,7 +361,9 @@ def _same_fits(a: Path, b: Path) -> str | None:
         if [h.name for h in ha] != [h.name for h in hb]:
             return "extensions differ"
         for x, y in zip(ha, hb):
-            if (x.data is None) != (y.data is None) or (x.data is not None and not np.array_equal(x.data, y.data, equal_nan=True)):
+            if (x.data is None) != (y.data is None) or (
+                x.data is not None and not np.array_equal(x.data, y.data, equal_nan=True)
+            ):
                 return f"data of {x.name} differ"
             hx = {k: v for k, v in x.header.items() if k not in ("DATE", "CHECKSUM", "DATASUM", "HISTORY", "COMMENT")}
             hy = {k: v for k, v in y.header.items() if k not in ("DATE", "CHECKSUM", "DATASUM", "HISTORY", "COMMENT")}
@@ -370,7 +411,7 @@ def compare_results(local: Path, slurm: Path) -> tuple[list[str], list[str], int
                     why = None if _text(a, local) == _text(b, slurm) else "content differs"
                 except UnicodeDecodeError:
                     why = "bytes differ"
-        except Exception as err:  # noqa: BLE001 — report, do not hide
+        except Exception as err:
             why = f"could not compare: {err!r}"
         if why:
             (soft if any(fnmatch.fnmatch(rel, p) for p in SOFT) else hard).append(f"{rel}: {why}")
@@ -379,14 +420,17 @@ def compare_results(local: Path, slurm: Path) -> tuple[list[str], list[str], int
 
 # ---------------------------------------------------------------------------- fixtures
 
+
 @pytest.fixture(scope="module")
 def slurm_cluster():
     if os.environ.get("DEEPCEE_SLURM") != "1":
         pytest.skip("needs the one-node Slurm of tests/slurm/setup_slurm.sh (set DEEPCEE_SLURM=1)")
     states = _slurm_node_states()
     if not any(s.rstrip("*~#") in ("idle", "mix", "alloc") for s in states):
-        pytest.fail(f"DEEPCEE_SLURM=1 but no Slurm node is up (sinfo: {states or 'no answer'}); "
-                    "run tests/slurm/setup_slurm.sh first")
+        pytest.fail(
+            f"DEEPCEE_SLURM=1 but no Slurm node is up (sinfo: {states or 'no answer'}); "
+            "run tests/slurm/setup_slurm.sh first"
+        )
     return True
 
 
@@ -444,7 +488,7 @@ def workflow_runs(slurm_cluster, tmp_path_factory, request):
         finally:
             for p in procs:
                 if p.poll() is None:
-                    p.send_signal(signal.SIGINT)   # Snakemake scancels its jobs on Ctrl-C
+                    p.send_signal(signal.SIGINT)  # Snakemake scancels its jobs on Ctrl-C
                     try:
                         p.wait(timeout=60)
                     except subprocess.TimeoutExpired:
@@ -456,12 +500,20 @@ def workflow_runs(slurm_cluster, tmp_path_factory, request):
     else:
         logs = sorted((reference / ".snakemake" / "log").glob("*.snakemake.log"))
         out_local = "\n".join(p.read_text() for p in logs)
-    print(f"\nSlurm e2e: targets {targets}{' (FALLBACK)' if fell_back else ''}; Slurm run {t_slurm:.0f} s; "
-          + (f"local run {t_local:.0f} s (concurrently)" if reference is None else f"reference run {reference}")
-          + f"; logs in {root}")
+    print(
+        f"\nSlurm e2e: targets {targets}{' (FALLBACK)' if fell_back else ''}; Slurm run {t_slurm:.0f} s; "
+        + (f"local run {t_local:.0f} s (concurrently)" if reference is None else f"reference run {reference}")
+        + f"; logs in {root}"
+    )
     assert rc_slurm == 0, f"Slurm run failed (rc {rc_slurm}):\n{out_slurm[-5000:]}"
-    return {"local": local, "slurm": slurm, "out_local": out_local, "out_slurm": out_slurm,
-            "targets": targets, "fell_back": fell_back}
+    return {
+        "local": local,
+        "slurm": slurm,
+        "out_local": out_local,
+        "out_slurm": out_slurm,
+        "targets": targets,
+        "fell_back": fell_back,
+    }
 
 
 def _rules_run(out: str, kind: str) -> list[str]:
@@ -470,6 +522,7 @@ def _rules_run(out: str, kind: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------- Slurm tests
+
 
 @_MARK_SLURM
 @pytest.mark.timeout(3600)
@@ -490,10 +543,15 @@ def test_jobs_went_through_slurm(workflow_runs):
     # 3. every job ran inside a Slurm job (the Snakemake inside each job logs the rules it ran,
     #    several for a group job) except the workflow's local rules (aggregates, downloads)
     # (only Snakemake's own announcements: cut where it starts echoing a failed job's log)
-    own = out[:out.find("SNAKEMAKE\n=========", out.find("SNAKEMAKE\n=========") + 1)] \
-        if out.count("SNAKEMAKE\n=========") > 1 else out
+    own = (
+        out[: out.find("SNAKEMAKE\n=========", out.find("SNAKEMAKE\n=========") + 1)]
+        if out.count("SNAKEMAKE\n=========") > 1
+        else out
+    )
     local_rules = set(_rules_run(own, "localrule"))
-    assert local_rules <= LOCAL_RULES_OK, f"jobs ran on the submit host, not through Slurm: {local_rules - LOCAL_RULES_OK}"
+    assert local_rules <= LOCAL_RULES_OK, (
+        f"jobs ran on the submit host, not through Slurm: {local_rules - LOCAL_RULES_OK}"
+    )
     in_slurm = set()
     for _, _, logpath in submitted:
         in_slurm |= set(RULE_LINE.findall(Path(logpath).read_text(errors="replace")))
@@ -501,7 +559,7 @@ def test_jobs_went_through_slurm(workflow_runs):
     missing = ran_local_run - LOCAL_RULES_OK - in_slurm
     assert not missing, f"rules the local run ran that no Slurm job ran: {sorted(missing)}"
     # 4. the per-shard image jobs went as grouped Slurm jobs (groups + group-components)
-    dirs = {Path(p).parent.name for _, _, p in submitted}    # rule_<name> or group_<group>_<rules>
+    dirs = {Path(p).parent.name for _, _, p in submitted}  # rule_<name> or group_<group>_<rules>
     if "images_render_shard" in ran_local_run:
         assert any(d.startswith("group_images_") for d in dirs), f"image shards were not grouped: {sorted(dirs)}"
         assert not {"rule_images_render_shard", "rule_images_stretch_shard"} & dirs
@@ -613,6 +671,7 @@ def test_interrupted_workflow_restarts(slurm_cluster, tmp_path):
 
 # ---------------------------------------------------------------------------- no Slurm needed
 
+
 def _list_rules(configfile: str | None = None) -> set[str]:
     args = ["--list-rules"] + (["--configfile", configfile] if configfile else [])
     rc, out = _run(_snakemake(*args), REPO, 300)
@@ -628,7 +687,7 @@ def test_profile_is_a_slurm_profile():
         assert key in prof["default-resources"], key
     train = prof["set-resources"]["train_detector"]
     assert train["gpu"] == 1
-    assert "# gres: \"gpu:1\"" in PROFILE.read_text()
+    assert '# gres: "gpu:1"' in PROFILE.read_text()
     groups = prof["groups"]
     assert groups["images_render_shard"] == groups["images_stretch_shard"]
     assert prof["group-components"][groups["images_render_shard"]] > 1
@@ -667,5 +726,7 @@ def test_downloads_are_localrules():
     downloads = {r for r in info["rules"] if "download" in r}
     assert {"download_vizier", "images_download_shard", "redmapper_download_shard"} <= downloads, sorted(info["rules"])
     missing = downloads - set(info["local"])
-    assert not missing, (f"download rules that would run as Slurm jobs (no network there): {sorted(missing)}; "
-                         f"add `localrules: {', '.join(sorted(missing))}` to the Snakefile")
+    assert not missing, (
+        f"download rules that would run as Slurm jobs (no network there): {sorted(missing)}; "
+        f"add `localrules: {', '.join(sorted(missing))}` to the Snakefile"
+    )

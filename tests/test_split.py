@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 from astropy.table import Table
 
 from deepcee.images.split import assign_split
 from deepcee.images.views import plan_views
-
 from images_helpers import small_catalogue, small_images_cfg
 
 
@@ -44,8 +42,8 @@ def test_split_by_cluster_never_shares_a_cluster():
 
 
 def test_stage_end_to_end_tiny(tmp_path):
-    from deepcee.images import stage as S
     from deepcee.catalogue.select import write_catalogue
+    from deepcee.images import stage as S
 
     cfg = small_images_cfg(split={"by": "cluster", "test_fraction": 0.34})
     write_catalogue(small_catalogue(3), tmp_path / "sample.ecsv")
@@ -56,8 +54,9 @@ def test_stage_end_to_end_tiny(tmp_path):
         pm.append(tmp_path / f"manifests/png_{k}.json")
         S.acquire_shard(tmp_path / "views.ecsv", k, tmp_path / "fits", fm[-1], cfg, 11)
         S.stretch_shard(tmp_path / "views.ecsv", k, tmp_path / "fits", tmp_path / "png", pm[-1], cfg)
-    labels = S.build_labels(tmp_path / "views.ecsv", pm, tmp_path / "labels.ecsv", tmp_path / "summary.json",
-                            cfg, 11, fm)
+    labels = S.build_labels(
+        tmp_path / "views.ecsv", pm, tmp_path / "labels.ecsv", tmp_path / "summary.json", cfg, 11, fm
+    )
     t = Table.read(tmp_path / "labels.ecsv", format="ascii.ecsv")
     assert len(t) == len(labels)
     flipped = np.asarray(t["flipped"], dtype=bool)

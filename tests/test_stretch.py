@@ -7,10 +7,9 @@ import pytest
 from astropy.io import fits
 from PIL import Image
 
-from deepcee.core.errors import DeepCeeError
 from deepcee.core.config import schema_defaults
+from deepcee.core.errors import DeepCeeError
 from deepcee.images.stretch import resample, stretch_band, stretch_fits
-
 from images_helpers import real_frames_mef
 
 
@@ -75,8 +74,9 @@ def _mef(path, drop_band=None, drop_wcs=None):
 
 @pytest.mark.parametrize("kind,match", [("band", "band i"), ("wcs", "extension R has no celestial WCS")])
 def test_bad_fits_one_line_error_nothing_written(tmp_path, kind, match):
-    bad = _mef(tmp_path / "bad.fits", drop_band="I" if kind == "band" else None,
-               drop_wcs="R" if kind == "wcs" else None)
+    bad = _mef(
+        tmp_path / "bad.fits", drop_band="I" if kind == "band" else None, drop_wcs="R" if kind == "wcs" else None
+    )
     png = tmp_path / "bad.png"
     with pytest.raises(DeepCeeError, match=match) as err:
         stretch_fits(bad, png, None, 10)

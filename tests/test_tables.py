@@ -6,10 +6,8 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from deepcee.evaluate import metrics
-
-from deepcee.evaluate import tables
 from deepcee.core.errors import DeepCeeError
+from deepcee.evaluate import metrics, tables
 
 PAPER_ROWS = [(0, 203, 60997, 1), (10, 198, 538, 6), (80, 165, 72, 39), (100, 0, 0, 204)]
 
@@ -41,8 +39,20 @@ def test_sweep_missing_column(tmp_path):
 
 
 def test_examples_table_handles_missing_bcg(tmp_path):
-    rows = [dict(id="a", view="X_v0", cluster_id="X", name="Abell 1", ra=1.0, dec=2.0, score_percent=98.2,
-                 z=0.1474, bcg_rmag=float("nan"), richness=78.49)]
+    rows = [
+        dict(
+            id="a",
+            view="X_v0",
+            cluster_id="X",
+            name="Abell 1",
+            ra=1.0,
+            dec=2.0,
+            score_percent=98.2,
+            z=0.1474,
+            bcg_rmag=float("nan"),
+            richness=78.49,
+        )
+    ]
     tables.write_examples(rows, tmp_path / "t1.csv", tmp_path / "t1.tex")
     back = tables.read_csv(tmp_path / "t1.csv")
     assert back.colnames == list(tables.TABLE1_COLUMNS)

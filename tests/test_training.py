@@ -14,13 +14,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from deepcee.detector.dataset import write_synthetic_set
 from deepcee.core.errors import DeepCeeError
+from deepcee.detector.dataset import write_synthetic_set
 from deepcee.detector.training import LOSS_COLUMNS, read_losses, resolve_device, train
 
 SIZE = 96
-CFG = {"steps": 20, "batch_size": 1, "workers": 0, "checkpoint_every": 5, "device": "cpu",
-       "optimiser": {"name": "adamw", "lr": 3e-4}}
+CFG = {
+    "steps": 20,
+    "batch_size": 1,
+    "workers": 0,
+    "checkpoint_every": 5,
+    "device": "cpu",
+    "optimiser": {"name": "adamw", "lr": 3e-4},
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +36,19 @@ def labels(tmp_path_factory):
 
 def _run(labels, out: Path, cfg=CFG, seed=7, **kw):
     # One intra-op thread: what training.deterministic promises bit-identical results for.
-    return train(cfg, seed, labels, out / "model.pt", out / "losses.csv", out / "checkpoints",
-                 tensorboard_dir=kw.pop("tb", None), summary_path=out / "summary.json", threads=1,
-                 log=lambda m: None, **kw)
+    return train(
+        cfg,
+        seed,
+        labels,
+        out / "model.pt",
+        out / "losses.csv",
+        out / "checkpoints",
+        tensorboard_dir=kw.pop("tb", None),
+        summary_path=out / "summary.json",
+        threads=1,
+        log=lambda m: None,
+        **kw,
+    )
 
 
 def _losses(path):
@@ -112,8 +128,8 @@ def test_resume_after_kill_9(labels, tmp_path):
     script = textwrap.dedent(f"""
         import sys
         from deepcee.detector.training import train
-        train({cfg!r}, 7, {str(labels)!r}, {str(tmp_path / 'model.pt')!r}, {str(tmp_path / 'losses.csv')!r},
-              {str(tmp_path / 'checkpoints')!r}, threads=1)
+        train({cfg!r}, 7, {str(labels)!r}, {str(tmp_path / "model.pt")!r}, {str(tmp_path / "losses.csv")!r},
+              {str(tmp_path / "checkpoints")!r}, threads=1)
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ckpt = tmp_path / "checkpoints" / "last.pt"

@@ -11,30 +11,75 @@ import pytest
 # Every rule a default run must schedule (the redMaPPer comparison included; the re-splits are
 # off by default).
 DEFAULT_RULES = {
-    "select_catalogue", "fig02_sample_properties", "images_views", "images_render_shard",
-    "images_stretch_shard", "images_labels", "images_figures", "train_detector", "predict_test",
-    "training_figures", "fig01_architecture", "evaluate_test", "evaluate_case_studies", "fig07_examples", "fig12_precision_recall_test", "fig13_distances",
-    "fig14_offsets_recovered", "fig15_properties_ks", "redmapper_region", "redmapper_views",
-    "redmapper_render_shard", "redmapper_stretch_shard", "redmapper_labels_raw", "redmapper_labels",
-    "redmapper_predict", "redmapper_evaluate", "fig16_sky_map_redmapper", "fig17_precision_recall_redmapper",
-    "redshift_calibrate", "redshift_test", "redshift_redmapper", "redshift_summary", "redshift_figures",
-    "paper_numbers", "paper_provenance", "paper_audit_notebook", "paper_audit_html", "paper_pdf", "all",
-    "search_tiles", "search_shard", "search_catalogue",
+    "select_catalogue",
+    "fig02_sample_properties",
+    "images_views",
+    "images_render_shard",
+    "images_stretch_shard",
+    "images_labels",
+    "images_figures",
+    "train_detector",
+    "predict_test",
+    "training_figures",
+    "fig01_architecture",
+    "evaluate_test",
+    "evaluate_case_studies",
+    "fig07_examples",
+    "fig12_precision_recall_test",
+    "fig13_distances",
+    "fig14_offsets_recovered",
+    "fig15_properties_ks",
+    "redmapper_region",
+    "redmapper_views",
+    "redmapper_render_shard",
+    "redmapper_stretch_shard",
+    "redmapper_labels_raw",
+    "redmapper_labels",
+    "redmapper_predict",
+    "redmapper_evaluate",
+    "fig16_sky_map_redmapper",
+    "fig17_precision_recall_redmapper",
+    "redshift_calibrate",
+    "redshift_test",
+    "redshift_redmapper",
+    "redshift_summary",
+    "redshift_figures",
+    "paper_numbers",
+    "paper_provenance",
+    "paper_audit_notebook",
+    "paper_audit_html",
+    "paper_pdf",
+    "all",
+    "search_tiles",
+    "search_shard",
+    "search_catalogue",
 }
-RESPLIT_RULES = {"kfold_labels", "cluster_split_labels", "resplit_train", "resplit_predict", "resplit_sweep",
-                 "kfold_table", "cluster_split_table"}
+RESPLIT_RULES = {
+    "kfold_labels",
+    "cluster_split_labels",
+    "resplit_train",
+    "resplit_predict",
+    "resplit_sweep",
+    "kfold_table",
+    "cluster_split_table",
+}
 
 
 def _scheduled_rules(repo, *extra: str) -> dict[str, int]:
     """Rule -> job count of a dry run that ignores what is already in results/ (--forceall)."""
-    result = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--forceall", "--cores", "2",
-                             "--quiet", "rules", *extra],
-                            cwd=repo, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--forceall", "--cores", "2", "--quiet", "rules", *extra],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout + result.stderr
-    stats = out[out.index("Job stats:"):]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, flags=re.M)
-            if m.group(1) != "total"}
+    stats = out[out.index("Job stats:") :]
+    return {
+        m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, flags=re.M) if m.group(1) != "total"
+    }
 
 
 def test_default_dag_resolves(repo):
@@ -53,7 +98,9 @@ def test_ci_dag_runs_the_resplits(repo):
 
 def test_paper_profile_dag_resolves(repo):
     jobs = _scheduled_rules(repo, "--configfile", "configs/paper.yaml")
-    assert {"download_vizier", "images_download_shard", "redmapper_download_shard", "search_download_shard"} <= set(jobs)
+    assert {"download_vizier", "images_download_shard", "redmapper_download_shard", "search_download_shard"} <= set(
+        jobs
+    )
     assert jobs["search_shard"] == 64
     assert "images_render_shard" not in jobs
 
@@ -62,8 +109,9 @@ def test_paper_profile_dag_resolves(repo):
 def test_snakemake_lint_reports_nothing(repo, configfile):
     """Snakemake's own linter: no functions among rules, a conda env per rule, env vars declared."""
     extra = ["--configfile", configfile] if configfile else []
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--lint", *extra],
-                            cwd=repo, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--lint", *extra], cwd=repo, capture_output=True, text=True, timeout=600
+    )
     out = result.stdout + result.stderr
     assert result.returncode == 0 and "Lints for" not in out, out[-3000:]
 
@@ -84,12 +132,21 @@ def test_images_are_tracked_outputs(repo, tmp_path):
 
     work = copy_workflow(repo, tmp_path / "workflow")
     images = work / "results/02_images"
-    base = [sys.executable, "-m", "snakemake", "results/02_images/labels.ecsv", "--cores", "2",
-            "--configfile", "configs/ci.yaml"]
+    base = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "results/02_images/labels.ecsv",
+        "--cores",
+        "2",
+        "--configfile",
+        "configs/ci.yaml",
+    ]
 
     def run(*extra, ok=True):
-        result = subprocess.run(base + list(extra), cwd=work, env=workflow_env(), capture_output=True,
-                                text=True, timeout=900)
+        result = subprocess.run(
+            base + list(extra), cwd=work, env=workflow_env(), capture_output=True, text=True, timeout=900
+        )
         assert (result.returncode == 0) == ok, (result.stdout + result.stderr)[-3000:]
         return result.stdout + result.stderr
 

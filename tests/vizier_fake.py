@@ -13,7 +13,8 @@ import io
 
 import numpy as np
 import requests
-from astropy.io.votable.tree import VOTableFile, Resource, Table as VOTable, Field
+from astropy.io.votable.tree import Field, Resource, VOTableFile
+from astropy.io.votable.tree import Table as VOTable
 
 from deepcee.catalogue import select as cat
 
@@ -50,7 +51,8 @@ def votable_bytes(table_name: str, fields, rows) -> bytes:
     resource.tables.append(table)
     table.fields.extend(
         Field(vot, name=name, datatype=dtype, unit=unit, ucd=ucd, arraysize=size)
-        for name, dtype, unit, ucd, size in fields)
+        for name, dtype, unit, ucd, size in fields
+    )
     table.create_arrays(len(rows))
     for i, row in enumerate(rows):
         table.array[i] = row
@@ -62,14 +64,27 @@ def votable_bytes(table_name: str, fields, rows) -> bytes:
 def whl12_rows(resources, n=60):
     """WHL12-layout rows at real Abell x redMaPPer clusters (a few outside the cuts)."""
     redmapper = cat.read_redmapper_bundled(resources / "redmapper-sdss-dr8-v5.10/sdss_redmapper.csv.gz")
-    abell = cat.read_abell_tsv([resources / "abell-aco-vii110a/abell_north.tsv",
-                                resources / "abell-aco-vii110a/abell_south.tsv"])
+    abell = cat.read_abell_tsv(
+        [resources / "abell-aco-vii110a/abell_north.tsv", resources / "abell-aco-vii110a/abell_south.tsv"]
+    )
     matched = cat.cross_match_abell(redmapper, abell, 3.0)[:n]
     rows = []
     for k, r in enumerate(matched):
         other = r["abell"] if k % 5 else ""  # every fifth row has no Abell counterpart
-        rows.append((f"J{k:06d}.0+000000", r["ra"], r["dec"], r["z"], np.nan if k % 3 else r["z"],
-                     16.0 + 0.02 * k, r["richness"] * 0.9, 1.1, int(r["n_members"]), other))
+        rows.append(
+            (
+                f"J{k:06d}.0+000000",
+                r["ra"],
+                r["dec"],
+                r["z"],
+                np.nan if k % 3 else r["z"],
+                16.0 + 0.02 * k,
+                r["richness"] * 0.9,
+                1.1,
+                int(r["n_members"]),
+                other,
+            )
+        )
     return rows
 
 
@@ -86,17 +101,20 @@ class FakeVizier:
         self.fail_first = fail_first
         self.calls = []
 
-    def install(self, monkeypatch) -> "FakeVizier":
+    def install(self, monkeypatch) -> FakeVizier:
         """Put this fake in place of ``requests.Session.request`` for one test."""
-        monkeypatch.setattr(requests.Session, "request",
-                            lambda session, method, url, **kwargs: self(session, method, url, **kwargs))
+        monkeypatch.setattr(
+            requests.Session, "request", lambda session, method, url, **kwargs: self(session, method, url, **kwargs)
+        )
         return self
 
     def __call__(self, session, method, url, data=None, **kwargs):
         self.calls.append((method, url, data))
         if len(self.calls) <= self.fail_first:
             raise requests.exceptions.ConnectionError("fake: VizieR unreachable")
-        body = data if isinstance(data, str) else (data or {}).get("-source", "") if isinstance(data, dict) else str(data)
+        body = (
+            data if isinstance(data, str) else (data or {}).get("-source", "") if isinstance(data, dict) else str(data)
+        )
         for name, payload in self.payloads.items():
             if name in str(body):
                 response = requests.Response()

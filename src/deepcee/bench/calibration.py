@@ -33,8 +33,7 @@ def source_density(data: np.ndarray, pixel_scale_arcsec: float, nsigma: float = 
     bkg = sep.Background(d)
     sub = d - bkg.back()
     objs = sep.extract(sub, 1.5, err=bkg.globalrms, minarea=5)
-    flux, fluxerr, _ = sep.sum_circle(sub, objs["x"], objs["y"], 3.0 / pixel_scale_arcsec,
-                                      err=bkg.globalrms, gain=None)
+    flux, fluxerr, _ = sep.sum_circle(sub, objs["x"], objs["y"], 3.0 / pixel_scale_arcsec, err=bkg.globalrms, gain=None)
     snr = flux / np.maximum(fluxerr, 1e-12)
     n = int(np.sum(snr >= nsigma))
     area_deg2 = d.size * (pixel_scale_arcsec / 3600.0) ** 2
@@ -59,16 +58,28 @@ def mock_stats(seed: int = 2019, pixels: int = 2000, scale: float = 0.396, mock_
     from deepcee.core.config import with_defaults
     from deepcee.images.mocksky import render_view
 
-    view = {"view": "calib_v0", "cluster_id": "calib", "ra": 174.05, "dec": 3.97 + 1.0, "z": 0.15,
-            "richness": 1.0, "bcg_rmag": np.nan, "centre_ra": 174.05, "centre_dec": 3.97,
-            "offset_ra_arcsec": 0.0, "offset_dec_arcsec": 3600.0}
+    view = {
+        "view": "calib_v0",
+        "cluster_id": "calib",
+        "ra": 174.05,
+        "dec": 3.97 + 1.0,
+        "z": 0.15,
+        "richness": 1.0,
+        "bcg_rmag": np.nan,
+        "centre_ra": 174.05,
+        "centre_dec": 3.97,
+        "offset_ra_arcsec": 0.0,
+        "offset_dec_arcsec": 3600.0,
+    }
     cfg = with_defaults("images", {"pixels": pixels, "pixel_scale_arcsec": scale, "mock": mock_cfg or {}})
     img, _, _ = render_view(view, cfg, seed)
     out = {}
     f = (0.396 / scale) ** 2
     for j, band in enumerate("gri"):
-        out[band] = {"pixel_noise": pixel_noise(img[j] * f) / f**0.5 if f != 1 else pixel_noise(img[j]),
-                     **source_density(img[j], scale)}
+        out[band] = {
+            "pixel_noise": pixel_noise(img[j] * f) / f**0.5 if f != 1 else pixel_noise(img[j]),
+            **source_density(img[j], scale),
+        }
     return out
 
 

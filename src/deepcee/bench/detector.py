@@ -38,14 +38,21 @@ import torch
 # DESIGN §5 / ../shared/bench/*.jsonl: H100, torch 2.11, 1000 px, random images.
 # (backbone, mode, batch, precision) -> img/s
 H100_BASELINE = {
-    ("resnet50_fpn_v2", "train", 1, "fp32"): 17.39, ("resnet50_fpn_v2", "train", 1, "bf16"): 15.46,
-    ("resnet50_fpn_v2", "train", 8, "bf16"): 43.54, ("resnet50_fpn_v2", "train", 16, "fp32"): 49.0,
+    ("resnet50_fpn_v2", "train", 1, "fp32"): 17.39,
+    ("resnet50_fpn_v2", "train", 1, "bf16"): 15.46,
+    ("resnet50_fpn_v2", "train", 8, "bf16"): 43.54,
+    ("resnet50_fpn_v2", "train", 16, "fp32"): 49.0,
     ("resnet50_fpn_v2", "train", 32, "fp32"): 52.8,
-    ("resnet50_fpn_v2", "infer", 1, "fp32"): 46.58, ("resnet50_fpn_v2", "infer", 8, "bf16"): 146.92,
-    ("resnet50_fpn_v2", "infer", 32, "bf16"): 137.63, ("resnet50_fpn_v2", "infer", 64, "fp32"): 173.8,
-    ("mobilenet_v3_large_fpn", "train", 1, "fp32"): 21.8, ("mobilenet_v3_large_fpn", "train", 1, "bf16"): 16.63,
-    ("mobilenet_v3_large_fpn", "train", 8, "bf16"): 57.64, ("mobilenet_v3_large_fpn", "train", 32, "fp32"): 76.9,
-    ("mobilenet_v3_large_fpn", "infer", 1, "fp32"): 74.15, ("mobilenet_v3_large_fpn", "infer", 8, "bf16"): 204.37,
+    ("resnet50_fpn_v2", "infer", 1, "fp32"): 46.58,
+    ("resnet50_fpn_v2", "infer", 8, "bf16"): 146.92,
+    ("resnet50_fpn_v2", "infer", 32, "bf16"): 137.63,
+    ("resnet50_fpn_v2", "infer", 64, "fp32"): 173.8,
+    ("mobilenet_v3_large_fpn", "train", 1, "fp32"): 21.8,
+    ("mobilenet_v3_large_fpn", "train", 1, "bf16"): 16.63,
+    ("mobilenet_v3_large_fpn", "train", 8, "bf16"): 57.64,
+    ("mobilenet_v3_large_fpn", "train", 32, "fp32"): 76.9,
+    ("mobilenet_v3_large_fpn", "infer", 1, "fp32"): 74.15,
+    ("mobilenet_v3_large_fpn", "infer", 8, "bf16"): 204.37,
     ("mobilenet_v3_large_fpn", "infer", 32, "bf16"): 242.15,
 }
 
@@ -84,8 +91,11 @@ def _timed(loader, step, args, device) -> dict:
         t_fetch = time.perf_counter()
     _sync(device)
     dt = time.perf_counter() - t0
-    return {"img_per_s": round(args.steps * args.batch / dt, 3), "seconds": round(dt, 2),
-            "loader_wait_fraction": round(wait / dt, 4)}
+    return {
+        "img_per_s": round(args.steps * args.batch / dt, 3),
+        "seconds": round(dt, 2),
+        "loader_wait_fraction": round(wait / dt, 4),
+    }
 
 
 def bench_train(model, samples, args, device) -> dict:
@@ -97,8 +107,12 @@ def bench_train(model, samples, args, device) -> dict:
     total = args.warmup + args.steps
     sampler = StepBatchSampler(len(samples), args.batch, args.seed, total)
     loader = make_loader(DetectionDataset(samples), sampler, device, args.workers)
-    return _timed(loader, lambda images, targets: train_step(model, opt, images, targets, device,
-                                                             args.precision, 10.0), args, device)
+    return _timed(
+        loader,
+        lambda images, targets: train_step(model, opt, images, targets, device, args.precision, 10.0),
+        args,
+        device,
+    )
 
 
 def bench_infer(model, samples, args, device) -> dict:
@@ -110,8 +124,9 @@ def bench_infer(model, samples, args, device) -> dict:
     idx = [i % len(samples) for i in range(n)]
     ds = torch.utils.data.Subset(DetectionDataset(samples), idx)
     kw = {"prefetch_factor": 4, "persistent_workers": True} if args.workers else {}
-    loader = torch.utils.data.DataLoader(ds, batch_size=args.batch, num_workers=args.workers, collate_fn=collate,
-                                         pin_memory=device.type == "cuda", **kw)
+    loader = torch.utils.data.DataLoader(
+        ds, batch_size=args.batch, num_workers=args.workers, collate_fn=collate, pin_memory=device.type == "cuda", **kw
+    )
     # predict_batches returns CPU tensors, so each step is synced.
     return _timed(loader, lambda images, _: predict_batches(model, images, device, args.precision), args, device)
 
@@ -174,16 +189,36 @@ def bench_samples(args, workdir: str, device) -> tuple[list, int]:
     size = args.size or (1000 if device.type == "cuda" else 500)
     t = time.perf_counter()
     samples = write_synthetic_pngs(workdir, args.images, size, args.seed)
-    print(json.dumps({"event": "wrote_pngs", "n": len(samples), "size": size, "dir": workdir,
-                      "seconds": round(time.perf_counter() - t, 1)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "event": "wrote_pngs",
+                "n": len(samples),
+                "size": size,
+                "dir": workdir,
+                "seconds": round(time.perf_counter() - t, 1),
+            }
+        ),
+        flush=True,
+    )
     return samples, size
 
 
 def run_info(args, size: int, device) -> dict:
-    name = (torch.cuda.get_device_name(device) if device.type == "cuda"
-            else f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)")
-    return {"event": "info", "device": name, "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "torchvision": __import__("torchvision").__version__, "size": size, "workers": args.workers}
+    name = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+    )
+    return {
+        "event": "info",
+        "device": name,
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "torchvision": __import__("torchvision").__version__,
+        "size": size,
+        "workers": args.workers,
+    }
 
 
 def _fresh_model(args, size: int, device):
@@ -200,9 +235,17 @@ def bench_mode(mode: str, samples, size: int, args, device) -> dict:
     """One JSON line: the project's loop, the bare model (``--bare``) and DESIGN's H100 figure."""
     model = _fresh_model(args, size, device)
     result = (bench_train if mode == "train" else bench_infer)(model, samples, args, device)
-    line = {"backbone": args.backbone, "mode": mode, "batch": args.batch, "precision": args.precision,
-            "size": size, "device": device.type, "channels_last": args.channels_last, **result,
-            **peak_memory_mib(device)}
+    line = {
+        "backbone": args.backbone,
+        "mode": mode,
+        "batch": args.batch,
+        "precision": args.precision,
+        "size": size,
+        "device": device.type,
+        "channels_last": args.channels_last,
+        **result,
+        **peak_memory_mib(device),
+    }
     del model
     if args.bare:
         line.update(bench_bare(_fresh_model(args, size, device), mode, args, size, device))
@@ -218,8 +261,9 @@ def bench_mode(mode: str, samples, size: int, args, device) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--backbone", default="mobilenet_v3_large_fpn",
-                   choices=["mobilenet_v3_large_fpn", "resnet50_fpn_v2"])
+    p.add_argument(
+        "--backbone", default="mobilenet_v3_large_fpn", choices=["mobilenet_v3_large_fpn", "resnet50_fpn_v2"]
+    )
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     p.add_argument("--steps", type=int, default=10, help="timed steps (batches) per mode")
@@ -232,8 +276,11 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--device", default="auto")
     p.add_argument("--channels-last", action="store_true")
-    p.add_argument("--bare", action="store_true",
-                   help="also time the bare model on device-resident random images (same run, same card)")
+    p.add_argument(
+        "--bare",
+        action="store_true",
+        help="also time the bare model on device-resident random images (same run, same card)",
+    )
     p.add_argument("--seed", type=int, default=2019)
     p.add_argument("--workdir", default=None, help="where to write the PNGs (default: a temp dir)")
     args = p.parse_args(argv)

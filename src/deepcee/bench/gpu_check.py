@@ -25,12 +25,28 @@ from pathlib import Path
 def _train_config(args) -> dict:
     """The paper profile's detector (docs/design.md §5), shortened to a quick check."""
     return {
-        "device": args.device, "steps": args.steps, "batch_size": args.batch, "workers": args.workers,
-        "precision": args.precision, "checkpoint_every": args.checkpoint_every,
-        "detector": {"backbone": args.backbone, "weights": "none", "image_size": None,
-                     "roi_crop_size": 14, "roi_maxpool": 2},
-        "optimiser": {"name": "adamw", "lr": args.lr, "weight_decay": 1e-4, "clip_grad_norm": 10.0,
-                      "warmup_steps": 20, "schedule": "cosine", "min_lr_fraction": 0.05},
+        "device": args.device,
+        "steps": args.steps,
+        "batch_size": args.batch,
+        "workers": args.workers,
+        "precision": args.precision,
+        "checkpoint_every": args.checkpoint_every,
+        "detector": {
+            "backbone": args.backbone,
+            "weights": "none",
+            "image_size": None,
+            "roi_crop_size": 14,
+            "roi_maxpool": 2,
+        },
+        "optimiser": {
+            "name": "adamw",
+            "lr": args.lr,
+            "weight_decay": 1e-4,
+            "clip_grad_norm": 10.0,
+            "warmup_steps": 20,
+            "schedule": "cosine",
+            "min_lr_fraction": 0.05,
+        },
     }
 
 
@@ -43,37 +59,57 @@ def _live_steps(checkpoints: Path) -> int:
 
 def kill_during_training(args, work: Path) -> dict:
     """Start training in a child process and SIGKILL it after ``--kill-after`` logged steps."""
-    call = (f"from deepcee.detector.training import train\n"
-            f"train({_train_config(args)!r}, {args.seed}, {args.labels!r}, {str(work / 'model.pt')!r}, "
-            f"{str(work / 'losses.csv')!r}, {str(work / 'checkpoints')!r}, root={args.root!r}, log=lambda m: None)\n")
+    call = (
+        f"from deepcee.detector.training import train\n"
+        f"train({_train_config(args)!r}, {args.seed}, {args.labels!r}, {str(work / 'model.pt')!r}, "
+        f"{str(work / 'losses.csv')!r}, {str(work / 'checkpoints')!r}, root={args.root!r}, log=lambda m: None)\n"
+    )
     proc = subprocess.Popen([sys.executable, "-c", call], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     t0 = time.perf_counter()
     while proc.poll() is None and _live_steps(work / "checkpoints") < args.kill_after:
         time.sleep(0.2)
     if proc.poll() is not None:
-        raise SystemExit(f"training ended before the kill (rc {proc.returncode}): "
-                         f"{proc.stderr.read().decode()[-2000:]}")
+        raise SystemExit(
+            f"training ended before the kill (rc {proc.returncode}): {proc.stderr.read().decode()[-2000:]}"
+        )
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    return {"phase": "killed", "after_logged_steps": _live_steps(work / "checkpoints"),
-            "seconds": round(time.perf_counter() - t0, 1), "model_written": (work / "model.pt").exists()}
+    return {
+        "phase": "killed",
+        "after_logged_steps": _live_steps(work / "checkpoints"),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "model_written": (work / "model.pt").exists(),
+    }
 
 
 def resume_training(args, work: Path) -> dict:
     from deepcee.detector.training import read_losses, train
 
     t0 = time.perf_counter()
-    summary = train(_train_config(args), args.seed, args.labels, work / "model.pt", work / "losses.csv",
-                    work / "checkpoints", root=args.root, log=lambda m: None)
+    summary = train(
+        _train_config(args),
+        args.seed,
+        args.labels,
+        work / "model.pt",
+        work / "losses.csv",
+        work / "checkpoints",
+        root=args.root,
+        log=lambda m: None,
+    )
     rows = read_losses(work / "losses.csv")
     steps = [r["step"] for r in rows]
     first = [r["loss_total"] for r in rows[:20]]
     last = [r["loss_total"] for r in rows[-20:]]
     counts = summary["counts"]
-    return {"phase": "resumed", "resumed_from_step": counts.get("resumed_from_step"),
-            "steps_continuous": steps == list(range(1, args.steps + 1)),
-            "loss_first20_mean": round(sum(first) / len(first), 4), "loss_last20_mean": round(sum(last) / len(last), 4),
-            "train_img_per_s": summary.get("images_per_second_this_run"), "seconds": round(time.perf_counter() - t0, 1)}
+    return {
+        "phase": "resumed",
+        "resumed_from_step": counts.get("resumed_from_step"),
+        "steps_continuous": steps == list(range(1, args.steps + 1)),
+        "loss_first20_mean": round(sum(first) / len(first), 4),
+        "loss_last20_mean": round(sum(last) / len(last), 4),
+        "train_img_per_s": summary.get("images_per_second_this_run"),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
 
 
 def predict_and_locate(args, work: Path) -> dict:
@@ -86,9 +122,15 @@ def predict_and_locate(args, work: Path) -> dict:
     from deepcee.images.labels import png_pixel_to_sky
 
     t0 = time.perf_counter()
-    pred = predict_labels(work / "model.pt", args.labels, work / "predictions.ecsv", split="test",
-                          cfg={"device": args.device, "batch_size": 8, "precision": args.precision,
-                               "workers": args.workers}, root=args.root, log=lambda m: None)
+    pred = predict_labels(
+        work / "model.pt",
+        args.labels,
+        work / "predictions.ecsv",
+        split="test",
+        cfg={"device": args.device, "batch_size": 8, "precision": args.precision, "workers": args.workers},
+        root=args.root,
+        log=lambda m: None,
+    )
     labels = Table.read(args.labels, format="ascii.ecsv")
     labels = labels[labels["split"] == "test"]
     distances, truth_offsets = [], []
@@ -103,11 +145,16 @@ def predict_and_locate(args, work: Path) -> dict:
             sep = _sep_arcsec(top["ra"], top["dec"], row["ra"], row["dec"])
             distances.append(float(arcsec_to_kpc(sep, float(row["z"]))))
     d = np.asarray(distances)
-    return {"phase": "predicted", "test_images": len(labels), "boxes": len(pred),
-            "truth_box_centre_to_cluster_arcsec_max": round(float(max(truth_offsets)), 3),
-            "top_box_kpc_median": round(float(np.median(d)), 1) if len(d) else None,
-            "top_box_within_100kpc": int((d <= 100).sum()), "top_box_within_250kpc": int((d <= 250).sum()),
-            "seconds": round(time.perf_counter() - t0, 1)}
+    return {
+        "phase": "predicted",
+        "test_images": len(labels),
+        "boxes": len(pred),
+        "truth_box_centre_to_cluster_arcsec_max": round(float(max(truth_offsets)), 3),
+        "top_box_kpc_median": round(float(np.median(d)), 1) if len(d) else None,
+        "top_box_within_100kpc": int((d <= 100).sum()),
+        "top_box_within_250kpc": int((d <= 250).sum()),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
 
 
 def _png_side(args, row) -> int:
@@ -117,9 +164,8 @@ def _png_side(args, row) -> int:
 
 
 def _sep_arcsec(ra1, dec1, ra2, dec2) -> float:
-    from astropy.coordinates import angular_separation
-
     import astropy.units as u
+    from astropy.coordinates import angular_separation
 
     return float(angular_separation(ra1 * u.deg, dec1 * u.deg, ra2 * u.deg, dec2 * u.deg).to(u.arcsec).value)
 

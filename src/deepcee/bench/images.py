@@ -24,8 +24,16 @@ def _views(n: int, seed: int):
     from deepcee.images.views import plan_views
 
     gen = np.random.default_rng(seed)
-    cat = Table({"id": [f"B{k}" for k in range(n)], "ra": gen.uniform(120, 240, n), "dec": gen.uniform(0, 60, n),
-                 "z": gen.uniform(0.1, 0.2, n), "richness": gen.uniform(20, 80, n), "bcg_rmag": np.full(n, np.nan)})
+    cat = Table(
+        {
+            "id": [f"B{k}" for k in range(n)],
+            "ra": gen.uniform(120, 240, n),
+            "dec": gen.uniform(0, 60, n),
+            "z": gen.uniform(0.1, 0.2, n),
+            "richness": gen.uniform(20, 80, n),
+            "bcg_rmag": np.full(n, np.nan),
+        }
+    )
     return plan_views(cat, 1, 270.0, seed)
 
 
@@ -54,15 +62,29 @@ def bench(sizes=(2000, 500), n_views=4, seed=2019, out_dir=None, mock_cfg=None) 
         paths = {str(v["view"]): out_dir / f"{v['view']}_{size}.fits" for v in views}
         render_view_to_fits(views[0], cfg, seed, out_dir / "warmup.fits")  # imports, caches
         cpu, wall = _timed(lambda v: render_view_to_fits(v, cfg, seed, paths[str(v["view"])]), views)
-        results.append({"step": "mock render", "size": f"{size}x{size}x3", "views": n_views,
-                        "cpu_s_per_view": cpu / n_views, "views_per_s_per_core": n_views / cpu,
-                        "wall_s_per_view": wall / n_views})
+        results.append(
+            {
+                "step": "mock render",
+                "size": f"{size}x{size}x3",
+                "views": n_views,
+                "cpu_s_per_view": cpu / n_views,
+                "views_per_s_per_core": n_views / cpu,
+                "wall_s_per_view": wall / n_views,
+            }
+        )
         out_size = 1000 if size == 2000 else size
         reps = list(paths.values()) * max(1, 20 // n_views)
         cpu, wall = _timed(lambda p: stretch_fits(p, p.with_suffix(".png"), None, out_size), reps)
-        results.append({"step": "stretch", "size": f"{size}->{out_size}", "views": len(reps),
-                        "cpu_s_per_view": cpu / len(reps), "views_per_s_per_core": len(reps) / cpu,
-                        "wall_s_per_view": wall / len(reps)})
+        results.append(
+            {
+                "step": "stretch",
+                "size": f"{size}->{out_size}",
+                "views": len(reps),
+                "cpu_s_per_view": cpu / len(reps),
+                "views_per_s_per_core": len(reps) / cpu,
+                "wall_s_per_view": wall / len(reps),
+            }
+        )
     return results
 
 
@@ -75,8 +97,10 @@ def main(argv=None):
     rows = bench(tuple(args.sizes), args.views, args.seed)
     print(f"{'step':12s} {'size':>14s} {'views':>6s} {'CPU s/view':>11s} {'views/s/core':>13s} {'wall s/view':>12s}")
     for r in rows:
-        print(f"{r['step']:12s} {r['size']:>14s} {r['views']:6d} {r['cpu_s_per_view']:11.3f} "
-              f"{r['views_per_s_per_core']:13.2f} {r['wall_s_per_view']:12.3f}")
+        print(
+            f"{r['step']:12s} {r['size']:>14s} {r['views']:6d} {r['cpu_s_per_view']:11.3f} "
+            f"{r['views_per_s_per_core']:13.2f} {r['wall_s_per_view']:12.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -46,12 +46,12 @@ def _sync(device):
 def bench(config: dict, model_path=None, n_tiles=16, batch_size=8, devices=("cpu",), log=print) -> dict:
     from astropy.table import Table
 
+    from deepcee.core.config import with_defaults
     from deepcee.detector.inference import predict_batches
     from deepcee.images.sky import sky_from_config
     from deepcee.images.stretch import native_factor, to_rgb
     from deepcee.search.acquire import mock_tiles
     from deepcee.search.merge import merge_detections
-    from deepcee.core.config import with_defaults
     from deepcee.search.stage import _sky_config, boxes_to_sky, resolve_precision
     from deepcee.search.tiles import owner_pixel, plan_tiles
 
@@ -64,8 +64,14 @@ def bench(config: dict, model_path=None, n_tiles=16, batch_size=8, devices=("cpu
     tiles, info = plan_tiles(scfg, pixels * scale)
     tiles = tiles[:n_tiles]
     sky = sky_from_config(_sky_config(config))
-    res = {"n_tiles": len(tiles), "nside": info["nside"], "pixels": pixels, "output_size": out_size,
-           "machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads()}
+    res = {
+        "n_tiles": len(tiles),
+        "nside": info["nside"],
+        "pixels": pixels,
+        "output_size": out_size,
+        "machine": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+    }
 
     t0 = time.perf_counter()
     acquired = list(mock_tiles(sky, tiles, pixels, scale, block_nside=int(scfg["mock_block_nside"])))
@@ -74,8 +80,9 @@ def bench(config: dict, model_path=None, n_tiles=16, batch_size=8, devices=("cpu
     t0 = time.perf_counter()
     tensors = []
     for _, img, wcs in acquired:
-        rgb = to_rgb({b: img[j] for j, b in enumerate("gri")}, images["stretch"]["limits"], out_size,
-                     native_factor(wcs))
+        rgb = to_rgb(
+            {b: img[j] for j, b in enumerate("gri")}, images["stretch"]["limits"], out_size, native_factor(wcs)
+        )
         tensors.append(torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).contiguous())
     res["stretch_tiles_per_s"] = len(tensors) / (time.perf_counter() - t0)
 
@@ -87,7 +94,7 @@ def bench(config: dict, model_path=None, n_tiles=16, batch_size=8, devices=("cpu
         device = torch.device(name)
         precision = resolve_precision(str(scfg["precision"]), device)
         model = _detector(config, model_path, device)
-        batches = [tensors[i:i + batch_size] for i in range(0, len(tensors), batch_size)]
+        batches = [tensors[i : i + batch_size] for i in range(0, len(tensors), batch_size)]
         predict_batches(model, batches[0], device, precision)  # warm-up (cuDNN autotune, allocator)
         _sync(device)
         t0 = time.perf_counter()
@@ -124,11 +131,26 @@ def bench(config: dict, model_path=None, n_tiles=16, batch_size=8, devices=("cpu
             ra, dec, side = boxes_to_sky(wcs, boxes.astype(float), out_size, pixels)
             own = owner_pixel(tile.nside, ra, dec)
             for k in range(len(ra)):
-                rows.append((tile.name, tile.pixel, float(scores[k]), ra[k], dec[k], side[k] * scale, own[k],
-                             own[k] == tile.pixel))
-    det = Table(rows=rows, names=("tile", "tile_pixel", "score", "ra", "dec", "box_arcsec", "owner", "owned")) \
-        if rows else Table(names=("tile", "tile_pixel", "score", "ra", "dec", "box_arcsec", "owner", "owned"),
-                           dtype=(str, int, float, float, float, float, int, bool))
+                rows.append(
+                    (
+                        tile.name,
+                        tile.pixel,
+                        float(scores[k]),
+                        ra[k],
+                        dec[k],
+                        side[k] * scale,
+                        own[k],
+                        own[k] == tile.pixel,
+                    )
+                )
+    det = (
+        Table(rows=rows, names=("tile", "tile_pixel", "score", "ra", "dec", "box_arcsec", "owner", "owned"))
+        if rows
+        else Table(
+            names=("tile", "tile_pixel", "score", "ra", "dec", "box_arcsec", "owner", "owned"),
+            dtype=(str, int, float, float, float, float, int, bool),
+        )
+    )
     t0 = time.perf_counter()
     merge_detections(det, float(scfg.get("merge_radius_arcsec", 60.0)))
     res["merge_tiles_per_s"] = len(acquired) / max(time.perf_counter() - t0, 1e-9)
@@ -143,8 +165,12 @@ def bench(config: dict, model_path=None, n_tiles=16, batch_size=8, devices=("cpu
     for name in devices:
         key = f"infer_{name}_tiles_per_s"
         if key in res:
-            serial = 1.0 / (1 / res["acquire_tiles_per_s"] + 1 / res["stretch_tiles_per_s"] + 1 / res[key]
-                            + 1 / res["merge_tiles_per_s"])
+            serial = 1.0 / (
+                1 / res["acquire_tiles_per_s"]
+                + 1 / res["stretch_tiles_per_s"]
+                + 1 / res[key]
+                + 1 / res["merge_tiles_per_s"]
+            )
             res[f"{name}_serial_tiles_per_s"] = serial
             res[f"sdss_{name}_hours_serial"] = res["sdss_tiles"] / serial / 3600.0
             res[f"sdss_{name}_hours_infer_only"] = res["sdss_tiles"] / res[key] / 3600.0
@@ -167,23 +193,29 @@ def main(argv=None):
     for extra in args.configfile:
         config = _merge(config, yaml.safe_load(Path(extra).read_text()))
     res = bench(config, args.model, args.tiles, args.batch_size, tuple(args.devices.split(",")))
-    print(f"blind search benchmark: {res['n_tiles']} tiles of {res['pixels']} px -> {res['output_size']} px, "
-          f"nside {res['nside']} ({res['tiles_per_deg2']:.0f} tiles/deg2), {res['threads']} CPU threads")
+    print(
+        f"blind search benchmark: {res['n_tiles']} tiles of {res['pixels']} px -> {res['output_size']} px, "
+        f"nside {res['nside']} ({res['tiles_per_deg2']:.0f} tiles/deg2), {res['threads']} CPU threads"
+    )
     for step in ("acquire", "stretch"):
         print(f"  {step:8s} {res[f'{step}_tiles_per_s']:9.2f} tiles/s (CPU)")
     for name in ("cpu", "cuda"):
         if f"infer_{name}_tiles_per_s" in res:
-            print(f"  infer    {res[f'infer_{name}_tiles_per_s']:9.2f} tiles/s ({name}, {res[f'precision_{name}']}, "
-                  f"batch {args.batch_size}; bare model {res[f'bare_{name}_tiles_per_s']:.2f}, "
-                  f"{100 * res[f'infer_{name}_fraction_of_bare']:.0f} %)"
-                  + (f" on {res['gpu']}" if name == "cuda" else ""))
+            print(
+                f"  infer    {res[f'infer_{name}_tiles_per_s']:9.2f} tiles/s ({name}, {res[f'precision_{name}']}, "
+                f"batch {args.batch_size}; bare model {res[f'bare_{name}_tiles_per_s']:.2f}, "
+                f"{100 * res[f'infer_{name}_fraction_of_bare']:.0f} %)"
+                + (f" on {res['gpu']}" if name == "cuda" else "")
+            )
     print(f"  merge    {res['merge_tiles_per_s']:9.2f} tiles/s ({res['n_boxes']} boxes)")
     for name in ("cpu", "cuda"):
         if f"sdss_{name}_hours_serial" in res:
-            print(f"SDSS footprint ({SDSS_FOOTPRINT_DEG2:,.0f} deg2, {res['sdss_tiles']:,.0f} tiles) "
-                  f"with {name} inference: "
-                  f"{res[f'sdss_{name}_hours_serial']:,.1f} h with every step in series on this machine, "
-                  f"{res[f'sdss_{name}_hours_infer_only']:,.1f} h if acquisition keeps up (workers / cached downloads)")
+            print(
+                f"SDSS footprint ({SDSS_FOOTPRINT_DEG2:,.0f} deg2, {res['sdss_tiles']:,.0f} tiles) "
+                f"with {name} inference: "
+                f"{res[f'sdss_{name}_hours_serial']:,.1f} h with every step in series on this machine, "
+                f"{res[f'sdss_{name}_hours_infer_only']:,.1f} h if acquisition keeps up (workers / cached downloads)"
+            )
     return res
 
 

@@ -24,10 +24,34 @@ import time
 from pathlib import Path
 
 #: What a fresh clone holds that the workflow needs (results/ and caches are generated).
-WORKFLOW_SOURCES = ("Snakefile", "config.yaml", "pyproject.toml", "rules", "scripts", "schemas", "src", "resources",
-                    "configs", "profiles", "paper", "notebooks", "report", "envs")
-_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build", "*.pdf", "*.aux", "*.log",
-                                 "*.fls", "*.fdb_latexmk", ".ipynb_checkpoints")
+WORKFLOW_SOURCES = (
+    "Snakefile",
+    "config.yaml",
+    "pyproject.toml",
+    "rules",
+    "scripts",
+    "schemas",
+    "src",
+    "resources",
+    "configs",
+    "profiles",
+    "paper",
+    "notebooks",
+    "report",
+    "envs",
+)
+_IGNORE = shutil.ignore_patterns(
+    "__pycache__",
+    "*.pyc",
+    "*.egg-info",
+    "build",
+    "*.pdf",
+    "*.aux",
+    "*.log",
+    "*.fls",
+    "*.fdb_latexmk",
+    ".ipynb_checkpoints",
+)
 
 
 def copy_workflow(src: str | Path, dst: str | Path) -> Path:
@@ -69,8 +93,9 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def run_measured(cmd: list[str], cwd: str | Path, env: dict | None = None, log: str | Path | None = None,
-                 interval_s: float = 0.2) -> dict:
+def run_measured(
+    cmd: list[str], cwd: str | Path, env: dict | None = None, log: str | Path | None = None, interval_s: float = 0.2
+) -> dict:
     """Run ``cmd``; return its exit code, wall seconds and the peak summed RSS of its process tree."""
     out = open(log, "w") if log else subprocess.DEVNULL
     start = time.monotonic()
@@ -103,9 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     report = run_measured(base + ["--report", "results/report.html"], workdir, env, log=workdir / "bench_report.log")
     again = subprocess.run(base + ["-n"], cwd=workdir, env=env, capture_output=True, text=True)
     result = {
-        "command": " ".join(["snakemake", "--cores", str(args.cores)] + (["--configfile", *args.configfile]
-                                                                          if args.configfile else [])),
-        "workdir": str(workdir), "run": run, "report": report,
+        "command": " ".join(
+            ["snakemake", "--cores", str(args.cores)] + (["--configfile", *args.configfile] if args.configfile else [])
+        ),
+        "workdir": str(workdir),
+        "run": run,
+        "report": report,
         "second_run_does_nothing": "Nothing to be done" in (again.stdout + again.stderr),
         "cpus": os.cpu_count(),
         "targets": {"wall_s": 900, "aim_wall_s": 600, "peak_rss_gib": 6.0},

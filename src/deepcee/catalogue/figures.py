@@ -26,8 +26,15 @@ def fig02_sample_properties(sample: Table, members_label: str, *paths) -> dict:
         values = np.ma.filled(np.ma.asarray(sample[column], dtype=float), np.nan)
         values = values[np.isfinite(values)]
         if column == "bcg_rmag" and not has_bcg_magnitudes(sample):
-            ax.text(0.5, 0.5, f"not available from this source\n({sample['source'][0]})",
-                    ha="center", va="center", transform=ax.transAxes, color="0.35")
+            ax.text(
+                0.5,
+                0.5,
+                f"not available from this source\n({sample['source'][0]})",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                color="0.35",
+            )
             ax.set_xticks([])
             ax.set_yticks([])
             drawn[column] = 0

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 from astropy import units as u
@@ -53,11 +53,11 @@ _ABELL_IN_TEXT = re.compile(r"\b(?:A|ACO|Abell)\s*(\d{1,4})\b")
 
 # --------------------------------------------------------------------------- reading raw files
 
+
 def _require_columns(table: Table, required: Sequence[str], where: str) -> None:
     missing = [name for name in required if name not in table.colnames]
     if missing:
-        raise DeepCeeError(f"{where}: missing required column '{missing[0]}'"
-                           f" (has: {', '.join(table.colnames)})")
+        raise DeepCeeError(f"{where}: missing required column '{missing[0]}' (has: {', '.join(table.colnames)})")
 
 
 def read_abell_tsv(paths: Sequence[str | Path]) -> Table:
@@ -106,13 +106,18 @@ def read_redmapper_bundled(path: str | Path) -> Table:
     table = _normalised(
         ids=ids,
         names=[str(n) for n in raw["name"]],
-        ra=_numbers(raw, "RA", ids, str(path)), dec=_numbers(raw, "dec", ids, str(path)),
+        ra=_numbers(raw, "RA", ids, str(path)),
+        dec=_numbers(raw, "dec", ids, str(path)),
         z=_numbers(raw, "redshift", ids, str(path)),
-        richness=lam, n_members=lam, bcg_rmag=None,
-        abell=[""] * len(raw), source="redmapper-dr8-v5.10",
+        richness=lam,
+        n_members=lam,
+        bcg_rmag=None,
+        abell=[""] * len(raw),
+        source="redmapper-dr8-v5.10",
     )
-    return _drop_missing(table, ids, str(path), required={"ra": "RA", "dec": "dec"},
-                         droppable={"z": "redshift", "n_members": "lambda"})
+    return _drop_missing(
+        table, ids, str(path), required={"ra": "RA", "dec": "dec"}, droppable={"z": "redshift", "n_members": "lambda"}
+    )
 
 
 def normalise_whl12(raw: Table, where: str = "WHL12") -> Table:
@@ -126,14 +131,22 @@ def normalise_whl12(raw: Table, where: str = "WHL12") -> Table:
     table = _normalised(
         ids=ids,
         names=[f"WHL {str(n).strip()}" for n in raw["WHL"]],
-        ra=_numbers(raw, "RAJ2000", ids, where), dec=_numbers(raw, "DEJ2000", ids, where),
-        z=_numbers(raw, "zph", ids, where), richness=_numbers(raw, "RL*", ids, where),
-        n_members=_numbers(raw, "N200", ids, where), bcg_rmag=_numbers(raw, "rmag", ids, where),
+        ra=_numbers(raw, "RAJ2000", ids, where),
+        dec=_numbers(raw, "DEJ2000", ids, where),
+        z=_numbers(raw, "zph", ids, where),
+        richness=_numbers(raw, "RL*", ids, where),
+        n_members=_numbers(raw, "N200", ids, where),
+        bcg_rmag=_numbers(raw, "rmag", ids, where),
         abell=[abell_name_from_text(_as_text(v)) for v in raw["Other"]],
         source="whl12-vizier",
     )
-    return _drop_missing(table, ids, where, required={"ra": "RAJ2000", "dec": "DEJ2000", "richness": "RL*"},
-                         droppable={"z": "zph", "n_members": "N200"})
+    return _drop_missing(
+        table,
+        ids,
+        where,
+        required={"ra": "RAJ2000", "dec": "DEJ2000", "richness": "RL*"},
+        droppable={"z": "zph", "n_members": "N200"},
+    )
 
 
 def normalise_redmapper_vizier(raw: Table, where: str = "redMaPPer") -> Table:
@@ -144,13 +157,22 @@ def normalise_redmapper_vizier(raw: Table, where: str = "redMaPPer") -> Table:
     table = _normalised(
         ids=ids,
         names=[_as_text(n).strip() for n in raw["Name"]],
-        ra=_numbers(raw, "RAJ2000", ids, where), dec=_numbers(raw, "DEJ2000", ids, where),
+        ra=_numbers(raw, "RAJ2000", ids, where),
+        dec=_numbers(raw, "DEJ2000", ids, where),
         z=_numbers(raw, "zlambda", ids, where),
-        richness=lam, n_members=lam, bcg_rmag=None,
-        abell=[""] * len(raw), source="redmapper-v6.3-vizier",
+        richness=lam,
+        n_members=lam,
+        bcg_rmag=None,
+        abell=[""] * len(raw),
+        source="redmapper-v6.3-vizier",
     )
-    return _drop_missing(table, ids, where, required={"ra": "RAJ2000", "dec": "DEJ2000"},
-                         droppable={"z": "zlambda", "n_members": "lambda"})
+    return _drop_missing(
+        table,
+        ids,
+        where,
+        required={"ra": "RAJ2000", "dec": "DEJ2000"},
+        droppable={"z": "zlambda", "n_members": "lambda"},
+    )
 
 
 def abell_name_from_text(text: str) -> str:
@@ -187,8 +209,9 @@ def _numbers(raw: Table, column: str, ids: Sequence[str], where: str) -> np.ndar
         try:
             out[i] = float(text)
         except ValueError:
-            raise DeepCeeError(f"{where}: row {i + 1} (id {ids[i]}): column '{column}' is not a number "
-                               f"({text[:40]!r})") from None
+            raise DeepCeeError(
+                f"{where}: row {i + 1} (id {ids[i]}): column '{column}' is not a number ({text[:40]!r})"
+            ) from None
     return out
 
 
@@ -204,13 +227,16 @@ def _integers(raw: Table, column: str, where: str) -> list[int]:
                 raise ValueError
             out.append(int(text))
         except ValueError:
-            raise DeepCeeError(f"{where}: row {i + 1}: column '{column}' is not an integer id "
-                               f"({'missing' if mask[i] or not text else repr(text[:40])})") from None
+            raise DeepCeeError(
+                f"{where}: row {i + 1}: column '{column}' is not an integer id "
+                f"({'missing' if mask[i] or not text else repr(text[:40])})"
+            ) from None
     return out
 
 
-def _drop_missing(table: Table, ids: Sequence[str], where: str, required: dict[str, str],
-                  droppable: dict[str, str]) -> Table:
+def _drop_missing(
+    table: Table, ids: Sequence[str], where: str, required: dict[str, str], droppable: dict[str, str]
+) -> Table:
     """Refuse rows missing a value the stage needs; drop (and count) rows missing a value that
     the paper's cuts (§2.1: redshift range, member count) would reject anyway.
 
@@ -259,6 +285,7 @@ def _normalised(*, ids, names, ra, dec, z, richness, n_members, bcg_rmag, abell,
 
 # --------------------------------------------------------------------------- the bundled path
 
+
 def cross_match_abell(redmapper: Table, abell: Table, radius_arcmin: float) -> Table:
     """redMaPPer clusters with an Abell/ACO position within ``radius_arcmin``.
 
@@ -286,6 +313,7 @@ def cross_match_abell(redmapper: Table, abell: Table, radius_arcmin: float) -> T
 
 # --------------------------------------------------------------------------- VizieR with cache + retries
 
+
 @dataclass(frozen=True)
 class VizierSettings:
     cache_dir: Path
@@ -298,8 +326,7 @@ def cache_path(catalog_id: str, cache_dir: str | Path) -> Path:
     return Path(cache_dir) / (catalog_id.replace("/", "_") + ".ecsv")
 
 
-def fetch_vizier(catalog_id: str, settings: VizierSettings,
-                 sleep: Callable[[float], None] = time.sleep) -> Table:
+def fetch_vizier(catalog_id: str, settings: VizierSettings, sleep: Callable[[float], None] = time.sleep) -> Table:
     """Every row and column of one VizieR table, from the disk cache or the network.
 
     Network errors are retried with exponential backoff; after the last try the error
@@ -333,7 +360,8 @@ def fetch_vizier(catalog_id: str, settings: VizierSettings,
             f"VizieR unreachable for '{catalog_id}' after {settings.retries} tries"
             f" ({type(last_error).__name__}: {last_error}); pre-fetch it on a machine with the"
             f" network (`snakemake --cores 1 download_vizier`, it caches to {settings.cache_dir}),"
-            f" or set catalogue.source: bundled")
+            f" or set catalogue.source: bundled"
+        )
     table.meta = {"vizier_catalog": catalog_id, "retrieved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     with atomic_path(cached) as tmp:
         table.write(tmp, format="ascii.ecsv")
@@ -341,6 +369,7 @@ def fetch_vizier(catalog_id: str, settings: VizierSettings,
 
 
 # --------------------------------------------------------------------------- cuts
+
 
 @dataclass(frozen=True)
 class Cuts:
@@ -351,7 +380,7 @@ class Cuts:
     abell_only: bool = True
 
     @classmethod
-    def from_config(cls, cfg: dict) -> "Cuts":
+    def from_config(cls, cfg: dict) -> Cuts:
         return cls(**{k: cfg[k] for k in ("z_min", "z_max", "min_members", "dec_min", "abell_only")})
 
     def steps(self) -> list[tuple[str, Callable[[Table], np.ndarray]]]:
@@ -359,8 +388,10 @@ class Cuts:
         if self.abell_only:
             steps.append(("Abell counterpart", lambda t: np.char.str_len(np.asarray(t["abell"], dtype=str)) > 0))
         steps += [
-            (f"{self.z_min} < z < {self.z_max}",
-             lambda t: (np.asarray(t["z"]) > self.z_min) & (np.asarray(t["z"]) < self.z_max)),
+            (
+                f"{self.z_min} < z < {self.z_max}",
+                lambda t: (np.asarray(t["z"]) > self.z_min) & (np.asarray(t["z"]) < self.z_max),
+            ),
             (f"members >= {self.min_members:g}", lambda t: np.asarray(t["n_members"]) >= self.min_members),
             (f"Dec > {self.dec_min}", lambda t: np.asarray(t["dec"].quantity.to_value(u.deg)) > self.dec_min),
         ]
@@ -381,12 +412,15 @@ def apply_cuts(table: Table, cuts: Cuts, where: str = "catalogue") -> tuple[Tabl
         applied.append(label)
         counts.append({"cut": label, "n": int(keep.sum())})
         if not keep.any():
-            raise DeepCeeError(f"{where}: the selection is empty after the cuts {' & '.join(applied)}"
-                               f" ({len(table)} rows in); loosen catalogue.cuts")
+            raise DeepCeeError(
+                f"{where}: the selection is empty after the cuts {' & '.join(applied)}"
+                f" ({len(table)} rows in); loosen catalogue.cuts"
+            )
     return table[keep], counts
 
 
 # --------------------------------------------------------------------------- ECSV in and out
+
 
 def write_catalogue(table: Table, path: str | Path, **meta) -> None:
     """Write a normalised catalogue as ECSV (units and metadata kept), atomically."""
@@ -408,8 +442,10 @@ def has_bcg_magnitudes(table: Table) -> bool:
 
 # --------------------------------------------------------------------------- the stage as one call
 
-def load_sources(cfg: dict, whl12_path: str | Path | None = None,
-                 redmapper_path: str | Path | None = None) -> tuple[Table, Table, dict]:
+
+def load_sources(
+    cfg: dict, whl12_path: str | Path | None = None, redmapper_path: str | Path | None = None
+) -> tuple[Table, Table, dict]:
     """The parent catalogue (before cuts) and the comparison catalogue for ``catalogue.source``.
 
     For ``vizier`` the raw tables come from the download rule's cached files; for
@@ -418,22 +454,31 @@ def load_sources(cfg: dict, whl12_path: str | Path | None = None,
     source = cfg["source"]
     if source == "vizier":
         whl12 = normalise_whl12(Table.read(whl12_path, format="ascii.ecsv"), str(whl12_path))
-        redmapper = normalise_redmapper_vizier(Table.read(redmapper_path, format="ascii.ecsv"),
-                                               str(redmapper_path))
-        return whl12, redmapper, {"parent": f"WHL12 (VizieR {cfg['vizier']['whl12']})",
-                                  "comparison": f"redMaPPer v6.3 (VizieR {cfg['vizier']['redmapper']})",
-                                  "members_column": "N200"}
+        redmapper = normalise_redmapper_vizier(Table.read(redmapper_path, format="ascii.ecsv"), str(redmapper_path))
+        return (
+            whl12,
+            redmapper,
+            {
+                "parent": f"WHL12 (VizieR {cfg['vizier']['whl12']})",
+                "comparison": f"redMaPPer v6.3 (VizieR {cfg['vizier']['redmapper']})",
+                "members_column": "N200",
+            },
+        )
     if source == "bundled":
         redmapper = read_redmapper_bundled(cfg["bundled"]["redmapper"])
         abell = read_abell_tsv(cfg["bundled"]["abell"])
         parent = cross_match_abell(redmapper, abell, cfg["match_radius_arcmin"])
-        return parent, redmapper, {
-            "parent": f"Abell/ACO (VII/110A, {len(abell)} clusters) matched within "
-                      f"{cfg['match_radius_arcmin']} arcmin to redMaPPer DR8 v5.10",
-            "comparison": "redMaPPer DR8 v5.10 (bundled)",
-            "members_column": "lambda",
-            "abell_clusters": len(abell),
-        }
+        return (
+            parent,
+            redmapper,
+            {
+                "parent": f"Abell/ACO (VII/110A, {len(abell)} clusters) matched within "
+                f"{cfg['match_radius_arcmin']} arcmin to redMaPPer DR8 v5.10",
+                "comparison": "redMaPPer DR8 v5.10 (bundled)",
+                "members_column": "lambda",
+                "abell_clusters": len(abell),
+            },
+        )
     raise DeepCeeError(f"config key 'catalogue.source': unknown source '{source}'")
 
 

@@ -49,24 +49,40 @@ def cross_key_errors(config: dict, schema_dir: str | Path) -> list[tuple[tuple, 
     out = []
     cuts = (config.get("catalogue") or {}).get("cuts") or {}
     if "z_min" in cuts and "z_max" in cuts and not cuts["z_min"] < cuts["z_max"]:
-        out.append((("catalogue", "cuts", "z_min"), f"config key 'catalogue.cuts.z_min' ({cuts['z_min']}) must be "
-                                                    f"below 'catalogue.cuts.z_max' ({cuts['z_max']})"))
+        out.append(
+            (
+                ("catalogue", "cuts", "z_min"),
+                f"config key 'catalogue.cuts.z_min' ({cuts['z_min']}) must be "
+                f"below 'catalogue.cuts.z_max' ({cuts['z_max']})",
+            )
+        )
     limits = ((config.get("images") or {}).get("stretch") or {}).get("limits") or {}
     for band, pair in limits.items():
         if isinstance(pair, list) and len(pair) == 2 and not pair[0] < pair[1]:
-            out.append((("images", "stretch", "limits", band),
-                        f"config key 'images.stretch.limits.{band}': lower limit {pair[0]} must be below "
-                        f"upper limit {pair[1]}"))
+            out.append(
+                (
+                    ("images", "stretch", "limits", band),
+                    f"config key 'images.stretch.limits.{band}': lower limit {pair[0]} must be below "
+                    f"upper limit {pair[1]}",
+                )
+            )
     evaluate = config.get("evaluate") or {}
     thresholds = evaluate.get("thresholds")
     if thresholds is not None:
         for path, section in ((("evaluate",), evaluate), (("evaluate", "redmapper"), evaluate.get("redmapper") or {})):
             chosen = section.get("chosen_threshold")
-            if isinstance(chosen, (int, float)) and not isinstance(chosen, bool) and \
-                    not any(abs(chosen - t) < 1e-9 for t in thresholds):
+            if (
+                isinstance(chosen, (int, float))
+                and not isinstance(chosen, bool)
+                and not any(abs(chosen - t) < 1e-9 for t in thresholds)
+            ):
                 key = ".".join(path + ("chosen_threshold",))
-                out.append((path + ("chosen_threshold",), f"config key '{key}': {chosen} is not one of the swept "
-                                                          f"evaluate.thresholds {thresholds}"))
+                out.append(
+                    (
+                        path + ("chosen_threshold",),
+                        f"config key '{key}': {chosen} is not one of the swept evaluate.thresholds {thresholds}",
+                    )
+                )
     # The re-split models' train overrides must be train keys (schemas/train.schema.yaml); checked
     # here, not by $ref, so that no schema default is filled into an override.
     train_schema = yaml.safe_load((Path(schema_dir) / "train.schema.yaml").read_text())
@@ -94,8 +110,10 @@ def cuda_errors(config: dict) -> list[tuple[tuple, str]]:
     Only meaningful where the jobs run on this machine (Snakemake's local executor).
     """
     train = config.get("train") or {}
-    wanted = [(("train", "device"), train.get("device")),
-              (("train", "predict", "device"), (train.get("predict") or {}).get("device"))]
+    wanted = [
+        (("train", "device"), train.get("device")),
+        (("train", "predict", "device"), (train.get("predict") or {}).get("device")),
+    ]
     wanted = [(path, d) for path, d in wanted if isinstance(d, str) and d.startswith("cuda")]
     if not wanted:
         return []
@@ -103,8 +121,14 @@ def cuda_errors(config: dict) -> list[tuple[tuple, str]]:
 
     if torch.cuda.is_available():
         return []
-    return [(path, f"config key '{'.'.join(path)}' is {d!r} but this machine has no usable CUDA and the jobs run "
-                   f"here; use 'auto' or 'cpu'") for path, d in wanted]
+    return [
+        (
+            path,
+            f"config key '{'.'.join(path)}' is {d!r} but this machine has no usable CUDA and the jobs run "
+            f"here; use 'auto' or 'cpu'",
+        )
+        for path, d in wanted
+    ]
 
 
 def _holds(data, path: tuple) -> bool:
@@ -134,8 +158,9 @@ def read_config_file(path: str | Path) -> dict:
     return data
 
 
-def check_workflow_config(config: dict, schema_path: str | Path, config_files: list[str | Path],
-                          local_cuda_check: bool = False) -> None:
+def check_workflow_config(
+    config: dict, schema_path: str | Path, config_files: list[str | Path], local_cuda_check: bool = False
+) -> None:
     """The merged config checked before the first job, each error blamed on the file holding the key.
 
     ``config_files`` in the order Snakemake merged them (later ones override); each is read

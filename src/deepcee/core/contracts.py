@@ -16,9 +16,10 @@ import io
 import json
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import read_ecsv, write_ecsv, write_json, write_text
@@ -64,68 +65,153 @@ def _cols(*spec: tuple) -> tuple[Column, ...]:
 
 
 _CATALOGUE = _cols(
-    ("id", "str"), ("name", "str"), ("ra", "float", "deg"), ("dec", "float", "deg"), ("z", "float"),
-    ("richness", "float"), ("n_members", "float"), ("bcg_rmag", "float", "mag"), ("abell", "str"),
-    ("source", "str"))
+    ("id", "str"),
+    ("name", "str"),
+    ("ra", "float", "deg"),
+    ("dec", "float", "deg"),
+    ("z", "float"),
+    ("richness", "float"),
+    ("n_members", "float"),
+    ("bcg_rmag", "float", "mag"),
+    ("abell", "str"),
+    ("source", "str"),
+)
 _LABELS = _cols(
-    ("view", "str"), ("png", "str"), ("fits", "str"), ("cluster_id", "str"), ("ra", "float", "deg"),
-    ("dec", "float", "deg"), ("z", "float"), ("richness", "float"), ("bcg_rmag", "float", "mag"),
-    ("offset_ra_arcsec", "float", "arcsec"), ("offset_dec_arcsec", "float", "arcsec"),
-    ("x", "float"), ("y", "float"), ("x0", "float"), ("y0", "float"), ("x1", "float"), ("y1", "float"),
-    ("split", "str", None, "train or test"), ("flipped", "bool", None, "a left-right flipped copy"))
+    ("view", "str"),
+    ("png", "str"),
+    ("fits", "str"),
+    ("cluster_id", "str"),
+    ("ra", "float", "deg"),
+    ("dec", "float", "deg"),
+    ("z", "float"),
+    ("richness", "float"),
+    ("bcg_rmag", "float", "mag"),
+    ("offset_ra_arcsec", "float", "arcsec"),
+    ("offset_dec_arcsec", "float", "arcsec"),
+    ("x", "float"),
+    ("y", "float"),
+    ("x0", "float"),
+    ("y0", "float"),
+    ("x1", "float"),
+    ("y1", "float"),
+    ("split", "str", None, "train or test"),
+    ("flipped", "bool", None, "a left-right flipped copy"),
+)
 _PREDICTIONS = _cols(
-    ("view", "str"), ("x", "float", "pix"), ("y", "float", "pix"), ("x0", "float", "pix"),
-    ("y0", "float", "pix"), ("x1", "float", "pix"), ("y1", "float", "pix"),
-    ("score", "float", None, "confidence, 0-1"), ("ra", "float", "deg"), ("dec", "float", "deg"))
+    ("view", "str"),
+    ("x", "float", "pix"),
+    ("y", "float", "pix"),
+    ("x0", "float", "pix"),
+    ("y0", "float", "pix"),
+    ("x1", "float", "pix"),
+    ("y1", "float", "pix"),
+    ("score", "float", None, "confidence, 0-1"),
+    ("ra", "float", "deg"),
+    ("dec", "float", "deg"),
+)
 #: Tables 2 and 3 of the paper (section 4): one row per confidence-score threshold in per cent.
 _SWEEP = _cols(
-    ("threshold", "float", "percent"), ("tp", "int"), ("fp", "int"), ("fn", "int"), ("precision", "float"),
-    ("recall", "float"), ("f1", "float"))
+    ("threshold", "float", "percent"),
+    ("tp", "int"),
+    ("fp", "int"),
+    ("fn", "int"),
+    ("precision", "float"),
+    ("recall", "float"),
+    ("f1", "float"),
+)
 _LOSSES = _cols(
-    ("step", "int"), ("loss_total", "float"), ("loss_rpn_objectness", "float"), ("loss_rpn_box", "float"),
-    ("loss_classifier", "float"), ("loss_box_reg", "float"), ("lr", "float"), ("seconds", "float", "s"))
+    ("step", "int"),
+    ("loss_total", "float"),
+    ("loss_rpn_objectness", "float"),
+    ("loss_rpn_box", "float"),
+    ("loss_classifier", "float"),
+    ("loss_box_reg", "float"),
+    ("lr", "float"),
+    ("seconds", "float", "s"),
+)
 
-TABLES: dict[str, TableContract] = {c.name: c for c in (
-    TableContract("catalogue", "01_catalogue/{sample,redmapper}.ecsv", "ecsv", _CATALOGUE),
-    TableContract("labels", "{02_images,05_redmapper}/labels.ecsv", "ecsv", _LABELS),
-    TableContract("losses", "03_train/losses.csv", "csv", _LOSSES),
-    TableContract("predictions", "{04_evaluate/predictions_test,05_redmapper/predictions}.ecsv", "ecsv",
-                  _PREDICTIONS),
-    TableContract("sweep", "tables/{table2_sweep_test,table3_sweep_redmapper}.csv", "csv", _SWEEP),
-)}
+TABLES: dict[str, TableContract] = {
+    c.name: c
+    for c in (
+        TableContract("catalogue", "01_catalogue/{sample,redmapper}.ecsv", "ecsv", _CATALOGUE),
+        TableContract("labels", "{02_images,05_redmapper}/labels.ecsv", "ecsv", _LABELS),
+        TableContract("losses", "03_train/losses.csv", "csv", _LOSSES),
+        TableContract(
+            "predictions", "{04_evaluate/predictions_test,05_redmapper/predictions}.ecsv", "ecsv", _PREDICTIONS
+        ),
+        TableContract("sweep", "tables/{table2_sweep_test,table3_sweep_redmapper}.csv", "csv", _SWEEP),
+    )
+}
 
-_EVALUATE_KEYS = {"counts": "object", "chosen_threshold": "number", "chosen_by": "str", "distance_kpc": "number",
-                  "sigma_kpc": "number", "fraction_predictions_within": "number",
-                  # the counting rule in force, boxes per image at score 0 and the 0 % row at 300 per image
-                  "extra_boxes": "str", "boxes_per_image_at_zero": "object", "zero_row_normalised_300": "object",
-                  "other_extra_boxes_rule": "object",
-                  # bootstrap intervals over test clusters (deepcee.evaluate.bootstrap)
-                  "intervals_at_chosen.f1": "list", "intervals_at_chosen.precision": "list",
-                  "intervals_at_chosen.recall": "list", "sweep_intervals": "list"}
-SUMMARIES: dict[str, SummaryContract] = {c.name: c for c in (
-    #: counts.abell_clusters is there only where the source names the Abell catalogue (bundled path)
-    SummaryContract("catalogue_summary", "01_catalogue/summary.json",
-                    {"counts.sample": "number", "counts.parent": "number"}),
-    SummaryContract("images_summary", "02_images/summary.json", {"counts": "object"}),
-    SummaryContract("train_summary", "03_train/summary.json",
-                    {"counts.steps": "number", "device": "str", "seconds": "number"}),
-    SummaryContract("evaluate_summary", "04_evaluate/summary.json", _EVALUATE_KEYS),
-    #: KS tests of section 4.2: properties.<z|bcg_rmag|richness> hold ``available`` and, when
-    #: available, ``statistic``, ``pvalue`` and ``critical_value``.
-    SummaryContract("ks", "{04_evaluate/ks_test,05_redmapper/ks}.json",
-                    {"chosen_threshold_percent": "number", "alpha": "number", "properties": "object"}),
-    SummaryContract("redmapper_summary", "05_redmapper/summary.json",
-                    {**_EVALUATE_KEYS, "region.area_deg2": "number"}),
-    SummaryContract("search_summary", "07_search/summary.json",
-                    {"source": "str", "area_deg2": "number", "n_tiles": "number", "nside": "number",
-                     "shards": "number", "score_threshold": "number", "merge_radius_arcsec": "number",
-                     "match_radius_arcmin": "number", "n_candidates_above_threshold": "number", "n_known": "number",
-                     "n_new": "number", "completeness": "object", "purity": "object", "timings": "object",
-                     # the candidates' z and λ (deepcee.search.candidate_redshifts.redshift_summary)
-                     "redshift": "object"}),
-    SummaryContract("redshift_summary", "08_redshift/summary.json",
-                    {"calibration": "object", "outlier_threshold": "number", "sets": "object"}),
-)}
+_EVALUATE_KEYS = {
+    "counts": "object",
+    "chosen_threshold": "number",
+    "chosen_by": "str",
+    "distance_kpc": "number",
+    "sigma_kpc": "number",
+    "fraction_predictions_within": "number",
+    # the counting rule in force, boxes per image at score 0 and the 0 % row at 300 per image
+    "extra_boxes": "str",
+    "boxes_per_image_at_zero": "object",
+    "zero_row_normalised_300": "object",
+    "other_extra_boxes_rule": "object",
+    # bootstrap intervals over test clusters (deepcee.evaluate.bootstrap)
+    "intervals_at_chosen.f1": "list",
+    "intervals_at_chosen.precision": "list",
+    "intervals_at_chosen.recall": "list",
+    "sweep_intervals": "list",
+}
+SUMMARIES: dict[str, SummaryContract] = {
+    c.name: c
+    for c in (
+        #: counts.abell_clusters is there only where the source names the Abell catalogue (bundled path)
+        SummaryContract(
+            "catalogue_summary", "01_catalogue/summary.json", {"counts.sample": "number", "counts.parent": "number"}
+        ),
+        SummaryContract("images_summary", "02_images/summary.json", {"counts": "object"}),
+        SummaryContract(
+            "train_summary", "03_train/summary.json", {"counts.steps": "number", "device": "str", "seconds": "number"}
+        ),
+        SummaryContract("evaluate_summary", "04_evaluate/summary.json", _EVALUATE_KEYS),
+        #: KS tests of section 4.2: properties.<z|bcg_rmag|richness> hold ``available`` and, when
+        #: available, ``statistic``, ``pvalue`` and ``critical_value``.
+        SummaryContract(
+            "ks",
+            "{04_evaluate/ks_test,05_redmapper/ks}.json",
+            {"chosen_threshold_percent": "number", "alpha": "number", "properties": "object"},
+        ),
+        SummaryContract(
+            "redmapper_summary", "05_redmapper/summary.json", {**_EVALUATE_KEYS, "region.area_deg2": "number"}
+        ),
+        SummaryContract(
+            "search_summary",
+            "07_search/summary.json",
+            {
+                "source": "str",
+                "area_deg2": "number",
+                "n_tiles": "number",
+                "nside": "number",
+                "shards": "number",
+                "score_threshold": "number",
+                "merge_radius_arcsec": "number",
+                "match_radius_arcmin": "number",
+                "n_candidates_above_threshold": "number",
+                "n_known": "number",
+                "n_new": "number",
+                "completeness": "object",
+                "purity": "object",
+                "timings": "object",
+                # the candidates' z and λ (deepcee.search.candidate_redshifts.redshift_summary)
+                "redshift": "object",
+            },
+        ),
+        SummaryContract(
+            "redshift_summary",
+            "08_redshift/summary.json",
+            {"calibration": "object", "outlier_threshold": "number", "sets": "object"},
+        ),
+    )
+}
 
 #: Keys of one property of ``ks.properties`` when ``available`` is true.
 KS_PROPERTY_KEYS = {"available": "bool", "statistic": "number", "pvalue": "number", "critical_value": "number"}
@@ -143,17 +229,21 @@ def check_table(name: str, table, where: str | os.PathLike) -> None:
     contract = table_contract(name)
     for col in contract.columns:
         if col.name not in table.colnames:
-            raise DeepCeeError(f"{where}: missing column '{col.name}' ({contract.name} contract; "
-                               f"has: {', '.join(table.colnames)})")
+            raise DeepCeeError(
+                f"{where}: missing column '{col.name}' ({contract.name} contract; has: {', '.join(table.colnames)})"
+            )
         kind = table[col.name].dtype.kind
         if kind not in _KINDS[col.dtype]:
-            raise DeepCeeError(f"{where}: column '{col.name}' is {table[col.name].dtype}, "
-                               f"the {contract.name} contract says {col.dtype}")
+            raise DeepCeeError(
+                f"{where}: column '{col.name}' is {table[col.name].dtype}, "
+                f"the {contract.name} contract says {col.dtype}"
+            )
         if contract.format == "ecsv" and col.unit is not None:
             unit = table[col.name].unit
             if unit is None or str(unit) != col.unit:
-                raise DeepCeeError(f"{where}: column '{col.name}' has unit {unit}, "
-                                   f"the {contract.name} contract says {col.unit}")
+                raise DeepCeeError(
+                    f"{where}: column '{col.name}' has unit {unit}, the {contract.name} contract says {col.unit}"
+                )
 
 
 def read_table(name: str, path: str | os.PathLike):
@@ -178,14 +268,18 @@ def _read_csv(contract: TableContract, path: Path):
         fields = reader.fieldnames or []
         for col in contract.columns:
             if col.name not in fields:
-                raise DeepCeeError(f"{path}: missing column '{col.name}' ({contract.name} contract; "
-                                   f"has: {', '.join(fields)})")
+                raise DeepCeeError(
+                    f"{path}: missing column '{col.name}' ({contract.name} contract; has: {', '.join(fields)})"
+                )
         values: dict[str, list] = {c.name: [] for c in contract.columns}
         for lineno, row in enumerate(reader, start=2):
             for col in contract.columns:
                 values[col.name].append(_parse_cell(path, lineno, col, row[col.name]))
-    return Table([values[c.name] for c in contract.columns], names=contract.colnames,
-                 dtype=[_numpy_dtype(c.dtype) for c in contract.columns])
+    return Table(
+        [values[c.name] for c in contract.columns],
+        names=contract.colnames,
+        dtype=[_numpy_dtype(c.dtype) for c in contract.columns],
+    )
 
 
 def _numpy_dtype(dtype: str):
@@ -207,8 +301,7 @@ def _parse_cell(path: Path, lineno: int, col: Column, text: str | None) -> Any:
             raise ValueError(text)
         return int(number)
     except (TypeError, ValueError):
-        raise DeepCeeError(f"{path}: row {lineno}: column '{col.name}' is '{text}', "
-                           f"not {col.dtype}") from None
+        raise DeepCeeError(f"{path}: row {lineno}: column '{col.name}' is '{text}', not {col.dtype}") from None
 
 
 def _csv_value(value):
@@ -256,8 +349,11 @@ def rows_table(name: str, rows: Iterable[Iterable[Any]]):
     contract = table_contract(name)
     rows = [tuple(r) for r in rows]
     dtypes = [_numpy_dtype(c.dtype) for c in contract.columns]
-    table = Table(rows=rows, names=contract.colnames, dtype=dtypes) if rows else \
-        Table(names=contract.colnames, dtype=dtypes)
+    table = (
+        Table(rows=rows, names=contract.colnames, dtype=dtypes)
+        if rows
+        else Table(names=contract.colnames, dtype=dtypes)
+    )
     for col in contract.columns:
         if col.unit is not None and contract.format == "ecsv":
             table[col.name].unit = col.unit
@@ -300,16 +396,18 @@ def check_summary(name: str, data: Any, where: str | os.PathLike) -> None:
         if value is None:
             raise DeepCeeError(f"{where}: missing key '{key}' ({contract.name} contract)")
         if not _type_ok(value, kind):
-            raise DeepCeeError(f"{where}: key '{key}' is {type(value).__name__}, "
-                               f"the {contract.name} contract says {kind}")
+            raise DeepCeeError(
+                f"{where}: key '{key}' is {type(value).__name__}, the {contract.name} contract says {kind}"
+            )
     if name == "ks":
         for prop, entry in data["properties"].items():
             keys = KS_PROPERTY_KEYS if isinstance(entry, dict) and entry.get("available") else {"available": "bool"}
             for key, kind in keys.items():
                 value = get_key(entry, key)
                 if value is None or not _type_ok(value, kind):
-                    raise DeepCeeError(f"{where}: key 'properties.{prop}.{key}' missing or not {kind} "
-                                       f"({contract.name} contract)")
+                    raise DeepCeeError(
+                        f"{where}: key 'properties.{prop}.{key}' missing or not {kind} ({contract.name} contract)"
+                    )
 
 
 def read_summary(name: str, path: str | os.PathLike) -> dict:

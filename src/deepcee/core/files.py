@@ -14,8 +14,9 @@ import platform
 import sys
 import tempfile
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 
 @contextlib.contextmanager
@@ -85,8 +86,19 @@ def software_versions() -> dict[str, str]:
     from importlib import metadata
 
     versions = {"python": platform.python_version()}
-    for name in ("deepcee", "snakemake", "numpy", "astropy", "astroquery", "galsim",
-                 "torch", "torchvision", "scipy", "matplotlib", "pandas"):
+    for name in (
+        "deepcee",
+        "snakemake",
+        "numpy",
+        "astropy",
+        "astroquery",
+        "galsim",
+        "torch",
+        "torchvision",
+        "scipy",
+        "matplotlib",
+        "pandas",
+    ):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -94,8 +106,9 @@ def software_versions() -> dict[str, str]:
     return versions
 
 
-def write_summary(path: str | os.PathLike, counts: dict, config: dict | None = None, contract: str | None = None,
-                  **extra: Any) -> dict:
+def write_summary(
+    path: str | os.PathLike, counts: dict, config: dict | None = None, contract: str | None = None, **extra: Any
+) -> dict:
     """Write a stage's machine-readable summary: counts, config hash, software versions.
 
     ``contract``: the name of its declaration in deepcee.core.contracts; a summary missing a
@@ -131,8 +144,9 @@ def _output_to(log_path: Path) -> Iterator[None]:
         # (a caller that captured sys.stdout/err, as pytest does, would otherwise keep the text).
         sys.stdout = os.fdopen(os.dup(1), "w", buffering=1)
         sys.stderr = os.fdopen(os.dup(2), "w", buffering=1)
-        logging.basicConfig(stream=sys.stderr, level=logging.INFO, force=True,
-                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        logging.basicConfig(
+            stream=sys.stderr, level=logging.INFO, force=True, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+        )
         logging.captureWarnings(True)
         try:
             yield
@@ -193,7 +207,7 @@ def read_ecsv(path: str | os.PathLike, required: tuple[str, ...] | list[str] = (
         raise DeepCeeError(f"{path}: {what} file not found")
     try:
         table = Table.read(path, format="ascii.ecsv")
-    except Exception as err:  # noqa: BLE001 - astropy raises many types for a broken file
+    except Exception as err:
         raise DeepCeeError(f"{path}: cannot read as ECSV ({type(err).__name__}: {str(err)[:80]})") from None
     missing = [name for name in required if name not in table.colnames]
     if missing:

@@ -15,9 +15,9 @@ from __future__ import annotations
 import math
 import os
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
@@ -65,8 +65,12 @@ def read_png(path: str | os.PathLike) -> torch.Tensor:
     return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
 
 
-def read_samples(labels_path: str | os.PathLike, split: str | None = "train",
-                 root: str | os.PathLike | None = None, need_boxes: bool = True) -> list[Sample]:
+def read_samples(
+    labels_path: str | os.PathLike,
+    split: str | None = "train",
+    root: str | os.PathLike | None = None,
+    need_boxes: bool = True,
+) -> list[Sample]:
     """Group ``labels.ecsv`` rows by PNG (one Sample per image) for one split (None: all).
 
     Paths in the table are relative to ``root`` (default: the working directory, i.e.
@@ -128,8 +132,9 @@ def check_samples(samples: Sequence[Sample], source: str = "labels") -> int:
             if not (x0 < x1 and y0 < y1):
                 raise DeepCeeError(f"{where}: empty box x0={x0:g} y0={y0:g} x1={x1:g} y1={y1:g}")
             if x0 < -_TOL or y0 < -_TOL or x1 > width + _TOL or y1 > height + _TOL:
-                raise DeepCeeError(f"{where}: box x0={x0:g} y0={y0:g} x1={x1:g} y1={y1:g} lies outside the "
-                                   f"{width}x{height} image")
+                raise DeepCeeError(
+                    f"{where}: box x0={x0:g} y0={y0:g} x1={x1:g} y1={y1:g} lies outside the {width}x{height} image"
+                )
     if len(sizes) > 1:
         raise DeepCeeError(f"{source}: images of different sizes {sorted(sizes)[:3]}")
     width, height = sizes.pop()
@@ -199,6 +204,7 @@ class StepBatchSampler(torch.utils.data.Sampler):
 # astropy needed unless FITS/labels are asked for): a red overdensity of small
 # blobs on noise, with blue field blobs as confusers.
 
+
 def synthetic_image(size: int, gen) -> tuple[torch.Tensor, tuple[float, float, float, float]]:
     """uint8 (3, size, size) image and the cluster's box (x0, y0, x1, y1)."""
     import numpy as np
@@ -244,8 +250,15 @@ def write_synthetic_pngs(directory: str | os.PathLike, n: int, size: int, seed: 
     return samples
 
 
-def write_synthetic_set(directory: str | os.PathLike, n: int, size: int, seed: int = 0,
-                        n_test: int = 0, fits_binning: int = 2, pixel_scale_arcsec: float = 0.396) -> Path:
+def write_synthetic_set(
+    directory: str | os.PathLike,
+    n: int,
+    size: int,
+    seed: int = 0,
+    n_test: int = 0,
+    fits_binning: int = 2,
+    pixel_scale_arcsec: float = 0.396,
+) -> Path:
     """A labels.ecsv + PNGs (+ MEF FITS with a TAN WCS per view) in the image stage's layout.
 
     FITS images are ``fits_binning`` times the PNG side (the PNG is a resampled view),
@@ -271,14 +284,28 @@ def write_synthetic_set(directory: str | os.PathLike, n: int, size: int, seed: i
         w.wcs.cdelt = [-scale, scale]
         header = w.to_header()
         header["BUNIT"] = "nanomaggy"
-        hdus = [fits.PrimaryHDU()] + [fits.ImageHDU(np.zeros((nfits, nfits), np.float32), header=header, name=b)
-                                      for b in ("G", "R", "I")]
+        hdus = [fits.PrimaryHDU()] + [
+            fits.ImageHDU(np.zeros((nfits, nfits), np.float32), header=header, name=b) for b in ("G", "R", "I")
+        ]
         fits_path = directory / "fits" / f"{s.view}.fits"
         fits.HDUList(hdus).writeto(fits_path, overwrite=True)
         x0, y0, x1, y1 = s.boxes[0]
-        rows.append({"view": s.view, "png": s.png, "fits": str(fits_path), "cluster_id": f"syn{i:04d}",
-                     "x": (x0 + x1) / 2, "y": (y0 + y1) / 2, "x0": x0, "y0": y0, "x1": x1, "y1": y1,
-                     "split": "train" if i < n else "test", "flipped": False})
+        rows.append(
+            {
+                "view": s.view,
+                "png": s.png,
+                "fits": str(fits_path),
+                "cluster_id": f"syn{i:04d}",
+                "x": (x0 + x1) / 2,
+                "y": (y0 + y1) / 2,
+                "x0": x0,
+                "y0": y0,
+                "x1": x1,
+                "y1": y1,
+                "split": "train" if i < n else "test",
+                "flipped": False,
+            }
+        )
     labels = directory / "labels.ecsv"
     Table(rows=rows).write(labels, format="ascii.ecsv", overwrite=True)
     return labels

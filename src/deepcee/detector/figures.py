@@ -16,7 +16,10 @@ from deepcee.detector.training import LOSS_KEYS, read_losses
 
 # Chan & Stott (2019) Table A1: epoch (= training step, batch 1), total, RPN objectness,
 # RPN box regression, DN classification, DN box regression.
-PAPER_TABLE_A1 = np.array([[float(v) for v in line.split()] for line in """
+PAPER_TABLE_A1 = np.array(
+    [
+        [float(v) for v in line.split()]
+        for line in """
 147 0.5954 0.3825 0.0535 0.1162 0.0432
 204 0.3448 0.2023 0.0538 0.0605 0.0282
 313 0.3185 0.1242 0.0515 0.0794 0.0634
@@ -68,7 +71,9 @@ PAPER_TABLE_A1 = np.array([[float(v) for v in line.split()] for line in """
 7204 0.0910 0.0208 0.0180 0.0341 0.0181
 7332 0.0974 0.0215 0.0176 0.0403 0.0181
 7458 0.0926 0.0249 0.0211 0.0268 0.0198
-""".strip().splitlines()])
+""".strip().splitlines()
+    ]
+)
 
 COMPONENTS = [  # (losses.csv column, panel title as in the paper's Fig. 6, paper Table A1 column)
     ("loss_rpn_objectness", "(a) RPN objectness loss", 2),
@@ -77,8 +82,14 @@ COMPONENTS = [  # (losses.csv column, panel title as in the paper's Fig. 6, pape
     ("loss_box_reg", "(d) DN box regression loss", 5),
 ]
 TABLE_COLUMNS = ["step", "loss_total", *LOSS_KEYS]
-TABLE_HEADER = ["Step", "Total loss", "RPN objectness loss", "RPN box regression loss",
-                "DN classification loss", "DN box regression loss"]
+TABLE_HEADER = [
+    "Step",
+    "Total loss",
+    "RPN objectness loss",
+    "RPN box regression loss",
+    "DN classification loss",
+    "DN box regression loss",
+]
 
 
 def _arrays(losses_path) -> dict[str, np.ndarray]:
@@ -165,9 +176,16 @@ def table_a1(losses_path, csv_path, tex_path, window: int = 25, rows: int = 30) 
         lines = [",".join(TABLE_COLUMNS)] + [",".join([str(r[0])] + [f"{v:.4f}" for v in r[1:]]) for r in out]
         tmp.write_text("\n".join(lines) + "\n")
     body = "\n".join(" & ".join([str(r[0])] + [f"{v:.4f}" for v in r[1:]]) + r" \\" for r in out)
-    tex = ("% Table A1: losses during training (running mean over " f"{window} steps); generated from losses.csv\n"
-           "\\begin{tabular}{rrrrrr}\n\\hline\n" + " & ".join(TABLE_HEADER) + r" \\" + "\n\\hline\n"
-           + body + "\n\\hline\n\\end{tabular}\n")
+    tex = (
+        "% Table A1: losses during training (running mean over "
+        f"{window} steps); generated from losses.csv\n"
+        "\\begin{tabular}{rrrrrr}\n\\hline\n"
+        + " & ".join(TABLE_HEADER)
+        + r" \\"
+        + "\n\\hline\n"
+        + body
+        + "\n\\hline\n\\end{tabular}\n"
+    )
     with atomic_path(tex_path) as tmp:
         tmp.write_text(tex)
     return out
@@ -204,8 +222,14 @@ def fig01_architecture(spec: dict, pdf_path, png_path) -> None:
     mid = height / 2
     s = spec["image_size"]
     box(0.1, mid - 0.6, 1.3, 1.2, f"input image\n{s} x {s} px\n3 bands (g, r, i)", "#e8eef7")
-    box(1.75, mid - 0.9, 1.55, 1.8, f"backbone\n{spec['backbone']}\n\n{spec['parameters'] / 1e6:.1f} M parameters\n"
-        "(whole detector)", "#dce9d5")
+    box(
+        1.75,
+        mid - 0.9,
+        1.55,
+        1.8,
+        f"backbone\n{spec['backbone']}\n\n{spec['parameters'] / 1e6:.1f} M parameters\n(whole detector)",
+        "#dce9d5",
+    )
     arrow(1.4, mid, 1.75, mid)
     # feature maps, one box each
     step = (height - 0.6) / max(len(maps), 1)
@@ -215,33 +239,62 @@ def fig01_architecture(spec: dict, pdf_path, png_path) -> None:
         used = " (RoI)" if m["name"] in roi_maps else ""
         sizes = ", ".join(str(a) for a in m["anchor_sizes"])
         ratios = ", ".join(f"{r:g}" for r in m["aspect_ratios"])
-        box(3.7, y - 0.42, 2.1, 0.84, f"map '{m['name']}'{used}: {m['height']} x {m['width']} x {m['channels']}\n"
+        box(
+            3.7,
+            y - 0.42,
+            2.1,
+            0.84,
+            f"map '{m['name']}'{used}: {m['height']} x {m['width']} x {m['channels']}\n"
             f"stride {m['stride']} px; anchors {sizes} px\n"
-            f"x ratios {ratios} = {m['anchors_per_position']} per position", "#fdf1d6", size=6.0)
+            f"x ratios {ratios} = {m['anchors_per_position']} per position",
+            "#fdf1d6",
+            size=6.0,
+        )
         arrow(3.3, mid, 3.7, y)
-    box(6.25, mid + 0.15, 2.0, 1.85,
+    box(
+        6.25,
+        mid + 0.15,
+        2.0,
+        1.85,
         "region proposal network\n"
         f"sample {rpn['batch_size_per_image']}/image, {rpn['positive_fraction']:g} positive\n"
         f"fg IoU > {rpn['fg_iou_thresh']:g}, bg < {rpn['bg_iou_thresh']:g}\n"
         f"top {rpn['pre_nms_top_n_test']} -> NMS {rpn['nms_thresh']:g}\n"
-        f"-> {rpn['post_nms_top_n_test']} proposals", "#f7dede", size=7)
+        f"-> {rpn['post_nms_top_n_test']} proposals",
+        "#f7dede",
+        size=7,
+    )
     roi_text = f"RoIAlign {det['roi_crop']} x {det['roi_crop']}"
     if det["roi_maxpool"] > 1:
         roi_text += f", max-pool {det['roi_maxpool']}"
-    box(6.25, mid - 2.0 + 0.05, 2.0, 1.85,
+    box(
+        6.25,
+        mid - 2.0 + 0.05,
+        2.0,
+        1.85,
         "detection network\n"
         f"{roi_text}\n{det['box_head']}\n"
         f"sample {det['batch_size_per_image']}/image, {det['positive_fraction']:g} positive\n"
-        f"fg IoU > {det['fg_iou_thresh']:g}, {det['classes']} classes", "#e6def2", size=7)
+        f"fg IoU > {det['fg_iou_thresh']:g}, {det['classes']} classes",
+        "#e6def2",
+        size=7,
+    )
     for m, y in zip(maps, ys):
         arrow(5.8, y, 6.25, mid + 1.0)
         if m["name"] in roi_maps:
             arrow(5.8, y, 6.25, mid - 1.0)
     arrow(7.25, mid + 0.15, 7.25, mid - 0.1)
-    box(8.7, mid - 0.75, 2.2, 1.5,
+    box(
+        8.7,
+        mid - 0.75,
+        2.2,
+        1.5,
         "output\n"
         f"NMS {det['nms_thresh']:g}, score > {det['score_thresh']:g}\n"
         f"at most {det['detections_per_img']} boxes/image\n"
-        "box + confidence score", "#e8eef7", size=7.5)
+        "box + confidence score",
+        "#e8eef7",
+        size=7.5,
+    )
     arrow(8.25, mid - 1.0, 8.7, mid)
     save_figure(fig, pdf_path, png_path)

@@ -11,18 +11,18 @@ the inverse of the one that placed the labels' boxes).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
 
-from deepcee.detector.dataset import DetectionDataset, Sample, collate, png_size, read_samples
-from deepcee.detector.model import build_detector
 from deepcee.core.config import with_defaults
 from deepcee.core.errors import DeepCeeError
-from deepcee.images.labels import png_pixel_to_sky
+from deepcee.detector.dataset import DetectionDataset, Sample, collate, png_size, read_samples
+from deepcee.detector.model import build_detector
 from deepcee.detector.training import autocast, load_torch, resolve_device, to_device
+from deepcee.images.labels import png_pixel_to_sky
 
 PREDICTION_COLUMNS = ["view", "x", "y", "x0", "y0", "x1", "y1", "score", "ra", "dec"]
 
@@ -40,7 +40,9 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu"):
     try:
         model.load_state_dict(meta["model"])
     except RuntimeError as err:
-        raise DeepCeeError(f"{path}: weights do not fit the detector it names ({str(err).splitlines()[0][:80]})") from None
+        raise DeepCeeError(
+            f"{path}: weights do not fit the detector it names ({str(err).splitlines()[0][:80]})"
+        ) from None
     model.to(torch.device(device) if not isinstance(device, torch.device) else device).eval()
     return model, meta
 
@@ -54,9 +56,17 @@ def predict_batches(model, images: list[torch.Tensor], device: torch.device, pre
     return [{"boxes": o["boxes"].float().cpu(), "scores": o["scores"].float().cpu()} for o in out]
 
 
-def predict_images(model, png_paths: Sequence[str], fits_paths: Sequence[str] | None = None,
-                   views: Sequence[str] | None = None, batch_size: int = 8, device: str | torch.device = "auto",
-                   precision: str = "fp32", workers: int = 0, progress: bool = True):
+def predict_images(
+    model,
+    png_paths: Sequence[str],
+    fits_paths: Sequence[str] | None = None,
+    views: Sequence[str] | None = None,
+    batch_size: int = 8,
+    device: str | torch.device = "auto",
+    precision: str = "fp32",
+    workers: int = 0,
+    progress: bool = True,
+):
     """Every box the detector gives for each PNG → astropy Table (PREDICTION_COLUMNS).
 
     ``fits_paths`` (same order) give RA/Dec through each view's WCS; without them
@@ -67,9 +77,14 @@ def predict_images(model, png_paths: Sequence[str], fits_paths: Sequence[str] | 
     model.to(device).eval()
     samples = _samples(png_paths, fits_paths, views)
     loader = torch.utils.data.DataLoader(
-        DetectionDataset(samples), batch_size=batch_size, shuffle=False, num_workers=workers,
-        collate_fn=collate, pin_memory=device.type == "cuda",
-        **({"prefetch_factor": 4} if workers > 0 else {}))
+        DetectionDataset(samples),
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=workers,
+        collate_fn=collate,
+        pin_memory=device.type == "cuda",
+        **({"prefetch_factor": 4} if workers > 0 else {}),
+    )
     bar = _progress(len(samples)) if progress else None
     rows: dict[str, list] = {c: [] for c in PREDICTION_COLUMNS}
     index = 0
@@ -121,9 +136,17 @@ def _add_rows(rows: dict[str, list], sample: Sample, out: dict, side: int) -> No
     else:
         ra = dec = np.full(len(boxes), np.nan)
     rows["view"] += [sample.view] * len(boxes)
-    for name, values in (("x", x), ("y", y), ("x0", boxes[:, 0]), ("y0", boxes[:, 1]),
-                         ("x1", boxes[:, 2]), ("y1", boxes[:, 3]), ("score", scores),
-                         ("ra", ra), ("dec", dec)):
+    for name, values in (
+        ("x", x),
+        ("y", y),
+        ("x0", boxes[:, 0]),
+        ("y0", boxes[:, 1]),
+        ("x1", boxes[:, 2]),
+        ("y1", boxes[:, 3]),
+        ("score", scores),
+        ("ra", ra),
+        ("dec", dec),
+    ):
         rows[name] += list(values)
 
 
@@ -131,20 +154,37 @@ def _prediction_table(rows: dict[str, list], n_images: int):
     """The collected rows as the predictions Table, with units and a description."""
     from astropy.table import Table
 
-    table = Table({c: (np.array(rows[c], dtype=str if c == "view" else float) if rows[c]
-                       else np.array([], dtype=str if c == "view" else float)) for c in PREDICTION_COLUMNS})
+    table = Table(
+        {
+            c: (
+                np.array(rows[c], dtype=str if c == "view" else float)
+                if rows[c]
+                else np.array([], dtype=str if c == "view" else float)
+            )
+            for c in PREDICTION_COLUMNS
+        }
+    )
     for c in ("x", "y", "x0", "y0", "x1", "y1"):
         table[c].unit = "pix"
     table["ra"].unit = table["dec"].unit = "deg"
     table.meta["n_images"] = n_images
-    table.meta["description"] = ("Deep-CEE predictions: every box (score threshold 0), training-image pixels "
-                                 "(0-based, x right, y down), centre x,y; RA/Dec via the view's FITS WCS")
+    table.meta["description"] = (
+        "Deep-CEE predictions: every box (score threshold 0), training-image pixels "
+        "(0-based, x right, y down), centre x,y; RA/Dec via the view's FITS WCS"
+    )
     return table
 
 
-def predict_labels(model_path: str | os.PathLike, labels_path: str | os.PathLike, out_path: str | os.PathLike,
-                   split: str | None = "test", cfg: dict | None = None, threads: int | None = None,
-                   root: str | os.PathLike | None = None, log=print):
+def predict_labels(
+    model_path: str | os.PathLike,
+    labels_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    split: str | None = "test",
+    cfg: dict | None = None,
+    threads: int | None = None,
+    root: str | os.PathLike | None = None,
+    log=print,
+):
     """Predict on the images of ``labels.ecsv`` (one split, or all with split=None) → ECSV."""
     from deepcee.core.files import atomic_path
 
@@ -155,13 +195,28 @@ def predict_labels(model_path: str | os.PathLike, labels_path: str | os.PathLike
     samples = read_samples(labels_path, split=split, root=root, need_boxes=False)
     model, meta = load_model(model_path, device)
     sizes = {png_size(s.png) for s in samples[:1]}
-    log(f"predicting on {len(samples)} images ({split or 'all'}) of {sizes.pop()[0]} px with {model_path} "
-        f"on {device}, batch {cfg['batch_size']}, {cfg['precision']}")
-    table = predict_images(model, [s.png for s in samples], [s.fits for s in samples], [s.view for s in samples],
-                           batch_size=int(cfg["batch_size"]), device=device, precision=cfg["precision"],
-                           workers=int(cfg["workers"]))
-    table.meta.update({"model": str(model_path), "labels": str(labels_path), "split": split or "all",
-                       "model_step": int(meta.get("step", 0))})
+    log(
+        f"predicting on {len(samples)} images ({split or 'all'}) of {sizes.pop()[0]} px with {model_path} "
+        f"on {device}, batch {cfg['batch_size']}, {cfg['precision']}"
+    )
+    table = predict_images(
+        model,
+        [s.png for s in samples],
+        [s.fits for s in samples],
+        [s.view for s in samples],
+        batch_size=int(cfg["batch_size"]),
+        device=device,
+        precision=cfg["precision"],
+        workers=int(cfg["workers"]),
+    )
+    table.meta.update(
+        {
+            "model": str(model_path),
+            "labels": str(labels_path),
+            "split": split or "all",
+            "model_step": int(meta.get("step", 0)),
+        }
+    )
     with atomic_path(out_path) as tmp:
         table.write(tmp, format="ascii.ecsv", overwrite=True)
     log(f"{len(table)} boxes on {len(samples)} images → {out_path}")

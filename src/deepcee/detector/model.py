@@ -57,6 +57,7 @@ from deepcee.core.errors import DeepCeeError
 BACKBONES = ("mobilenet_v3_large_fpn", "resnet50_fpn_v2")
 CLASSES = ("background", "cluster")
 
+
 def detector_config(cfg: dict | None) -> dict:
     """``cfg`` (``train.detector``) with schemas/train.schema.yaml's defaults filled and checked;
     a bad key or value is one line naming it."""
@@ -80,7 +81,7 @@ def anchor_sizes(cfg: dict, image_size: int) -> tuple[tuple[int, ...], ...]:
     sizes = sorted(sizes)
     while len(sizes) < n_maps:  # extra finer maps get halved sizes (P2 for resnet50: 0.125 x 256)
         sizes.insert(0, max(4, sizes[0] // 2))
-    sizes = sizes[len(sizes) - n_maps:]
+    sizes = sizes[len(sizes) - n_maps :]
     return tuple((s,) for s in sizes)
 
 
@@ -116,7 +117,7 @@ def _pooled_convfc_head(in_channels: int, crop: int, pool: int):
     class PooledConvFCHead(FastRCNNConvFCHead):
         """resnet50_fpn_v2's conv head after a k x k max-pool (keys as torchvision's)."""
 
-        def forward(self, x):  # noqa: D401
+        def forward(self, x):
             if self.pool > 1:
                 x = F.max_pool2d(x, self.pool, self.pool)
             return super().forward(x)
@@ -141,8 +142,13 @@ def _backbone_and_heads(cfg: dict, size: int, pretrained: bool):
 
         # torchvision's COCO recipe: frozen BatchNorm; from scratch every layer trains
         norm = misc_nn_ops.FrozenBatchNorm2d if pretrained else nn.BatchNorm2d
-        backbone = mobilenet_backbone(backbone_name="mobilenet_v3_large", weights=None, fpn=True,
-                                      trainable_layers=6 if trainable is None else trainable, norm_layer=norm)
+        backbone = mobilenet_backbone(
+            backbone_name="mobilenet_v3_large",
+            weights=None,
+            fpn=True,
+            trainable_layers=6 if trainable is None else trainable,
+            norm_layer=norm,
+        )
         rpn_head = RPNHead(backbone.out_channels, generator.num_anchors_per_location()[0])
         box_head = PooledTwoMLPHead(backbone.out_channels, cfg["roi_crop_size"], cfg["roi_maxpool"])
         return backbone, ["0", "1"], generator, rpn_head, box_head
@@ -157,11 +163,24 @@ def _backbone_and_heads(cfg: dict, size: int, pretrained: bool):
 
 
 #: The FasterRCNN keyword arguments that are train.detector keys of the same name.
-_FASTER_RCNN_KEYS = ("rpn_pre_nms_top_n_train", "rpn_pre_nms_top_n_test", "rpn_post_nms_top_n_train",
-                     "rpn_post_nms_top_n_test", "rpn_nms_thresh", "rpn_fg_iou_thresh", "rpn_bg_iou_thresh",
-                     "rpn_batch_size_per_image", "rpn_positive_fraction", "box_score_thresh", "box_nms_thresh",
-                     "box_detections_per_img", "box_fg_iou_thresh", "box_bg_iou_thresh", "box_batch_size_per_image",
-                     "box_positive_fraction")
+_FASTER_RCNN_KEYS = (
+    "rpn_pre_nms_top_n_train",
+    "rpn_pre_nms_top_n_test",
+    "rpn_post_nms_top_n_train",
+    "rpn_post_nms_top_n_test",
+    "rpn_nms_thresh",
+    "rpn_fg_iou_thresh",
+    "rpn_bg_iou_thresh",
+    "rpn_batch_size_per_image",
+    "rpn_positive_fraction",
+    "box_score_thresh",
+    "box_nms_thresh",
+    "box_detections_per_img",
+    "box_fg_iou_thresh",
+    "box_bg_iou_thresh",
+    "box_batch_size_per_image",
+    "box_positive_fraction",
+)
 
 
 def _load_weights(model: nn.Module, cfg: dict) -> None:
@@ -172,7 +191,9 @@ def _load_weights(model: nn.Module, cfg: dict) -> None:
     elif weights != "none":
         path = Path(weights)
         if not path.is_file():
-            raise DeepCeeError(f"config key 'train.detector.weights': no such file {weights!r} (use none, coco or a path)")
+            raise DeepCeeError(
+                f"config key 'train.detector.weights': no such file {weights!r} (use none, coco or a path)"
+            )
         state = torch.load(path, map_location="cpu", weights_only=True)
         if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
             state = state["model"]
@@ -193,9 +214,17 @@ def build_detector(cfg: dict | None, image_size: int, load_weights: bool = True)
     size = int(cfg["image_size"] or image_size)
     backbone, featmaps, generator, rpn_head, box_head = _backbone_and_heads(cfg, size, cfg["weights"] == "coco")
     roi_pool = MultiScaleRoIAlign(featmap_names=featmaps, output_size=cfg["roi_crop_size"], sampling_ratio=2)
-    model = FasterRCNN(backbone, num_classes=len(CLASSES), min_size=size, max_size=size,
-                       rpn_anchor_generator=generator, rpn_head=rpn_head, box_roi_pool=roi_pool, box_head=box_head,
-                       **{key: cfg[key] for key in _FASTER_RCNN_KEYS})
+    model = FasterRCNN(
+        backbone,
+        num_classes=len(CLASSES),
+        min_size=size,
+        max_size=size,
+        rpn_anchor_generator=generator,
+        rpn_head=rpn_head,
+        box_roi_pool=roi_pool,
+        box_head=box_head,
+        **{key: cfg[key] for key in _FASTER_RCNN_KEYS},
+    )
     # Paper §2.1: RPN and DN weights ~ N(0, 0.01), biases 0. torchvision's RPNHead is
     # initialised so already; do the same for the DN's classification and box layers.
     predictor = model.roi_heads.box_predictor
@@ -222,11 +251,15 @@ def _load_partial(model: nn.Module, state: dict, source: str) -> list[str]:
 
 
 def coco_weights_enum(backbone: str):
-    from torchvision.models.detection import (FasterRCNN_MobileNet_V3_Large_FPN_Weights,
-                                              FasterRCNN_ResNet50_FPN_V2_Weights)
+    from torchvision.models.detection import (
+        FasterRCNN_MobileNet_V3_Large_FPN_Weights,
+        FasterRCNN_ResNet50_FPN_V2_Weights,
+    )
 
-    return {"mobilenet_v3_large_fpn": FasterRCNN_MobileNet_V3_Large_FPN_Weights.COCO_V1,
-            "resnet50_fpn_v2": FasterRCNN_ResNet50_FPN_V2_Weights.COCO_V1}[backbone]
+    return {
+        "mobilenet_v3_large_fpn": FasterRCNN_MobileNet_V3_Large_FPN_Weights.COCO_V1,
+        "resnet50_fpn_v2": FasterRCNN_ResNet50_FPN_V2_Weights.COCO_V1,
+    }[backbone]
 
 
 def coco_cache_path(backbone: str) -> Path:
@@ -245,9 +278,10 @@ def coco_state_dict(backbone: str) -> dict:
         raise DeepCeeError(
             f"COCO weights for {backbone} are not in {cached} and could not be downloaded "
             f"({type(err).__name__}: {str(err)[:80]}); pre-fetch them on a machine with network with "
-            f"`TORCH_HOME={Path(torch.hub.get_dir()).parent} python -c \"import torchvision.models.detection as d; "
-            f"d.{type(enum).__name__}.COCO_V1.get_state_dict()\"` and copy {cached.name} there, "
-            f"or set train.detector.weights: none") from None
+            f'`TORCH_HOME={Path(torch.hub.get_dir()).parent} python -c "import torchvision.models.detection as d; '
+            f'd.{type(enum).__name__}.COCO_V1.get_state_dict()"` and copy {cached.name} there, '
+            f"or set train.detector.weights: none"
+        ) from None
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -275,10 +309,18 @@ def describe(model: nn.Module) -> dict:
         ratios = gen.aspect_ratios[k] if k < len(gen.aspect_ratios) else ()
         # the network's stride is a power of two; size / width is not when padding rounds up
         stride = int(2 ** round(math.log2(size / int(f.shape[3]))))
-        maps.append({"name": str(name), "channels": int(f.shape[1]), "height": int(f.shape[2]),
-                     "width": int(f.shape[3]), "stride": stride,
-                     "anchor_sizes": [int(s) for s in sizes], "aspect_ratios": [float(r) for r in ratios],
-                     "anchors_per_position": int(per_loc[k]) if k < len(per_loc) else 0})
+        maps.append(
+            {
+                "name": str(name),
+                "channels": int(f.shape[1]),
+                "height": int(f.shape[2]),
+                "width": int(f.shape[3]),
+                "stride": stride,
+                "anchor_sizes": [int(s) for s in sizes],
+                "aspect_ratios": [float(r) for r in ratios],
+                "anchors_per_position": int(per_loc[k]) if k < len(per_loc) else 0,
+            }
+        )
     rpn, roi = model.rpn, model.roi_heads
     pool = roi.box_roi_pool
     crop = pool.output_size[0] if isinstance(pool.output_size, (tuple, list)) else int(pool.output_size)
@@ -286,22 +328,28 @@ def describe(model: nn.Module) -> dict:
         "backbone": str(cfg.get("backbone", type(model.backbone.body).__name__)),
         "image_size": size,
         "feature_maps": maps,
-        "rpn": {"pre_nms_top_n_test": int(rpn._pre_nms_top_n["testing"]),
-                "post_nms_top_n_test": int(rpn._post_nms_top_n["testing"]),
-                "post_nms_top_n_train": int(rpn._post_nms_top_n["training"]),
-                "nms_thresh": float(rpn.nms_thresh),
-                "batch_size_per_image": int(rpn.fg_bg_sampler.batch_size_per_image),
-                "positive_fraction": float(rpn.fg_bg_sampler.positive_fraction),
-                "fg_iou_thresh": float(rpn.proposal_matcher.high_threshold),
-                "bg_iou_thresh": float(rpn.proposal_matcher.low_threshold)},
-        "detection": {"roi_featmaps": [str(n) for n in pool.featmap_names], "roi_crop": int(crop),
-                      "roi_maxpool": int(cfg.get("roi_maxpool", 1)),
-                      "box_head": type(roi.box_head).__name__,
-                      "classes": int(roi.box_predictor.cls_score.out_features),
-                      "batch_size_per_image": int(roi.fg_bg_sampler.batch_size_per_image),
-                      "positive_fraction": float(roi.fg_bg_sampler.positive_fraction),
-                      "fg_iou_thresh": float(roi.proposal_matcher.high_threshold),
-                      "nms_thresh": float(roi.nms_thresh), "score_thresh": float(roi.score_thresh),
-                      "detections_per_img": int(roi.detections_per_img)},
+        "rpn": {
+            "pre_nms_top_n_test": int(rpn._pre_nms_top_n["testing"]),
+            "post_nms_top_n_test": int(rpn._post_nms_top_n["testing"]),
+            "post_nms_top_n_train": int(rpn._post_nms_top_n["training"]),
+            "nms_thresh": float(rpn.nms_thresh),
+            "batch_size_per_image": int(rpn.fg_bg_sampler.batch_size_per_image),
+            "positive_fraction": float(rpn.fg_bg_sampler.positive_fraction),
+            "fg_iou_thresh": float(rpn.proposal_matcher.high_threshold),
+            "bg_iou_thresh": float(rpn.proposal_matcher.low_threshold),
+        },
+        "detection": {
+            "roi_featmaps": [str(n) for n in pool.featmap_names],
+            "roi_crop": int(crop),
+            "roi_maxpool": int(cfg.get("roi_maxpool", 1)),
+            "box_head": type(roi.box_head).__name__,
+            "classes": int(roi.box_predictor.cls_score.out_features),
+            "batch_size_per_image": int(roi.fg_bg_sampler.batch_size_per_image),
+            "positive_fraction": float(roi.fg_bg_sampler.positive_fraction),
+            "fg_iou_thresh": float(roi.proposal_matcher.high_threshold),
+            "nms_thresh": float(roi.nms_thresh),
+            "score_thresh": float(roi.score_thresh),
+            "detections_per_img": int(roi.detections_per_img),
+        },
         "parameters": count_parameters(model),
     }

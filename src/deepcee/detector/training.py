@@ -20,16 +20,17 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
-from deepcee.detector.dataset import DetectionDataset, StepBatchSampler, check_samples, collate, read_samples
-from deepcee.detector.model import CLASSES, build_detector, detector_config
 from deepcee.core.config import with_defaults
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import atomic_path, config_hash, file_sha256
+from deepcee.detector.dataset import DetectionDataset, StepBatchSampler, check_samples, collate, read_samples
+from deepcee.detector.model import CLASSES, build_detector, detector_config
 
 LOSS_KEYS = {  # losses.csv column -> torchvision loss name
     "loss_rpn_objectness": "loss_objectness",
@@ -64,7 +65,8 @@ def resolve_device(requested: str) -> torch.device:
     if requested.startswith("cuda") and not torch.cuda.is_available():
         raise DeepCeeError(
             f"config key 'train.device' is {requested!r} but this machine has no usable CUDA "
-            f"(torch {torch.__version__}, built for CUDA {torch.version.cuda}); use 'auto' or 'cpu'")
+            f"(torch {torch.__version__}, built for CUDA {torch.version.cuda}); use 'auto' or 'cpu'"
+        )
     if requested not in ("cpu",) and not requested.startswith("cuda"):
         raise DeepCeeError(f"config key 'train.device': {requested!r} is not auto, cuda or cpu")
     return torch.device(requested)
@@ -178,17 +180,31 @@ def make_loader(dataset, batch_sampler, device: torch.device, workers: int, seed
     from deepcee.core.seeds import int_seed
 
     generator = torch.Generator().manual_seed(int_seed(seed, "train", "loader") % (2**63 - 1))
-    return torch.utils.data.DataLoader(dataset, batch_sampler=batch_sampler, num_workers=workers,
-                                       collate_fn=collate, pin_memory=device.type == "cuda",
-                                       generator=generator, **kwargs)
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_sampler=batch_sampler,
+        num_workers=workers,
+        collate_fn=collate,
+        pin_memory=device.type == "cuda",
+        generator=generator,
+        **kwargs,
+    )
 
 
 def _progress(total: int, initial: int):
     try:
         from tqdm import tqdm
 
-        return tqdm(total=total, initial=initial, desc="train", unit="step", file=sys.stderr,
-                    mininterval=5.0, dynamic_ncols=False, ncols=100)
+        return tqdm(
+            total=total,
+            initial=initial,
+            desc="train",
+            unit="step",
+            file=sys.stderr,
+            mininterval=5.0,
+            dynamic_ncols=False,
+            ncols=100,
+        )
     except ImportError:  # benchmark boxes with torch only
         return None
 
@@ -234,8 +250,11 @@ def deterministic(device: torch.device):
     if device.type != "cpu":
         yield
         return
-    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
-              torch.backends.mkldnn.deterministic)
+    before = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        torch.backends.mkldnn.deterministic,
+    )
     torch.use_deterministic_algorithms(True)
     torch.backends.mkldnn.deterministic = True
     try:
@@ -266,10 +285,12 @@ def _resume(ckpt_path: Path, model, optimiser, chash: str, data_sha: str, labels
     if ckpt.get("config_hash") != chash:
         raise DeepCeeError(
             f"{ckpt_path}: checkpoint was written for another train config (hash {ckpt.get('config_hash')} "
-            f"!= {chash}); delete {checkpoint_dir} to start over or restore that config")
+            f"!= {chash}); delete {checkpoint_dir} to start over or restore that config"
+        )
     if ckpt.get("data_sha256") != data_sha:
-        raise DeepCeeError(f"{ckpt_path}: checkpoint was trained on a different {labels_path}; "
-                           f"delete {checkpoint_dir} to start over")
+        raise DeepCeeError(
+            f"{ckpt_path}: checkpoint was trained on a different {labels_path}; delete {checkpoint_dir} to start over"
+        )
     model.load_state_dict(ckpt["model"])
     optimiser.load_state_dict(ckpt["optimiser"])
     _set_rng_state(ckpt["rng"])
@@ -290,8 +311,19 @@ def _tensorboard(tensorboard_dir, start_step: int, log):
         return None
 
 
-def _run_steps(model, optimiser, loader, cfg: dict, device, start_step: int, elapsed: float,
-               live_losses: Path, save_checkpoint, writer, on_step) -> tuple[int, int]:
+def _run_steps(
+    model,
+    optimiser,
+    loader,
+    cfg: dict,
+    device,
+    start_step: int,
+    elapsed: float,
+    live_losses: Path,
+    save_checkpoint,
+    writer,
+    on_step,
+) -> tuple[int, int]:
     """The training loop: one row of ``losses.csv`` per step, checkpoints every N steps.
 
     Returns (last step, images seen in this run).
@@ -310,10 +342,14 @@ def _run_steps(model, optimiser, loader, cfg: dict, device, start_step: int, ela
                 values = train_step(model, optimiser, images, targets, device, cfg["precision"], clip)
                 n_images += len(images)
                 if not all(math.isfinite(v) for v in values):
-                    raise DeepCeeError(f"step {step}: the loss is not finite ({values[0]}); "
-                                       f"lower train.optimiser.lr (now {cfg['optimiser']['lr']})")
+                    raise DeepCeeError(
+                        f"step {step}: the loss is not finite ({values[0]}); "
+                        f"lower train.optimiser.lr (now {cfg['optimiser']['lr']})"
+                    )
                 seconds = elapsed + time.perf_counter() - t_run
-                handle.write(",".join([str(step)] + [f"{v:.6g}" for v in values] + [f"{lr:.6g}", f"{seconds:.3f}"]) + "\n")
+                handle.write(
+                    ",".join([str(step)] + [f"{v:.6g}" for v in values] + [f"{lr:.6g}", f"{seconds:.3f}"]) + "\n"
+                )
                 handle.flush()
                 if writer is not None:
                     for name, value in zip(["loss_total", *LOSS_KEYS], values):
@@ -335,12 +371,20 @@ def _run_steps(model, optimiser, loader, cfg: dict, device, start_step: int, ela
     return step, n_images
 
 
-def train(cfg: dict | None, seed: int, labels_path: str | os.PathLike, model_path: str | os.PathLike,
-          losses_path: str | os.PathLike, checkpoint_dir: str | os.PathLike,
-          tensorboard_dir: str | os.PathLike | None = None, summary_path: str | os.PathLike | None = None,
-          threads: int | None = None, root: str | os.PathLike | None = None,
-          on_step: Callable[[int, list[float]], None] | None = None,
-          log: Callable[[str], None] = print) -> dict:
+def train(
+    cfg: dict | None,
+    seed: int,
+    labels_path: str | os.PathLike,
+    model_path: str | os.PathLike,
+    losses_path: str | os.PathLike,
+    checkpoint_dir: str | os.PathLike,
+    tensorboard_dir: str | os.PathLike | None = None,
+    summary_path: str | os.PathLike | None = None,
+    threads: int | None = None,
+    root: str | os.PathLike | None = None,
+    on_step: Callable[[int, list[float]], None] | None = None,
+    log: Callable[[str], None] = print,
+) -> dict:
     """Train (or resume training) the detector; returns the summary dict.
 
     ``on_step(step, losses)`` is called after each step (tests use it to interrupt).
@@ -350,12 +394,36 @@ def train(cfg: dict | None, seed: int, labels_path: str | os.PathLike, model_pat
     cfg = train_config(cfg)
     device = _setup_device(cfg, threads)
     with deterministic(device):
-        return _train(cfg, seed, device, labels_path, model_path, losses_path, Path(checkpoint_dir),
-                      tensorboard_dir, summary_path, root, on_step, log)
+        return _train(
+            cfg,
+            seed,
+            device,
+            labels_path,
+            model_path,
+            losses_path,
+            Path(checkpoint_dir),
+            tensorboard_dir,
+            summary_path,
+            root,
+            on_step,
+            log,
+        )
 
 
-def _train(cfg, seed, device, labels_path, model_path, losses_path, checkpoint_dir: Path,
-           tensorboard_dir, summary_path, root, on_step, log) -> dict:
+def _train(
+    cfg,
+    seed,
+    device,
+    labels_path,
+    model_path,
+    losses_path,
+    checkpoint_dir: Path,
+    tensorboard_dir,
+    summary_path,
+    root,
+    on_step,
+    log,
+) -> dict:
     samples = read_samples(labels_path, split="train", root=root)
     image_size = check_samples(samples, str(labels_path))
     chash = learning_hash(cfg, seed)
@@ -382,48 +450,116 @@ def _train(cfg, seed, device, labels_path, model_path, losses_path, checkpoint_d
             tmp.write_text(",".join(LOSS_COLUMNS) + "\n")
 
     def save_checkpoint(step: int, seconds: float) -> None:
-        save_torch({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step,
-                    "seconds": seconds, "rng": _rng_state(), "config_hash": chash, "data_sha256": data_sha,
-                    "config": cfg, "seed": seed, "image_size": image_size}, ckpt_path)
+        save_torch(
+            {
+                "model": model.state_dict(),
+                "optimiser": optimiser.state_dict(),
+                "step": step,
+                "seconds": seconds,
+                "rng": _rng_state(),
+                "config_hash": chash,
+                "data_sha256": data_sha,
+                "config": cfg,
+                "seed": seed,
+                "image_size": image_size,
+            },
+            ckpt_path,
+        )
 
     total_steps = int(cfg["steps"])
     sampler = StepBatchSampler(len(samples), int(cfg["batch_size"]), seed, total_steps, start_step)
     set_train_mode(model, bool(cfg["detector"]["freeze_batchnorm"]))
-    log(f"training {cfg['detector']['backbone']} on {len(samples)} images of {image_size} px, "
+    log(
+        f"training {cfg['detector']['backbone']} on {len(samples)} images of {image_size} px, "
         f"steps {start_step + 1}..{total_steps}, batch {cfg['batch_size']}, {device}, {cfg['precision']}, "
-        f"{torch.get_num_threads()} threads")
+        f"{torch.get_num_threads()} threads"
+    )
     t_run = time.perf_counter()
     step, n_images = start_step, 0
     if len(sampler):
         loader = make_loader(DetectionDataset(samples), sampler, device, int(cfg["workers"]), seed)
-        step, n_images = _run_steps(model, optimiser, loader, cfg, device, start_step, elapsed, live_losses,
-                                    save_checkpoint, _tensorboard(tensorboard_dir, start_step, log), on_step)
+        step, n_images = _run_steps(
+            model,
+            optimiser,
+            loader,
+            cfg,
+            device,
+            start_step,
+            elapsed,
+            live_losses,
+            save_checkpoint,
+            _tensorboard(tensorboard_dir, start_step, log),
+            on_step,
+        )
     run_seconds = time.perf_counter() - t_run
     if step != total_steps:
         raise DeepCeeError(f"training stopped at step {step} of {total_steps}")
-    summary = _write_outputs(model, cfg, seed, device, len(samples), image_size, chash, data_sha, start_step,
-                             elapsed + run_seconds, n_images / run_seconds if n_images else None,
-                             live_losses, model_path, losses_path, summary_path)
+    summary = _write_outputs(
+        model,
+        cfg,
+        seed,
+        device,
+        len(samples),
+        image_size,
+        chash,
+        data_sha,
+        start_step,
+        elapsed + run_seconds,
+        n_images / run_seconds if n_images else None,
+        live_losses,
+        model_path,
+        losses_path,
+        summary_path,
+    )
     log(f"trained {total_steps} steps in {elapsed + run_seconds:.0f} s; model → {model_path}")
     return summary
 
 
-def _write_outputs(model, cfg, seed, device, n_train, image_size, chash, data_sha, start_step, total_seconds,
-                   images_per_second, live_losses, model_path, losses_path, summary_path) -> dict:
+def _write_outputs(
+    model,
+    cfg,
+    seed,
+    device,
+    n_train,
+    image_size,
+    chash,
+    data_sha,
+    start_step,
+    total_seconds,
+    images_per_second,
+    live_losses,
+    model_path,
+    losses_path,
+    summary_path,
+) -> dict:
     """The declared outputs: ``model.pt`` (tensors and plain types only), the loss table, the summary."""
     total_steps = int(cfg["steps"])
-    meta = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "detector": cfg["detector"],
-            "image_size": image_size, "classes": list(CLASSES), "train_config": cfg, "seed": seed,
-            "step": total_steps, "config_hash": chash, "data_sha256": data_sha}
+    meta = {
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "detector": cfg["detector"],
+        "image_size": image_size,
+        "classes": list(CLASSES),
+        "train_config": cfg,
+        "seed": seed,
+        "step": total_steps,
+        "config_hash": chash,
+        "data_sha256": data_sha,
+    }
     save_torch(meta, model_path)
     with atomic_path(losses_path) as tmp:
         shutil.copyfile(live_losses, tmp)
     rows = read_losses(losses_path)
-    tail = rows[-min(len(rows), 50):]
+    tail = rows[-min(len(rows), 50) :]
     summary = {
-        "counts": {"train_images": n_train, "steps": total_steps, "batch_size": int(cfg["batch_size"]),
-                   "resumed_from_step": start_step},
-        "image_size": image_size, "device": str(device), "threads": torch.get_num_threads(),
+        "counts": {
+            "train_images": n_train,
+            "steps": total_steps,
+            "batch_size": int(cfg["batch_size"]),
+            "resumed_from_step": start_step,
+        },
+        "image_size": image_size,
+        "device": str(device),
+        "threads": torch.get_num_threads(),
         "deterministic": device.type == "cpu",
         "seconds": round(total_seconds, 1),
         "images_per_second_this_run": round(images_per_second, 3) if images_per_second else None,
@@ -434,8 +570,14 @@ def _write_outputs(model, cfg, seed, device, n_train, image_size, chash, data_sh
     if summary_path is not None:
         from deepcee.core.files import write_summary
 
-        summary = write_summary(summary_path, summary.pop("counts"), config={"seed": seed, "train": cfg},
-                                learning_hash=chash, contract="train_summary", **summary)
+        summary = write_summary(
+            summary_path,
+            summary.pop("counts"),
+            config={"seed": seed, "train": cfg},
+            learning_hash=chash,
+            contract="train_summary",
+            **summary,
+        )
     return summary
 
 

@@ -34,8 +34,12 @@ class ImageShares:
     groups: np.ndarray  # the cluster each image shows (the resampling unit)
 
 
-def image_shares(matched: Table, truth: Table, counts_fn: Callable[[Table, int], tuple[int, int, int]],
-                 centre_fn: Callable[[Table, int], float]) -> ImageShares:
+def image_shares(
+    matched: Table,
+    truth: Table,
+    counts_fn: Callable[[Table, int], tuple[int, int, int]],
+    centre_fn: Callable[[Table, int], float],
+) -> ImageShares:
     """Split the sweep's counts into per-image shares with the evaluation's own rules.
 
     ``counts_fn(rows, 1)`` returns (tp, fp, fn) for the predictions ``rows`` of one image whose
@@ -48,7 +52,7 @@ def image_shares(matched: Table, truth: Table, counts_fn: Callable[[Table, int],
     order = np.argsort(index, kind="stable")
     bounds = np.searchsorted(index[order], np.arange(n + 1))
     for i in range(n):
-        rows = matched[order[bounds[i]:bounds[i + 1]]]
+        rows = matched[order[bounds[i] : bounds[i + 1]]]
         rows["truth_index"] = 0
         tp[i], fp[i], fn[i] = counts_fn(rows, 1)
         if tp[i]:
@@ -93,12 +97,14 @@ def intervals(shares: ImageShares, seed: int, what: str, n_boot: int = N_BOOT, l
     return out
 
 
-def sweep_intervals(shares_by_threshold: Sequence[tuple[float, ImageShares]], seed: int, what: str,
-                    n_boot: int = N_BOOT) -> Table:
+def sweep_intervals(
+    shares_by_threshold: Sequence[tuple[float, ImageShares]], seed: int, what: str, n_boot: int = N_BOOT
+) -> Table:
     """One row per threshold: the sweep's P, R, F1 intervals (Figures 12 and 17 error bars)."""
     rows = []
     for threshold, shares in shares_by_threshold:
         ci = intervals(shares, seed, f"{what}:{threshold:g}", n_boot)
         rows.append((threshold, *ci["precision"], *ci["recall"], *ci["f1"]))
-    return Table(rows=rows, names=("threshold", "precision_lo", "precision_hi", "recall_lo", "recall_hi",
-                                   "f1_lo", "f1_hi"))
+    return Table(
+        rows=rows, names=("threshold", "precision_lo", "precision_hi", "recall_lo", "recall_hi", "f1_lo", "f1_hi")
+    )

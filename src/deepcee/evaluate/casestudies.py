@@ -45,8 +45,14 @@ from deepcee.core.text import latex_escape
 from deepcee.evaluate import metrics
 
 PAPER_CASE_DISTANCES_KPC = (88.0, 158.0, 220.0, 1163.0)
-FP_CLASSES = ("duplicate on the found target", "on another catalogued cluster", "on an uncatalogued group",
-              "on a bright star or foreground galaxy", "near the target but > 100 kpc", "nothing")
+FP_CLASSES = (
+    "duplicate on the found target",
+    "on another catalogued cluster",
+    "on an uncatalogued group",
+    "on a bright star or foreground galaxy",
+    "near the target but > 100 kpc",
+    "nothing",
+)
 TRUTH_REQUIRED = ("view", "member", "group", "central", "ra", "dec", "mag_r", "z")
 
 
@@ -95,19 +101,30 @@ def pick_case_studies(truth: Table, matched: Table, targets=PAPER_CASE_DISTANCES
     """The test images whose predicted-centre distance is nearest each target (see module doc)."""
     top = top_boxes(matched, len(truth))
     clusters = [str(c) for c in truth["cluster_id"]]
-    pool = sorted(((int(r["truth_index"]), float(r["distance_kpc"]), r) for r in top),
-                  key=lambda p: str(truth["view"][p[0]]))
+    pool = sorted(
+        ((int(r["truth_index"]), float(r["distance_kpc"]), r) for r in top), key=lambda p: str(truth["view"][p[0]])
+    )
     chosen: list[dict] = []
     for target in targets:
         used = {c["cluster_id"] for c in chosen}
-        left = [p for p in pool if clusters[p[0]] not in used] or \
-               [p for p in pool if p[0] not in {c["truth_index"] for c in chosen}]
+        left = [p for p in pool if clusters[p[0]] not in used] or [
+            p for p in pool if p[0] not in {c["truth_index"] for c in chosen}
+        ]
         if not left:
             break
         i, d, row = min(left, key=lambda p: abs(p[1] - target))
-        chosen.append({"target_kpc": float(target), "truth_index": i, "view": str(truth["view"][i]),
-                       "cluster_id": clusters[i], "z": float(truth["z"][i]), "distance_kpc": d,
-                       "score": float(row["score"]), "pred_index": int(row["pred_index"])})
+        chosen.append(
+            {
+                "target_kpc": float(target),
+                "truth_index": i,
+                "view": str(truth["view"][i]),
+                "cluster_id": clusters[i],
+                "z": float(truth["z"][i]),
+                "distance_kpc": d,
+                "score": float(row["score"]),
+                "pred_index": int(row["pred_index"]),
+            }
+        )
     return chosen
 
 
@@ -120,8 +137,15 @@ def false_positives(res: dict) -> Table:
     return d[~np.asarray(d["tp_centre"], dtype=bool)]
 
 
-def classify_false_positives(fps: Table, truth: Table, mock: Table, sample: Table | None,
-                             found: np.ndarray, distance_kpc: float = 100.0, cfg: dict | None = None) -> Table:
+def classify_false_positives(
+    fps: Table,
+    truth: Table,
+    mock: Table,
+    sample: Table | None,
+    found: np.ndarray,
+    distance_kpc: float = 100.0,
+    cfg: dict | None = None,
+) -> Table:
     """Each FP with its class (``FP_CLASSES``, first match wins).
 
     ``cfg``: the ``evaluate.false_positives`` section (its thresholds; complete in the workflow), checked
@@ -166,8 +190,9 @@ def classify_false_positives(fps: Table, truth: Table, mock: Table, sample: Tabl
                     if np.any(dk <= p["on_kpc"]):
                         label, zlab = "on an uncatalogued group", float(mz[g][np.argmin(dk)])
             if label == "nothing" and len(rows):
-                b = rows[((members[rows] == "star") & (mmag[rows] < p["bright_star_mag"]))
-                         | (members[rows] == "foreground")]
+                b = rows[
+                    ((members[rows] == "star") & (mmag[rows] < p["bright_star_mag"])) | (members[rows] == "foreground")
+                ]
                 if len(b) and np.any(_sep_arcsec(ra, dec, mra[b], mdec[b]) <= p["on_arcsec"]):
                     label = "on a bright star or foreground galaxy"
             if label == "nothing" and d_target <= p["near_kpc"]:
@@ -193,8 +218,18 @@ def _png_boxes(rows) -> list[tuple]:
     return [(float(r["x0"]), float(r["y0"]), float(r["x1"]), float(r["y1"]), float(r["score"])) for r in rows]
 
 
-def case_studies(predictions, labels, sample, truth_paths, distances, recovered, summary, out: dict,
-                 fp_cfg: dict | None = None, mag_limit: float = 22.0) -> dict:
+def case_studies(
+    predictions,
+    labels,
+    sample,
+    truth_paths,
+    distances,
+    recovered,
+    summary,
+    out: dict,
+    fp_cfg: dict | None = None,
+    mag_limit: float = 22.0,
+) -> dict:
     """Figures 8-11, the false-positive table and figure, from the evaluate stage's files.
 
     ``out`` keys: cases (ECSV), fp_ecsv, fp_csv, fp_tex, fp_pdf, fp_png, summary (JSON), and
@@ -228,7 +263,9 @@ def case_studies(predictions, labels, sample, truth_paths, distances, recovered,
     rows = breakdown(classified, distance_kpc)
     with atomic_path(out["fp_ecsv"]) as tmp:
         classified.write(tmp, format="ascii.ecsv", overwrite=True)
-    tables.write_csv(out["fp_csv"], ["fp_class", "n", "fraction"], [[r["fp_class"], r["n"], r["fraction"]] for r in rows])
+    tables.write_csv(
+        out["fp_csv"], ["fp_class", "n", "fraction"], [[r["fp_class"], r["n"], r["fraction"]] for r in rows]
+    )
     body = [[latex_escape(r["fp_class"]), str(r["n"]), f"{100 * r['fraction']:.1f}"] for r in rows]
     body.append(["all false positives", str(len(classified)), "100.0" if len(classified) else "0.0"])
     from deepcee.core.files import write_text
@@ -249,40 +286,76 @@ def case_studies(predictions, labels, sample, truth_paths, distances, recovered,
         size = image.shape[1]
         mags = np.asarray(mock["mag_r"], float)  # NaN: spectra without a magnitude (SDSS path), all kept
         m = mock[(np.asarray(mock["view"], dtype=str) == case["view"]) & ~(mags >= mag_limit)]
-        gx, gy = sky_to_png_pixel(fits_path, np.asarray(m["ra"], float), np.asarray(m["dec"], float), size) \
-            if len(m) else (np.zeros(0), np.zeros(0))
+        gx, gy = (
+            sky_to_png_pixel(fits_path, np.asarray(m["ra"], float), np.asarray(m["dec"], float), size)
+            if len(m)
+            else (np.zeros(0), np.zeros(0))
+        )
         top = matched[by_pred[case["pred_index"]]]
         same = np.asarray([str(v) == case["view"] for v in matched["view"]]) & ok
         others = [r for r in matched[same] if int(r["pred_index"]) != case["pred_index"]]
         members = [str(x) for x in m["member"]]
-        title = (f"{case['cluster_id']} z={case['z']:.3f}: top box {case['distance_kpc']:.0f} kpc from the centre "
-                 f"(paper case {case['target_kpc']:.0f} kpc)")
-        figures.fig_case_study({"image": image, "truth": tuple(float(t[c]) for c in ("x0", "y0", "x1", "y1")),
-                                "top": _png_boxes([top])[0], "boxes": _png_boxes(others),
-                                "galaxies": {"x": gx, "y": gy, "z": np.asarray(m["z"], float), "member": members},
-                                "distance_kpc": case["distance_kpc"], "z": case["z"], "title": title},
-                               out["case_pdfs"][k], out["case_pngs"][k])
-        in_top = [mm for mm, x, y in zip(members, gx, gy)
-                  if float(top["x0"]) <= x <= float(top["x1"]) and float(top["y0"]) <= y <= float(top["y1"])]
-        case_rows.append({**case, "figure": Path(out["case_pdfs"][k]).stem,
-                          "n_target_in_top_box": in_top.count("target"), "n_group_in_top_box": in_top.count("group"),
-                          "n_field_in_top_box": in_top.count("field")})
+        title = (
+            f"{case['cluster_id']} z={case['z']:.3f}: top box {case['distance_kpc']:.0f} kpc from the centre "
+            f"(paper case {case['target_kpc']:.0f} kpc)"
+        )
+        figures.fig_case_study(
+            {
+                "image": image,
+                "truth": tuple(float(t[c]) for c in ("x0", "y0", "x1", "y1")),
+                "top": _png_boxes([top])[0],
+                "boxes": _png_boxes(others),
+                "galaxies": {"x": gx, "y": gy, "z": np.asarray(m["z"], float), "member": members},
+                "distance_kpc": case["distance_kpc"],
+                "z": case["z"],
+                "title": title,
+            },
+            out["case_pdfs"][k],
+            out["case_pngs"][k],
+        )
+        in_top = [
+            mm
+            for mm, x, y in zip(members, gx, gy)
+            if float(top["x0"]) <= x <= float(top["x1"]) and float(top["y0"]) <= y <= float(top["y1"])
+        ]
+        case_rows.append(
+            {
+                **case,
+                "figure": Path(out["case_pdfs"][k]).stem,
+                "n_target_in_top_box": in_top.count("target"),
+                "n_group_in_top_box": in_top.count("group"),
+                "n_field_in_top_box": in_top.count("field"),
+            }
+        )
     for k in range(len(cases), len(out["case_pdfs"])):  # fewer test images than cases: say so
         from deepcee.core.figures import new_figure, save_figure
 
         fig, ax = new_figure(figsize=(4, 1.2))
         ax.axis("off")
-        ax.text(0.5, 0.5, f"no test image left for the paper's {PAPER_CASE_DISTANCES_KPC[k]:.0f} kpc case",
-                ha="center", va="center")
+        ax.text(
+            0.5,
+            0.5,
+            f"no test image left for the paper's {PAPER_CASE_DISTANCES_KPC[k]:.0f} kpc case",
+            ha="center",
+            va="center",
+        )
         save_figure(fig, out["case_pdfs"][k], out["case_pngs"][k])
-    cases_table = Table(rows=[[r[c] for c in case_rows[0]] for r in case_rows], names=list(case_rows[0])) \
-        if case_rows else Table()
+    cases_table = (
+        Table(rows=[[r[c] for c in case_rows[0]] for r in case_rows], names=list(case_rows[0]))
+        if case_rows
+        else Table()
+    )
     with atomic_path(out["cases"]) as tmp:
         cases_table.write(tmp, format="ascii.ecsv", overwrite=True)
-    result = {"chosen_threshold": threshold, "distance_kpc": distance_kpc, "n_false_positives": len(classified),
-              "false_positive_classes": rows, "classification": classified.meta,
-              "case_rule": "highest-scoring box per test image; for each of the paper's 88, 158, 220, 1163 kpc "
-                           "the image with the nearest distance, one per cluster, ties by view name",
-              "cases": case_rows}
+    result = {
+        "chosen_threshold": threshold,
+        "distance_kpc": distance_kpc,
+        "n_false_positives": len(classified),
+        "false_positive_classes": rows,
+        "classification": classified.meta,
+        "case_rule": "highest-scoring box per test image; for each of the paper's 88, 158, 220, 1163 kpc "
+        "the image with the nearest distance, one per cluster, ties by view name",
+        "cases": case_rows,
+    }
     write_json(out["summary"], result)
     return result

@@ -36,14 +36,21 @@ def fig07_examples(examples: list[dict], *paths) -> None:
         ax.add_patch(_rect(x0, y0, x1, y1, color="white", ls="--", lw=1.2))
         for bx0, by0, bx1, by1, score in ex["boxes"]:
             ax.add_patch(_rect(bx0, by0, bx1, by1, color="lime", ls="-", lw=1.0))
-            ax.text(bx0, by0, f"{100 * score:.0f}%", color="black", fontsize=7, va="bottom",
-                    bbox=dict(facecolor="lime", edgecolor="none", pad=1, alpha=0.85))
+            ax.text(
+                bx0,
+                by0,
+                f"{100 * score:.0f}%",
+                color="black",
+                fontsize=7,
+                va="bottom",
+                bbox=dict(facecolor="lime", edgecolor="none", pad=1, alpha=0.85),
+            )
         ax.set_title(ex["label"], fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_xlim(0, img.shape[1])
         ax.set_ylim(img.shape[0], 0)
-    for ax in axes[0][len(examples):]:
+    for ax in axes[0][len(examples) :]:
         ax.axis("off")
     save_figure(fig, *paths)
 
@@ -55,8 +62,9 @@ def _rect(x0, y0, x1, y1, color, ls, lw):
 
 
 # --------------------------------------------------------------------------- Figures 12 and 17
-def fig_precision_recall(sweep: Table, *paths, title: str = "", chosen: float | None = None,
-                         intervals: list[dict] | None = None) -> None:
+def fig_precision_recall(
+    sweep: Table, *paths, title: str = "", chosen: float | None = None, intervals: list[dict] | None = None
+) -> None:
     """Precision vs recall, one point per threshold (the 100 % row left out, as in the paper).
 
     ``intervals``: per threshold, the bootstrap intervals of precision and recall
@@ -74,14 +82,30 @@ def fig_precision_recall(sweep: Table, *paths, title: str = "", chosen: float | 
         xerr = np.abs(np.array([[row["recall"][0] for row in rows], [row["recall"][1] for row in rows]]) - r)
         yerr = np.abs(np.array([[row["precision"][0] for row in rows], [row["precision"][1] for row in rows]]) - p)
         level = rows[0].get("level", 0.95) if rows else 0.95
-        ax.errorbar(r, p, xerr=xerr, yerr=yerr, fmt="none", ecolor="tab:blue", alpha=0.35, lw=0.8,
-                    label=f"{100 * level:g}% bootstrap interval")
+        ax.errorbar(
+            r,
+            p,
+            xerr=xerr,
+            yerr=yerr,
+            fmt="none",
+            ecolor="tab:blue",
+            alpha=0.35,
+            lw=0.8,
+            label=f"{100 * level:g}% bootstrap interval",
+        )
     for ti, ri, pi in zip(t[keep], r, p):
         ax.annotate(f"{ti:g}%", (ri, pi), textcoords="offset points", xytext=(4, 3), fontsize=7)
     if chosen is not None and chosen in list(t):
         i = list(t).index(chosen)
-        ax.plot([sweep["recall"][i]], [sweep["precision"][i]], "s", mfc="none", mec="tab:red", ms=9,
-                label=f"chosen threshold {chosen:g}%")
+        ax.plot(
+            [sweep["recall"][i]],
+            [sweep["precision"][i]],
+            "s",
+            mfc="none",
+            mec="tab:red",
+            ms=9,
+            label=f"chosen threshold {chosen:g}%",
+        )
     if intervals or (chosen is not None and chosen in list(t)):
         ax.legend(loc="lower left")
     ax.set_xlabel("Recall")
@@ -153,33 +177,59 @@ def fig15_properties_ks(truth: Table, found, ks: dict, *paths, threshold: float 
         ax.set_xlabel(PROPERTY_LABELS[name])
         ax.set_ylabel("Clusters")
         if not res.get("available"):
-            ax.text(0.5, 0.5, f"unavailable: {res.get('reason', '')}", transform=ax.transAxes, ha="center",
-                    va="center", fontsize=7, wrap=True)
+            ax.text(
+                0.5,
+                0.5,
+                f"unavailable: {res.get('reason', '')}",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                fontsize=7,
+                wrap=True,
+            )
             continue
         values = _floats(truth[name])
         ok = np.isfinite(values)
         bins = np.histogram_bin_edges(values[ok], bins=15)
         ax.hist(values[ok], bins=bins, histtype="step", color="0.3", lw=1.4, label="test set")
         ax.hist(values[ok & found], bins=bins, color="tab:red", alpha=0.6, label=f"recovered at {threshold:g}%")
-        ax.text(0.98, 0.95, f"KS D = {res['statistic']:.4f}\np = {res['pvalue']:.3g}\n"
-                            f"D$_{{crit}}$(α={ks['alpha']:g}) = {res['critical_value']:.4f}",
-                transform=ax.transAxes, ha="right", va="top", fontsize=7)
+        ax.text(
+            0.98,
+            0.95,
+            f"KS D = {res['statistic']:.4f}\np = {res['pvalue']:.3g}\n"
+            f"D$_{{crit}}$(α={ks['alpha']:g}) = {res['critical_value']:.4f}",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=7,
+        )
         ax.legend(loc="upper left", fontsize=7)
     fig.tight_layout()
     save_figure(fig, *paths)
 
 
 # --------------------------------------------------------------------------- Figure 16
-def fig16_sky_map_redmapper(train: Table, test: Table, redmapper: Table, selected: Table, region: dict,
-                            *paths) -> None:
+def fig16_sky_map_redmapper(train: Table, test: Table, redmapper: Table, selected: Table, region: dict, *paths) -> None:
     """Sky map: training, test and redMaPPer clusters, with the comparison region outlined."""
     fig, ax = new_figure(figsize=(7.0, 3.8))
-    ax.scatter(_floats(redmapper["ra"]), _floats(redmapper["dec"]), s=0.3, color="0.75", rasterized=True,
-               label=f"redMaPPer ({len(redmapper)})")
+    ax.scatter(
+        _floats(redmapper["ra"]),
+        _floats(redmapper["dec"]),
+        s=0.3,
+        color="0.75",
+        rasterized=True,
+        label=f"redMaPPer ({len(redmapper)})",
+    )
     ax.scatter(_floats(train["ra"]), _floats(train["dec"]), s=5, color="tab:blue", label=f"training ({len(train)})")
     ax.scatter(_floats(test["ra"]), _floats(test["dec"]), s=5, color="tab:orange", label=f"test ({len(test)})")
-    ax.scatter(_floats(selected["ra"]), _floats(selected["dec"]), s=10, marker="*", color="tab:red",
-               label=f"comparison set ({len(selected)})")
+    ax.scatter(
+        _floats(selected["ra"]),
+        _floats(selected["dec"]),
+        s=10,
+        marker="*",
+        color="tab:red",
+        label=f"comparison set ({len(selected)})",
+    )
     r = region
     ras = [r["ra_min"], r["ra_max"], r["ra_max"], r["ra_min"], r["ra_min"]]
     decs = [r["dec_min"], r["dec_min"], r["dec_max"], r["dec_max"], r["dec_min"]]
@@ -199,8 +249,15 @@ def fig_kfold_precision_recall(aggregate: Table, *paths) -> None:
     t = np.asarray(aggregate["threshold"], dtype=float)
     keep = t < 100
     fig, ax = new_figure(figsize=(4.2, 3.6))
-    ax.errorbar(aggregate["recall_mean"][keep], aggregate["precision_mean"][keep],
-                xerr=aggregate["recall_std"][keep], yerr=aggregate["precision_std"][keep], fmt="o-", ms=4, lw=1)
+    ax.errorbar(
+        aggregate["recall_mean"][keep],
+        aggregate["precision_mean"][keep],
+        xerr=aggregate["recall_std"][keep],
+        yerr=aggregate["precision_std"][keep],
+        fmt="o-",
+        ms=4,
+        lw=1,
+    )
     for ti, ri, pi in zip(t[keep], aggregate["recall_mean"][keep], aggregate["precision_mean"][keep]):
         ax.annotate(f"{ti:g}%", (ri, pi), textcoords="offset points", xytext=(4, 3), fontsize=7)
     ax.set_xlabel("Recall")
@@ -210,7 +267,6 @@ def fig_kfold_precision_recall(aggregate: Table, *paths) -> None:
     ax.set_title(f"k-fold mean ± std ({aggregate.meta.get('n_folds', '?')} folds)")
     ax.grid(alpha=0.3)
     save_figure(fig, *paths)
-
 
 
 # --------------------------------------------------------------------------- Figures 8-11
@@ -230,13 +286,29 @@ def fig_case_study(case: dict, *paths) -> None:
     ax.add_patch(_rect(*case["truth"], color="white", ls="--", lw=1.2))
     x0, y0, x1, y1, score = case["top"]
     ax.add_patch(_rect(x0, y0, x1, y1, color="red", ls="-", lw=1.4))
-    ax.text(x0, y0, f"{100 * score:.0f}%, {case['distance_kpc']:.0f} kpc", color="white", fontsize=7,
-            va="bottom", bbox=dict(facecolor="red", edgecolor="none", pad=1, alpha=0.85))
+    ax.text(
+        x0,
+        y0,
+        f"{100 * score:.0f}%, {case['distance_kpc']:.0f} kpc",
+        color="white",
+        fontsize=7,
+        va="bottom",
+        bbox=dict(facecolor="red", edgecolor="none", pad=1, alpha=0.85),
+    )
     g = case["galaxies"]
     gal = np.asarray(g["member"]) != "star"
     zmax = max(0.5, float(case.get("z", 0.1)) * 2)
-    sc = ax.scatter(np.asarray(g["x"])[gal], np.asarray(g["y"])[gal], c=np.asarray(g["z"])[gal], s=7,
-                    cmap="plasma", vmin=0, vmax=zmax, edgecolors="none", alpha=0.9)
+    sc = ax.scatter(
+        np.asarray(g["x"])[gal],
+        np.asarray(g["y"])[gal],
+        c=np.asarray(g["z"])[gal],
+        s=7,
+        cmap="plasma",
+        vmin=0,
+        vmax=zmax,
+        edgecolors="none",
+        alpha=0.9,
+    )
     ax.scatter(np.asarray(g["x"])[~gal], np.asarray(g["y"])[~gal], marker="x", s=8, c="cyan", linewidths=0.6)
     fig.colorbar(sc, ax=ax, fraction=0.046, pad=0.02, label="redshift")
     ax.set_xlim(0, img.shape[1])
@@ -248,8 +320,10 @@ def fig_case_study(case: dict, *paths) -> None:
     z = np.asarray(g["z"], float)
     xs, ys = np.asarray(g["x"], float), np.asarray(g["y"], float)
     bins = np.linspace(0, zmax, 41)
-    for (bx0, by0, bx1, by1), colour, label in ((case["truth"], "0.3", "in the true box"),
-                                                 ((x0, y0, x1, y1), "red", "in the top predicted box")):
+    for (bx0, by0, bx1, by1), colour, label in (
+        (case["truth"], "0.3", "in the true box"),
+        ((x0, y0, x1, y1), "red", "in the top predicted box"),
+    ):
         inside = gal & (xs >= bx0) & (xs <= bx1) & (ys >= by0) & (ys <= by1)
         axz.hist(z[inside], bins=bins, histtype="step", color=colour, label=f"{label} ({int(inside.sum())})")
     axz.axvline(float(case.get("z", np.nan)), color="0.3", ls="--", lw=0.8, label="catalogue z")

@@ -69,8 +69,9 @@ def kfold_labels(labels: Table, k: int, fold: int, seed: int, what: str = "label
     return out
 
 
-def cluster_split_labels(labels: Table, seed: int, test_fraction: float | None = None,
-                         what: str = "labels.ecsv") -> Table:
+def cluster_split_labels(
+    labels: Table, seed: int, test_fraction: float | None = None, what: str = "labels.ecsv"
+) -> Table:
     """A cluster-level hold-out split with (about) the image stage's test fraction.
 
     Uses the image stage's own ``deepcee.images.split.assign_split(..., by="cluster")``, so it
@@ -87,8 +88,9 @@ def cluster_split_labels(labels: Table, seed: int, test_fraction: float | None =
         test_fraction = float(np.mean([str(s) == "test" for s in base["split"]]))
     if not 0 < test_fraction < 1:
         raise DeepCeeError(f"{what}: cluster split needs a test fraction in (0, 1) (got {test_fraction})")
-    split = assign_split([str(v) for v in base["view"]], [str(c) for c in base["cluster_id"]], "cluster",
-                         float(test_fraction), int(seed))
+    split = assign_split(
+        [str(v) for v in base["view"]], [str(c) for c in base["cluster_id"]], "cluster", float(test_fraction), int(seed)
+    )
     test_clusters = {str(c) for v, c in zip(base["view"], base["cluster_id"]) if split[str(v)] == "test"}
     out = assign(labels, test_clusters)
     out.meta.update({"split_by": "cluster", "test_fraction": test_fraction, "seed": seed})

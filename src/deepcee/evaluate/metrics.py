@@ -135,13 +135,17 @@ def match_predictions(predictions: Table, truth: Table, what: str = "predictions
     out = predictions.copy(copy_data=True)
     out["pred_index"] = np.arange(len(out), dtype=int)
     out["truth_index"] = rows
-    out["cluster_id"] = np.asarray([str(c) for c in truth["cluster_id"]], dtype=str)[rows] if len(rows) else np.array([], dtype=str)
+    out["cluster_id"] = (
+        np.asarray([str(c) for c in truth["cluster_id"]], dtype=str)[rows] if len(rows) else np.array([], dtype=str)
+    )
     z = _floats(truth["z"])[rows]
     true_ra = _floats(truth["ra"])[rows]
     true_dec = _floats(truth["dec"])[rows]
     sep_rad = angular_separation(
-        np.radians(_floats(predictions["ra"])), np.radians(_floats(predictions["dec"])),
-        np.radians(true_ra), np.radians(true_dec),
+        np.radians(_floats(predictions["ra"])),
+        np.radians(_floats(predictions["dec"])),
+        np.radians(true_ra),
+        np.radians(true_dec),
     )
     sep_arcsec = np.degrees(np.asarray(sep_rad, dtype=float)) * 3600.0
     out["z"] = z
@@ -191,8 +195,14 @@ def check_extra_boxes(extra_boxes: str) -> str:
     return extra_boxes
 
 
-def counts_at(matched: Table, n_truth: int, threshold: float, distance_kpc: float = 100.0,
-              score_rule: str = "greater", extra_boxes: str = "count_as_fp") -> Counts:
+def counts_at(
+    matched: Table,
+    n_truth: int,
+    threshold: float,
+    distance_kpc: float = 100.0,
+    score_rule: str = "greater",
+    extra_boxes: str = "count_as_fp",
+) -> Counts:
     """TP, FP, FN (and within-distance duplicates) at one threshold (per cent).
 
     ``count_as_fp``: FP = passing boxes - TP (the paper's Tables 2 and 3);
@@ -211,8 +221,14 @@ def counts_at(matched: Table, n_truth: int, threshold: float, distance_kpc: floa
     return Counts(float(threshold), tp, fp, n_truth - tp, duplicates, found, passing)
 
 
-def sweep(matched: Table, n_truth: int, thresholds=DEFAULT_THRESHOLDS, distance_kpc: float = 100.0,
-          score_rule: str = "greater", extra_boxes: str = "count_as_fp") -> Table:
+def sweep(
+    matched: Table,
+    n_truth: int,
+    thresholds=DEFAULT_THRESHOLDS,
+    distance_kpc: float = 100.0,
+    score_rule: str = "greater",
+    extra_boxes: str = "count_as_fp",
+) -> Table:
     """The paper's threshold sweep (Tables 2 and 3): one row per threshold."""
     thresholds = check_thresholds(thresholds)
     check_extra_boxes(extra_boxes)
@@ -223,8 +239,11 @@ def sweep(matched: Table, n_truth: int, thresholds=DEFAULT_THRESHOLDS, distance_
         c = counts_at(matched, n_truth, t, distance_kpc, score_rule, extra_boxes)
         p, r, f = c.prf
         rows.append((t, c.tp, c.fp, c.fn, p, r, f, c.duplicates, c.passing))
-    table = Table(rows=rows, names=SWEEP_COLUMNS + ("duplicates", "passing"),
-                  dtype=(float, int, int, int, float, float, float, int, int))
+    table = Table(
+        rows=rows,
+        names=SWEEP_COLUMNS + ("duplicates", "passing"),
+        dtype=(float, int, int, int, float, float, float, int, int),
+    )
     table.meta["distance_kpc"] = float(distance_kpc)
     table.meta["score_rule"] = score_rule
     table.meta["extra_boxes"] = extra_boxes
@@ -241,8 +260,7 @@ def choose_threshold(sweep_table: Table, chosen="best") -> float:
     if chosen != "best":
         value = check_thresholds([chosen], "evaluate.chosen_threshold")[0]
         if value not in thresholds:
-            raise DeepCeeError(
-                f"evaluate.chosen_threshold: {value:g} is not one of the swept thresholds {thresholds}")
+            raise DeepCeeError(f"evaluate.chosen_threshold: {value:g} is not one of the swept thresholds {thresholds}")
         return value
     f1 = np.asarray(sweep_table["f1"], dtype=float)
     best = np.flatnonzero(f1 == np.nanmax(f1))
@@ -255,8 +273,14 @@ def row_at(sweep_table: Table, threshold: float) -> dict:
 
 
 # --------------------------------------------------------------------------- distances
-def tp_centres(matched: Table, n_truth: int, threshold: float, distance_kpc: float = 100.0,
-               score_rule: str = "greater", tp_centre: str = "highest_score") -> Table:
+def tp_centres(
+    matched: Table,
+    n_truth: int,
+    threshold: float,
+    distance_kpc: float = 100.0,
+    score_rule: str = "greater",
+    tp_centre: str = "highest_score",
+) -> Table:
     """One prediction per true positive at ``threshold``: the row used for σ and offsets."""
     if tp_centre not in TP_CENTRES:
         raise DeepCeeError(f"evaluate.tp_centre: '{tp_centre}' is not one of {', '.join(TP_CENTRES)}")
@@ -282,27 +306,65 @@ def tp_centres(matched: Table, n_truth: int, threshold: float, distance_kpc: flo
 def standard_error(distances) -> float:
     """σ_estimate = √(Σ d² / N) (paper eq. 8); NaN for no true positives."""
     d = np.asarray(distances, dtype=float)
-    return float(np.sqrt(np.mean(d ** 2))) if len(d) else float("nan")
+    return float(np.sqrt(np.mean(d**2))) if len(d) else float("nan")
 
 
-def distance_table(matched: Table, threshold: float, distance_kpc: float = 100.0,
-                   score_rule: str = "greater", centres: Table | None = None) -> Table:
+def distance_table(
+    matched: Table,
+    threshold: float,
+    distance_kpc: float = 100.0,
+    score_rule: str = "greater",
+    centres: Table | None = None,
+) -> Table:
     """Every prediction passing ``threshold`` with its distance and whether it is within the cut."""
     if len(matched) == 0:
-        out = Table(names=("pred_index", "view", "cluster_id", "score", "ra", "dec", "z", "separation_arcsec",
-                           "distance_kpc", "within", "tp_centre"),
-                    dtype=(int, str, str, float, float, float, float, float, float, bool, bool))
+        out = Table(
+            names=(
+                "pred_index",
+                "view",
+                "cluster_id",
+                "score",
+                "ra",
+                "dec",
+                "z",
+                "separation_arcsec",
+                "distance_kpc",
+                "within",
+                "tp_centre",
+            ),
+            dtype=(int, str, str, float, float, float, float, float, float, bool, bool),
+        )
         return out
     ok = passes(matched["score"], threshold, score_rule)
-    keep = [c for c in ("pred_index", "view", "cluster_id", "x", "y", "x0", "y0", "x1", "y1", "score", "ra", "dec",
-                        "z", "separation_arcsec", "distance_kpc") if c in matched.colnames]
+    keep = [
+        c
+        for c in (
+            "pred_index",
+            "view",
+            "cluster_id",
+            "x",
+            "y",
+            "x0",
+            "y0",
+            "x1",
+            "y1",
+            "score",
+            "ra",
+            "dec",
+            "z",
+            "separation_arcsec",
+            "distance_kpc",
+        )
+        if c in matched.colnames
+    ]
     out = matched[ok][keep]
     out["within"] = np.asarray(out["distance_kpc"], dtype=float) <= distance_kpc
     chosen = set() if centres is None else {int(i) for i in centres["pred_index"]}
     out["tp_centre"] = np.asarray([int(i) in chosen for i in out["pred_index"]], dtype=bool)
     out.sort(["view", "pred_index"])
-    out.meta.update({"threshold_percent": float(threshold), "distance_kpc": float(distance_kpc),
-                     "score_rule": score_rule})
+    out.meta.update(
+        {"threshold_percent": float(threshold), "distance_kpc": float(distance_kpc), "score_rule": score_rule}
+    )
     return out
 
 
@@ -321,8 +383,13 @@ def ks_tests(truth: Table, found: np.ndarray, properties=KS_PROPERTIES, alpha: f
 
     found = np.asarray(found, dtype=bool)
     c_alpha = math.sqrt(-math.log(alpha / 2.0) / 2.0)
-    out = {"alpha": alpha, "c_alpha": c_alpha, "n_test": int(len(truth)), "n_recovered": int(found.sum()),
-           "properties": {}}
+    out = {
+        "alpha": alpha,
+        "c_alpha": c_alpha,
+        "n_test": int(len(truth)),
+        "n_recovered": int(found.sum()),
+        "properties": {},
+    }
     for name in properties:
         if name not in truth.colnames:
             out["properties"][name] = {"available": False, "reason": f"no column '{name}' in the labels"}
@@ -331,20 +398,30 @@ def ks_tests(truth: Table, found: np.ndarray, properties=KS_PROPERTIES, alpha: f
         finite = np.isfinite(values)
         a, b = values[finite], values[finite & found]
         if len(a) == 0:
-            out["properties"][name] = {"available": False,
-                                       "reason": f"'{name}' has no finite values (e.g. not in the catalogue)"}
+            out["properties"][name] = {
+                "available": False,
+                "reason": f"'{name}' has no finite values (e.g. not in the catalogue)",
+            }
             continue
         if len(b) == 0:
-            out["properties"][name] = {"available": False, "n": int(len(a)), "m": 0,
-                                       "reason": "no recovered clusters at the chosen threshold"}
+            out["properties"][name] = {
+                "available": False,
+                "n": int(len(a)),
+                "m": 0,
+                "reason": "no recovered clusters at the chosen threshold",
+            }
             continue
         res = ks_2samp(a, b)
         crit = ks_critical_value(len(a), len(b), alpha)
         out["properties"][name] = {
-            "available": True, "n": int(len(a)), "m": int(len(b)),
+            "available": True,
+            "n": int(len(a)),
+            "m": int(len(b)),
             "n_missing": int((~finite).sum()),
-            "statistic": float(res.statistic), "pvalue": float(res.pvalue),
-            "critical_value": crit, "reject_null": bool(res.statistic > crit),
+            "statistic": float(res.statistic),
+            "pvalue": float(res.pvalue),
+            "critical_value": crit,
+            "reject_null": bool(res.statistic > crit),
         }
     return out
 
@@ -364,8 +441,9 @@ def best_score_within(matched: Table, n_truth: int, distance_kpc: float = 100.0)
     return best
 
 
-def pick_examples(truth: Table, matched: Table, distance_kpc: float = 100.0, n: int = 3,
-                  targets=(0.98, 0.51, 0.20)) -> list[int]:
+def pick_examples(
+    truth: Table, matched: Table, distance_kpc: float = 100.0, n: int = 3, targets=(0.98, 0.51, 0.20)
+) -> list[int]:
     """Rows of ``truth`` for Table 1 / Figure 7: clusters of contrasting confidence.
 
     The confidence of a test cluster is the highest score of any prediction within
@@ -383,8 +461,9 @@ def pick_examples(truth: Table, matched: Table, distance_kpc: float = 100.0, n: 
     chosen: list[int] = []
     for target in list(targets)[:n]:
         used = {clusters[i] for i in chosen}
-        pool = [i for i in candidates if i not in chosen and clusters[i] not in used] or \
-               [i for i in candidates if i not in chosen]
+        pool = [i for i in candidates if i not in chosen and clusters[i] not in used] or [
+            i for i in candidates if i not in chosen
+        ]
         if not pool:
             break
         chosen.append(min(pool, key=lambda i: (abs(best[i] - target), views[i])))
@@ -404,8 +483,14 @@ def boxes_per_image(matched: Table, truth: Table) -> dict:
         per[index_of[str(v)]] += 1
     if len(per) == 0:
         return {"n_images": 0, "min": 0, "median": float("nan"), "max": 0, "mean": float("nan"), "total": 0}
-    return {"n_images": int(len(per)), "min": int(per.min()), "median": float(np.median(per)),
-            "max": int(per.max()), "mean": float(per.mean()), "total": int(per.sum())}
+    return {
+        "n_images": int(len(per)),
+        "min": int(per.min()),
+        "median": float(np.median(per)),
+        "max": int(per.max()),
+        "mean": float(per.mean()),
+        "total": int(per.sum()),
+    }
 
 
 def normalised_zero_row(sweep_table: Table, n_images: int, boxes_per_image: int = 300) -> dict:
@@ -420,15 +505,33 @@ def normalised_zero_row(sweep_table: Table, n_images: int, boxes_per_image: int 
     tp, fn = int(sweep_table["tp"][i]), int(sweep_table["fn"][i])
     fp = max(int(n_images) * int(boxes_per_image) - tp, int(sweep_table["fp"][i]))
     p, r, f = precision_recall_f1(tp, fp, fn)
-    return {"threshold": float(sweep_table["threshold"][i]), "boxes_per_image": int(boxes_per_image),
-            "tp": tp, "fp": fp, "fn": fn, "precision": p, "recall": r, "f1": f}
+    return {
+        "threshold": float(sweep_table["threshold"][i]),
+        "boxes_per_image": int(boxes_per_image),
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "precision": p,
+        "recall": r,
+        "f1": f,
+    }
 
 
 # --------------------------------------------------------------------------- whole evaluation
-def evaluate(predictions: Table, labels: Table, thresholds=DEFAULT_THRESHOLDS, distance_kpc: float = 100.0,
-             chosen="best", score_rule: str = "greater", tp_centre: str = "highest_score",
-             ks_alpha: float = 0.05, split: str = "test", what: str = "predictions",
-             extra_boxes: str = "count_as_fp", example_scores=(0.98, 0.51, 0.20)) -> dict:
+def evaluate(
+    predictions: Table,
+    labels: Table,
+    thresholds=DEFAULT_THRESHOLDS,
+    distance_kpc: float = 100.0,
+    chosen="best",
+    score_rule: str = "greater",
+    tp_centre: str = "highest_score",
+    ks_alpha: float = 0.05,
+    split: str = "test",
+    what: str = "predictions",
+    extra_boxes: str = "count_as_fp",
+    example_scores=(0.98, 0.51, 0.20),
+) -> dict:
     """Everything one test set needs: sweep, chosen threshold, distances, σ, KS, examples."""
     thresholds = check_thresholds(thresholds)
     truth = truth_table(labels, split)
@@ -441,8 +544,14 @@ def evaluate(predictions: Table, labels: Table, thresholds=DEFAULT_THRESHOLDS, d
     ks = ks_tests(truth, counts.found, KS_PROPERTIES, ks_alpha)
     n_pass = len(distances)
     return {
-        "truth": truth, "matched": matched, "sweep": table, "threshold": t, "counts": counts,
-        "centres": centres, "distances": distances, "ks": ks,
+        "truth": truth,
+        "matched": matched,
+        "sweep": table,
+        "threshold": t,
+        "counts": counts,
+        "centres": centres,
+        "distances": distances,
+        "ks": ks,
         "sigma_kpc": standard_error(centres["distance_kpc"]) if len(centres) else float("nan"),
         "fraction_predictions_within": float(np.mean(distances["within"])) if n_pass else float("nan"),
         "examples": pick_examples(truth, matched, distance_kpc, n=len(example_scores), targets=example_scores),

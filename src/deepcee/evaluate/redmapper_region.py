@@ -49,9 +49,16 @@ def check_region(region: dict, key: str = "evaluate.redmapper.region") -> dict:
     return region
 
 
-def select_region(redmapper: Table, sample: Table, region: dict, z_min: float = 0.1, z_max: float = 0.2,
-                  match_radius_arcmin: float = 3.0, labels: Table | None = None,
-                  what: str = "redmapper.ecsv") -> tuple[Table, dict]:
+def select_region(
+    redmapper: Table,
+    sample: Table,
+    region: dict,
+    z_min: float = 0.1,
+    z_max: float = 0.2,
+    match_radius_arcmin: float = 3.0,
+    labels: Table | None = None,
+    what: str = "redmapper.ecsv",
+) -> tuple[Table, dict]:
     """The comparison clusters and a summary of how they were chosen.
 
     Returns the selected rows of ``redmapper`` (same schema; ``nearest_sample_arcmin``
@@ -85,31 +92,57 @@ def select_region(redmapper: Table, sample: Table, region: dict, z_min: float = 
     out = redmapper[keep]
     out["nearest_sample_arcmin"] = nearest[keep]
     out["nearest_sample_arcmin"].unit = u.arcmin
-    out.meta.update({"description": "redMaPPer comparison region (paper §3.2)", "region": dict(region),
-                     "z_min": z_min, "z_max": z_max, "match_radius_arcmin": match_radius_arcmin})
+    out.meta.update(
+        {
+            "description": "redMaPPer comparison region (paper §3.2)",
+            "region": dict(region),
+            "z_min": z_min,
+            "z_max": z_max,
+            "match_radius_arcmin": match_radius_arcmin,
+        }
+    )
     summary = {
         "region": dict(region),
         "area_deg2": box_area_deg2(region["ra_min"], region["ra_max"], region["dec_min"], region["dec_max"]),
-        "z_min": z_min, "z_max": z_max, "match_radius_arcmin": match_radius_arcmin,
+        "z_min": z_min,
+        "z_max": z_max,
+        "match_radius_arcmin": match_radius_arcmin,
         "n_catalogue": int(len(redmapper)),
         "n_in_box": int(box.sum()),
         "n_in_box_and_z": int(cand.sum()),
         "n_excluded_train_or_test": int(overlap.sum()),
         "excluded_ids": [str(i) for i in redmapper["id"][overlap]],
         "n_selected": int(keep.sum()),
-        "n_sample_clusters_in_box": int(in_box(_floats(sample["ra"]), _floats(sample["dec"]), region["ra_min"],
-                                               region["ra_max"], region["dec_min"], region["dec_max"]).sum()),
+        "n_sample_clusters_in_box": int(
+            in_box(
+                _floats(sample["ra"]),
+                _floats(sample["dec"]),
+                region["ra_min"],
+                region["ra_max"],
+                region["dec_min"],
+                region["dec_max"],
+            ).sum()
+        ),
     }
     if summary["n_selected"] == 0:
         raise DeepCeeError(
             f"evaluate.redmapper.region: no redMaPPer clusters at {z_min}<z<{z_max} left in the box "
-            f"{region} after excluding training/test clusters ({summary['n_in_box_and_z']} before); move or widen it")
+            f"{region} after excluding training/test clusters ({summary['n_in_box_and_z']} before); move or widen it"
+        )
     return out, summary
 
 
-def scan_regions(redmapper: Table, sample: Table, area_deg2: float = 105.0, dec_height: float = 10.0,
-                 ra_step: float = 2.5, dec_step: float = 2.5, dec_range=(0.0, 60.0), ra_range=(100.0, 270.0),
-                 **kwargs) -> Table:
+def scan_regions(
+    redmapper: Table,
+    sample: Table,
+    area_deg2: float = 105.0,
+    dec_height: float = 10.0,
+    ra_step: float = 2.5,
+    dec_step: float = 2.5,
+    dec_range=(0.0, 60.0),
+    ra_range=(100.0, 270.0),
+    **kwargs,
+) -> Table:
     """Count the kept clusters in every box of ``area_deg2`` on a grid (to choose a region)."""
     rows = []
     for dec0 in np.arange(dec_range[0], dec_range[1] - dec_height + 1e-9, dec_step):

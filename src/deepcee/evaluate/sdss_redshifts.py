@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from astropy.table import Table, vstack
@@ -37,8 +37,13 @@ def _query_sdss(ra: float, dec: float, width_arcsec: float):
     from astropy.coordinates import SkyCoord
     from astroquery.sdss import SDSS
 
-    return SDSS.query_region(SkyCoord(ra * u.deg, dec * u.deg), width=width_arcsec * u.arcsec, spectro=True,
-                             photoobj_fields=PHOTOOBJ_FIELDS, specobj_fields=SPECOBJ_FIELDS)
+    return SDSS.query_region(
+        SkyCoord(ra * u.deg, dec * u.deg),
+        width=width_arcsec * u.arcsec,
+        spectro=True,
+        photoobj_fields=PHOTOOBJ_FIELDS,
+        specobj_fields=SPECOBJ_FIELDS,
+    )
 
 
 def _cache_file(cache_dir: Path, ra: float, dec: float, width_arcsec: float) -> Path:
@@ -56,14 +61,28 @@ def _normalise(answer, what: str) -> Table:
     if missing:
         raise DeepCeeError(f"{what}: SDSS answer has no column(s) {', '.join(missing)}")
     cls = [str(c).strip().upper() for c in answer["class"]] if "class" in answer.colnames else [""] * len(answer)
-    return Table({"ra": np.asarray(answer["ra"], float), "dec": np.asarray(answer["dec"], float),
-                  "z": np.asarray(np.ma.filled(np.ma.asarray(answer["z"]).astype(float), np.nan)),
-                  "class": np.asarray(cls, dtype=str) if cls else np.zeros(0, dtype=str)})
+    return Table(
+        {
+            "ra": np.asarray(answer["ra"], float),
+            "dec": np.asarray(answer["dec"], float),
+            "z": np.asarray(np.ma.filled(np.ma.asarray(answer["z"]).astype(float), np.nan)),
+            "class": np.asarray(cls, dtype=str) if cls else np.zeros(0, dtype=str),
+        }
+    )
 
 
-def spec_redshifts(ra: float, dec: float, *, width_arcsec: float = 1400.0, cache_dir: str | Path = ".cache/sdss",
-                   retries: int = 4, backoff_s: float = 2.0, label: str = "",
-                   query: Callable | None = None, sleep: Callable[[float], None] = time.sleep) -> Table:
+def spec_redshifts(
+    ra: float,
+    dec: float,
+    *,
+    width_arcsec: float = 1400.0,
+    cache_dir: str | Path = ".cache/sdss",
+    retries: int = 4,
+    backoff_s: float = 2.0,
+    label: str = "",
+    query: Callable | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Table:
     """Every SDSS spectrum in a ``width_arcsec`` square on (ra, dec), cached; ``query`` replaces the live service."""
     cache_dir = Path(cache_dir)
     cached = _cache_file(cache_dir, ra, dec, width_arcsec)
@@ -80,7 +99,7 @@ def spec_redshifts(ra: float, dec: float, *, width_arcsec: float = 1400.0, cache
         except Exception as err:  # network errors come in many types
             last = f"{type(err).__name__}: {str(err).splitlines()[0][:80] if str(err) else ''}"
             if attempt < retries - 1:
-                sleep(backoff_s * 2 ** attempt)
+                sleep(backoff_s * 2**attempt)
             continue
         table = _normalise(answer, what)
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -102,8 +121,13 @@ def membership(z, cls, z_cluster: float, dz: float = 0.01) -> np.ndarray:
     return out.astype(str)
 
 
-def truth_from_sdss(labels: Table, out_path, cfg: dict | None = None, query: Callable | None = None,
-                    sleep: Callable[[float], None] = time.sleep) -> Table:
+def truth_from_sdss(
+    labels: Table,
+    out_path,
+    cfg: dict | None = None,
+    query: Callable | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Table:
     """The case studies' truth table for the test views of ``labels`` from SDSS spectra.
 
     ``cfg``: the ``evaluate.sdss_redshifts`` section (complete in the workflow), checked and filled
@@ -115,17 +139,37 @@ def truth_from_sdss(labels: Table, out_path, cfg: dict | None = None, query: Cal
     c = with_defaults("evaluate", {"sdss_redshifts": cfg or {}})["sdss_redshifts"]
     parts = []
     for row in truth_table(labels):
-        spec = spec_redshifts(float(row["ra"]), float(row["dec"]), width_arcsec=float(c["width_arcsec"]),
-                              cache_dir=c["cache_dir"], retries=int(c["retries"]), backoff_s=float(c["backoff_s"]),
-                              label=str(row["view"]), query=query, sleep=sleep)
+        spec = spec_redshifts(
+            float(row["ra"]),
+            float(row["dec"]),
+            width_arcsec=float(c["width_arcsec"]),
+            cache_dir=c["cache_dir"],
+            retries=int(c["retries"]),
+            backoff_s=float(c["backoff_s"]),
+            label=str(row["view"]),
+            query=query,
+            sleep=sleep,
+        )
         n = len(spec)
-        parts.append(Table({"view": [str(row["view"])] * n, "cluster_id": [str(row["cluster_id"])] * n,
-                            "member": membership(spec["z"], spec["class"], float(row["z"]), float(c["dz"])),
-                            "group": np.zeros(n, dtype=int), "central": np.zeros(n, dtype=bool),
-                            "ra": np.asarray(spec["ra"], float), "dec": np.asarray(spec["dec"], float),
-                            "x": np.full(n, np.nan), "y": np.full(n, np.nan), "mag_r": np.full(n, np.nan),
-                            "z": np.asarray(spec["z"], float)},
-                           names=TRUTH_COLUMNS, dtype=(str, str, str, int, bool) + (float,) * 6))
+        parts.append(
+            Table(
+                {
+                    "view": [str(row["view"])] * n,
+                    "cluster_id": [str(row["cluster_id"])] * n,
+                    "member": membership(spec["z"], spec["class"], float(row["z"]), float(c["dz"])),
+                    "group": np.zeros(n, dtype=int),
+                    "central": np.zeros(n, dtype=bool),
+                    "ra": np.asarray(spec["ra"], float),
+                    "dec": np.asarray(spec["dec"], float),
+                    "x": np.full(n, np.nan),
+                    "y": np.full(n, np.nan),
+                    "mag_r": np.full(n, np.nan),
+                    "z": np.asarray(spec["z"], float),
+                },
+                names=TRUTH_COLUMNS,
+                dtype=(str, str, str, int, bool) + (float,) * 6,
+            )
+        )
     table = vstack(parts) if parts else Table(names=TRUTH_COLUMNS, dtype=(str, str, str, int, bool) + (float,) * 6)
     table.meta.update({"source": "sdss_spectra", **{k: (str(v) if k == "cache_dir" else v) for k, v in c.items()}})
     with atomic_path(out_path) as tmp:

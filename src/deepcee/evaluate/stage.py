@@ -12,18 +12,37 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from deepcee.evaluate import bootstrap, metrics, tables
 from deepcee.core.config import with_defaults
 from deepcee.core.contracts import write_summary_checked
 from deepcee.core.files import read_ecsv, write_ecsv, write_json, write_summary
+from deepcee.evaluate import bootstrap, metrics, tables
 
 #: Numbers the paper prints, kept next to ours in the summaries for the reader.
-PAPER_TEST = {"chosen_threshold": 80, "tp": 165, "fp": 72, "fn": 39, "precision": 0.6962, "recall": 0.8088,
-              "f1": 0.7483, "n_test": 204, "sigma_kpc": 17.40, "fraction_predictions_within": 0.70,
-              "ks_statistic": {"z": 0.06275, "bcg_rmag": 0.07335, "richness": 0.02193},
-              "ks_critical_value": 0.1289}
-PAPER_REDMAPPER = {"best_threshold": 70, "tp": 27, "fp": 8, "fn": 4, "precision": 0.7714, "recall": 0.8710,
-                   "f1": 0.8182, "n_clusters": 31, "area_deg2": 105}
+PAPER_TEST = {
+    "chosen_threshold": 80,
+    "tp": 165,
+    "fp": 72,
+    "fn": 39,
+    "precision": 0.6962,
+    "recall": 0.8088,
+    "f1": 0.7483,
+    "n_test": 204,
+    "sigma_kpc": 17.40,
+    "fraction_predictions_within": 0.70,
+    "ks_statistic": {"z": 0.06275, "bcg_rmag": 0.07335, "richness": 0.02193},
+    "ks_critical_value": 0.1289,
+}
+PAPER_REDMAPPER = {
+    "best_threshold": 70,
+    "tp": 27,
+    "fp": 8,
+    "fn": 4,
+    "precision": 0.7714,
+    "recall": 0.8710,
+    "f1": 0.8182,
+    "n_clusters": 31,
+    "area_deg2": 105,
+}
 
 
 def _cfg(cfg: dict | None) -> dict:
@@ -36,9 +55,19 @@ def _run(predictions_path, labels_path, cfg: dict, chosen, what: str) -> dict:
     cfg = _cfg(cfg)
     predictions = read_ecsv(predictions_path)
     labels = read_ecsv(labels_path)
-    res = metrics.evaluate(predictions, labels, cfg["thresholds"], cfg["distance_kpc"], chosen, cfg["score_rule"],
-                           cfg["tp_centre"], cfg["ks_alpha"], what=str(predictions_path),
-                           extra_boxes=cfg["extra_boxes"], example_scores=cfg["example_scores"])
+    res = metrics.evaluate(
+        predictions,
+        labels,
+        cfg["thresholds"],
+        cfg["distance_kpc"],
+        chosen,
+        cfg["score_rule"],
+        cfg["tp_centre"],
+        cfg["ks_alpha"],
+        what=str(predictions_path),
+        extra_boxes=cfg["extra_boxes"],
+        example_scores=cfg["example_scores"],
+    )
     res["cfg"] = cfg
     res["chosen_setting"] = chosen
     return res
@@ -48,8 +77,9 @@ def _other_rule(res: dict) -> tuple[str, Table]:
     """The sweep under the extra-boxes rule NOT in force, for the summary (both rules reported)."""
     cfg = res["cfg"]
     other = [r for r in metrics.EXTRA_BOXES if r != cfg["extra_boxes"]][0]
-    return other, metrics.sweep(res["matched"], len(res["truth"]), cfg["thresholds"], cfg["distance_kpc"],
-                                cfg["score_rule"], other)
+    return other, metrics.sweep(
+        res["matched"], len(res["truth"]), cfg["thresholds"], cfg["distance_kpc"], cfg["score_rule"], other
+    )
 
 
 def _shares(res: dict, threshold: float) -> bootstrap.ImageShares:
@@ -73,9 +103,10 @@ def intervals(res: dict, seed: int, what: str) -> dict:
     boot = res["cfg"]["bootstrap"]
     n, level = int(boot["replicates"]), float(boot["level"])
     at_chosen = bootstrap.intervals(_shares(res, res["threshold"]), seed, what, n, level)
-    per_threshold = [{"threshold": float(t), **bootstrap.intervals(_shares(res, float(t)), seed, f"{what}:{t:g}", n,
-                                                                   level)}
-                     for t in res["sweep"]["threshold"]]
+    per_threshold = [
+        {"threshold": float(t), **bootstrap.intervals(_shares(res, float(t)), seed, f"{what}:{t:g}", n, level)}
+        for t in res["sweep"]["threshold"]
+    ]
     return {"intervals_at_chosen": at_chosen, "sweep_intervals": per_threshold}
 
 
@@ -111,8 +142,10 @@ def _quotable(res: dict, paper_threshold: float | None = None) -> dict:
     other, other_sweep = _other_rule(res)
     other_t = metrics.choose_threshold(other_sweep, res["chosen_setting"])
     out["other_extra_boxes_rule"] = {
-        "extra_boxes": other, "best_f1_threshold": float(metrics.choose_threshold(other_sweep, "best")),
-        "chosen_threshold": float(other_t), "at_chosen": metrics.row_at(other_sweep, other_t),
+        "extra_boxes": other,
+        "best_f1_threshold": float(metrics.choose_threshold(other_sweep, "best")),
+        "chosen_threshold": float(other_t),
+        "at_chosen": metrics.row_at(other_sweep, other_t),
         "sweep": [metrics.row_at(other_sweep, float(x)) for x in other_sweep["threshold"]],
     }
     if paper_threshold is not None and float(paper_threshold) in out["thresholds"]:
@@ -137,19 +170,49 @@ def _example_rows(res: dict, sample: Table | None) -> list[dict]:
                 return float("nan")
             return float(r[name])
 
-        rows.append({"id": letter, "view": str(r["view"]), "cluster_id": str(r["cluster_id"]),
-                     "name": names.get(str(r["cluster_id"]), str(r["cluster_id"])),
-                     "ra": num("ra"), "dec": num("dec"),
-                     "score_percent": 100.0 * best[i] if np.isfinite(best[i]) else float("nan"),
-                     "z": num("z"), "bcg_rmag": num("bcg_rmag"), "richness": num("richness")})
+        rows.append(
+            {
+                "id": letter,
+                "view": str(r["view"]),
+                "cluster_id": str(r["cluster_id"]),
+                "name": names.get(str(r["cluster_id"]), str(r["cluster_id"])),
+                "ra": num("ra"),
+                "dec": num("dec"),
+                "score_percent": 100.0 * best[i] if np.isfinite(best[i]) else float("nan"),
+                "z": num("z"),
+                "bcg_rmag": num("bcg_rmag"),
+                "richness": num("richness"),
+            }
+        )
     return rows
 
 
 def recovered_table(res: dict) -> Table:
     """The ground truth with each cluster's best matched score and whether it is a TP at the chosen threshold."""
     truth = res["truth"]
-    keep = [c for c in ("view", "cluster_id", "ra", "dec", "z", "richness", "bcg_rmag", "offset_ra_arcsec",
-                        "offset_dec_arcsec", "x", "y", "x0", "y0", "x1", "y1", "png", "fits") if c in truth.colnames]
+    keep = [
+        c
+        for c in (
+            "view",
+            "cluster_id",
+            "ra",
+            "dec",
+            "z",
+            "richness",
+            "bcg_rmag",
+            "offset_ra_arcsec",
+            "offset_dec_arcsec",
+            "x",
+            "y",
+            "x0",
+            "y0",
+            "x1",
+            "y1",
+            "png",
+            "fits",
+        )
+        if c in truth.colnames
+    ]
     out = truth[keep].copy()
     out["best_score_within"] = metrics.best_score_within(res["matched"], len(truth), res["cfg"]["distance_kpc"])
     out["recovered"] = res["counts"].found
@@ -157,14 +220,16 @@ def recovered_table(res: dict) -> Table:
     for i, d in zip(res["centres"]["truth_index"], res["centres"]["distance_kpc"]):
         dist[int(i)] = float(d)
     out["tp_distance_kpc"] = dist
-    out.meta.update({"chosen_threshold_percent": float(res["threshold"]),
-                     "distance_kpc": float(res["cfg"]["distance_kpc"])})
+    out.meta.update(
+        {"chosen_threshold_percent": float(res["threshold"]), "distance_kpc": float(res["cfg"]["distance_kpc"])}
+    )
     return out
 
 
 # --------------------------------------------------------------------------- the test set (§3.1)
-def evaluate_test(predictions, labels, out: dict, cfg: dict, sample=None, config: dict | None = None,
-                  seed: int = 0) -> dict:
+def evaluate_test(
+    predictions, labels, out: dict, cfg: dict, sample=None, config: dict | None = None, seed: int = 0
+) -> dict:
     """Table 2, distances, KS, Table 1 and the stage summary for the test set.
 
     ``out`` keys: sweep_csv, sweep_tex, distances, ks, recovered, table1_csv, table1_tex, summary.
@@ -173,9 +238,15 @@ def evaluate_test(predictions, labels, out: dict, cfg: dict, sample=None, config
     res = _run(predictions, labels, cfg, cfg["chosen_threshold"], "predictions_test.ecsv")
     tables.write_sweep(res["sweep"], out["sweep_csv"], out["sweep_tex"])
     write_ecsv(res["distances"], out["distances"])
-    write_summary_checked("ks", out["ks"], {"chosen_threshold_percent": res["threshold"], **res["ks"],
-                                            "paper": {"statistic": PAPER_TEST["ks_statistic"],
-                                                      "critical_value": PAPER_TEST["ks_critical_value"]}})
+    write_summary_checked(
+        "ks",
+        out["ks"],
+        {
+            "chosen_threshold_percent": res["threshold"],
+            **res["ks"],
+            "paper": {"statistic": PAPER_TEST["ks_statistic"], "critical_value": PAPER_TEST["ks_critical_value"]},
+        },
+    )
     write_ecsv(recovered_table(res), out["recovered"])
     sample_table = read_ecsv(sample) if sample else None
     examples = _example_rows(res, sample_table)
@@ -184,16 +255,23 @@ def evaluate_test(predictions, labels, out: dict, cfg: dict, sample=None, config
     quotable.update(intervals(res, seed, "test"))
     quotable["examples"] = examples
     quotable["paper"] = PAPER_TEST
-    counts = {"test_images": quotable["n_test_images"], "predictions": quotable["n_predictions"],
-              "tp": quotable["at_chosen"]["tp"], "fp": quotable["at_chosen"]["fp"], "fn": quotable["at_chosen"]["fn"]}
-    write_summary(out["summary"], counts, config=config if config is not None else cfg, contract="evaluate_summary",
-                  **quotable)
+    counts = {
+        "test_images": quotable["n_test_images"],
+        "predictions": quotable["n_predictions"],
+        "tp": quotable["at_chosen"]["tp"],
+        "fp": quotable["at_chosen"]["fp"],
+        "fn": quotable["at_chosen"]["fn"],
+    }
+    write_summary(
+        out["summary"], counts, config=config if config is not None else cfg, contract="evaluate_summary", **quotable
+    )
     return quotable
 
 
 # --------------------------------------------------------------------------- redMaPPer (§3.2)
-def evaluate_redmapper(predictions, labels, region_json, out: dict, cfg: dict, config: dict | None = None,
-                       seed: int = 0) -> dict:
+def evaluate_redmapper(
+    predictions, labels, region_json, out: dict, cfg: dict, config: dict | None = None, seed: int = 0
+) -> dict:
     """Table 3 and the comparison summary (with the region's selection counts).
 
     ``out`` keys: sweep_csv, sweep_tex, distances, ks, recovered, summary.
@@ -212,11 +290,15 @@ def evaluate_redmapper(predictions, labels, region_json, out: dict, cfg: dict, c
     quotable.update(intervals(res, seed, "redmapper"))
     quotable["region"] = region.get("region_selection", region)
     quotable["paper"] = PAPER_REDMAPPER
-    counts = {"clusters": quotable["n_test_clusters_unique"], "images": quotable["n_test_images"],
-              "excluded_train_or_test": quotable["region"].get("n_excluded_train_or_test"),
-              "predictions": quotable["n_predictions"]}
-    write_summary(out["summary"], counts, config=config if config is not None else cfg, contract="redmapper_summary",
-                  **quotable)
+    counts = {
+        "clusters": quotable["n_test_clusters_unique"],
+        "images": quotable["n_test_images"],
+        "excluded_train_or_test": quotable["region"].get("n_excluded_train_or_test"),
+        "predictions": quotable["n_predictions"],
+    }
+    write_summary(
+        out["summary"], counts, config=config if config is not None else cfg, contract="redmapper_summary", **quotable
+    )
     return quotable
 
 
@@ -240,10 +322,16 @@ def kfold_table(sweep_csvs, out_csv, out_tex, summary=None, figure_paths=()) -> 
     tables.write_aggregate(agg, out_csv, out_tex)
     if summary:
         best = int(np.argmax(np.asarray(agg["f1_mean"])))
-        write_json(summary, {"n_folds": len(sweeps), "folds": [str(p) for p in sweep_csvs],
-                             "best_mean_f1_threshold": float(agg["threshold"][best]),
-                             "at_best": {c: float(agg[c][best]) for c in agg.colnames},
-                             "rows": [{c: float(agg[c][i]) for c in agg.colnames} for i in range(len(agg))]})
+        write_json(
+            summary,
+            {
+                "n_folds": len(sweeps),
+                "folds": [str(p) for p in sweep_csvs],
+                "best_mean_f1_threshold": float(agg["threshold"][best]),
+                "at_best": {c: float(agg[c][best]) for c in agg.colnames},
+                "rows": [{c: float(agg[c][i]) for c in agg.colnames} for i in range(len(agg))],
+            },
+        )
     if figure_paths:
         plots.fig_kfold_precision_recall(agg, *figure_paths)
     return agg

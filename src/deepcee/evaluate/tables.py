@@ -16,8 +16,8 @@ from astropy.table import Table
 
 from deepcee.core.contracts import csv_text, write_table
 from deepcee.core.errors import DeepCeeError
-from deepcee.core.text import latex_escape
 from deepcee.core.files import write_text
+from deepcee.core.text import latex_escape
 from deepcee.evaluate.metrics import SWEEP_COLUMNS
 
 
@@ -65,8 +65,18 @@ def write_sweep(sweep_table: Table, csv_path, tex_path) -> None:
     write_table("sweep", sweep_table, csv_path)
     rows = sweep_rows(sweep_table)
     header = ["Confidence score threshold (\\%)", "\\# TP", "\\# FP", "\\# FN", "Precision", "Recall", "F1-score"]
-    body = [[f"{r[0]:g}", str(int(r[1])), str(int(r[2])), str(int(r[3])),
-             _fmt_ratio(r[4]), _fmt_ratio(r[5]), _fmt_ratio(r[6])] for r in rows]
+    body = [
+        [
+            f"{r[0]:g}",
+            str(int(r[1])),
+            str(int(r[2])),
+            str(int(r[3])),
+            _fmt_ratio(r[4]),
+            _fmt_ratio(r[5]),
+            _fmt_ratio(r[6]),
+        ]
+        for r in rows
+    ]
     write_text(tex_path, _tabular("rrrrrrr", header, body))
 
 
@@ -77,15 +87,27 @@ TABLE1_COLUMNS = ("id", "view", "cluster_id", "ra", "dec", "score_percent", "z",
 def write_examples(rows: list[dict], csv_path, tex_path) -> None:
     """Table 1: example test clusters with their confidence, redshift, BCG r magnitude, richness."""
     write_csv(csv_path, list(TABLE1_COLUMNS), [[r.get(c) for c in TABLE1_COLUMNS] for r in rows])
-    header = ["ID", "Cluster", "Confidence Score (\\%)", "Photometric Redshift",
-              "$r$-band Magnitude of the BCG", "Richness"]
+    header = [
+        "ID",
+        "Cluster",
+        "Confidence Score (\\%)",
+        "Photometric Redshift",
+        "$r$-band Magnitude of the BCG",
+        "Richness",
+    ]
     body = []
     for r in rows:
         score = r.get("score_percent")
-        body.append([f"({latex_escape(r['id'])})", latex_escape(r.get("name") or r["cluster_id"]),
-                     "--" if score is None or not math.isfinite(float(score)) else f"{float(score):.0f}",
-                     _fmt_number(r.get("z"), 4), _fmt_number(r.get("bcg_rmag"), 2),
-                     _fmt_number(r.get("richness"), 2)])
+        body.append(
+            [
+                f"({latex_escape(r['id'])})",
+                latex_escape(r.get("name") or r["cluster_id"]),
+                "--" if score is None or not math.isfinite(float(score)) else f"{float(score):.0f}",
+                _fmt_number(r.get("z"), 4),
+                _fmt_number(r.get("bcg_rmag"), 2),
+                _fmt_number(r.get("richness"), 2),
+            ]
+        )
     write_text(tex_path, _tabular("llrrrr", header, body))
 
 

@@ -21,8 +21,14 @@ def fig03_offsets(labels: Table, pdf, png) -> None:
     fig, axes = new_figure(2, 1, figsize=(3.6, 6.4), sharex=True)
     for ax, split in zip(axes, ("train", "test")):
         sel = np.asarray(lab["split"]) == split
-        ax.scatter(lab["offset_ra_arcsec"][sel], lab["offset_dec_arcsec"][sel], s=4,
-                   color="tab:blue" if split == "train" else "tab:red", alpha=0.7, lw=0)
+        ax.scatter(
+            lab["offset_ra_arcsec"][sel],
+            lab["offset_dec_arcsec"][sel],
+            s=4,
+            color="tab:blue" if split == "train" else "tab:red",
+            alpha=0.7,
+            lw=0,
+        )
         ax.set_title(f"{split} set ({int(sel.sum())} views)")
         ax.set_ylabel("Dec offset [arcsec]")
         ax.set_aspect("equal")
@@ -37,13 +43,18 @@ def fig04_sky_map(labels: Table, parent: Table | None, pdf, png) -> None:
     lab = _unflipped(labels)
     fig, ax = new_figure(figsize=(7.0, 3.6))
     if parent is not None and len(parent):
-        ax.scatter(parent["ra"], parent["dec"], s=0.5, color="0.75", lw=0,
-                   label=f"parent catalogue ({len(parent)})")
+        ax.scatter(parent["ra"], parent["dec"], s=0.5, color="0.75", lw=0, label=f"parent catalogue ({len(parent)})")
     for split, colour, size in (("train", "tab:blue", 6), ("test", "tab:red", 10)):
         sel = np.asarray(lab["split"]) == split
         n_cl = len(set(np.asarray(lab["cluster_id"])[sel]))
-        ax.scatter(np.asarray(lab["ra"])[sel], np.asarray(lab["dec"])[sel], s=size, color=colour, lw=0,
-                   label=f"{split} ({n_cl} clusters)")
+        ax.scatter(
+            np.asarray(lab["ra"])[sel],
+            np.asarray(lab["dec"])[sel],
+            s=size,
+            color=colour,
+            lw=0,
+            label=f"{split} ({n_cl} clusters)",
+        )
     ax.set_xlim(360, 0)
     ax.set_xlabel("RA (J2000) [deg]")
     ax.set_ylabel("Dec (J2000) [deg]")
@@ -74,8 +85,9 @@ def fig_examples(labels: Table, pdf, png, n: int = 12, seed: int = 0) -> None:
 def _rect(row):
     from matplotlib.patches import Rectangle
 
-    return Rectangle((row["x0"], row["y0"]), row["x1"] - row["x0"], row["y1"] - row["y0"],
-                     fill=False, color="cyan", lw=0.8)
+    return Rectangle(
+        (row["x0"], row["y0"]), row["x1"] - row["x0"], row["y1"] - row["y0"], fill=False, color="cyan", lw=0.8
+    )
 
 
 def make_all(labels_path, parent_path, out: dict, n_examples: int = 12, seed: int = 0) -> None:

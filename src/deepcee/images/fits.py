@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from astropy import units as u
@@ -31,6 +31,7 @@ EXTNAMES = {"g": "G", "r": "R", "i": "I"}
 
 
 # --------------------------------------------------------------------------- writing / reading
+
 
 def make_wcs(ra: float, dec: float, pixels: int, pixel_scale_arcsec: float) -> WCS:
     """A north-up, east-left TAN WCS centred on (ra, dec), like a SkyView cutout."""
@@ -140,16 +141,28 @@ def pixel_area_arcsec2(w: WCS) -> float:
 
 # --------------------------------------------------------------------------- SkyView
 
+
 def _cache_file(cache_dir: Path, survey: str, ra: float, dec: float, pixels: int, width_arcsec: float) -> Path:
     key = f"{survey}|{ra:.7f}|{dec:.7f}|{pixels}|{width_arcsec:.4f}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:20]
     return cache_dir / f"{survey}_{ra:.5f}_{dec:+.5f}_{pixels}_{digest}.fits"
 
 
-def fetch_skyview_band(ra: float, dec: float, survey: str, pixels: int, pixel_scale_arcsec: float, *,
-                       cache_dir: str | Path = ".cache/skyview", retries: int = 4, backoff_s: float = 2.0,
-                       timeout_s: float = 120.0, label: str = "", band: str = "",
-                       sleep: Callable[[float], None] = time.sleep) -> fits.ImageHDU:
+def fetch_skyview_band(
+    ra: float,
+    dec: float,
+    survey: str,
+    pixels: int,
+    pixel_scale_arcsec: float,
+    *,
+    cache_dir: str | Path = ".cache/skyview",
+    retries: int = 4,
+    backoff_s: float = 2.0,
+    timeout_s: float = 120.0,
+    label: str = "",
+    band: str = "",
+    sleep: Callable[[float], None] = time.sleep,
+) -> fits.ImageHDU:
     """One SkyView cutout (``pixels`` square at ``pixel_scale_arcsec``), cached on disk.
 
     Retries ``retries`` times with exponential backoff (``backoff_s * 2**k``); then one
@@ -168,16 +181,24 @@ def fetch_skyview_band(ra: float, dec: float, survey: str, pixels: int, pixel_sc
     for attempt in range(retries):
         try:
             SkyView.TIMEOUT = timeout_s
-            result = SkyView.get_images(position=position, survey=[survey], pixels=pixels,
-                                        width=width * u.arcsec, height=width * u.arcsec,
-                                        coordinates="J2000", projection="Tan")
+            result = SkyView.get_images(
+                position=position,
+                survey=[survey],
+                pixels=pixels,
+                width=width * u.arcsec,
+                height=width * u.arcsec,
+                coordinates="J2000",
+                projection="Tan",
+            )
             if not result or result[0] is None or result[0][0].data is None:
                 raise DeepCeeError(f"cluster {label}: SkyView returned no image for band {band} ({survey})")
             hdu = result[0][0]
             data = np.asarray(hdu.data, dtype=np.float32)
             if data.shape != (pixels, pixels) or not np.isfinite(data).any():
-                raise DeepCeeError(f"cluster {label}: SkyView returned an empty or mis-sized image for band "
-                                   f"{band} ({survey}, shape {data.shape})")
+                raise DeepCeeError(
+                    f"cluster {label}: SkyView returned an empty or mis-sized image for band "
+                    f"{band} ({survey}, shape {data.shape})"
+                )
             with atomic_path(cached) as tmp:
                 fits.PrimaryHDU(data, header=hdu.header).writeto(tmp)
             return fits.ImageHDU(data, header=hdu.header)
@@ -190,7 +211,8 @@ def fetch_skyview_band(ra: float, dec: float, survey: str, pixels: int, pixel_sc
     raise DeepCeeError(
         f"cluster {label}: SkyView download of band {band} ({survey}) failed after {retries} tries "
         f"({last.__class__.__name__}: {str(last)[:80]}); pre-fetch on a node with network "
-        f"(snakemake --cores 1 images_download) or set images.source: mock")
+        f"(snakemake --cores 1 images_download) or set images.source: mock"
+    )
 
 
 def fetch_skyview_view(view: dict, cfg: dict, out_path: str | Path, **kwargs) -> None:
@@ -199,11 +221,20 @@ def fetch_skyview_view(view: dict, cfg: dict, out_path: str | Path, **kwargs) ->
     surveys = sv["surveys"]
     images, headers = {}, {}
     for band in BANDS:
-        hdu = fetch_skyview_band(float(view["centre_ra"]), float(view["centre_dec"]), surveys[band],
-                                 int(cfg["pixels"]), float(cfg["pixel_scale_arcsec"]),
-                                 cache_dir=sv["cache_dir"], retries=int(sv["retries"]),
-                                 backoff_s=float(sv["backoff_s"]), timeout_s=float(sv["timeout_s"]),
-                                 label=str(view["cluster_id"]), band=band, **kwargs)
+        hdu = fetch_skyview_band(
+            float(view["centre_ra"]),
+            float(view["centre_dec"]),
+            surveys[band],
+            int(cfg["pixels"]),
+            float(cfg["pixel_scale_arcsec"]),
+            cache_dir=sv["cache_dir"],
+            retries=int(sv["retries"]),
+            backoff_s=float(sv["backoff_s"]),
+            timeout_s=float(sv["timeout_s"]),
+            label=str(view["cluster_id"]),
+            band=band,
+            **kwargs,
+        )
         images[band] = hdu.data
         header = WCS(hdu.header, naxis=2).celestial
         if not header.has_celestial:

@@ -24,8 +24,27 @@ from deepcee.core.cosmology import kpc_to_arcsec
 from deepcee.core.errors import DeepCeeError
 from deepcee.images.fits import reference_wcs
 
-LABEL_COLUMNS = ["view", "png", "fits", "cluster_id", "ra", "dec", "z", "richness", "bcg_rmag",
-                 "offset_ra_arcsec", "offset_dec_arcsec", "x", "y", "x0", "y0", "x1", "y1", "split", "flipped"]
+LABEL_COLUMNS = [
+    "view",
+    "png",
+    "fits",
+    "cluster_id",
+    "ra",
+    "dec",
+    "z",
+    "richness",
+    "bcg_rmag",
+    "offset_ra_arcsec",
+    "offset_dec_arcsec",
+    "x",
+    "y",
+    "x0",
+    "y0",
+    "x1",
+    "y1",
+    "split",
+    "flipped",
+]
 
 
 def fits_to_png(x_fits, y_fits, shape, output_size):
@@ -90,21 +109,33 @@ def label_view(view, fits_path, png_path, output_size, box_kpc):
     if not (np.isfinite(x) and np.isfinite(y)):
         raise DeepCeeError(f"{fits_path}: cluster {view['cluster_id']} does not project onto the WCS")
     if not (-0.5 <= x <= output_size - 0.5 and -0.5 <= y <= output_size - 0.5):
-        raise DeepCeeError(f"{fits_path}: cluster {view['cluster_id']} lies outside the image "
-                           f"(x={x:.1f}, y={y:.1f}, size {output_size})")
+        raise DeepCeeError(
+            f"{fits_path}: cluster {view['cluster_id']} lies outside the image "
+            f"(x={x:.1f}, y={y:.1f}, size {output_size})"
+        )
     hx, hy = box_half_width_px(fits_path, float(view["z"]), box_kpc, output_size)
     lim = output_size - 1
     bcg = view["bcg_rmag"]
     return {
-        "view": str(view["view"]), "png": str(png_path), "fits": fits_path,
-        "cluster_id": str(view["cluster_id"]), "ra": float(view["ra"]), "dec": float(view["dec"]),
-        "z": float(view["z"]), "richness": float(view["richness"]),
+        "view": str(view["view"]),
+        "png": str(png_path),
+        "fits": fits_path,
+        "cluster_id": str(view["cluster_id"]),
+        "ra": float(view["ra"]),
+        "dec": float(view["dec"]),
+        "z": float(view["z"]),
+        "richness": float(view["richness"]),
         "bcg_rmag": float(bcg) if bcg is not None and not np.ma.is_masked(bcg) else np.nan,
-        "offset_ra_arcsec": float(view["offset_ra_arcsec"]), "offset_dec_arcsec": float(view["offset_dec_arcsec"]),
-        "x": x, "y": y,
-        "x0": float(np.clip(x - hx, 0, lim)), "y0": float(np.clip(y - hy, 0, lim)),
-        "x1": float(np.clip(x + hx, 0, lim)), "y1": float(np.clip(y + hy, 0, lim)),
-        "split": "", "flipped": False,
+        "offset_ra_arcsec": float(view["offset_ra_arcsec"]),
+        "offset_dec_arcsec": float(view["offset_dec_arcsec"]),
+        "x": x,
+        "y": y,
+        "x0": float(np.clip(x - hx, 0, lim)),
+        "y0": float(np.clip(y - hy, 0, lim)),
+        "x1": float(np.clip(x + hx, 0, lim)),
+        "y1": float(np.clip(y + hy, 0, lim)),
+        "split": "",
+        "flipped": False,
     }
 
 
@@ -112,8 +143,14 @@ def flip_row(row: dict, output_size: int, png_path: str) -> dict:
     """The label of the horizontally flipped copy: x -> size-1-x, box mirrored."""
     lim = output_size - 1
     out = dict(row)
-    out.update(view=f"{row['view']}_flip", png=str(png_path), flipped=True,
-               x=lim - row["x"], x0=lim - row["x1"], x1=lim - row["x0"])
+    out.update(
+        view=f"{row['view']}_flip",
+        png=str(png_path),
+        flipped=True,
+        x=lim - row["x"],
+        x0=lim - row["x1"],
+        x1=lim - row["x0"],
+    )
     return out
 
 
@@ -127,7 +164,9 @@ def labels_table(rows: list[dict], meta: dict | None = None) -> Table:
         table[col].unit = u.arcsec
     table["bcg_rmag"].unit = u.mag
     table.meta.update(meta or {})
-    table.meta["pixel_convention"] = ("x, y, boxes: 0-based pixel-centre coordinates of the training PNG, "
-                                      "x right, y down (PNG row 0 = top = last FITS row); boxes clipped to "
-                                      "[0, size-1]; flipped rows are <view>_flip.png with x -> size-1-x")
+    table.meta["pixel_convention"] = (
+        "x, y, boxes: 0-based pixel-centre coordinates of the training PNG, "
+        "x right, y down (PNG row 0 = top = last FITS row); boxes clipped to "
+        "[0, size-1]; flipped rows are <view>_flip.png with x -> size-1-x"
+    )
     return table

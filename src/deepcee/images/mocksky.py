@@ -42,8 +42,8 @@ import numpy as np
 
 from deepcee.core.cosmology import COSMO, SDSS_PIXEL_SCALE_ARCSEC, distance_table, kpc_per_arcsec
 from deepcee.core.errors import DeepCeeError
-from deepcee.images.fits import BANDS, make_wcs, write_view_fits
 from deepcee.core.seeds import int_seed, rng
+from deepcee.images.fits import BANDS, make_wcs, write_view_fits
 
 # --------------------------------------------------------------------------- SDSS constants (MN §1)
 
@@ -74,6 +74,7 @@ def flux_nmgy(mag):
 
 # --------------------------------------------------------------------------- colours, distances, sizes
 
+
 def red_sequence(z):
     """Observed (g-r, r-i) of the red sequence at z.
 
@@ -89,12 +90,14 @@ def red_sequence(z):
 
 def k_correction_r(z, gr):
     """r-band K-correction from observed g-r (Chilingarian, Melchior & Zolotukhin 2010; MN §8)."""
-    a = [[0, 0, 0, 0],
-         [1.83285, -2.71446, 4.97336, -3.66864],
-         [-19.7595, 10.5033, 18.8196, 6.07785],
-         [33.6059, -120.713, -49.299, 0],
-         [144.371, 216.453, 0, 0],
-         [-295.39, 0, 0, 0]]
+    a = [
+        [0, 0, 0, 0],
+        [1.83285, -2.71446, 4.97336, -3.66864],
+        [-19.7595, 10.5033, 18.8196, 6.07785],
+        [33.6059, -120.713, -49.299, 0],
+        [144.371, 216.453, 0, 0],
+        [-295.39, 0, 0, 0],
+    ]
     z = np.asarray(z, dtype=float)
     gr = np.asarray(gr, dtype=float)
     k = np.zeros(np.broadcast(z, gr).shape)
@@ -138,6 +141,7 @@ def axis_ratio(early, gen: np.random.Generator):
 
 # --------------------------------------------------------------------------- object lists
 
+
 class Objects:
     """Columns of objects to draw; positions in arcsec east/north of the image centre."""
 
@@ -176,8 +180,8 @@ def _projected_nfw_radii(gen, n, r_max, rs):
     x = r / rs
     f = np.empty_like(x)
     lo, hi = x < 1 - 1e-6, x > 1 + 1e-6
-    f[lo] = (1 - 2 / np.sqrt(1 - x[lo]**2) * np.arctanh(np.sqrt((1 - x[lo]) / (1 + x[lo])))) / (x[lo]**2 - 1)
-    f[hi] = (1 - 2 / np.sqrt(x[hi]**2 - 1) * np.arctan(np.sqrt((x[hi] - 1) / (1 + x[hi])))) / (x[hi]**2 - 1)
+    f[lo] = (1 - 2 / np.sqrt(1 - x[lo] ** 2) * np.arctanh(np.sqrt((1 - x[lo]) / (1 + x[lo])))) / (x[lo] ** 2 - 1)
+    f[hi] = (1 - 2 / np.sqrt(x[hi] ** 2 - 1) * np.arctan(np.sqrt((x[hi] - 1) / (1 + x[hi])))) / (x[hi] ** 2 - 1)
     f[~(lo | hi)] = 1.0 / 3.0
     cdf = np.cumsum(f * r)
     cdf = (cdf - cdf[0]) / (cdf[-1] - cdf[0])
@@ -188,14 +192,25 @@ def r200_mpc(richness, z):
     """R200c (Mpc) from richness: Simet et al. 2017 M200m(lambda) (MN §7), treated as M200c
     (STAND-IN: the ~20% mass-definition difference changes R200 by ~6%), with
     R200 = [3 M / (4 pi 200 rho_c(z))]^(1/3)."""
-    m200 = 10 ** 14.344 * (np.maximum(richness, 1.0) / 40.0) ** 1.33 / 0.7  # Msun (h = 0.7)
+    m200 = 10**14.344 * (np.maximum(richness, 1.0) / 40.0) ** 1.33 / 0.7  # Msun (h = 0.7)
     rho_c = COSMO.critical_density(z).to_value("Msun / Mpc3")
     return (3 * m200 / (4 * np.pi * 200 * rho_c)) ** (1 / 3)
 
 
-def cluster_objects(gen, z, richness, m_faint, *, bcg_rmag=np.nan, member_scale=1.0,
-                    concentration=3.0, blue_fraction=0.2, bcg=True, centre=(0.0, 0.0),
-                    r_max_arcsec=None) -> Objects:
+def cluster_objects(
+    gen,
+    z,
+    richness,
+    m_faint,
+    *,
+    bcg_rmag=np.nan,
+    member_scale=1.0,
+    concentration=3.0,
+    blue_fraction=0.2,
+    bcg=True,
+    centre=(0.0, 0.0),
+    r_max_arcsec=None,
+) -> Objects:
     """A cluster (or group) at redshift z: BCG at ``centre`` plus members.
 
     Members brighter than 0.2 L* (m* + 1.75) number Poisson(member_scale x richness) (the
@@ -233,9 +248,19 @@ def cluster_objects(gen, z, richness, m_faint, *, bcg_rmag=np.nan, member_scale=
         # BCG size: Shen early-type relation x 1.5 (STAND-IN: BCG envelopes are more extended than
         # the early-type relation); Sersic n = 4-6 (MN §6 stand-in).
         r50 = float(shen_r50_kpc(np.array([M_bcg]), np.array([True]), gen)[0]) * 1.5
-        objs.add(east=centre[0], north=centre[1], mag_r=m_bcg, gr=gr_rs + gen.normal(0, 0.03),
-                 ri=ri_rs + gen.normal(0, 0.02), kind=Objects.KINDS["sersic"], n=gen.uniform(4.0, 5.5),
-                 hlr=r50 / kpa, q=np.clip(gen.normal(0.78, 0.08), 0.55, 1.0), beta=gen.uniform(0, np.pi), z=z)
+        objs.add(
+            east=centre[0],
+            north=centre[1],
+            mag_r=m_bcg,
+            gr=gr_rs + gen.normal(0, 0.03),
+            ri=ri_rs + gen.normal(0, 0.02),
+            kind=Objects.KINDS["sersic"],
+            n=gen.uniform(4.0, 5.5),
+            hlr=r50 / kpa,
+            q=np.clip(gen.normal(0.78, 0.08), 0.55, 1.0),
+            beta=gen.uniform(0, np.pi),
+            z=z,
+        )
     n = len(mags)
     if n:
         rad = _projected_nfw_radii(gen, n, r_max, r200 / concentration)
@@ -245,9 +270,19 @@ def cluster_objects(gen, z, richness, m_faint, *, bcg_rmag=np.nan, member_scale=
         ri = ri_rs + gen.normal(0, 0.03, n) - np.where(blue, gen.uniform(0.05, 0.12, n), 0.0)
         M = mags - dm - k_correction_r(z, gr)
         r50 = shen_r50_kpc(M, ~blue, gen) / kpa
-        objs.add(east=centre[0] + rad * np.cos(phi), north=centre[1] + rad * np.sin(phi), mag_r=mags,
-                 gr=gr, ri=ri, kind=np.where(blue, Objects.KINDS["exp"], Objects.KINDS["dev"]), n=0.0,
-                 hlr=r50, q=axis_ratio(~blue, gen), beta=gen.uniform(0, np.pi, n), z=z)
+        objs.add(
+            east=centre[0] + rad * np.cos(phi),
+            north=centre[1] + rad * np.sin(phi),
+            mag_r=mags,
+            gr=gr,
+            ri=ri,
+            kind=np.where(blue, Objects.KINDS["exp"], Objects.KINDS["dev"]),
+            n=0.0,
+            hlr=r50,
+            q=axis_ratio(~blue, gen),
+            beta=gen.uniform(0, np.pi, n),
+            z=z,
+        )
     return objs
 
 
@@ -280,10 +315,19 @@ def field_objects(gen, half_width_arcsec, m_faint, density_scale=1.0) -> Objects
     ri = np.where(red, ri_rs + gen.normal(0, 0.04, n), gen.uniform(0.2, 0.38, n))
     M = mags - distmod(z) - k_correction_r(z, gr)
     r50 = shen_r50_kpc(M, red, gen) / kpc_per_arcsec(z, tabulated=True)
-    objs.add(east=gen.uniform(-half_width_arcsec, half_width_arcsec, n),
-             north=gen.uniform(-half_width_arcsec, half_width_arcsec, n), mag_r=mags, gr=gr, ri=ri,
-             kind=np.where(red, Objects.KINDS["dev"], Objects.KINDS["exp"]), n=0.0,
-             hlr=np.clip(r50, 0.05, 60.0), q=axis_ratio(red, gen), beta=gen.uniform(0, np.pi, n), z=z)
+    objs.add(
+        east=gen.uniform(-half_width_arcsec, half_width_arcsec, n),
+        north=gen.uniform(-half_width_arcsec, half_width_arcsec, n),
+        mag_r=mags,
+        gr=gr,
+        ri=ri,
+        kind=np.where(red, Objects.KINDS["dev"], Objects.KINDS["exp"]),
+        n=0.0,
+        hlr=np.clip(r50, 0.05, 60.0),
+        q=axis_ratio(red, gen),
+        beta=gen.uniform(0, np.pi, n),
+        z=z,
+    )
     return objs
 
 
@@ -307,9 +351,19 @@ def star_objects(gen, half_width_arcsec, m_faint, density_scale=1.0, bright_per_
     dwarf = gen.uniform(0, 1, n) < 0.35
     gr = np.where(dwarf, gen.normal(1.3, 0.15, n), gen.normal(0.4, 0.12, n))
     ri = np.where(dwarf, gen.uniform(0.5, 1.5, n), 0.35 * gr + gen.normal(0, 0.04, n))
-    objs.add(east=gen.uniform(-half_width_arcsec, half_width_arcsec, n),
-             north=gen.uniform(-half_width_arcsec, half_width_arcsec, n), mag_r=mags, gr=gr, ri=ri,
-             kind=Objects.KINDS["star"], n=0.0, hlr=0.0, q=1.0, beta=0.0, z=0.0)
+    objs.add(
+        east=gen.uniform(-half_width_arcsec, half_width_arcsec, n),
+        north=gen.uniform(-half_width_arcsec, half_width_arcsec, n),
+        mag_r=mags,
+        gr=gr,
+        ri=ri,
+        kind=Objects.KINDS["star"],
+        n=0.0,
+        hlr=0.0,
+        q=1.0,
+        beta=0.0,
+        z=0.0,
+    )
     return objs
 
 
@@ -329,14 +383,24 @@ def foreground_objects(gen, half_width_arcsec, per_deg2) -> Objects:
     ri = np.where(early, ri_rs, gen.uniform(0.2, 0.35, n))
     mags = M + distmod(z) + k_correction_r(z, gr)
     r50 = shen_r50_kpc(M, early, gen) / kpc_per_arcsec(z, tabulated=True)
-    objs.add(east=gen.uniform(-half_width_arcsec, half_width_arcsec, n),
-             north=gen.uniform(-half_width_arcsec, half_width_arcsec, n), mag_r=mags, gr=gr, ri=ri,
-             kind=np.where(early, Objects.KINDS["dev"], Objects.KINDS["exp"]), n=0.0,
-             hlr=np.clip(r50, 1.0, 90.0), q=axis_ratio(early, gen), beta=gen.uniform(0, np.pi, n), z=z)
+    objs.add(
+        east=gen.uniform(-half_width_arcsec, half_width_arcsec, n),
+        north=gen.uniform(-half_width_arcsec, half_width_arcsec, n),
+        mag_r=mags,
+        gr=gr,
+        ri=ri,
+        kind=np.where(early, Objects.KINDS["dev"], Objects.KINDS["exp"]),
+        n=0.0,
+        hlr=np.clip(r50, 1.0, 90.0),
+        q=axis_ratio(early, gen),
+        beta=gen.uniform(0, np.pi, n),
+        z=z,
+    )
     return objs
 
 
 # --------------------------------------------------------------------------- drawing
+
 
 class Canvas:
     """Three band images on the output grid, drawn on a native (0.396") sub-grid and binned."""
@@ -366,8 +430,7 @@ class Canvas:
         elif kind == Objects.KINDS["exp"]:
             gal = galsim.Exponential(half_light_radius=hlr, gsparams=self.gsp)
         else:
-            gal = galsim.Sersic(n=float(np.clip(n, 0.5, 6.0)), half_light_radius=hlr, trunc=trunc,
-                                gsparams=self.gsp)
+            gal = galsim.Sersic(n=float(np.clip(n, 0.5, 6.0)), half_light_radius=hlr, trunc=trunc, gsparams=self.gsp)
         if q < 0.999:
             gal = gal.shear(q=q, beta=beta * galsim.radians)
         return galsim.Convolve(gal, self.psf, gsparams=self.gsp)
@@ -423,7 +486,7 @@ class Canvas:
         sx1, sy1 = min(m, self.n - x0), min(m, self.n - y0)
         part = stamp[sy0:sy1, sx0:sx1]
         for b in range(3):
-            self.img[b, y0 + sy0:y0 + sy1, x0 + sx0:x0 + sx1] += np.float32(fluxes[b]) * part
+            self.img[b, y0 + sy0 : y0 + sy1, x0 + sx0 : x0 + sx1] += np.float32(fluxes[b]) * part
 
 
 def _band_fluxes(mag_r, gr, ri):
@@ -471,7 +534,7 @@ def blank_background(gen, pixels, os, folder):
         x0, y0 = int(round(float(bx))) - side // 2, int(round(float(by))) - side // 2
         pad = side + 2
         padded = np.pad(data, pad, mode="reflect")
-        crop = padded[y0 + pad:y0 + pad + side, x0 + pad:x0 + pad + side]
+        crop = padded[y0 + pad : y0 + pad + side, x0 + pad : x0 + pad + side]
         # (SDSS frames have RA along y; a blank background's orientation does not matter.)
         out[j] = crop.reshape(pixels, os, pixels, os).sum(axis=(1, 3))
     return out
@@ -492,24 +555,52 @@ def _uncatalogued_groups(gen_view, mc: dict, z: float, half: float) -> list:
             zg = gen_view.uniform(0.04, 0.45)
         lam = gen_view.uniform(*mc["group_richness"])
         pos = (gen_view.uniform(-half, half), gen_view.uniform(-half, half))
-        groups.append(cluster_objects(gen_view, zg, lam, mc["mag_limit"], member_scale=1.0,
-                                      concentration=mc["member_concentration"], blue_fraction=0.35,
-                                      centre=pos, r_max_arcsec=None))
+        groups.append(
+            cluster_objects(
+                gen_view,
+                zg,
+                lam,
+                mc["mag_limit"],
+                member_scale=1.0,
+                concentration=mc["member_concentration"],
+                blue_fraction=0.35,
+                centre=pos,
+                r_max_arcsec=None,
+            )
+        )
     return groups
 
 
 def _view_parts(view, mc: dict, gen_view, gen_cluster, cluster_xy, centre_xy, half: float) -> list:
     """(label, objects, reference pixel) of everything one view shows; the draw order is the seed's."""
     z, bcg = float(view["z"]), float(view["bcg_rmag"]) if view["bcg_rmag"] is not None else np.nan
-    parts = [("cluster", cluster_objects(gen_cluster, z, float(view["richness"]), mc["mag_limit"], bcg_rmag=bcg,
-                                         member_scale=mc["member_scale"], concentration=mc["member_concentration"],
-                                         blue_fraction=mc["blue_member_fraction"]), cluster_xy)]
+    parts = [
+        (
+            "cluster",
+            cluster_objects(
+                gen_cluster,
+                z,
+                float(view["richness"]),
+                mc["mag_limit"],
+                bcg_rmag=bcg,
+                member_scale=mc["member_scale"],
+                concentration=mc["member_concentration"],
+                blue_fraction=mc["blue_member_fraction"],
+            ),
+            cluster_xy,
+        )
+    ]
     if mc["background"] != "synthetic":  # a real blank frame holds the field: only the cluster is injected
         return parts
     reach = half + MARGIN_ARCSEC
     parts.append(("field", field_objects(gen_view, reach, mc["mag_limit"], mc["galaxy_density_scale"]), centre_xy))
-    parts.append(("stars", star_objects(gen_view, reach, mc["mag_limit"], mc["star_density_scale"],
-                                        mc["bright_stars_per_deg2"]), centre_xy))
+    parts.append(
+        (
+            "stars",
+            star_objects(gen_view, reach, mc["mag_limit"], mc["star_density_scale"], mc["bright_stars_per_deg2"]),
+            centre_xy,
+        )
+    )
     parts.append(("foreground", foreground_objects(gen_view, reach, mc["foreground_per_deg2"]), centre_xy))
     parts += [("group", grp, centre_xy) for grp in _uncatalogued_groups(gen_view, mc, z, half)]
     return parts
@@ -533,14 +624,23 @@ def _draw_parts(canvas, parts: list, pixels: int, scale: float) -> tuple[dict, l
             keep |= (xs > -pixels) & (xs < 2 * pixels) & (ys > -pixels) & (ys < 2 * pixels) & (a["mag_r"] < 12)
         fl = _band_fluxes(a["mag_r"], a["gr"], a["ri"])
         counts[label] = counts.get(label, 0) + int(keep.sum())
-        truth.append({"x": xs[keep], "y": ys[keep], "mag_r": a["mag_r"][keep], "z": a["z"][keep],
-                      "member": np.full(int(keep.sum()), TRUTH_MEMBER[label], dtype=object),
-                      "group": np.full(int(keep.sum()), n_group if label == "group" else 0, dtype=int),
-                      "central": np.arange(len(keep))[keep] == 0 if label in ("cluster", "group")
-                      else np.zeros(int(keep.sum()), dtype=bool)})
+        truth.append(
+            {
+                "x": xs[keep],
+                "y": ys[keep],
+                "mag_r": a["mag_r"][keep],
+                "z": a["z"][keep],
+                "member": np.full(int(keep.sum()), TRUTH_MEMBER[label], dtype=object),
+                "group": np.full(int(keep.sum()), n_group if label == "group" else 0, dtype=int),
+                "central": np.arange(len(keep))[keep] == 0
+                if label in ("cluster", "group")
+                else np.zeros(int(keep.sum()), dtype=bool),
+            }
+        )
         for j in np.flatnonzero(keep):
-            canvas.draw(xs[j], ys[j], fl[j], a["mag_r"][j], int(a["kind"][j]), a["n"][j], a["hlr"][j],
-                        a["q"][j], a["beta"][j])
+            canvas.draw(
+                xs[j], ys[j], fl[j], a["mag_r"][j], int(a["kind"][j]), a["n"][j], a["hlr"][j], a["q"][j], a["beta"][j]
+            )
     return counts, truth
 
 
@@ -599,15 +699,21 @@ def render_view(view, images_cfg: dict, seed: int) -> tuple[np.ndarray, object, 
     add_sdss_noise(img, gen_view.standard_normal(img.shape, dtype=np.float32), scale, canvas.os**2, synthetic)
     if not synthetic:
         img += blank_background(gen_view, pixels, canvas.os, mc["blank_frames"])
-    info = {"psf_fwhm_arcsec": fwhm, "n_exact": canvas.n_exact, "n_fast": canvas.n_fast, **counts,
-            "cluster_x": cx, "cluster_y": cy, "truth": _truth_table(truth, wcs, name, cid)}
+    info = {
+        "psf_fwhm_arcsec": fwhm,
+        "n_exact": canvas.n_exact,
+        "n_fast": canvas.n_fast,
+        **counts,
+        "cluster_x": cx,
+        "cluster_y": cy,
+        "truth": _truth_table(truth, wcs, name, cid),
+    }
     return img, wcs, info
 
 
 #: What each rendered object belongs to, as written to the truth tables. Other catalogued
 #: clusters are not drawn by the mock (each view renders its own cluster only).
-TRUTH_MEMBER = {"cluster": "target", "group": "group", "field": "field", "stars": "star",
-                "foreground": "foreground"}
+TRUTH_MEMBER = {"cluster": "target", "group": "group", "field": "field", "stars": "star", "foreground": "foreground"}
 TRUTH_COLUMNS = ("view", "cluster_id", "member", "group", "central", "ra", "dec", "x", "y", "mag_r", "z")
 
 
@@ -619,22 +725,36 @@ def _truth_table(parts: list[dict], wcs, view: str, cluster_id: str):
     """
     from astropy.table import Table
 
-    cols = {k: (np.concatenate([p[k] for p in parts]) if parts else np.zeros(0)) for k in
-            ("x", "y", "mag_r", "z", "member", "group", "central")}
+    cols = {
+        k: (np.concatenate([p[k] for p in parts]) if parts else np.zeros(0))
+        for k in ("x", "y", "mag_r", "z", "member", "group", "central")
+    }
     sky = wcs.pixel_to_world(cols["x"], cols["y"]) if len(cols["x"]) else None
     n = len(cols["x"])
-    return Table({"view": np.full(n, view, dtype=object).astype(str) if n else np.zeros(0, dtype=str),
-                  "cluster_id": np.full(n, cluster_id, dtype=object).astype(str) if n else np.zeros(0, dtype=str),
-                  "member": cols["member"].astype(str), "group": cols["group"].astype(int),
-                  "central": cols["central"].astype(bool),
-                  "ra": sky.ra.deg if n else np.zeros(0), "dec": sky.dec.deg if n else np.zeros(0),
-                  "x": cols["x"].astype(float), "y": cols["y"].astype(float),
-                  "mag_r": cols["mag_r"].astype(float), "z": cols["z"].astype(float)},
-                 names=TRUTH_COLUMNS)
+    return Table(
+        {
+            "view": np.full(n, view, dtype=object).astype(str) if n else np.zeros(0, dtype=str),
+            "cluster_id": np.full(n, cluster_id, dtype=object).astype(str) if n else np.zeros(0, dtype=str),
+            "member": cols["member"].astype(str),
+            "group": cols["group"].astype(int),
+            "central": cols["central"].astype(bool),
+            "ra": sky.ra.deg if n else np.zeros(0),
+            "dec": sky.dec.deg if n else np.zeros(0),
+            "x": cols["x"].astype(float),
+            "y": cols["y"].astype(float),
+            "mag_r": cols["mag_r"].astype(float),
+            "z": cols["z"].astype(float),
+        },
+        names=TRUTH_COLUMNS,
+    )
 
 
 def render_view_to_fits(view, images_cfg: dict, seed: int, out_path: str | Path) -> dict:
     img, wcs, info = render_view(view, images_cfg, seed)
-    write_view_fits(out_path, {b: img[j] for j, b in enumerate(BANDS)}, wcs,
-                    meta={"SOURCE": "mock", "VIEW": str(view["view"]), "SEEING": round(info["psf_fwhm_arcsec"], 4)})
+    write_view_fits(
+        out_path,
+        {b: img[j] for j, b in enumerate(BANDS)},
+        wcs,
+        meta={"SOURCE": "mock", "VIEW": str(view["view"]), "SEEING": round(info["psf_fwhm_arcsec"], 4)},
+    )
     return info

@@ -83,8 +83,9 @@ class SkyObjects:
         a = objs.arrays()
         ra, dec = _offsets_to_sky(ra0, dec0, a.pop("east"), a.pop("north"))
         n = len(ra)
-        return cls({"ra": ra, "dec": dec, **a, "label": np.full(n, label, dtype="U16"),
-                    "psf": np.full(n, psf, dtype=float)})
+        return cls(
+            {"ra": ra, "dec": dec, **a, "label": np.full(n, label, dtype="U16"), "psf": np.full(n, psf, dtype=float)}
+        )
 
     @staticmethod
     def concat(parts):
@@ -120,8 +121,14 @@ class MockSky:
     ``abell_only``: table with aco, ra, dec (positions without a redMaPPer match).
     """
 
-    def __init__(self, seed: int, mock_cfg: dict | None = None, redmapper: Table | None = None,
-                 abell_only: Table | None = None, cache_cells: int = 64):
+    def __init__(
+        self,
+        seed: int,
+        mock_cfg: dict | None = None,
+        redmapper: Table | None = None,
+        abell_only: Table | None = None,
+        cache_cells: int = 64,
+    ):
         self.seed = int(seed)
         self.mc = with_defaults("images", {"mock": mock_cfg or {}})["mock"]
         if self.mc.get("background", "synthetic") != "synthetic":
@@ -157,11 +164,20 @@ class MockSky:
                 lam.append(ABELL_ONLY_RICHNESS)
                 bcg.append(np.nan)
                 kind.append("abell")
-        t = Table({"id": np.asarray(ids, dtype="U32"), "ra": np.asarray(ra, float), "dec": np.asarray(dec, float),
-                   "z": np.asarray(z, float), "richness": np.asarray(lam, float), "bcg_rmag": np.asarray(bcg, float),
-                   "kind": np.asarray(kind, dtype="U10")})
-        t["cell"] = (self.hp.lonlat_to_healpix(t["ra"] * u.deg, t["dec"] * u.deg) if len(t)
-                     else np.zeros(0, dtype=np.int64))
+        t = Table(
+            {
+                "id": np.asarray(ids, dtype="U32"),
+                "ra": np.asarray(ra, float),
+                "dec": np.asarray(dec, float),
+                "z": np.asarray(z, float),
+                "richness": np.asarray(lam, float),
+                "bcg_rmag": np.asarray(bcg, float),
+                "kind": np.asarray(kind, dtype="U10"),
+            }
+        )
+        t["cell"] = (
+            self.hp.lonlat_to_healpix(t["ra"] * u.deg, t["dec"] * u.deg) if len(t) else np.zeros(0, dtype=np.int64)
+        )
         return t
 
     # ------------------------------------------------------------------ one cell
@@ -193,12 +209,19 @@ class MockSky:
         half = float(corners.separation(SkyCoord(ra0 * u.deg, dec0 * u.deg)).max().to_value(u.arcsec)) * 1.05
         gen = rng(self.seed, "sky-cell", cell)
         parts = [
-            SkyObjects.from_objects(mocksky.field_objects(gen, half, mc["mag_limit"], mc["galaxy_density_scale"]),
-                                    ra0, dec0, "field", psf),
-            SkyObjects.from_objects(mocksky.star_objects(gen, half, mc["mag_limit"], mc["star_density_scale"],
-                                                         mc["bright_stars_per_deg2"]), ra0, dec0, "star", psf),
-            SkyObjects.from_objects(mocksky.foreground_objects(gen, half, mc["foreground_per_deg2"]),
-                                    ra0, dec0, "foreground", psf),
+            SkyObjects.from_objects(
+                mocksky.field_objects(gen, half, mc["mag_limit"], mc["galaxy_density_scale"]), ra0, dec0, "field", psf
+            ),
+            SkyObjects.from_objects(
+                mocksky.star_objects(gen, half, mc["mag_limit"], mc["star_density_scale"], mc["bright_stars_per_deg2"]),
+                ra0,
+                dec0,
+                "star",
+                psf,
+            ),
+            SkyObjects.from_objects(
+                mocksky.foreground_objects(gen, half, mc["foreground_per_deg2"]), ra0, dec0, "foreground", psf
+            ),
         ]
         n_groups = gen.poisson(mc["groups_per_deg2"] * (2 * half / 3600.0) ** 2)
         for k in range(n_groups):
@@ -206,8 +229,15 @@ class MockSky:
             zg = g.uniform(0.04, 0.45)
             lam = g.uniform(*mc["group_richness"])
             ra_g, dec_g = _offsets_to_sky(ra0, dec0, g.uniform(-half, half), g.uniform(-half, half))
-            grp = mocksky.cluster_objects(g, zg, lam, mc["mag_limit"], member_scale=1.0,
-                                          concentration=mc["member_concentration"], blue_fraction=0.35)
+            grp = mocksky.cluster_objects(
+                g,
+                zg,
+                lam,
+                mc["mag_limit"],
+                member_scale=1.0,
+                concentration=mc["member_concentration"],
+                blue_fraction=0.35,
+            )
             parts.append(SkyObjects.from_objects(grp, float(ra_g), float(dec_g), f"group{k}", psf))
         sky = SkyObjects.concat(parts)
         # keep the square's objects whose centre is in this cell; a group goes with its centre
@@ -221,10 +251,16 @@ class MockSky:
         parts = [sky]
         for row in self.clusters[self.clusters["cell"] == cell]:
             gen_c = rng(self.seed, "mock-cluster", str(row["id"]))
-            objs = mocksky.cluster_objects(gen_c, float(row["z"]), float(row["richness"]), mc["mag_limit"],
-                                           bcg_rmag=float(row["bcg_rmag"]), member_scale=mc["member_scale"],
-                                           concentration=mc["member_concentration"],
-                                           blue_fraction=mc["blue_member_fraction"])
+            objs = mocksky.cluster_objects(
+                gen_c,
+                float(row["z"]),
+                float(row["richness"]),
+                mc["mag_limit"],
+                bcg_rmag=float(row["bcg_rmag"]),
+                member_scale=mc["member_scale"],
+                concentration=mc["member_concentration"],
+                blue_fraction=mc["blue_member_fraction"],
+            )
             parts.append(SkyObjects.from_objects(objs, float(row["ra"]), float(row["dec"]), "cluster", psf))
         return SkyObjects.concat(parts)
 
@@ -237,8 +273,11 @@ class MockSky:
             if str(lab).startswith("group"):
                 first = np.flatnonzero(labels == lab)[0]
                 rows.append((f"G{cell}-{str(lab)[5:]}", objs.cols["ra"][first], objs.cols["dec"][first]))
-        return Table(rows=rows, names=("id", "ra", "dec"), dtype=("U32", float, float)) if rows else \
-            Table(names=("id", "ra", "dec"), dtype=("U32", float, float))
+        return (
+            Table(rows=rows, names=("id", "ra", "dec"), dtype=("U32", float, float))
+            if rows
+            else Table(names=("id", "ra", "dec"), dtype=("U32", float, float))
+        )
 
     # ------------------------------------------------------------------ cutouts
     def cells_near(self, ra: float, dec: float, radius_arcsec: float) -> np.ndarray:
@@ -249,8 +288,9 @@ class MockSky:
     def objects_near(self, ra: float, dec: float, radius_arcsec: float) -> SkyObjects:
         return SkyObjects.concat([self.cell_objects(c) for c in self.cells_near(ra, dec, radius_arcsec)])
 
-    def render(self, wcs, shape: tuple[int, int], pixel_scale_arcsec: float, noise_key=None,
-               noise: bool = True) -> tuple[np.ndarray, dict]:
+    def render(
+        self, wcs, shape: tuple[int, int], pixel_scale_arcsec: float, noise_key=None, noise: bool = True
+    ) -> tuple[np.ndarray, dict]:
         """The g, r, i nMgy image (3 x ny x nx float32) of a cutout through ``wcs``.
 
         ``noise_key`` (anything hashable) seeds the noise; ``noise=False`` leaves it out.
@@ -293,8 +333,9 @@ class MockSky:
                     current_psf = float(c["psf"][i])
                     canvas.psf_fwhm = current_psf
                     canvas.psf = mocksky.galsim.Moffat(beta=canvas.psf_beta, fwhm=current_psf, gsparams=canvas.gsp)
-                canvas.draw(xs[i], ys[i], fl[j], c["mag_r"][i], int(c["kind"][i]), c["n"][i], c["hlr"][i],
-                            c["q"][i], betas[j])
+                canvas.draw(
+                    xs[i], ys[i], fl[j], c["mag_r"][i], int(c["kind"][i]), c["n"][i], c["hlr"][i], c["q"][i], betas[j]
+                )
                 lab = str(c["label"][i])
                 lab = "group" if lab.startswith("group") else lab
                 counts[lab] = counts.get(lab, 0) + 1
@@ -306,13 +347,16 @@ class MockSky:
         info = {"n_exact": canvas.n_exact, "n_fast": canvas.n_fast, **counts}
         return img, info
 
-    def cutout(self, ra: float, dec: float, pixels: int, pixel_scale_arcsec: float, noise_key=None,
-               noise: bool = True):
+    def cutout(self, ra: float, dec: float, pixels: int, pixel_scale_arcsec: float, noise_key=None, noise: bool = True):
         """A north-up TAN cutout centred on (ra, dec): (image, WCS, info)."""
         wcs = make_wcs(float(ra), float(dec), int(pixels), float(pixel_scale_arcsec))
-        img, info = self.render(wcs, (int(pixels), int(pixels)), pixel_scale_arcsec,
-                                noise_key=noise_key if noise_key is not None else (round(ra, 7), round(dec, 7)),
-                                noise=noise)
+        img, info = self.render(
+            wcs,
+            (int(pixels), int(pixels)),
+            pixel_scale_arcsec,
+            noise_key=noise_key if noise_key is not None else (round(ra, 7), round(dec, 7)),
+            noise=noise,
+        )
         return img, wcs, info
 
     def truth_in(self, ra_min, ra_max, dec_min, dec_max) -> Table:
@@ -321,15 +365,21 @@ class MockSky:
         m = (cl["ra"] >= ra_min) & (cl["ra"] <= ra_max) & (cl["dec"] >= dec_min) & (cl["dec"] <= dec_max)
         rows = [(str(r["id"]), float(r["ra"]), float(r["dec"]), str(r["kind"])) for r in cl[m]]
         ra_c, dec_c = (ra_min + ra_max) / 2, (dec_min + dec_max) / 2
-        radius = float(SkyCoord(ra_min * u.deg, dec_min * u.deg).separation(
-            SkyCoord(ra_c * u.deg, dec_c * u.deg)).to_value(u.arcsec))
+        radius = float(
+            SkyCoord(ra_min * u.deg, dec_min * u.deg)
+            .separation(SkyCoord(ra_c * u.deg, dec_c * u.deg))
+            .to_value(u.arcsec)
+        )
         for cell in self.cells_near(ra_c, dec_c, radius):
             g = self.groups_in_cell(cell)
             for r in g:
                 if ra_min <= r["ra"] <= ra_max and dec_min <= r["dec"] <= dec_max:
                     rows.append((str(r["id"]), float(r["ra"]), float(r["dec"]), "group"))
-        return Table(rows=rows, names=("id", "ra", "dec", "kind"), dtype=("U32", float, float, "U10")) if rows \
+        return (
+            Table(rows=rows, names=("id", "ra", "dec", "kind"), dtype=("U32", float, float, "U10"))
+            if rows
             else Table(names=("id", "ra", "dec", "kind"), dtype=("U32", float, float, "U10"))
+        )
 
 
 def sky_from_config(config: dict, redmapper_path=None, abell_paths=None) -> MockSky:

@@ -25,15 +25,29 @@ def make_views(catalogue_path, out_path, images_cfg: dict, seed: int) -> Table:
     from deepcee.catalogue.select import read_catalogue
 
     cat = read_catalogue(catalogue_path)
-    views = plan_views(cat, int(images_cfg["views_per_cluster"]), float(images_cfg["max_offset_arcsec"]),
-                       seed, int(images_cfg["shards"]), where=str(catalogue_path))
+    views = plan_views(
+        cat,
+        int(images_cfg["views_per_cluster"]),
+        float(images_cfg["max_offset_arcsec"]),
+        seed,
+        int(images_cfg["shards"]),
+        where=str(catalogue_path),
+    )
     views.meta["catalogue"] = str(catalogue_path)
     write_views(views, out_path)
     return views
 
 
-def acquire_shard(views_path, shard: int, fits_dir, manifest_path, images_cfg: dict, seed: int,
-                  source: str | None = None, truth_path=None) -> dict:
+def acquire_shard(
+    views_path,
+    shard: int,
+    fits_dir,
+    manifest_path,
+    images_cfg: dict,
+    seed: int,
+    source: str | None = None,
+    truth_path=None,
+) -> dict:
     """Render (mock) or download (skyview) every view of one shard; write its manifest last.
 
     ``truth_path`` (mock only): an ECSV of every rendered object of the shard's views with its
@@ -52,7 +66,9 @@ def acquire_shard(views_path, shard: int, fits_dir, manifest_path, images_cfg: d
 
             info = render_view_to_fits(row, images_cfg, seed, out)
             truths.append(info.pop("truth"))
-            infos.append({"view": str(row["view"]), **{k: v for k, v in info.items() if k != "cluster_x" and k != "cluster_y"}})
+            infos.append(
+                {"view": str(row["view"]), **{k: v for k, v in info.items() if k != "cluster_x" and k != "cluster_y"}}
+            )
         elif source == "skyview":
             from deepcee.images.fits import fetch_skyview_view
 
@@ -69,14 +85,21 @@ def acquire_shard(views_path, shard: int, fits_dir, manifest_path, images_cfg: d
 
         if source != "mock":
             raise DeepCeeError(f"{truth_path}: a truth table exists only for images.source: mock")
-        table = vstack(truths) if truths else Table(names=TRUTH_COLUMNS,
-                                                    dtype=(str, str, str, int, bool) + (float,) * 6)
+        table = (
+            vstack(truths) if truths else Table(names=TRUTH_COLUMNS, dtype=(str, str, str, int, bool) + (float,) * 6)
+        )
         table.meta.update({"shard": int(shard), "source": source})
         with atomic_path(truth_path) as tmp:
             table.write(tmp, format="ascii.ecsv", overwrite=True)
-    manifest = {"shard": int(shard), "source": source, "n_views": len(files), "files": files,
-                "seconds": round(seconds, 3), "views_per_s": round(len(files) / seconds, 3) if seconds > 0 else None,
-                "render_info": infos}
+    manifest = {
+        "shard": int(shard),
+        "source": source,
+        "n_views": len(files),
+        "files": files,
+        "seconds": round(seconds, 3),
+        "views_per_s": round(len(files) / seconds, 3) if seconds > 0 else None,
+        "render_info": infos,
+    }
     write_json(manifest_path, manifest)
     return manifest
 
@@ -93,14 +116,21 @@ def stretch_shard(views_path, shard: int, fits_dir, png_dir, manifest_path, imag
         stretch_fits(fits_path, png, limits, size)
         files.append({"view": str(row["view"]), "fits": str(fits_path), "png": str(png)})
     seconds = time.perf_counter() - t0
-    manifest = {"shard": int(shard), "n_views": len(files), "files": files, "output_size": size,
-                "limits": limits, "seconds": round(seconds, 3)}
+    manifest = {
+        "shard": int(shard),
+        "n_views": len(files),
+        "files": files,
+        "output_size": size,
+        "limits": limits,
+        "seconds": round(seconds, 3),
+    }
     write_json(manifest_path, manifest)
     return manifest
 
 
-def build_labels(views_path, png_manifests, labels_path, summary_path, images_cfg: dict, seed: int,
-                 fits_manifests=(), flip_dir=None) -> Table:
+def build_labels(
+    views_path, png_manifests, labels_path, summary_path, images_cfg: dict, seed: int, fits_manifests=(), flip_dir=None
+) -> Table:
     """Split, flip the training PNGs, write labels.ecsv and the stage summary.
 
     The flipped copies go to ``flip_dir`` (the rule's own directory output, so Snakemake
@@ -128,18 +158,22 @@ def build_labels(views_path, png_manifests, labels_path, summary_path, images_cf
     for view in tqdm(views, desc="labels", unit="view", mininterval=5):
         f = pngs[str(view["view"])]
         if not Path(f["png"]).is_file():
-            raise DeepCeeError(f"{f['png']}: PNG of view {view['view']} is missing; run again with "
-                               f"--forcerun images_stretch_shard (or delete its folder) to re-create it")
+            raise DeepCeeError(
+                f"{f['png']}: PNG of view {view['view']} is missing; run again with "
+                f"--forcerun images_stretch_shard (or delete its folder) to re-create it"
+            )
         row = label_view(view, f["fits"], f["png"], size, box_kpc)
         row["split"] = split[row["view"]]
         rows.append(row)
         if hflip and row["split"] == "train":
-            flip_path = str((Path(flip_dir) if flip_dir is not None else Path(f["png"]).parent)
-                            / f"{row['view']}_flip.png")
+            flip_path = str(
+                (Path(flip_dir) if flip_dir is not None else Path(f["png"]).parent) / f"{row['view']}_flip.png"
+            )
             flip_png(f["png"], flip_path)
             rows.append(flip_row(row, size, flip_path))
-    table = labels_table(rows, meta={"box_kpc": box_kpc, "output_size": size, "split_by": by,
-                                     "test_fraction": frac, "seed": seed})
+    table = labels_table(
+        rows, meta={"box_kpc": box_kpc, "output_size": size, "split_by": by, "test_fraction": frac, "seed": seed}
+    )
     from deepcee.core.files import atomic_path
 
     with atomic_path(labels_path) as tmp:
@@ -155,14 +189,22 @@ def build_labels(views_path, png_manifests, labels_path, summary_path, images_cf
         timing["acquire_seconds"] += d.get("seconds", 0.0)
         timing["source"] = d.get("source")
     counts = {
-        "clusters": int(len(set(views["cluster_id"]))), "views": int(len(views)),
-        "images": int(len(table)), "train_images": int((split_arr == "train").sum()),
+        "clusters": int(len(set(views["cluster_id"]))),
+        "views": int(len(views)),
+        "images": int(len(table)),
+        "train_images": int((split_arr == "train").sum()),
         "train_unflipped": int(((split_arr == "train") & ~flipped).sum()),
-        "train_flipped": int(flipped.sum()), "test_images": int((split_arr == "test").sum()),
+        "train_flipped": int(flipped.sum()),
+        "test_images": int((split_arr == "test").sum()),
         "clusters_in_both": int(len(train_clusters & test_clusters)),
-        "boxes_clipped": int(np.sum((np.asarray(table["x0"]) <= 0) | (np.asarray(table["y0"]) <= 0)
-                                    | (np.asarray(table["x1"]) >= size - 1) | (np.asarray(table["y1"]) >= size - 1))),
+        "boxes_clipped": int(
+            np.sum(
+                (np.asarray(table["x0"]) <= 0)
+                | (np.asarray(table["y0"]) <= 0)
+                | (np.asarray(table["x1"]) >= size - 1)
+                | (np.asarray(table["y1"]) >= size - 1)
+            )
+        ),
     }
-    write_summary(summary_path, counts, config={"seed": seed, "images": images_cfg},
-                  stage="images", **timing)
+    write_summary(summary_path, counts, config={"seed": seed, "images": images_cfg}, stage="images", **timing)
     return table

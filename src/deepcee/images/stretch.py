@@ -26,7 +26,7 @@ from deepcee.core.config import schema_defaults
 from deepcee.core.cosmology import SDSS_PIXEL_SCALE_ARCSEC
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import write_png
-from deepcee.images.fits import read_view_fits, pixel_area_arcsec2
+from deepcee.images.fits import pixel_area_arcsec2, read_view_fits
 
 #: default limits (nMgy per native SDSS pixel); lower = -0.5 sigma of a typical r sky pixel
 RGB_ORDER = ("i", "r", "g")  # R, G, B
@@ -69,8 +69,7 @@ def native_factor(w) -> float:
     return SDSS_PIXEL_SCALE_ARCSEC**2 / pixel_area_arcsec2(w)
 
 
-def stretch_fits(fits_path: str | Path, png_path: str | Path, limits: dict | None,
-                 output_size: int) -> np.ndarray:
+def stretch_fits(fits_path: str | Path, png_path: str | Path, limits: dict | None, output_size: int) -> np.ndarray:
     """FITS view -> PNG (and the RGB array)."""
     if limits is None:  # callers outside the workflow: schemas/images.schema.yaml's stretch.limits
         limits = schema_defaults("images")["stretch"]["limits"]

@@ -29,16 +29,35 @@ from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import read_ecsv, write_ecsv
 from deepcee.core.seeds import rng
 
-VIEW_COLUMNS = ["view", "cluster_id", "k", "ra", "dec", "z", "richness", "bcg_rmag",
-                "offset_ra_arcsec", "offset_dec_arcsec", "centre_ra", "centre_dec", "shard"]
+VIEW_COLUMNS = [
+    "view",
+    "cluster_id",
+    "k",
+    "ra",
+    "dec",
+    "z",
+    "richness",
+    "bcg_rmag",
+    "offset_ra_arcsec",
+    "offset_dec_arcsec",
+    "centre_ra",
+    "centre_dec",
+    "shard",
+]
 
 
 def _floats(column) -> np.ndarray:
     return np.ma.filled(np.ma.asarray(column, dtype=float), np.nan)
 
 
-def plan_views(catalogue: Table, views_per_cluster: int, max_offset_arcsec: float, seed: int,
-               shards: int = 1, where: str = "catalogue") -> Table:
+def plan_views(
+    catalogue: Table,
+    views_per_cluster: int,
+    max_offset_arcsec: float,
+    seed: int,
+    shards: int = 1,
+    where: str = "catalogue",
+) -> Table:
     """One row per view: cluster properties, the offset, the image centre and the shard."""
     for col in ("id", "ra", "dec", "z", "richness"):
         if col not in catalogue.colnames:
@@ -62,9 +81,22 @@ def plan_views(catalogue: Table, views_per_cluster: int, max_offset_arcsec: floa
         for k in range(views_per_cluster):
             de, dn = offsets[k]
             centre = cluster.spherical_offsets_by(-de * u.arcsec, -dn * u.arcsec)
-            rows.append((f"{cid}_v{k}", cid, k, ra[i], dec[i], float(catalogue["z"][i]),
-                         float(catalogue["richness"][i]), bcg[i], de, dn,
-                         centre.ra.deg, centre.dec.deg))
+            rows.append(
+                (
+                    f"{cid}_v{k}",
+                    cid,
+                    k,
+                    ra[i],
+                    dec[i],
+                    float(catalogue["z"][i]),
+                    float(catalogue["richness"][i]),
+                    bcg[i],
+                    de,
+                    dn,
+                    centre.ra.deg,
+                    centre.dec.deg,
+                )
+            )
     table = Table(rows=rows, names=VIEW_COLUMNS[:-1])
     # Shards: whole clusters go to one shard (round robin over the sorted cluster list),
     # so a shard's mock clusters are drawn once and shards are balanced.
@@ -74,9 +106,15 @@ def plan_views(catalogue: Table, views_per_cluster: int, max_offset_arcsec: floa
         table[col].unit = u.deg
     table["offset_ra_arcsec"].unit = u.arcsec
     table["offset_dec_arcsec"].unit = u.arcsec
-    table.meta.update({"views_per_cluster": views_per_cluster, "max_offset_arcsec": max_offset_arcsec,
-                       "seed": seed, "shards": shards,
-                       "offset_convention": "cluster position minus image centre, east/north arcsec"})
+    table.meta.update(
+        {
+            "views_per_cluster": views_per_cluster,
+            "max_offset_arcsec": max_offset_arcsec,
+            "seed": seed,
+            "shards": shards,
+            "offset_convention": "cluster position minus image centre, east/north arcsec",
+        }
+    )
     return table
 
 

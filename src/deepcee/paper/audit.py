@@ -65,8 +65,9 @@ def pick_examples(labels, n: int, seed: int, split: str = "test") -> list[str]:
     return [views[i] for i in sorted(pick)]
 
 
-def plot_examples(labels, predictions, views: list[str], threshold_pct: float | None = None,
-                  root: str | Path = ".", ncols: int = 3):
+def plot_examples(
+    labels, predictions, views: list[str], threshold_pct: float | None = None, root: str | Path = ".", ncols: int = 3
+):
     """A grid of PNGs with the true box (green) and predicted boxes at >= threshold (dashed, with scores)."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
@@ -83,20 +84,38 @@ def plot_examples(labels, predictions, views: list[str], threshold_pct: float | 
             ax.imshow(plt.imread(png))
         else:
             ax.text(0.5, 0.5, f"missing {png.name}", ha="center", transform=ax.transAxes)
-        ax.add_patch(Rectangle((row["x0"], row["y0"]), row["x1"] - row["x0"], row["y1"] - row["y0"],
-                               fill=False, ec="lime", lw=2, label="truth"))
+        ax.add_patch(
+            Rectangle(
+                (row["x0"], row["y0"]),
+                row["x1"] - row["x0"],
+                row["y1"] - row["y0"],
+                fill=False,
+                ec="lime",
+                lw=2,
+                label="truth",
+            )
+        )
         n_pred = 0
         if predictions is not None:
             boxes = predictions[(predictions["view"].astype(str) == view) & (predictions["score"] >= thr)]
             n_pred = len(boxes)
             for _, b in boxes.sort_values("score", ascending=False).head(10).iterrows():
-                ax.add_patch(Rectangle((b["x0"], b["y0"]), b["x1"] - b["x0"], b["y1"] - b["y0"], fill=False,
-                                       ec="magenta", lw=1.2, ls="--"))
+                ax.add_patch(
+                    Rectangle(
+                        (b["x0"], b["y0"]),
+                        b["x1"] - b["x0"],
+                        b["y1"] - b["y0"],
+                        fill=False,
+                        ec="magenta",
+                        lw=1.2,
+                        ls="--",
+                    )
+                )
                 ax.text(b["x0"], b["y0"], f"{100 * b['score']:.0f}", color="magenta", fontsize=7, va="bottom")
         z = f", z={row['z']:.3f}" if "z" in row else ""
         ax.set_title(f"{view}{z}\n{n_pred} boxes >= {100 * thr:.0f}%", fontsize=8)
         ax.set_axis_off()
-    for ax in list(axes.flat)[len(views):]:
+    for ax in list(axes.flat)[len(views) :]:
         ax.set_axis_off()
     fig.tight_layout()
     return fig

@@ -18,8 +18,8 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import atomic_path
@@ -46,8 +46,10 @@ def choose_class(document_class: str = "auto") -> str:
     """The ``\\documentclass`` line: ``mnras`` | ``article`` | ``auto`` (mnras where installed)."""
     if document_class == "mnras":
         if not have_class("mnras"):
-            raise DeepCeeError("paper.document_class is 'mnras' but kpsewhich finds no mnras.cls: "
-                               "install the Debian package texlive-publishers or set paper.document_class: auto")
+            raise DeepCeeError(
+                "paper.document_class is 'mnras' but kpsewhich finds no mnras.cls: "
+                "install the Debian package texlive-publishers or set paper.document_class: auto"
+            )
         return MNRAS_CLASS
     if document_class == "article":
         return ARTICLE_CLASS
@@ -105,7 +107,7 @@ def first_error(log_text: str) -> tuple[str | None, str | None]:
             return f"! {m.group(3).strip()}", f"{m.group(1)}:{m.group(2)}"
         if line.startswith("! "):
             where = _current_file("\n".join(lines[:i]))
-            for nxt in lines[i + 1: i + 8]:
+            for nxt in lines[i + 1 : i + 8]:
                 m2 = re.match(r"^l\.(\d+)", nxt)
                 if m2 and where:
                     where = f"{where}:{m2.group(1)}"
@@ -128,9 +130,16 @@ def _current_file(text: str) -> str | None:
     return files[-1] if files else None
 
 
-def build_pdf(tex: str | Path, pdf: str | Path, search_dirs: Iterable[str | Path] = (),
-              artefacts: Iterable[str | Path] = (), build_dir: str | Path | None = None,
-              document_class: str = "auto", latexmk: str = "latexmk", timeout_s: float = 600) -> Path:
+def build_pdf(
+    tex: str | Path,
+    pdf: str | Path,
+    search_dirs: Iterable[str | Path] = (),
+    artefacts: Iterable[str | Path] = (),
+    build_dir: str | Path | None = None,
+    document_class: str = "auto",
+    latexmk: str = "latexmk",
+    timeout_s: float = 600,
+) -> Path:
     """Run latexmk on ``tex``; write ``pdf`` atomically. Raise a one-line DeepCeeError on failure.
 
     The latexmk transcript goes to stdout, which a rule script sends to the rule's log
@@ -142,9 +151,11 @@ def build_pdf(tex: str | Path, pdf: str | Path, search_dirs: Iterable[str | Path
         raise DeepCeeError(f"{tex}: paper source not found")
     exe = shutil.which(latexmk)
     if exe is None:
-        raise DeepCeeError(f"'{latexmk}' not found: LaTeX is not installed; on Debian/Ubuntu run "
-                           f"'sudo apt-get install {DEBIAN_PACKAGES}' and re-run the workflow "
-                           "(every other output of the run stands)")
+        raise DeepCeeError(
+            f"'{latexmk}' not found: LaTeX is not installed; on Debian/Ubuntu run "
+            f"'sudo apt-get install {DEBIAN_PACKAGES}' and re-run the workflow "
+            "(every other output of the run stands)"
+        )
     build = Path(build_dir) if build_dir is not None else tex.parent / "build"
     build = build.resolve()
     build.mkdir(parents=True, exist_ok=True)
@@ -156,8 +167,15 @@ def build_pdf(tex: str | Path, pdf: str | Path, search_dirs: Iterable[str | Path
     # A trailing separator keeps TeX's own search path after ours.
     env["TEXINPUTS"] = os.pathsep.join(str(d) for d in dirs) + os.pathsep + env.get("TEXINPUTS", "")
     env["max_print_line"] = "10000"  # no wrapped log lines: the first error is read back whole
-    cmd = [exe, "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
-           f"-output-directory={build}", str(tex)]
+    cmd = [
+        exe,
+        "-pdf",
+        "-interaction=nonstopmode",
+        "-halt-on-error",
+        "-file-line-error",
+        f"-output-directory={build}",
+        str(tex),
+    ]
     try:
         proc = subprocess.run(cmd, cwd=build, env=env, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired as err:

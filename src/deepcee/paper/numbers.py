@@ -176,8 +176,19 @@ CONFIG_KEYS: dict[str, str] = {
 }
 
 #: The sweep rows' fields of the Best* and Zero* macros.
-_SWEEP_FIELDS = ("BestThreshold", "BestTP", "BestFP", "BestFN", "BestPrecision", "BestRecall", "BestFOne",
-                 "ZeroTP", "ZeroFP", "ZeroFN", "NTruth")
+_SWEEP_FIELDS = (
+    "BestThreshold",
+    "BestTP",
+    "BestFP",
+    "BestFN",
+    "BestPrecision",
+    "BestRecall",
+    "BestFOne",
+    "ZeroTP",
+    "ZeroFP",
+    "ZeroFN",
+    "NTruth",
+)
 
 
 # --------------------------------------------------------------------------- reading
@@ -235,8 +246,9 @@ def _labels_counts(inputs: dict, key: str) -> dict[str, int]:
         "flipped": sum(1 for _, f in views if f),
         "clusters": len(set(ids)),
         "test_clusters": len({c for c, s in zip(ids, split) if s == "test"}),
-        "test_clusters_also_in_train": len({c for c, s in zip(ids, split) if s == "test"}
-                                           & {c for c, s in zip(ids, split) if s == "train"}),
+        "test_clusters_also_in_train": len(
+            {c for c, s in zip(ids, split) if s == "test"} & {c for c, s in zip(ids, split) if s == "train"}
+        ),
     }
 
 
@@ -247,8 +259,11 @@ def _losses(inputs: dict) -> dict[str, float]:
     table = read_table("losses", path)
     if not len(table):
         return {}
-    return {"steps": int(table["step"][-1]), "loss_final": float(table["loss_total"][-1]),
-            "loss_first": float(table["loss_total"][0])}
+    return {
+        "steps": int(table["step"][-1]),
+        "loss_final": float(table["loss_total"][-1]),
+        "loss_first": float(table["loss_total"][0]),
+    }
 
 
 # --------------------------------------------------------------------------- collecting
@@ -262,27 +277,39 @@ def config_numbers(config: dict) -> dict[str, Any]:
 
 def catalogue_numbers(inputs: dict, summary: dict) -> dict[str, Any]:
     """Sample sizes: counted from the catalogue files; the parent sample from the catalogue summary."""
-    return {"NSample": _table_len(inputs, "sample"), "NParent": get_key(summary, "counts.parent"),
-            "NAbell": get_key(summary, "counts.abell_clusters"),
-            "NRedmapperCatalogue": _table_len(inputs, "redmapper_catalogue")}
+    return {
+        "NSample": _table_len(inputs, "sample"),
+        "NParent": get_key(summary, "counts.parent"),
+        "NAbell": get_key(summary, "counts.abell_clusters"),
+        "NRedmapperCatalogue": _table_len(inputs, "redmapper_catalogue"),
+    }
 
 
 def image_numbers(inputs: dict) -> dict[str, Any]:
     """Image counts (paper section 2.2): counted from the rows of labels.ecsv."""
     labels = _labels_counts(inputs, "labels")
-    return {"NImages": labels.get("images"), "NTrain": labels.get("train"), "NTest": labels.get("test"),
-            "NTrainAugmented": labels.get("train_augmented"), "NFlipped": labels.get("flipped"),
-            "NTestClusters": labels.get("test_clusters"),
-            "NTestClustersInTrain": labels.get("test_clusters_also_in_train")}
+    return {
+        "NImages": labels.get("images"),
+        "NTrain": labels.get("train"),
+        "NTest": labels.get("test"),
+        "NTrainAugmented": labels.get("train_augmented"),
+        "NFlipped": labels.get("flipped"),
+        "NTestClusters": labels.get("test_clusters"),
+        "NTestClustersInTrain": labels.get("test_clusters_also_in_train"),
+    }
 
 
 def training_numbers(inputs: dict, summary: dict) -> dict[str, Any]:
     """Steps and losses from losses.csv; device and wall time from the training summary."""
     losses = _losses(inputs)
     seconds = summary.get("seconds")
-    return {"TrainSteps": losses.get("steps"), "LossFirst": losses.get("loss_first"),
-            "LossFinal": losses.get("loss_final"), "TrainDevice": summary.get("device"),
-            "TrainMinutes": None if seconds is None else float(seconds) / 60.0}
+    return {
+        "TrainSteps": losses.get("steps"),
+        "LossFirst": losses.get("loss_first"),
+        "LossFinal": losses.get("loss_final"),
+        "TrainDevice": summary.get("device"),
+        "TrainMinutes": None if seconds is None else float(seconds) / 60.0,
+    }
 
 
 def sweep_numbers(prefix: str, path: Path | None, summary: dict) -> dict[str, Any]:
@@ -292,11 +319,19 @@ def sweep_numbers(prefix: str, path: Path | None, summary: dict) -> dict[str, An
     rows = read_sweep(path)
     best = best_row(rows, summary.get("chosen_threshold"))
     zero = min(rows, key=lambda r: r["threshold"])
-    return {f"{prefix}BestThreshold": int(round(best["threshold"])), f"{prefix}BestTP": int(best["tp"]),
-            f"{prefix}BestFP": int(best["fp"]), f"{prefix}BestFN": int(best["fn"]),
-            f"{prefix}BestPrecision": best["precision"], f"{prefix}BestRecall": best["recall"],
-            f"{prefix}BestFOne": best["f1"], f"{prefix}ZeroTP": int(zero["tp"]), f"{prefix}ZeroFP": int(zero["fp"]),
-            f"{prefix}ZeroFN": int(zero["fn"]), f"{prefix}NTruth": int(zero["tp"] + zero["fn"])}
+    return {
+        f"{prefix}BestThreshold": int(round(best["threshold"])),
+        f"{prefix}BestTP": int(best["tp"]),
+        f"{prefix}BestFP": int(best["fp"]),
+        f"{prefix}BestFN": int(best["fn"]),
+        f"{prefix}BestPrecision": best["precision"],
+        f"{prefix}BestRecall": best["recall"],
+        f"{prefix}BestFOne": best["f1"],
+        f"{prefix}ZeroTP": int(zero["tp"]),
+        f"{prefix}ZeroFP": int(zero["fp"]),
+        f"{prefix}ZeroFN": int(zero["fn"]),
+        f"{prefix}NTruth": int(zero["tp"] + zero["fn"]),
+    }
 
 
 def _ks_value(ks: dict, prop: str, key: str) -> Any:
@@ -306,21 +341,25 @@ def _ks_value(ks: dict, prop: str, key: str) -> Any:
 
 def evaluation_numbers(evaluate: dict, ks: dict, test_recall: Any) -> dict[str, Any]:
     """Standard error, fraction within the distance, KS tests (paper section 4.2)."""
-    return {"StdErrKpc": evaluate.get("sigma_kpc"),
-            "FracPredWithin": evaluate.get("fraction_predictions_within"),
-            # the paper's "81 per cent of the clusters" within 100 kpc is the recall at the chosen threshold
-            "FracClustersWithin": test_recall,
-            "KSRedshift": _ks_value(ks, "z", "statistic"), "KSBCG": _ks_value(ks, "bcg_rmag", "statistic"),
-            "KSRichness": _ks_value(ks, "richness", "statistic"),
-            "KSCritical": _ks_value(ks, "z", "critical_value"),
-            "KSPvalueRedshift": _ks_value(ks, "z", "pvalue")}
+    return {
+        "StdErrKpc": evaluate.get("sigma_kpc"),
+        "FracPredWithin": evaluate.get("fraction_predictions_within"),
+        # the paper's "81 per cent of the clusters" within 100 kpc is the recall at the chosen threshold
+        "FracClustersWithin": test_recall,
+        "KSRedshift": _ks_value(ks, "z", "statistic"),
+        "KSBCG": _ks_value(ks, "bcg_rmag", "statistic"),
+        "KSRichness": _ks_value(ks, "richness", "statistic"),
+        "KSCritical": _ks_value(ks, "z", "critical_value"),
+        "KSPvalueRedshift": _ks_value(ks, "z", "pvalue"),
+    }
 
 
 def box_count_numbers(prefix: str, summary: dict) -> dict[str, Any]:
     """Boxes per image at score 0, the 0 % row at the paper's 300 boxes per image, both counting rules."""
-    out = {f"{prefix}{field}": get_key(summary, f"boxes_per_image_at_zero.{key}")
-           for field, key in (("BoxesMin", "min"), ("BoxesMedian", "median"), ("BoxesMax", "max"),
-                              ("BoxesMean", "mean"))}
+    out = {
+        f"{prefix}{field}": get_key(summary, f"boxes_per_image_at_zero.{key}")
+        for field, key in (("BoxesMin", "min"), ("BoxesMedian", "median"), ("BoxesMax", "max"), ("BoxesMean", "mean"))
+    }
     out[f"{prefix}ZeroFPNormalised"] = get_key(summary, "zero_row_normalised_300.fp")
     out[f"{prefix}ZeroPrecisionNormalised"] = get_key(summary, "zero_row_normalised_300.precision")
     out[f"{prefix}ExtraBoxesRule"] = summary.get("extra_boxes")
@@ -334,8 +373,12 @@ def interval_numbers(prefix: str, summary: dict) -> dict[str, Any]:
     """Bootstrap intervals (over clusters) of P, R, F1 and the centre's standard error at the chosen threshold."""
     ci = summary.get("intervals_at_chosen") or {}
     out = {}
-    for field, key in (("BestPrecision", "precision"), ("BestRecall", "recall"), ("BestFOne", "f1"),
-                       ("StdErrKpc", "sigma_kpc")):
+    for field, key in (
+        ("BestPrecision", "precision"),
+        ("BestRecall", "recall"),
+        ("BestFOne", "f1"),
+        ("StdErrKpc", "sigma_kpc"),
+    ):
         lo, hi = ci.get(key) or (None, None)
         out[f"{prefix}{field}Lo"], out[f"{prefix}{field}Hi"] = lo, hi
     out[f"{prefix}IntervalPct"] = 100 * ci["level"] if "level" in ci else None
@@ -344,18 +387,28 @@ def interval_numbers(prefix: str, summary: dict) -> dict[str, Any]:
 
 def redshift_numbers(summary: dict) -> dict[str, Any]:
     """Redshifts and richnesses per detection (beyond the paper): ``08_redshift/summary.json``."""
-    out: dict[str, Any] = {"RzCalibClusters": get_key(summary, "calibration.n_measured"),
-                           "RzTrainClusters": get_key(summary, "calibration.n_training_clusters"),
-                           "RzCalibNmadZ": get_key(summary, "calibration.redshift.nmad_in_sample"),
-                           "RzOutlierThreshold": summary.get("outlier_threshold")}
+    out: dict[str, Any] = {
+        "RzCalibClusters": get_key(summary, "calibration.n_measured"),
+        "RzTrainClusters": get_key(summary, "calibration.n_training_clusters"),
+        "RzCalibNmadZ": get_key(summary, "calibration.redshift.nmad_in_sample"),
+        "RzOutlierThreshold": summary.get("outlier_threshold"),
+    }
     for key, tag in (("test", "Test"), ("redmapper", "Redmapper")):
         s = get_key(summary, f"sets.{key}") or {}
-        out.update({f"Rz{tag}Detections": s.get("n_detections"), f"Rz{tag}ZMissing": s.get("n_z_missing"),
-                    f"Rz{tag}RichMissing": s.get("n_richness_missing"),
-                    f"Rz{tag}Recovered": s.get("n_recovered_clusters"),
-                    f"Rz{tag}NZ": get_key(s, "redshift.n"), f"Rz{tag}NRich": get_key(s, "richness.n")})
-        for part, names in (("redshift", {"sigma_nmad": "SigmaZ", "bias": "BiasZ", "outlier_fraction": "FracOutlierZ"}),
-                            ("richness", {"scatter_log10": "RichScatter", "slope": "RichSlope"})):
+        out.update(
+            {
+                f"Rz{tag}Detections": s.get("n_detections"),
+                f"Rz{tag}ZMissing": s.get("n_z_missing"),
+                f"Rz{tag}RichMissing": s.get("n_richness_missing"),
+                f"Rz{tag}Recovered": s.get("n_recovered_clusters"),
+                f"Rz{tag}NZ": get_key(s, "redshift.n"),
+                f"Rz{tag}NRich": get_key(s, "richness.n"),
+            }
+        )
+        for part, names in (
+            ("redshift", {"sigma_nmad": "SigmaZ", "bias": "BiasZ", "outlier_fraction": "FracOutlierZ"}),
+            ("richness", {"scatter_log10": "RichScatter", "slope": "RichSlope"}),
+        ):
             for field, name in names.items():
                 out[f"Rz{tag}{name}"] = get_key(s, f"{part}.{field}")
                 lo, hi = get_key(s, f"{part}.{field}_ci") or (None, None)
@@ -365,33 +418,46 @@ def redshift_numbers(summary: dict) -> dict[str, Any]:
 
 def search_numbers(summary: dict) -> dict[str, Any]:
     """The blind search (beyond the paper): ``07_search/summary.json``."""
+
     def pct(key):
         value = get_key(summary, key)
         return None if value is None else 100.0 * value
 
-    return {"SearchSource": summary.get("source"), "SearchAreaDeg": summary.get("area_deg2"),
-            "SearchTiles": summary.get("n_tiles"), "SearchNside": summary.get("nside"),
-            "SearchShards": summary.get("shards"), "SearchThreshold": summary.get("score_threshold"),
-            "SearchMergeRadius": summary.get("merge_radius_arcsec"),
-            "SearchMatchRadius": summary.get("match_radius_arcmin"),
-            "SearchCandidates": summary.get("n_candidates_above_threshold"), "SearchKnown": summary.get("n_known"),
-            "SearchNew": summary.get("n_new"), "SearchRedmapperN": get_key(summary, "completeness.n_clusters"),
-            "SearchRedmapperFound": get_key(summary, "completeness.n_found"),
-            "SearchCompleteness": pct("completeness.fraction"), "SearchCompletenessLo": pct("completeness.ci_lo"),
-            "SearchCompletenessHi": pct("completeness.ci_hi"), "SearchPurity": pct("purity.purity"),
-            "SearchTilesPerSecond": get_key(summary, "timings.tiles_per_s")}
+    return {
+        "SearchSource": summary.get("source"),
+        "SearchAreaDeg": summary.get("area_deg2"),
+        "SearchTiles": summary.get("n_tiles"),
+        "SearchNside": summary.get("nside"),
+        "SearchShards": summary.get("shards"),
+        "SearchThreshold": summary.get("score_threshold"),
+        "SearchMergeRadius": summary.get("merge_radius_arcsec"),
+        "SearchMatchRadius": summary.get("match_radius_arcmin"),
+        "SearchCandidates": summary.get("n_candidates_above_threshold"),
+        "SearchKnown": summary.get("n_known"),
+        "SearchNew": summary.get("n_new"),
+        "SearchRedmapperN": get_key(summary, "completeness.n_clusters"),
+        "SearchRedmapperFound": get_key(summary, "completeness.n_found"),
+        "SearchCompleteness": pct("completeness.fraction"),
+        "SearchCompletenessLo": pct("completeness.ci_lo"),
+        "SearchCompletenessHi": pct("completeness.ci_hi"),
+        "SearchPurity": pct("purity.purity"),
+        "SearchTilesPerSecond": get_key(summary, "timings.tiles_per_s"),
+    }
 
 
 def redmapper_numbers(inputs: dict, summary: dict) -> dict[str, Any]:
     """The redMaPPer comparison set (paper section 4.3): counted from its labels.ecsv."""
     labels = _labels_counts(inputs, "redmapper_labels")
-    return {"RedmapperAreaDeg": get_key(summary, "region.area_deg2"),
-            "NRedmapperClusters": labels.get("clusters"), "NRedmapperImages": labels.get("images"),
-            # region clusters left out because they are training or test clusters (paper section 3.2)
-            "NRedmapperExcluded": get_key(summary, "counts.excluded_train_or_test")}
+    return {
+        "RedmapperAreaDeg": get_key(summary, "region.area_deg2"),
+        "NRedmapperClusters": labels.get("clusters"),
+        "NRedmapperImages": labels.get("images"),
+        # region clusters left out because they are training or test clusters (paper section 3.2)
+        "NRedmapperExcluded": get_key(summary, "counts.excluded_train_or_test"),
+    }
 
 
-def collect_numbers(inputs: dict[str, str | Path | None], config: dict | None = None) -> "OrderedDict[str, Any]":
+def collect_numbers(inputs: dict[str, str | Path | None], config: dict | None = None) -> OrderedDict[str, Any]:
     """Every number the paper quotes, keyed by macro name (values: int, float, str or None).
 
     ``inputs`` maps contract names to paths (any may be None or absent: a partial run): ``sample``,
@@ -400,12 +466,21 @@ def collect_numbers(inputs: dict[str, str | Path | None], config: dict | None = 
     ``evaluate_summary``, ``redmapper_summary``, ``ks``, ``redshift_summary``, ``search_summary``. Each file is read by its contract's reader
     (deepcee.core.contracts): a file that breaks its contract is an error, not a guess.
     """
-    summaries = {key: read_summary_or_empty(inputs, key)
-                 for key in ("catalogue_summary", "train_summary", "evaluate_summary", "redmapper_summary", "ks",
-                             "redshift_summary", "search_summary")}
+    summaries = {
+        key: read_summary_or_empty(inputs, key)
+        for key in (
+            "catalogue_summary",
+            "train_summary",
+            "evaluate_summary",
+            "redmapper_summary",
+            "ks",
+            "redshift_summary",
+            "search_summary",
+        )
+    }
     train = training_numbers(inputs, summaries["train_summary"])
     redmapper = redmapper_numbers(inputs, summaries["redmapper_summary"])
-    n: "OrderedDict[str, Any]" = OrderedDict()
+    n: OrderedDict[str, Any] = OrderedDict()
     # (the macro order is the one numbers.tex has always had, so two runs diff line by line)
     n.update(config_numbers(config or {}))
     n.update(catalogue_numbers(inputs, summaries["catalogue_summary"]))
@@ -443,19 +518,24 @@ def verdicts(n: dict[str, Any]) -> dict[str, str]:
     else:
         above = [k for k, v in have.items() if v > crit]
         if above:
-            out["KSVerdict"] = (f"The statistic for {', '.join(above)} exceeds the critical value, so for "
-                                f"{'that property' if len(above) == 1 else 'those properties'} we reject, at "
-                                "$\\alpha=0.05$, that the recovered and original distributions are the same.")
+            out["KSVerdict"] = (
+                f"The statistic for {', '.join(above)} exceeds the critical value, so for "
+                f"{'that property' if len(above) == 1 else 'those properties'} we reject, at "
+                "$\\alpha=0.05$, that the recovered and original distributions are the same."
+            )
         else:
-            out["KSVerdict"] = ("Every statistic is smaller than the critical value, so at $\\alpha=0.05$ we "
-                                "cannot reject that the recovered and original distributions are the same.")
+            out["KSVerdict"] = (
+                "Every statistic is smaller than the critical value, so at $\\alpha=0.05$ we "
+                "cannot reject that the recovered and original distributions are the same."
+            )
         if len(have) < len(ks):
             gone = [k for k in ks if k not in have]
-            out["KSVerdict"] += (f" No test is made for the {', '.join(gone)}: "
-                                 "the catalogue of this run does not provide it.")
+            out["KSVerdict"] += (
+                f" No test is made for the {', '.join(gone)}: the catalogue of this run does not provide it."
+            )
     t, r = n.get("TestBestThreshold"), n.get("RMBestThreshold")
     if isinstance(t, (int, float)) and isinstance(r, (int, float)):
-        out["RMThresholdVerdict"] = ("lower than" if r < t else "higher than" if r > t else "the same as")
+        out["RMThresholdVerdict"] = "lower than" if r < t else "higher than" if r > t else "the same as"
     else:
         out["RMThresholdVerdict"] = "not comparable with"
     f_t, f_r = n.get("TestBestFOne"), n.get("RMBestFOne")
@@ -467,22 +547,56 @@ def verdicts(n: dict[str, Any]) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- writing
-_INT_MACROS_FLOATFMT = {"StdErrKpc": "{:.2f}", "PixelScaleArcsec": "{:g}", "KSAlpha": "{:g}",
-                        "ClipGradNorm": "{:g}", "BoxKpc": "{:g}", "MaxOffsetArcsec": "{:g}", "LossFirst": "{:.4f}", "LossFinal": "{:.4f}",
-                        "TrainMinutes": "{:.1f}", "RedmapperAreaDeg": "{:.0f}", "LearningRate": "{:g}",
-                        "TestFraction": "{:g}", "ZMin": "{:g}", "ZMax": "{:g}", "MinMembers": "{:g}",
-                        "TestBoxesMedian": "{:g}", "TestBoxesMean": "{:.1f}", "RMBoxesMedian": "{:g}",
-                        "RMBoxesMean": "{:.1f}", "TestOtherRuleBestThreshold": "{:g}",
-                        "RMOtherRuleBestThreshold": "{:g}", "StdErrKpcLo": "{:.1f}", "StdErrKpcHi": "{:.1f}",
-                        "TestStdErrKpcLo": "{:.1f}", "TestStdErrKpcHi": "{:.1f}", "RMStdErrKpcLo": "{:.1f}",
-                        "RMStdErrKpcHi": "{:.1f}", "TestIntervalPct": "{:g}", "RMIntervalPct": "{:g}",
-                        "SearchAreaDeg": "{:.2f}", "SearchThreshold": "{:g}", "SearchMergeRadius": "{:g}",
-                        "SearchMatchRadius": "{:g}", "SearchCompleteness": "{:.0f}", "SearchCompletenessLo": "{:.0f}",
-                        "SearchCompletenessHi": "{:.0f}", "SearchPurity": "{:.0f}", "SearchTilesPerSecond": "{:.2f}",
-                        "RzCalibNmadZ": "{:.3f}", "RzOutlierThreshold": "{:g}"}
+_INT_MACROS_FLOATFMT = {
+    "StdErrKpc": "{:.2f}",
+    "PixelScaleArcsec": "{:g}",
+    "KSAlpha": "{:g}",
+    "ClipGradNorm": "{:g}",
+    "BoxKpc": "{:g}",
+    "MaxOffsetArcsec": "{:g}",
+    "LossFirst": "{:.4f}",
+    "LossFinal": "{:.4f}",
+    "TrainMinutes": "{:.1f}",
+    "RedmapperAreaDeg": "{:.0f}",
+    "LearningRate": "{:g}",
+    "TestFraction": "{:g}",
+    "ZMin": "{:g}",
+    "ZMax": "{:g}",
+    "MinMembers": "{:g}",
+    "TestBoxesMedian": "{:g}",
+    "TestBoxesMean": "{:.1f}",
+    "RMBoxesMedian": "{:g}",
+    "RMBoxesMean": "{:.1f}",
+    "TestOtherRuleBestThreshold": "{:g}",
+    "RMOtherRuleBestThreshold": "{:g}",
+    "StdErrKpcLo": "{:.1f}",
+    "StdErrKpcHi": "{:.1f}",
+    "TestStdErrKpcLo": "{:.1f}",
+    "TestStdErrKpcHi": "{:.1f}",
+    "RMStdErrKpcLo": "{:.1f}",
+    "RMStdErrKpcHi": "{:.1f}",
+    "TestIntervalPct": "{:g}",
+    "RMIntervalPct": "{:g}",
+    "SearchAreaDeg": "{:.2f}",
+    "SearchThreshold": "{:g}",
+    "SearchMergeRadius": "{:g}",
+    "SearchMatchRadius": "{:g}",
+    "SearchCompleteness": "{:.0f}",
+    "SearchCompletenessLo": "{:.0f}",
+    "SearchCompletenessHi": "{:.0f}",
+    "SearchPurity": "{:.0f}",
+    "SearchTilesPerSecond": "{:.2f}",
+    "RzCalibNmadZ": "{:.3f}",
+    "RzOutlierThreshold": "{:g}",
+}
 for _set in ("Test", "Redmapper"):
-    for _name, _fmt in (("SigmaZ", "{:.3f}"), ("BiasZ", "{:+.3f}"), ("FracOutlierZ", "{:.2f}"),
-                        ("RichScatter", "{:.2f}"), ("RichSlope", "{:.2f}")):
+    for _name, _fmt in (
+        ("SigmaZ", "{:.3f}"),
+        ("BiasZ", "{:+.3f}"),
+        ("FracOutlierZ", "{:.2f}"),
+        ("RichScatter", "{:.2f}"),
+        ("RichSlope", "{:.2f}"),
+    ):
         for _end in ("", "Lo", "Hi"):
             _INT_MACROS_FLOATFMT[f"Rz{_set}{_name}{_end}"] = _fmt
 _KS = ("KSRedshift", "KSBCG", "KSRichness", "KSCritical", "KSPvalueRedshift")
@@ -523,8 +637,10 @@ def parse_numbers_tex(text: str) -> dict[str, str]:
 
 
 def numbers_tex(numbers: dict[str, Any], header: str = "") -> str:
-    lines = ["% Generated by deepcee.paper.numbers -- do not edit; re-run the workflow instead.",
-             "% Every number the paper text quotes. Pub* macros are the published values (Chan & Stott 2019)."]
+    lines = [
+        "% Generated by deepcee.paper.numbers -- do not edit; re-run the workflow instead.",
+        "% Every number the paper text quotes. Pub* macros are the published values (Chan & Stott 2019).",
+    ]
     if header:
         lines += [f"% {line}" for line in header.splitlines()]
     for macro, value in numbers.items():
@@ -534,8 +650,9 @@ def numbers_tex(numbers: dict[str, Any], header: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_numbers(numbers: dict[str, Any], tex_path: str | Path, json_path: str | Path | None = None,
-                  header: str = "") -> list[str]:
+def write_numbers(
+    numbers: dict[str, Any], tex_path: str | Path, json_path: str | Path | None = None, header: str = ""
+) -> list[str]:
     """Write numbers.tex (and numbers.json); return the macros no stage provided."""
     missing = [m for m, v in numbers.items() if v is None]
     write_text(tex_path, numbers_tex(numbers, header))
@@ -548,7 +665,9 @@ def _fmt_cell(kind: str, value: Any) -> str:
     if value is None:
         return "--"
     if kind == "int":
-        return format_value("Count", int(round(float(value)))) if isinstance(value, (int, float)) else latex_escape(value)
+        return (
+            format_value("Count", int(round(float(value)))) if isinstance(value, (int, float)) else latex_escape(value)
+        )
     if kind == "kpc":
         return f"{float(value):.2f}"
     if kind == "ks":
@@ -563,9 +682,14 @@ def comparison_rows(numbers: dict[str, Any]) -> list[tuple[str, str, Any, Any]]:
     return [(m, label, PUBLISHED.get(m), numbers.get(m)) for m, label, _ in COMPARISON_ROWS]
 
 
-def write_comparison(numbers: dict[str, Any], tex_path: str | Path, csv_path: str | Path | None = None,
-                     sweeps: dict[str, str | Path | None] | None = None, sweeps_tex: str | Path | None = None,
-                     sweeps_csv: str | Path | None = None) -> None:
+def write_comparison(
+    numbers: dict[str, Any],
+    tex_path: str | Path,
+    csv_path: str | Path | None = None,
+    sweeps: dict[str, str | Path | None] | None = None,
+    sweeps_tex: str | Path | None = None,
+    sweeps_csv: str | Path | None = None,
+) -> None:
     """The published-vs-this-run tables (bare ``tabular`` environments; ms.tex adds the float)."""
     kinds = {m: k for m, _, k in COMPARISON_ROWS}
     body = ["\\begin{tabular}{lrr}", "\\hline", "Quantity & Chan \\& Stott (2019) & This run \\\\", "\\hline"]
@@ -581,13 +705,35 @@ def write_comparison(numbers: dict[str, Any], tex_path: str | Path, csv_path: st
     if sweeps_tex is None:
         return
     sweeps = sweeps or {}
-    body = ["\\begin{tabular}{r|rrrr|rrrr}", "\\hline",
-            " & \\multicolumn{4}{c|}{Chan \\& Stott (2019)} & \\multicolumn{4}{c}{This run} \\\\",
-            "Threshold (\\%) & TP & FP & FN & F1 & TP & FP & FN & F1 \\\\", "\\hline"]
-    rows_csv = [["set", "threshold_pct", "pub_tp", "pub_fp", "pub_fn", "pub_precision", "pub_recall", "pub_f1",
-                 "tp", "fp", "fn", "precision", "recall", "f1"]]
-    for name, title, published in (("test", "Test set (Table 2)", PUBLISHED_TABLE2),
-                                   ("redmapper", "redMaPPer set (Table 3)", PUBLISHED_TABLE3)):
+    body = [
+        "\\begin{tabular}{r|rrrr|rrrr}",
+        "\\hline",
+        " & \\multicolumn{4}{c|}{Chan \\& Stott (2019)} & \\multicolumn{4}{c}{This run} \\\\",
+        "Threshold (\\%) & TP & FP & FN & F1 & TP & FP & FN & F1 \\\\",
+        "\\hline",
+    ]
+    rows_csv = [
+        [
+            "set",
+            "threshold_pct",
+            "pub_tp",
+            "pub_fp",
+            "pub_fn",
+            "pub_precision",
+            "pub_recall",
+            "pub_f1",
+            "tp",
+            "fp",
+            "fn",
+            "precision",
+            "recall",
+            "f1",
+        ]
+    ]
+    for name, title, published in (
+        ("test", "Test set (Table 2)", PUBLISHED_TABLE2),
+        ("redmapper", "redMaPPer set (Table 3)", PUBLISHED_TABLE3),
+    ):
         path = sweeps.get(name)
         ours = {}
         if path is not None and Path(path).exists():
@@ -597,12 +743,24 @@ def write_comparison(numbers: dict[str, Any], tex_path: str | Path, csv_path: st
             pub = published.get(t)
             row = ours.get(t)
             pub_cells = [str(pub[0]), str(pub[1]), str(pub[2]), f"{pub[5]:.4f}"] if pub else ["--"] * 4
-            our_cells = ([str(int(row["tp"])), str(int(row["fp"])), str(int(row["fn"])), f"{row['f1']:.4f}"]
-                         if row else ["--"] * 4)
+            our_cells = (
+                [str(int(row["tp"])), str(int(row["fp"])), str(int(row["fn"])), f"{row['f1']:.4f}"]
+                if row
+                else ["--"] * 4
+            )
             body.append(f"{t} & " + " & ".join(pub_cells) + " & " + " & ".join(our_cells) + " \\\\")
-            rows_csv.append([name, t, *(pub if pub else [""] * 6),
-                             *([int(row["tp"]), int(row["fp"]), int(row["fn"]), row["precision"], row["recall"], row["f1"]]
-                               if row else [""] * 6)])
+            rows_csv.append(
+                [
+                    name,
+                    t,
+                    *(pub if pub else [""] * 6),
+                    *(
+                        [int(row["tp"]), int(row["fp"]), int(row["fn"]), row["precision"], row["recall"], row["f1"]]
+                        if row
+                        else [""] * 6
+                    ),
+                ]
+            )
         body.append("\\hline")
     body.append("\\end{tabular}")
     write_text(sweeps_tex, "\n".join(body) + "\n")

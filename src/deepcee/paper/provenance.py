@@ -12,11 +12,12 @@ import datetime as _dt
 import os
 import platform
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from deepcee.core.files import config_hash, file_sha256, software_versions, write_json
 from deepcee.core.contracts import read_summary
+from deepcee.core.files import config_hash, file_sha256, software_versions, write_json
 
 #: Packages whose versions a reader needs besides those in every stage summary.
 EXTRA_PACKAGES = ("jsonschema", "pyyaml", "pillow", "sep", "tqdm", "nbconvert", "jupyter_core", "tensorboard")
@@ -35,8 +36,13 @@ def git_commit(repo: str | Path = ".") -> str:
 def git_dirty(repo: str | Path = ".") -> bool | None:
     """Whether tracked files differ from HEAD (None when unknown)."""
     try:
-        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
-                             capture_output=True, text=True, timeout=20)
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return bool(out.stdout.strip()) if out.returncode == 0 else None
@@ -87,21 +93,31 @@ def read_stage_summary(name: str, path: str | Path | None) -> dict:
     return read_summary(name if name == "ks" else f"{name}_summary", path)
 
 
-def build_provenance(config: dict, summaries: dict[str, str | Path | None], inputs: Iterable[str | Path] = (),
-                     repo: str | Path = ".", config_files: Iterable[str] = ()) -> dict[str, Any]:
+def build_provenance(
+    config: dict,
+    summaries: dict[str, str | Path | None],
+    inputs: Iterable[str | Path] = (),
+    repo: str | Path = ".",
+    config_files: Iterable[str] = (),
+) -> dict[str, Any]:
     """The provenance record (a plain dict, JSON-serialisable)."""
     stage_summaries = {name: read_stage_summary(name, path) for name, path in summaries.items()}
     train = stage_summaries.get("train", {})
     return {
-        "created_utc": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "created_utc": _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
         "git_commit": git_commit(repo),
         "git_dirty": git_dirty(repo),
         "config_files": list(config_files),
         "config_hash": config_hash(config),
         "config": config,
         "training_device": training_device(train),
-        "platform": {"system": platform.system(), "release": platform.release(), "machine": platform.machine(),
-                     "python": platform.python_version(), "cpus": os.cpu_count()},
+        "platform": {
+            "system": platform.system(),
+            "release": platform.release(),
+            "machine": platform.machine(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+        },
         "software": package_versions(),
         "inputs": input_hashes(inputs, root=repo),
         "stages": stage_summaries,

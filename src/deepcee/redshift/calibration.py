@@ -12,11 +12,12 @@ import numpy as np
 
 from deepcee.core.errors import DeepCeeError
 
+
 def design_matrix(gr, ri, degree: int) -> np.ndarray:
     """Columns 1, gr, ri, gr², gr·ri, ri², ... up to total ``degree``."""
     gr = np.asarray(gr, dtype=float)
     ri = np.asarray(ri, dtype=float)
-    cols = [gr**(d - k) * ri**k for d in range(degree + 1) for k in range(d + 1)]
+    cols = [gr ** (d - k) * ri**k for d in range(degree + 1) for k in range(d + 1)]
     return np.stack(cols, axis=-1)
 
 
@@ -30,8 +31,7 @@ def _clipped_lstsq(X, y, clip_sigma: float, iterations: int, what: str):
     coef = None
     for _ in range(max(1, iterations)):
         if keep.sum() < X.shape[1] + 1:
-            raise DeepCeeError(f"{what}: only {int(keep.sum())} usable training clusters for "
-                               f"{X.shape[1]} coefficients")
+            raise DeepCeeError(f"{what}: only {int(keep.sum())} usable training clusters for {X.shape[1]} coefficients")
         coef, *_ = np.linalg.lstsq(X[keep], y[keep], rcond=None)
         resid = y - X @ coef
         scale = _nmad(resid[keep])
@@ -52,19 +52,25 @@ def fit_redshift(gr, ri, z, cfg: dict, what: str = "redshift calibration") -> di
     gr, ri, z = (np.asarray(a, dtype=float) for a in (gr, ri, z))
     ok = np.isfinite(gr) & np.isfinite(ri) & np.isfinite(z)
     if ok.sum() < int(cfg["min_clusters"]):
-        raise DeepCeeError(f"{what}: {int(ok.sum())} training clusters with a measured red sequence, "
-                           f"need at least {int(cfg['min_clusters'])} (redshift.calibration.min_clusters)")
+        raise DeepCeeError(
+            f"{what}: {int(ok.sum())} training clusters with a measured red sequence, "
+            f"need at least {int(cfg['min_clusters'])} (redshift.calibration.min_clusters)"
+        )
     degree = int(cfg["degree"])
     X = design_matrix(gr[ok], ri[ok], degree)
     coef, keep = _clipped_lstsq(X, z[ok], float(cfg["clip_sigma"]), int(cfg["clip_iterations"]), what)
     resid = (z[ok] - X @ coef) / (1 + z[ok])
-    return {"degree": degree, "coefficients": [float(c) for c in coef],
-            "gr_range": [float(gr[ok][keep].min()), float(gr[ok][keep].max())],
-            "ri_range": [float(ri[ok][keep].min()), float(ri[ok][keep].max())],
-            "z_range": [float(z[ok][keep].min()), float(z[ok][keep].max())],
-            "colour_margin": float(cfg["colour_margin"]),
-            "n_fit": int(keep.sum()), "n_clipped": int((~keep).sum()),
-            "nmad_in_sample": _nmad(resid[keep])}
+    return {
+        "degree": degree,
+        "coefficients": [float(c) for c in coef],
+        "gr_range": [float(gr[ok][keep].min()), float(gr[ok][keep].max())],
+        "ri_range": [float(ri[ok][keep].min()), float(ri[ok][keep].max())],
+        "z_range": [float(z[ok][keep].min()), float(z[ok][keep].max())],
+        "colour_margin": float(cfg["colour_margin"]),
+        "n_fit": int(keep.sum()),
+        "n_clipped": int((~keep).sum()),
+        "nmad_in_sample": _nmad(resid[keep]),
+    }
 
 
 def apply_redshift(relation: dict, gr, ri) -> tuple[np.ndarray, np.ndarray]:
@@ -84,15 +90,22 @@ def fit_richness(count, richness, cfg: dict, what: str = "richness calibration")
     n, lam = np.asarray(count, dtype=float), np.asarray(richness, dtype=float)
     ok = np.isfinite(n) & (n > 0) & np.isfinite(lam) & (lam > 0)
     if ok.sum() < int(cfg["min_clusters"]):
-        raise DeepCeeError(f"{what}: {int(ok.sum())} training clusters with a positive member excess, "
-                           f"need at least {int(cfg['min_clusters'])} (redshift.calibration.min_clusters)")
+        raise DeepCeeError(
+            f"{what}: {int(ok.sum())} training clusters with a positive member excess, "
+            f"need at least {int(cfg['min_clusters'])} (redshift.calibration.min_clusters)"
+        )
     x, y = np.log10(n[ok]), np.log10(lam[ok])
     X = np.stack([np.ones_like(x), x], axis=-1)
     coef, keep = _clipped_lstsq(X, y, float(cfg["clip_sigma"]), int(cfg["clip_iterations"]), what)
     resid = y - X @ coef
-    return {"intercept": float(coef[0]), "slope": float(coef[1]), "n_fit": int(keep.sum()),
-            "n_clipped": int((~keep).sum()), "scatter_log10_in_sample": float(np.std(resid[keep])),
-            "count_range": [float(n[ok][keep].min()), float(n[ok][keep].max())]}
+    return {
+        "intercept": float(coef[0]),
+        "slope": float(coef[1]),
+        "n_fit": int(keep.sum()),
+        "n_clipped": int((~keep).sum()),
+        "scatter_log10_in_sample": float(np.std(resid[keep])),
+        "count_range": [float(n[ok][keep].min()), float(n[ok][keep].max())],
+    }
 
 
 def apply_richness(relation: dict, count) -> np.ndarray:

@@ -33,8 +33,10 @@ def plot_redshift(tables: dict, summary: dict, *paths) -> None:
         ok = np.isfinite(zc) & np.isfinite(ze)
         m = summary.get("sets", {}).get(name, {}).get("redshift", {})
         marker, colour = MARKERS.get(name, ("^", "C2"))
-        label = (f"{LABELS.get(name, name)}: {int(ok.sum())}, σ {_fmt(m.get('sigma_nmad', np.nan), '.3f')}, "
-                 f"{int((~np.isfinite(ze)).sum())} missing")
+        label = (
+            f"{LABELS.get(name, name)}: {int(ok.sum())}, σ {_fmt(m.get('sigma_nmad', np.nan), '.3f')}, "
+            f"{int((~np.isfinite(ze)).sum())} missing"
+        )
         ax.scatter(zc[ok], ze[ok], s=10, marker=marker, color=colour, alpha=0.8, label=label)
         bx.scatter(zc[ok], (ze[ok] - zc[ok]) / (1 + zc[ok]), s=8, marker=marker, color=colour, alpha=0.8)
         if ok.any():
@@ -69,8 +71,10 @@ def plot_richness(tables: dict, summary: dict, *paths) -> None:
         ok = np.isfinite(lam) & np.isfinite(est) & (lam > 0) & (est > 0)
         m = summary.get("sets", {}).get(name, {}).get("richness", {})
         marker, colour = MARKERS.get(name, ("^", "C2"))
-        label = (f"{LABELS.get(name, name)}: {int(ok.sum())}, {_fmt(m.get('scatter_log10', np.nan), '.2f')} dex, "
-                 f"{int((~np.isfinite(est)).sum())} missing")
+        label = (
+            f"{LABELS.get(name, name)}: {int(ok.sum())}, {_fmt(m.get('scatter_log10', np.nan), '.2f')} dex, "
+            f"{int((~np.isfinite(est)).sum())} missing"
+        )
         ax.scatter(lam[ok], est[ok], s=10, marker=marker, color=colour, alpha=0.8, label=label)
         if ok.any():
             lo, hi = min(lo, lam[ok].min(), est[ok].min()), max(hi, lam[ok].max(), est[ok].max())

@@ -46,8 +46,22 @@ def _native(data: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(data, dtype=np.float64)
 
 
-_GRID_KEYS = ("CRVAL1", "CRVAL2", "CRPIX1", "CRPIX2", "CD1_1", "CD1_2", "CD2_1", "CD2_2", "CDELT1", "CDELT2",
-              "PC1_1", "PC1_2", "PC2_1", "PC2_2")
+_GRID_KEYS = (
+    "CRVAL1",
+    "CRVAL2",
+    "CRPIX1",
+    "CRPIX2",
+    "CD1_1",
+    "CD1_2",
+    "CD2_1",
+    "CD2_2",
+    "CDELT1",
+    "CDELT2",
+    "PC1_1",
+    "PC1_2",
+    "PC2_1",
+    "PC2_2",
+)
 
 
 def _other_grids(path) -> dict:
@@ -102,16 +116,17 @@ def measure_bands(data: dict, r_wcs: WCS, cfg: dict, path, other: dict | None = 
         pixels[bad] = 0.0
         try:
             bkg = sep.Background(pixels, mask=bad, bw=64, bh=64, fw=3, fh=3)
-        except Exception as err:  # noqa: BLE001 -- sep raises plain Exceptions for degenerate images
+        except Exception as err:
             raise DeepCeeError(f"{path}: background of extension {band.upper()} failed ({err})") from None
         images[band] = pixels - bkg.back()
         rms[band] = float(bkg.globalrms) if np.isfinite(bkg.globalrms) and bkg.globalrms > 0 else 1e-6
     min_area = max(3, round(float(cfg["min_area_arcsec2"]) / scale**2))
     sep.set_extract_pixstack(max(300000, 4 * r_data.size))
     try:
-        obj = sep.extract(images["r"], float(cfg["detect_sigma"]), err=rms["r"], minarea=min_area,
-                          deblend_cont=0.005, clean=True)
-    except Exception as err:  # noqa: BLE001 -- sep raises plain Exceptions (e.g. pixel stack full)
+        obj = sep.extract(
+            images["r"], float(cfg["detect_sigma"]), err=rms["r"], minarea=min_area, deblend_cont=0.005, clean=True
+        )
+    except Exception as err:
         raise DeepCeeError(f"{path}: source extraction failed ({err})") from None
     if len(obj) > int(cfg["max_sources"]):
         obj = obj[np.argsort(-obj["flux"])[: int(cfg["max_sources"])]]
@@ -154,11 +169,18 @@ def measure_bands(data: dict, r_wcs: WCS, cfg: dict, path, other: dict | None = 
             flux[small] = cflux
         mag_r = nmgy_to_mag(flux)
     sources = {
-        "x": x, "y": y, "mag_r": mag_r,
-        "mag_g_ap": mags["g"], "mag_r_ap": mags["r"], "mag_i_ap": mags["i"],
-        "gr": mags["g"] - mags["r"], "ri": mags["r"] - mags["i"],
-        "gr_err": np.hypot(errs["g"], errs["r"]), "ri_err": np.hypot(errs["r"], errs["i"]),
+        "x": x,
+        "y": y,
+        "mag_r": mag_r,
+        "mag_g_ap": mags["g"],
+        "mag_r_ap": mags["r"],
+        "mag_i_ap": mags["i"],
+        "gr": mags["g"] - mags["r"],
+        "ri": mags["r"] - mags["i"],
+        "gr_err": np.hypot(errs["g"], errs["r"]),
+        "ri_err": np.hypot(errs["r"], errs["i"]),
         "flag": flags,
     }
-    return ViewCatalogue(path=str(path), shape=tuple(r_data.shape), wcs=r_wcs, pixel_scale_arcsec=scale,
-                         sources=sources)
+    return ViewCatalogue(
+        path=str(path), shape=tuple(r_data.shape), wcs=r_wcs, pixel_scale_arcsec=scale, sources=sources
+    )

@@ -20,8 +20,7 @@ from deepcee.redshift.photometry import ViewCatalogue
 #: workflow's h = 0.71 (deepcee.core.cosmology): −20.44 + 5 log10 0.71.
 M_STAR_R = -20.44 + 5.0 * np.log10(0.71)
 
-FLAGS = ("ok", "few_galaxies", "no_background", "no_red_sequence", "outside_calibration", "no_redshift",
-         "no_excess")
+FLAGS = ("ok", "few_galaxies", "no_background", "no_red_sequence", "outside_calibration", "no_redshift", "no_excess")
 
 
 @dataclass
@@ -87,8 +86,13 @@ def outskirts(cat: ViewCatalogue, centre, inner_px: float) -> tuple[np.ndarray, 
 def galaxies(cat: ViewCatalogue, mag_limit: float) -> np.ndarray:
     """Usable sources for colours: brighter than the cut, all three colours measured, unflagged."""
     s = cat.sources
-    return (np.isfinite(s["mag_r"]) & (s["mag_r"] < mag_limit) & np.isfinite(s["gr"]) & np.isfinite(s["ri"])
-            & (s["flag"] == 0))
+    return (
+        np.isfinite(s["mag_r"])
+        & (s["mag_r"] < mag_limit)
+        & np.isfinite(s["gr"])
+        & np.isfinite(s["ri"])
+        & (s["flag"] == 0)
+    )
 
 
 def m_star_r(z) -> np.ndarray:
@@ -105,8 +109,7 @@ def find_colour(cat: ViewCatalogue, region: Region, cfg: dict) -> dict:
     Returns ``gr``, ``ri`` (NaN when not measured), ``flag`` (one of FLAGS), the box
     counts ``n_box``, ``n_background_expected`` and ``excess`` in the colour window.
     """
-    out = {"gr": np.nan, "ri": np.nan, "n_box": 0, "n_background_expected": np.nan, "excess": np.nan,
-           "flag": "ok"}
+    out = {"gr": np.nan, "ri": np.nan, "n_box": 0, "n_background_expected": np.nan, "excess": np.nan, "flag": "ok"}
     s = cat.sources
     good = galaxies(cat, float(cfg["mag_limit_r"]))
     in_box, box_area = box_members(cat, region)
@@ -167,8 +170,16 @@ def find_colour(cat: ViewCatalogue, region: Region, cfg: dict) -> dict:
     return out
 
 
-def count_members(cat: ViewCatalogue, region: Region, gr: float, ri: float, z: float, radius_kpc: float,
-                  luminosity_cut: float, cfg: dict) -> dict:
+def count_members(
+    cat: ViewCatalogue,
+    region: Region,
+    gr: float,
+    ri: float,
+    z: float,
+    radius_kpc: float,
+    luminosity_cut: float,
+    cfg: dict,
+) -> dict:
     """Red-sequence galaxies brighter than ``luminosity_cut`` L* at z within ``radius_kpc``, field subtracted.
 
     Returns ``count`` (background-subtracted, may be ≤ 0), ``n_raw``, ``n_background_expected``,
@@ -177,17 +188,28 @@ def count_members(cat: ViewCatalogue, region: Region, gr: float, ri: float, z: f
     s = cat.sources
     mag_cut = float(m_star_r(z) - 2.5 * np.log10(luminosity_cut))
     radius_px = float(kpc_to_arcsec(radius_kpc, z)) / cat.pixel_scale_arcsec
-    colour_ok = (np.isfinite(s["gr"]) & np.isfinite(s["ri"])
-                 & (((s["gr"] - gr) / float(cfg["halfwidth_gr"])) ** 2
-                    + ((s["ri"] - ri) / float(cfg["halfwidth_ri"])) ** 2 <= 1.0))
+    colour_ok = (
+        np.isfinite(s["gr"])
+        & np.isfinite(s["ri"])
+        & (
+            ((s["gr"] - gr) / float(cfg["halfwidth_gr"])) ** 2 + ((s["ri"] - ri) / float(cfg["halfwidth_ri"])) ** 2
+            <= 1.0
+        )
+    )
     sel = colour_ok & np.isfinite(s["mag_r"]) & (s["mag_r"] < mag_cut) & (s["flag"] == 0)
     centre = region.centre
     inside, area_in = circle_members(cat, centre, radius_px)
     inner = max(float(cfg["background_inner"]) * region.side, 1.1 * radius_px)
     far, far_area = outskirts(cat, centre, inner)
-    out = {"count": np.nan, "n_raw": int((sel & inside).sum()), "n_background_expected": np.nan,
-           "coverage": min(1.0, area_in / (np.pi * radius_px**2)), "mag_cut": mag_cut, "radius_px": radius_px,
-           "flag": "ok"}
+    out = {
+        "count": np.nan,
+        "n_raw": int((sel & inside).sum()),
+        "n_background_expected": np.nan,
+        "coverage": min(1.0, area_in / (np.pi * radius_px**2)),
+        "mag_cut": mag_cut,
+        "radius_px": radius_px,
+        "flag": "ok",
+    }
     if far_area < float(cfg["min_background_fraction"]) * cat.shape[0] * cat.shape[1]:
         out["flag"] = "no_background"
         return out

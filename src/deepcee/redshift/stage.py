@@ -22,9 +22,32 @@ from deepcee.images.labels import png_to_fits
 from deepcee.redshift import calibration, photometry, red_sequence
 from deepcee.redshift.red_sequence import Region
 
-DETECTION_COLUMNS = ("view", "score", "ra", "dec", "x0", "y0", "x1", "y1", "z_est", "z_flag", "richness_est",
-                     "richness_flag", "gr_rs", "ri_rs", "n_box", "colour_excess", "member_excess",
-                     "member_coverage", "matched", "primary", "cluster_id", "z_cat", "lambda_cat", "distance_kpc")
+DETECTION_COLUMNS = (
+    "view",
+    "score",
+    "ra",
+    "dec",
+    "x0",
+    "y0",
+    "x1",
+    "y1",
+    "z_est",
+    "z_flag",
+    "richness_est",
+    "richness_flag",
+    "gr_rs",
+    "ri_rs",
+    "n_box",
+    "colour_excess",
+    "member_excess",
+    "member_coverage",
+    "matched",
+    "primary",
+    "cluster_id",
+    "z_cat",
+    "lambda_cat",
+    "distance_kpc",
+)
 
 
 def _output_size(labels: Table, where: str) -> int:
@@ -48,9 +71,18 @@ def region_from_png_box(x0, y0, x1, y1, shape, output_size: int) -> Region:
 def measure_detection(cat, region: Region, relation: dict | None, cfg: dict) -> dict:
     """Colour, redshift, member excess and richness of one box; flags instead of invented numbers."""
     rs = red_sequence.find_colour(cat, region, cfg["red_sequence"])
-    out = {"gr_rs": rs["gr"], "ri_rs": rs["ri"], "n_box": rs["n_box"], "colour_excess": rs["excess"],
-           "z_est": np.nan, "z_flag": rs["flag"], "member_excess": np.nan, "member_coverage": np.nan,
-           "richness_est": np.nan, "richness_flag": "no_redshift"}
+    out = {
+        "gr_rs": rs["gr"],
+        "ri_rs": rs["ri"],
+        "n_box": rs["n_box"],
+        "colour_excess": rs["excess"],
+        "z_est": np.nan,
+        "z_flag": rs["flag"],
+        "member_excess": np.nan,
+        "member_coverage": np.nan,
+        "richness_est": np.nan,
+        "richness_flag": "no_redshift",
+    }
     if rs["flag"] != "ok" or relation is None:
         return out
     z, inside = calibration.apply_redshift(relation["redshift"], rs["gr"], rs["ri"])
@@ -59,8 +91,16 @@ def measure_detection(cat, region: Region, relation: dict | None, cfg: dict) -> 
         return out
     out["z_est"] = float(z[0])
     rich = cfg["richness"]
-    count = red_sequence.count_members(cat, region, rs["gr"], rs["ri"], out["z_est"], float(rich["radius_kpc"]),
-                                       float(rich["luminosity_cut"]), cfg["red_sequence"])
+    count = red_sequence.count_members(
+        cat,
+        region,
+        rs["gr"],
+        rs["ri"],
+        out["z_est"],
+        float(rich["radius_kpc"]),
+        float(rich["luminosity_cut"]),
+        cfg["red_sequence"],
+    )
     out["member_excess"] = float(count["count"])
     out["member_coverage"] = float(count["coverage"])
     if count["flag"] != "ok":
@@ -97,8 +137,11 @@ def calibration_sample(labels: Table, max_clusters: int, seed: int) -> Table:
 def calibrate(labels_path, out_json, cfg: dict | None, seed: int, log=print) -> dict:
     """Measure the red sequence in each sampled training cluster's true box; fit z(colour), then λ(count)."""
     cfg = with_defaults("redshift", cfg)  # complete in the workflow already; defaults for other callers
-    labels = read_ecsv(labels_path, required=("view", "fits", "cluster_id", "z", "richness", "x0", "y0", "x1",
-                                              "y1", "split"), what="labels")
+    labels = read_ecsv(
+        labels_path,
+        required=("view", "fits", "cluster_id", "z", "richness", "x0", "y0", "x1", "y1", "split"),
+        what="labels",
+    )
     size = _output_size(labels, str(labels_path))
     sample = calibration_sample(labels, int(cfg["calibration"]["max_clusters"] or 0), seed)
     rows = []
@@ -106,8 +149,17 @@ def calibrate(labels_path, out_json, cfg: dict | None, seed: int, log=print) -> 
         cat = photometry.measure_view(str(row["fits"]), cfg["photometry"])
         region = region_from_png_box(row["x0"], row["y0"], row["x1"], row["y1"], cat.shape, size)
         rs = red_sequence.find_colour(cat, region, cfg["red_sequence"])
-        rows.append({"cluster_id": str(row["cluster_id"]), "view": str(row["view"]), "z": float(row["z"]),
-                     "richness": float(row["richness"]), "cat": cat, "region": region, **rs})
+        rows.append(
+            {
+                "cluster_id": str(row["cluster_id"]),
+                "view": str(row["view"]),
+                "z": float(row["z"]),
+                "richness": float(row["richness"]),
+                "cat": cat,
+                "region": region,
+                **rs,
+            }
+        )
     gr = np.array([r["gr"] for r in rows])
     ri = np.array([r["ri"] for r in rows])
     z = np.array([r["z"] for r in rows])
@@ -117,32 +169,58 @@ def calibrate(labels_path, out_json, cfg: dict | None, seed: int, log=print) -> 
     counts = np.full(len(rows), np.nan)
     for k, r in enumerate(rows):
         if r["flag"] == "ok" and inside[k] and z_fit[k] > 0:
-            c = red_sequence.count_members(r["cat"], r["region"], r["gr"], r["ri"], float(z_fit[k]),
-                                           float(cfg["richness"]["radius_kpc"]),
-                                           float(cfg["richness"]["luminosity_cut"]), cfg["red_sequence"])
+            c = red_sequence.count_members(
+                r["cat"],
+                r["region"],
+                r["gr"],
+                r["ri"],
+                float(z_fit[k]),
+                float(cfg["richness"]["radius_kpc"]),
+                float(cfg["richness"]["luminosity_cut"]),
+                cfg["red_sequence"],
+            )
             counts[k] = c["count"] if c["flag"] == "ok" else np.nan
     lam = np.array([r["richness"] for r in rows])
-    rich_rel = calibration.fit_richness(counts, lam, cfg["calibration"],
-                                        what=f"{labels_path}: richness calibration")
+    rich_rel = calibration.fit_richness(counts, lam, cfg["calibration"], what=f"{labels_path}: richness calibration")
     n_train = len({str(c) for c, s in zip(labels["cluster_id"], labels["split"]) if str(s) == "train"})
     flags = {}
     for r in rows:
         flags[r["flag"]] = flags.get(r["flag"], 0) + 1
     result = {
-        "redshift": z_rel, "richness": rich_rel,
-        "m_star_r": {"M_star_r": float(red_sequence.M_STAR_R), "source": "Blanton et al. 2003 (0.1r), h = 0.71",
-                     "luminosity_cut": float(cfg["richness"]["luminosity_cut"])},
-        "n_training_clusters": n_train, "n_measured": len(rows), "subsampled": len(rows) < n_train,
+        "redshift": z_rel,
+        "richness": rich_rel,
+        "m_star_r": {
+            "M_star_r": float(red_sequence.M_STAR_R),
+            "source": "Blanton et al. 2003 (0.1r), h = 0.71",
+            "luminosity_cut": float(cfg["richness"]["luminosity_cut"]),
+        },
+        "n_training_clusters": n_train,
+        "n_measured": len(rows),
+        "subsampled": len(rows) < n_train,
         "colour_flags": flags,
-        "clusters": [{"cluster_id": r["cluster_id"], "view": r["view"], "z": r["z"], "richness": r["richness"],
-                      "gr": r["gr"], "ri": r["ri"], "flag": r["flag"], "z_fit": float(z_fit[k]),
-                      "member_excess": float(counts[k])} for k, r in enumerate(rows)],
-        "seed": int(seed), "config": cfg,
+        "clusters": [
+            {
+                "cluster_id": r["cluster_id"],
+                "view": r["view"],
+                "z": r["z"],
+                "richness": r["richness"],
+                "gr": r["gr"],
+                "ri": r["ri"],
+                "flag": r["flag"],
+                "z_fit": float(z_fit[k]),
+                "member_excess": float(counts[k]),
+            }
+            for k, r in enumerate(rows)
+        ],
+        "seed": int(seed),
+        "config": cfg,
     }
     write_json(out_json, result)
-    log(f"redshift calibration: {len(rows)} training clusters measured ({flags}); z = P{z_rel['degree']}(g-r, r-i) "
+    log(
+        f"redshift calibration: {len(rows)} training clusters measured ({flags}); z = P{z_rel['degree']}(g-r, r-i) "
         f"on {z_rel['n_fit']} (NMAD in sample {z_rel['nmad_in_sample']:.4f}); log lambda = "
-        f"{rich_rel['intercept']:.3f} + {rich_rel['slope']:.3f} log N on {rich_rel['n_fit']}")
+        f"{rich_rel['intercept']:.3f} + {rich_rel['slope']:.3f} log N on {rich_rel['n_fit']}"
+    )
     return result
 
 
@@ -168,19 +246,24 @@ def _chosen(summary_path) -> dict:
     summary = json.loads(path.read_text())
     if "chosen_threshold" not in summary:
         raise DeepCeeError(f"{path}: missing key 'chosen_threshold'")
-    return {"threshold": float(summary["chosen_threshold"]), "score_rule": summary.get("score_rule", "greater"),
-            "distance_kpc": float(summary.get("distance_kpc", 100.0)),
-            "tp_centre": summary.get("tp_centre", "highest_score")}
+    return {
+        "threshold": float(summary["chosen_threshold"]),
+        "score_rule": summary.get("score_rule", "greater"),
+        "distance_kpc": float(summary.get("distance_kpc", 100.0)),
+        "tp_centre": summary.get("tp_centre", "highest_score"),
+    }
 
 
-def estimate(predictions_path, labels_path, summary_path, calibration_path, out_path, cfg: dict | None,
-             log=print) -> Table:
+def estimate(
+    predictions_path, labels_path, summary_path, calibration_path, out_path, cfg: dict | None, log=print
+) -> Table:
     """z and richness for every detection passing the evaluation's chosen threshold (+ truth for TPs)."""
     cfg = with_defaults("redshift", cfg)  # complete in the workflow already; defaults for other callers
     rel = read_calibration(calibration_path)
     chosen = _chosen(summary_path)
-    predictions = read_ecsv(predictions_path, required=("view", "score", "ra", "dec", "x0", "y0", "x1", "y1"),
-                            what="predictions")
+    predictions = read_ecsv(
+        predictions_path, required=("view", "score", "ra", "dec", "x0", "y0", "x1", "y1"), what="predictions"
+    )
     labels = read_ecsv(labels_path, what="labels")
     size = _output_size(labels, str(labels_path))
     truth = ev.truth_table(labels, "test", what=str(labels_path))
@@ -204,24 +287,56 @@ def estimate(predictions_path, labels_path, summary_path, calibration_path, out_
         region = region_from_png_box(r["x0"], r["y0"], r["x1"], r["y1"], cat.shape, size)
         m = measure_detection(cat, region, rel, cfg)
         is_tp = bool(float(r["distance_kpc"]) <= dmax)
-        rows.append({"view": str(r["view"]), "score": float(r["score"]), "ra": float(r["ra"]),
-                     "dec": float(r["dec"]), "x0": float(r["x0"]), "y0": float(r["y0"]), "x1": float(r["x1"]),
-                     "y1": float(r["y1"]), **m, "matched": is_tp, "primary": int(r["pred_index"]) in primary_idx,
-                     "cluster_id": str(truth["cluster_id"][ti]) if is_tp else "",
-                     "z_cat": float(truth["z"][ti]) if is_tp else np.nan,
-                     "lambda_cat": float(truth["richness"][ti]) if is_tp else np.nan,
-                     "distance_kpc": float(r["distance_kpc"])})
+        rows.append(
+            {
+                "view": str(r["view"]),
+                "score": float(r["score"]),
+                "ra": float(r["ra"]),
+                "dec": float(r["dec"]),
+                "x0": float(r["x0"]),
+                "y0": float(r["y0"]),
+                "x1": float(r["x1"]),
+                "y1": float(r["y1"]),
+                **m,
+                "matched": is_tp,
+                "primary": int(r["pred_index"]) in primary_idx,
+                "cluster_id": str(truth["cluster_id"][ti]) if is_tp else "",
+                "z_cat": float(truth["z"][ti]) if is_tp else np.nan,
+                "lambda_cat": float(truth["richness"][ti]) if is_tp else np.nan,
+                "distance_kpc": float(r["distance_kpc"]),
+            }
+        )
     if rows:
         table = Table(rows=[[row[c] for c in DETECTION_COLUMNS] for row in rows], names=DETECTION_COLUMNS)
     else:
-        table = Table({c: np.array([], dtype=str if c in ("view", "z_flag", "richness_flag", "cluster_id")
-                                   else bool if c in ("matched", "primary") else float) for c in DETECTION_COLUMNS})
-    table.meta.update({"chosen_threshold_percent": t, "score_rule": rule, "distance_kpc": dmax,
-                       "predictions": str(predictions_path), "calibration": str(calibration_path),
-                       "description": ("one row per detection above the chosen threshold; z_est / richness_est "
-                                       "NaN when z_flag / richness_flag is not 'ok'; z_cat, lambda_cat for "
-                                       "detections within distance_kpc of the true cluster (primary: the one "
-                                       "detection per cluster the evaluation uses)")})
+        table = Table(
+            {
+                c: np.array(
+                    [],
+                    dtype=str
+                    if c in ("view", "z_flag", "richness_flag", "cluster_id")
+                    else bool
+                    if c in ("matched", "primary")
+                    else float,
+                )
+                for c in DETECTION_COLUMNS
+            }
+        )
+    table.meta.update(
+        {
+            "chosen_threshold_percent": t,
+            "score_rule": rule,
+            "distance_kpc": dmax,
+            "predictions": str(predictions_path),
+            "calibration": str(calibration_path),
+            "description": (
+                "one row per detection above the chosen threshold; z_est / richness_est "
+                "NaN when z_flag / richness_flag is not 'ok'; z_cat, lambda_cat for "
+                "detections within distance_kpc of the true cluster (primary: the one "
+                "detection per cluster the evaluation uses)"
+            ),
+        }
+    )
     write_ecsv(table, out_path)
     n_ok = int(np.sum([f == "ok" for f in table["z_flag"]])) if len(table) else 0
     log(f"{predictions_path}: {len(table)} detections at {t:g}%: {n_ok} with a redshift -> {out_path}")
@@ -248,9 +363,12 @@ def redshift_metrics(z_est, z_cat, outlier_threshold: float = 0.05) -> dict:
     if not len(dz):
         return {"n": 0, "sigma_nmad": float("nan"), "bias": float("nan"), "outlier_fraction": float("nan")}
     # a spread of fewer than MIN_SPREAD values is not quoted (one cluster has NMAD 0)
-    return {"n": len(dz), "sigma_nmad": nmad(dz) if len(dz) >= MIN_SPREAD else float("nan"),
-            "bias": float(np.median(dz)),
-            "outlier_fraction": float(np.mean(np.abs(dz) > outlier_threshold))}
+    return {
+        "n": len(dz),
+        "sigma_nmad": nmad(dz) if len(dz) >= MIN_SPREAD else float("nan"),
+        "bias": float(np.median(dz)),
+        "outlier_fraction": float(np.mean(np.abs(dz) > outlier_threshold)),
+    }
 
 
 def richness_metrics(est, lam) -> dict:
@@ -258,9 +376,11 @@ def richness_metrics(est, lam) -> dict:
     est, lam = np.asarray(est, dtype=float), np.asarray(lam, dtype=float)
     ok = np.isfinite(est) & (est > 0) & np.isfinite(lam) & (lam > 0)
     x, y = np.log10(lam[ok]), np.log10(est[ok])
-    out = {"n": int(ok.sum()),
-           "scatter_log10": float(np.std(y - x, ddof=1)) if ok.sum() >= MIN_SPREAD else float("nan"),
-           "slope": float("nan")}
+    out = {
+        "n": int(ok.sum()),
+        "scatter_log10": float(np.std(y - x, ddof=1)) if ok.sum() >= MIN_SPREAD else float("nan"),
+        "slope": float("nan"),
+    }
     if ok.sum() >= MIN_SPREAD and np.ptp(x) > 0:
         out["slope"] = float(np.polyfit(x, y, 1)[0])
     return out
@@ -288,16 +408,21 @@ def set_summary(table: Table, cfg: dict, gen: np.random.Generator) -> dict:
     mc = cfg["metrics"]
     z_flags = [str(f) for f in table["z_flag"]]
     r_flags = [str(f) for f in table["richness_flag"]]
-    out = {"n_detections": len(table), "n_z_ok": z_flags.count("ok"), "n_richness_ok": r_flags.count("ok"),
-           "z_flags": {f: z_flags.count(f) for f in sorted(set(z_flags))},
-           "richness_flags": {f: r_flags.count(f) for f in sorted(set(r_flags))},
-           "n_z_missing": len(z_flags) - z_flags.count("ok"),
-           "n_richness_missing": len(r_flags) - r_flags.count("ok")}
+    out = {
+        "n_detections": len(table),
+        "n_z_ok": z_flags.count("ok"),
+        "n_richness_ok": r_flags.count("ok"),
+        "z_flags": {f: z_flags.count(f) for f in sorted(set(z_flags))},
+        "richness_flags": {f: r_flags.count(f) for f in sorted(set(r_flags))},
+        "n_z_missing": len(z_flags) - z_flags.count("ok"),
+        "n_richness_missing": len(r_flags) - r_flags.count("ok"),
+    }
     prim = table[np.asarray(table["primary"], dtype=bool)] if len(table) else table
     out["n_recovered_clusters"] = len(prim)
     out["n_recovered_z_missing"] = int(np.sum(~np.isfinite(np.asarray(prim["z_est"], float)))) if len(prim) else 0
-    out["n_recovered_richness_missing"] = (int(np.sum(~np.isfinite(np.asarray(prim["richness_est"], float))))
-                                           if len(prim) else 0)
+    out["n_recovered_richness_missing"] = (
+        int(np.sum(~np.isfinite(np.asarray(prim["richness_est"], float)))) if len(prim) else 0
+    )
     z_est = np.asarray(prim["z_est"], dtype=float)
     z_cat = np.asarray(prim["z_cat"], dtype=float)
     r_est = np.asarray(prim["richness_est"], dtype=float)
@@ -309,11 +434,16 @@ def set_summary(table: Table, cfg: dict, gen: np.random.Generator) -> dict:
     n_boot, level = int(mc["bootstrap"]), float(mc["interval"])
     for key in ("sigma_nmad", "bias", "outlier_fraction"):
         zm[f"{key}_ci"] = bootstrap_interval(
-            groups, lambda i, k=key: redshift_metrics(z_est[i], z_cat[i], float(mc["outlier_threshold"]))[k],
-            n_boot, level, gen)
+            groups,
+            lambda i, k=key: redshift_metrics(z_est[i], z_cat[i], float(mc["outlier_threshold"]))[k],
+            n_boot,
+            level,
+            gen,
+        )
     for key in ("scatter_log10", "slope"):
-        rm[f"{key}_ci"] = bootstrap_interval(groups, lambda i, k=key: richness_metrics(r_est[i], lam[i])[k],
-                                             n_boot, level, gen)
+        rm[f"{key}_ci"] = bootstrap_interval(
+            groups, lambda i, k=key: richness_metrics(r_est[i], lam[i])[k], n_boot, level, gen
+        )
     out["redshift"] = zm
     out["richness"] = rm
     return out
@@ -328,15 +458,27 @@ def summarize(detections: dict, calibration_path, out_json, cfg: dict | None, se
         table = read_ecsv(path, required=DETECTION_COLUMNS, what=f"{name} detections")
         sets[name] = set_summary(table, cfg, rng(seed, "redshift-bootstrap", name))
         z = sets[name]["redshift"]
-        log(f"{name}: {sets[name]['n_detections']} detections ({sets[name]['n_z_missing']} without z); "
+        log(
+            f"{name}: {sets[name]['n_detections']} detections ({sets[name]['n_z_missing']} without z); "
             f"{z['n']} of {sets[name]['n_recovered_clusters']} recovered clusters with a z: sigma_z/(1+z) = {z['sigma_nmad']:.4f}, bias = {z['bias']:+.4f}, "
             f"outliers = {z['outlier_fraction']:.3f}; richness scatter = "
-            f"{sets[name]['richness']['scatter_log10']:.3f} dex, slope = {sets[name]['richness']['slope']:.3f}")
-    counts = {f"{name}_{key}": sets[name][key] for name in sets
-              for key in ("n_detections", "n_z_missing", "n_richness_missing", "n_recovered_clusters")}
+            f"{sets[name]['richness']['scatter_log10']:.3f} dex, slope = {sets[name]['richness']['slope']:.3f}"
+        )
+    counts = {
+        f"{name}_{key}": sets[name][key]
+        for name in sets
+        for key in ("n_detections", "n_z_missing", "n_richness_missing", "n_recovered_clusters")
+    }
     counts["calibration_clusters"] = cal.get("n_measured")
-    extra = {"sets": sets, "outlier_threshold": float(cfg["metrics"]["outlier_threshold"]),
-             "interval": float(cfg["metrics"]["interval"]), "bootstrap": int(cfg["metrics"]["bootstrap"]),
-             "calibration": {k: cal[k] for k in ("redshift", "richness", "n_measured", "n_training_clusters",
-                                                 "subsampled", "colour_flags") if k in cal}}
+    extra = {
+        "sets": sets,
+        "outlier_threshold": float(cfg["metrics"]["outlier_threshold"]),
+        "interval": float(cfg["metrics"]["interval"]),
+        "bootstrap": int(cfg["metrics"]["bootstrap"]),
+        "calibration": {
+            k: cal[k]
+            for k in ("redshift", "richness", "n_measured", "n_training_clusters", "subsampled", "colour_flags")
+            if k in cal
+        },
+    }
     return write_summary(out_json, counts, config=cfg, **extra)

@@ -39,6 +39,7 @@ from deepcee.core.files import atomic_path
 from deepcee.images.fits import BANDS, fetch_skyview_band, make_wcs
 from deepcee.search.tiles import Tile, _healpix, _tan_offsets
 
+
 # --------------------------------------------------------------------------- the mock sky
 def block_of(tile: Tile, block_nside: int) -> int:
     """The coarse nested pixel holding a tile's pixel (nested indices nest by factors of 4)."""
@@ -46,8 +47,9 @@ def block_of(tile: Tile, block_nside: int) -> int:
     return int(tile.pixel) >> max(shift, 0)
 
 
-def mock_tiles(sky, tiles: Iterable[Tile], pixels: int, scale: float, block_nside: int = 128,
-               noise: bool = True) -> Iterator[tuple[Tile, np.ndarray, WCS]]:
+def mock_tiles(
+    sky, tiles: Iterable[Tile], pixels: int, scale: float, block_nside: int = 128, noise: bool = True
+) -> Iterator[tuple[Tile, np.ndarray, WCS]]:
     """Cut the tiles from one rendered mosaic per block (see the module docstring)."""
     tiles = list(tiles)
     blocks: dict[int, list[Tile]] = {}
@@ -71,7 +73,7 @@ def mock_tiles(sky, tiles: Iterable[Tile], pixels: int, scale: float, block_nsid
                 raise DeepCeeError(f"tile {t.name}: outside its block mosaic {block} (internal error)")
             tw = wcs.deepcopy()
             tw.wcs.crpix = [wcs.wcs.crpix[0] - x0, wcs.wcs.crpix[1] - y0]
-            yield t, mosaic[:, y0:y0 + pixels, x0:x0 + pixels].copy(), tw
+            yield t, mosaic[:, y0 : y0 + pixels, x0 : x0 + pixels].copy(), tw
 
 
 # --------------------------------------------------------------------------- SkyView
@@ -83,10 +85,20 @@ def skyview_tile(tile: Tile, pixels: int, scale: float, cfg: dict, **kwargs) -> 
     surveys = cfg["surveys"]
     out, wcs = [], None
     for band in BANDS:
-        hdu = fetch_skyview_band(tile.ra, tile.dec, surveys[band], pixels, scale,
-                                 cache_dir=cfg["cache_dir"], retries=int(cfg["retries"]),
-                                 backoff_s=float(cfg["backoff_s"]), timeout_s=float(cfg["timeout_s"]),
-                                 label=tile.name, band=band, **kwargs)
+        hdu = fetch_skyview_band(
+            tile.ra,
+            tile.dec,
+            surveys[band],
+            pixels,
+            scale,
+            cache_dir=cfg["cache_dir"],
+            retries=int(cfg["retries"]),
+            backoff_s=float(cfg["backoff_s"]),
+            timeout_s=float(cfg["timeout_s"]),
+            label=tile.name,
+            band=band,
+            **kwargs,
+        )
         out.append(np.asarray(hdu.data, dtype=np.float32))
         if band == "r":
             wcs = WCS(hdu.header, naxis=2).celestial
@@ -105,14 +117,33 @@ def _default_hips_query(hips, ra, dec, pixels, fov_arcsec, timeout_s):
     from astroquery.hips2fits import hips2fits
 
     hips2fits.timeout = timeout_s
-    return hips2fits.query(hips=hips, width=pixels, height=pixels, ra=Longitude(ra * u.deg),
-                           dec=Latitude(dec * u.deg), fov=Angle(fov_arcsec * u.arcsec), projection="TAN",
-                           format="fits")
+    return hips2fits.query(
+        hips=hips,
+        width=pixels,
+        height=pixels,
+        ra=Longitude(ra * u.deg),
+        dec=Latitude(dec * u.deg),
+        fov=Angle(fov_arcsec * u.arcsec),
+        projection="TAN",
+        format="fits",
+    )
 
 
-def fetch_hips_band(ra: float, dec: float, hips: str, pixels: int, scale: float, *, cache_dir=".cache/hips2fits",
-                    retries: int = 4, backoff_s: float = 2.0, timeout_s: float = 120.0, label: str = "",
-                    query: Callable | None = None, sleep: Callable[[float], None] = time.sleep) -> fits.PrimaryHDU:
+def fetch_hips_band(
+    ra: float,
+    dec: float,
+    hips: str,
+    pixels: int,
+    scale: float,
+    *,
+    cache_dir=".cache/hips2fits",
+    retries: int = 4,
+    backoff_s: float = 2.0,
+    timeout_s: float = 120.0,
+    label: str = "",
+    query: Callable | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> fits.PrimaryHDU:
     """One hips2fits cutout (TAN, ``pixels`` square, field ``pixels x scale``), cached on disk and retried."""
     cache_dir = Path(cache_dir)
     fov = pixels * scale
@@ -128,8 +159,10 @@ def fetch_hips_band(ra: float, dec: float, hips: str, pixels: int, scale: float,
             hdu = result[0] if isinstance(result, fits.HDUList) else result
             data = None if hdu.data is None else np.asarray(hdu.data, dtype=np.float32)
             if data is None or data.shape != (pixels, pixels) or not np.isfinite(data).any():
-                raise DeepCeeError(f"tile {label}: hips2fits returned an empty or mis-sized image from {hips} "
-                                   f"(shape {None if data is None else data.shape})")
+                raise DeepCeeError(
+                    f"tile {label}: hips2fits returned an empty or mis-sized image from {hips} "
+                    f"(shape {None if data is None else data.shape})"
+                )
             with atomic_path(cached) as tmp:
                 fits.PrimaryHDU(data, header=hdu.header).writeto(tmp)
             return fits.PrimaryHDU(data, header=hdu.header)
@@ -139,9 +172,11 @@ def fetch_hips_band(ra: float, dec: float, hips: str, pixels: int, scale: float,
             last = err
             if attempt < retries - 1:
                 sleep(backoff_s * 2**attempt)
-    raise DeepCeeError(f"tile {label}: hips2fits download from {hips} failed after {retries} tries "
-                       f"({type(last).__name__}: {str(last)[:80]}); pre-fetch on a node with network "
-                       f"(snakemake --cores 1 search_download) or set search.source: mock")
+    raise DeepCeeError(
+        f"tile {label}: hips2fits download from {hips} failed after {retries} tries "
+        f"({type(last).__name__}: {str(last)[:80]}); pre-fetch on a node with network "
+        f"(snakemake --cores 1 search_download) or set search.source: mock"
+    )
 
 
 def hips_tile(tile: Tile, pixels: int, scale: float, cfg: dict, **kwargs) -> tuple[np.ndarray, WCS]:
@@ -153,18 +188,29 @@ def hips_tile(tile: Tile, pixels: int, scale: float, cfg: dict, **kwargs) -> tup
     per_unit = {k: float(v) for k, v in (cfg["nmgy_per_unit"] or {}).items()}
     out, wcs = [], None
     for band in BANDS:
-        hdu = fetch_hips_band(tile.ra, tile.dec, surveys[band], pixels, scale,
-                              cache_dir=cfg["cache_dir"], retries=int(cfg["retries"]),
-                              backoff_s=float(cfg["backoff_s"]), timeout_s=float(cfg["timeout_s"]),
-                              label=tile.name, **kwargs)
+        hdu = fetch_hips_band(
+            tile.ra,
+            tile.dec,
+            surveys[band],
+            pixels,
+            scale,
+            cache_dir=cfg["cache_dir"],
+            retries=int(cfg["retries"]),
+            backoff_s=float(cfg["backoff_s"]),
+            timeout_s=float(cfg["timeout_s"]),
+            label=tile.name,
+            **kwargs,
+        )
         bunit = str(hdu.header.get("BUNIT", "")).strip().lower()
         if band in per_unit:
             factor = per_unit[band]
         elif bunit.startswith("nanomagg") or bunit == "nmgy":
             factor = 1.0
         else:
-            raise DeepCeeError(f"tile {tile.name}: {surveys[band]} pixels are in {bunit or 'unstated units'}, not "
-                               f"nanomaggies; set search.hips2fits.nmgy_per_unit.{band} (README, Blind search)")
+            raise DeepCeeError(
+                f"tile {tile.name}: {surveys[band]} pixels are in {bunit or 'unstated units'}, not "
+                f"nanomaggies; set search.hips2fits.nmgy_per_unit.{band} (README, Blind search)"
+            )
         out.append(np.asarray(hdu.data, dtype=np.float32) * np.float32(factor))
         if band == "r":
             w = WCS(hdu.header, naxis=2)
@@ -174,8 +220,17 @@ def hips_tile(tile: Tile, pixels: int, scale: float, cfg: dict, **kwargs) -> tup
     return np.stack(out), wcs
 
 
-def acquire(source: str, tiles: list[Tile], pixels: int, scale: float, *, sky=None, cfg: dict | None = None,
-            block_nside: int = 128, noise: bool = True) -> Iterator[tuple[Tile, np.ndarray, WCS]]:
+def acquire(
+    source: str,
+    tiles: list[Tile],
+    pixels: int,
+    scale: float,
+    *,
+    sky=None,
+    cfg: dict | None = None,
+    block_nside: int = 128,
+    noise: bool = True,
+) -> Iterator[tuple[Tile, np.ndarray, WCS]]:
     """Tiles with their pixels from ``source`` (mock | skyview | hips2fits); ``cfg``: the complete
     ``search`` section (its ``skyview`` / ``hips2fits`` sub-sections are read for those sources)."""
     if source == "mock":
@@ -201,8 +256,16 @@ class Position:
     dec: float
 
 
-def cutouts(source: str, positions: Iterable[Position], pixels: int, scale: float, *, sky=None,
-            cfg: dict | None = None, noise: bool = True) -> Iterator[tuple[Position, np.ndarray, WCS]]:
+def cutouts(
+    source: str,
+    positions: Iterable[Position],
+    pixels: int,
+    scale: float,
+    *,
+    sky=None,
+    cfg: dict | None = None,
+    noise: bool = True,
+) -> Iterator[tuple[Position, np.ndarray, WCS]]:
     """A tile-sized cutout (3 x N x N nMgy, north-up TAN) centred on each position, from ``source``.
 
     The mock renders each cutout from the one sky through its own WCS (the same objects as

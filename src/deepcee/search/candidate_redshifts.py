@@ -28,8 +28,8 @@ from deepcee.redshift.red_sequence import Region
 from deepcee.search.acquire import Position, cutouts
 
 COLUMNS = ("z_est", "z_flag", "richness_est", "richness_flag")
-BELOW_THRESHOLD = "below_score_threshold"   # not measured: the candidate's score is under search.score_threshold
-NO_CALIBRATION = "no_calibration"           # not measured: the redshift stage is disabled (no calibration.json)
+BELOW_THRESHOLD = "below_score_threshold"  # not measured: the candidate's score is under search.score_threshold
+NO_CALIBRATION = "no_calibration"  # not measured: the redshift stage is disabled (no calibration.json)
 
 
 def candidate_region(wcs, ra: float, dec: float, box_arcsec: float, scale: float) -> Region:
@@ -39,8 +39,16 @@ def candidate_region(wcs, ra: float, dec: float, box_arcsec: float, scale: float
     return Region(float(x) - half, float(y) - half, float(x) + half, float(y) + half)
 
 
-def estimate_candidates(cands: Table, calibration: dict | None, redshift_cfg: dict, search_cfg: dict,
-                        images_cfg: dict, *, sky=None, log=print) -> dict:
+def estimate_candidates(
+    cands: Table,
+    calibration: dict | None,
+    redshift_cfg: dict,
+    search_cfg: dict,
+    images_cfg: dict,
+    *,
+    sky=None,
+    log=print,
+) -> dict:
     """Add COLUMNS to ``cands`` (in place) and return what was done (counts, flags, seconds).
 
     ``redshift_cfg``, ``search_cfg``, ``images_cfg``: the complete config sections;
@@ -57,8 +65,12 @@ def estimate_candidates(cands: Table, calibration: dict | None, redshift_cfg: di
     pixels, scale = int(images_cfg["pixels"]), float(images_cfg["pixel_scale_arcsec"])
     todo = np.flatnonzero(strong) if calibration is not None else np.zeros(0, int)
     positions = [Position(str(cands["id"][k]), float(cands["ra"][k]), float(cands["dec"][k])) for k in todo]
-    for k, (pos, img, wcs) in zip(todo, cutouts(search_cfg["source"], positions, pixels, scale, sky=sky,
-                                                 cfg=search_cfg, noise=bool(search_cfg["noise"]))):
+    for k, (pos, img, wcs) in zip(
+        todo,
+        cutouts(
+            search_cfg["source"], positions, pixels, scale, sky=sky, cfg=search_cfg, noise=bool(search_cfg["noise"])
+        ),
+    ):
         cat = photometry.measure_image(img, wcs, redshift_cfg["photometry"], f"candidate {pos.name}")
         region = candidate_region(wcs, pos.ra, pos.dec, float(cands["box_arcsec"][k]), scale)
         m = rz.measure_detection(cat, region, calibration, redshift_cfg)
@@ -68,8 +80,10 @@ def estimate_candidates(cands: Table, calibration: dict | None, redshift_cfg: di
     cands["z_flag"] = z_flag
     cands["richness_est"] = lam
     cands["richness_flag"] = r_flag
-    cands.meta["redshift"] = (f"z_est, richness_est: candidates with score >= {thr:g} measured on a cutout "
-                              "(src/deepcee/search/candidate_redshifts.py); NaN when the flag is not 'ok'")
+    cands.meta["redshift"] = (
+        f"z_est, richness_est: candidates with score >= {thr:g} measured on a cutout "
+        "(src/deepcee/search/candidate_redshifts.py); NaN when the flag is not 'ok'"
+    )
     seconds = time.perf_counter() - t0
     n_ok = int(np.sum(z_flag[todo] == "ok")) if len(todo) else 0
     log(f"search redshifts: {len(todo)} candidates >= {thr:g} measured in {seconds:.1f} s, {n_ok} with a z")
@@ -92,20 +106,28 @@ def redshift_summary(cands: Table, calibration_path, redshift_cfg: dict, search_
     r_flags = [str(f) for f in meas["richness_flag"]]
     rm = np.asarray([str(x) != "" for x in meas["redmapper_id"]], bool) if len(meas) else np.zeros(0, bool)
     outlier = float(redshift_cfg["metrics"]["outlier_threshold"])
-    zm = rz.redshift_metrics(np.asarray(meas["z_est"], float)[rm], np.asarray(meas["redmapper_z"], float)[rm],
-                             outlier)
-    richness = rz.richness_metrics(np.asarray(meas["richness_est"], float)[rm],
-                                   np.asarray(meas["redmapper_richness"], float)[rm])
+    zm = rz.redshift_metrics(np.asarray(meas["z_est"], float)[rm], np.asarray(meas["redmapper_z"], float)[rm], outlier)
+    richness = rz.richness_metrics(
+        np.asarray(meas["richness_est"], float)[rm], np.asarray(meas["redmapper_richness"], float)[rm]
+    )
     return {
         "calibration": None if calibration_path is None else str(calibration_path),
-        "score_threshold": thr, "n_measured": int(measured["n_measured"]),
-        "n_z_ok": z_flags.count("ok"), "n_richness_ok": r_flags.count("ok"),
+        "score_threshold": thr,
+        "n_measured": int(measured["n_measured"]),
+        "n_z_ok": z_flags.count("ok"),
+        "n_richness_ok": r_flags.count("ok"),
         "z_flags": {f: z_flags.count(f) for f in sorted(set(z_flags))},
         "richness_flags": {f: r_flags.count(f) for f in sorted(set(r_flags))},
-        "n_redmapper_matched": int(rm.sum()), "outlier_threshold": outlier,
-        "redmapper": {"n": int(zm["n"]), "sigma_nmad": _finite(zm["sigma_nmad"]), "bias": _finite(zm["bias"]),
-                      "outlier_fraction": _finite(zm["outlier_fraction"]),
-                      "richness_n": int(richness["n"]), "richness_scatter_log10": _finite(richness["scatter_log10"]),
-                      "richness_slope": _finite(richness["slope"])},
+        "n_redmapper_matched": int(rm.sum()),
+        "outlier_threshold": outlier,
+        "redmapper": {
+            "n": int(zm["n"]),
+            "sigma_nmad": _finite(zm["sigma_nmad"]),
+            "bias": _finite(zm["bias"]),
+            "outlier_fraction": _finite(zm["outlier_fraction"]),
+            "richness_n": int(richness["n"]),
+            "richness_scatter_log10": _finite(richness["scatter_log10"]),
+            "richness_slope": _finite(richness["slope"]),
+        },
         "seconds": float(measured["seconds"]),
     }

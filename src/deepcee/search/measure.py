@@ -46,8 +46,7 @@ def clusters_in_area(redmapper: Table, tile_pixels: np.ndarray, nside: int) -> T
     return redmapper[np.isin(own, np.asarray(tile_pixels, dtype=np.int64))]
 
 
-def completeness(clusters: Table, cands: Table, threshold: float, radius_arcmin: float, column: str,
-                 bins) -> Table:
+def completeness(clusters: Table, cands: Table, threshold: float, radius_arcmin: float, column: str, bins) -> Table:
     """Binned fraction of ``clusters`` with a candidate (score >= threshold) within the radius."""
     strong = cands[np.asarray(cands["score"], float) >= threshold] if len(cands) else cands
     found = _sep_nearest(clusters, strong) <= radius_arcmin
@@ -62,8 +61,17 @@ def completeness(clusters: Table, cands: Table, threshold: float, radius_arcmin:
     if len(n_arr):
         ci = binom_conf_interval(k_arr, np.maximum(n_arr, 1), confidence_level=0.6827, interval="wilson")
         lo, hi = np.where(n_arr > 0, ci[0], np.nan), np.where(n_arr > 0, ci[1], np.nan)
-    return Table({f"{column}_lo": np.asarray(bins[:-1], float), f"{column}_hi": np.asarray(bins[1:], float),
-                  "n_clusters": n_arr, "n_found": k_arr, "completeness": frac, "ci_lo": lo, "ci_hi": hi})
+    return Table(
+        {
+            f"{column}_lo": np.asarray(bins[:-1], float),
+            f"{column}_hi": np.asarray(bins[1:], float),
+            "n_clusters": n_arr,
+            "n_found": k_arr,
+            "completeness": frac,
+            "ci_lo": lo,
+            "ci_hi": hi,
+        }
+    )
 
 
 def purity_curve(cands: Table, truth: Table, radius_arcmin: float, thresholds) -> Table:
@@ -77,9 +85,16 @@ def purity_curve(cands: Table, truth: Table, radius_arcmin: float, thresholds) -
         k.append(int(real[sel].sum()))
     n_arr, k_arr = np.asarray(n), np.asarray(k)
     ci = binom_conf_interval(k_arr, np.maximum(n_arr, 1), confidence_level=0.6827, interval="wilson")
-    return Table({"threshold": np.asarray(thresholds, float), "n_candidates": n_arr, "n_real": k_arr,
-                  "purity": np.where(n_arr > 0, k_arr / np.maximum(n_arr, 1), np.nan),
-                  "ci_lo": np.where(n_arr > 0, ci[0], np.nan), "ci_hi": np.where(n_arr > 0, ci[1], np.nan)})
+    return Table(
+        {
+            "threshold": np.asarray(thresholds, float),
+            "n_candidates": n_arr,
+            "n_real": k_arr,
+            "purity": np.where(n_arr > 0, k_arr / np.maximum(n_arr, 1), np.nan),
+            "ci_lo": np.where(n_arr > 0, ci[0], np.nan),
+            "ci_hi": np.where(n_arr > 0, ci[1], np.nan),
+        }
+    )
 
 
 # --------------------------------------------------------------------------- figures and tables
@@ -87,14 +102,18 @@ def plot_completeness(by_rich: Table, by_z: Table, paths) -> None:
     from deepcee.core.figures import new_figure, save_figure
 
     fig, axes = new_figure(1, 2, figsize=(8, 3.2))
-    for ax, t, col, label in ((axes[0], by_rich, "richness", r"richness $\lambda$"),
-                              (axes[1], by_z, "z", "redshift")):
+    for ax, t, col, label in ((axes[0], by_rich, "richness", r"richness $\lambda$"), (axes[1], by_z, "z", "redshift")):
         mid = (np.asarray(t[f"{col}_lo"]) + np.asarray(t[f"{col}_hi"])) / 2
         ok = np.asarray(t["n_clusters"]) > 0
         c = np.asarray(t["completeness"], float)
-        ax.errorbar(mid[ok], c[ok], yerr=[c[ok] - np.asarray(t["ci_lo"])[ok], np.asarray(t["ci_hi"])[ok] - c[ok]],
-                    xerr=[mid[ok] - np.asarray(t[f"{col}_lo"])[ok], np.asarray(t[f"{col}_hi"])[ok] - mid[ok]],
-                    fmt="o", capsize=2)
+        ax.errorbar(
+            mid[ok],
+            c[ok],
+            yerr=[c[ok] - np.asarray(t["ci_lo"])[ok], np.asarray(t["ci_hi"])[ok] - c[ok]],
+            xerr=[mid[ok] - np.asarray(t[f"{col}_lo"])[ok], np.asarray(t[f"{col}_hi"])[ok] - mid[ok]],
+            fmt="o",
+            capsize=2,
+        )
         for x, n in zip(mid[ok], np.asarray(t["n_clusters"])[ok]):
             ax.annotate(str(n), (x, 0.03), ha="center", fontsize=7)
         ax.set_xlabel(label)
@@ -128,10 +147,18 @@ def plot_skymap(tiles: Table, cands: Table, clusters: Table, threshold: float, p
     if len(cands):
         strong = np.asarray(cands["score"], float) >= threshold
         known = np.asarray(cands["known"], bool)
-        ax.scatter(cands["ra"][~strong], cands["dec"][~strong], s=4, c="0.6", marker="x",
-                   label=f"candidate, score < {threshold:g}")
-        for sel, colour, label in ((strong & known, "C2", "candidate, known"),
-                                   (strong & ~known, "C3", "candidate, new")):
+        ax.scatter(
+            cands["ra"][~strong],
+            cands["dec"][~strong],
+            s=4,
+            c="0.6",
+            marker="x",
+            label=f"candidate, score < {threshold:g}",
+        )
+        for sel, colour, label in (
+            (strong & known, "C2", "candidate, known"),
+            (strong & ~known, "C3", "candidate, new"),
+        ):
             ax.scatter(cands["ra"][sel], cands["dec"][sel], s=14, c=colour, label=label)
     ax.invert_xaxis()
     ax.set_xlabel("RA (deg)")
@@ -148,11 +175,15 @@ def new_candidates_table(cands: Table, csv_path, tex_path, rows: int = 10, thres
         new = new[np.argsort(-np.asarray(new["score"], float), kind="stable")][:rows]
     else:
         new = cands
-    out = Table({"id": new["id"] if len(new) else np.zeros(0, "U16"),
-                 "ra": np.round(np.asarray(new["ra"] if len(new) else [], float), 5),
-                 "dec": np.round(np.asarray(new["dec"] if len(new) else [], float), 5),
-                 "score": np.round(np.asarray(new["score"] if len(new) else [], float), 3),
-                 "box_arcsec": np.round(np.asarray(new["box_arcsec"] if len(new) else [], float), 1)})
+    out = Table(
+        {
+            "id": new["id"] if len(new) else np.zeros(0, "U16"),
+            "ra": np.round(np.asarray(new["ra"] if len(new) else [], float), 5),
+            "dec": np.round(np.asarray(new["dec"] if len(new) else [], float), 5),
+            "score": np.round(np.asarray(new["score"] if len(new) else [], float), 3),
+            "box_arcsec": np.round(np.asarray(new["box_arcsec"] if len(new) else [], float), 1),
+        }
+    )
     with atomic_path(csv_path) as tmp:
         out.write(tmp, format="ascii.csv", overwrite=True)
     lines = [r"\begin{tabular}{lrrrr}", r"\hline", r"ID & RA (deg) & Dec (deg) & score & box ($''$) \\", r"\hline"]

@@ -39,8 +39,17 @@ def read_shards(paths) -> Table:
         if len(t):
             tables.append(t)
     if not tables:
-        return Table({"tile": np.zeros(0, str), "tile_pixel": np.zeros(0, np.int64), "score": np.zeros(0),
-                      "ra": np.zeros(0), "dec": np.zeros(0), "box_arcsec": np.zeros(0), "owned": np.zeros(0, bool)})
+        return Table(
+            {
+                "tile": np.zeros(0, str),
+                "tile_pixel": np.zeros(0, np.int64),
+                "score": np.zeros(0),
+                "ra": np.zeros(0),
+                "dec": np.zeros(0),
+                "box_arcsec": np.zeros(0),
+                "owned": np.zeros(0, bool),
+            }
+        )
     return vstack(tables, metadata_conflicts="silent")
 
 
@@ -74,10 +83,17 @@ def merge_detections(det: Table, radius_arcsec: float = 60.0) -> Table:
             cols["tiles"].append(";".join(tiles))
     n = len(cols["ra"])
     cols["id"] = [f"DCS{k + 1:05d}" for k in range(n)]
-    out = Table({"id": np.asarray(cols["id"], dtype="U16"), "ra": np.asarray(cols["ra"], float),
-                 "dec": np.asarray(cols["dec"], float), "score": np.asarray(cols["score"], float),
-                 "box_arcsec": np.asarray(cols["box_arcsec"], float),
-                 "n_detections": np.asarray(cols["n_detections"], int), "tiles": np.asarray(cols["tiles"], dtype=str)})
+    out = Table(
+        {
+            "id": np.asarray(cols["id"], dtype="U16"),
+            "ra": np.asarray(cols["ra"], float),
+            "dec": np.asarray(cols["dec"], float),
+            "score": np.asarray(cols["score"], float),
+            "box_arcsec": np.asarray(cols["box_arcsec"], float),
+            "n_detections": np.asarray(cols["n_detections"], int),
+            "tiles": np.asarray(cols["tiles"], dtype=str),
+        }
+    )
     out["ra"].unit = out["dec"].unit = "deg"
     out["box_arcsec"].unit = "arcsec"
     out.meta["merge_radius_arcsec"] = float(radius_arcsec)
@@ -91,9 +107,15 @@ def read_mcxc(path) -> Table:
     for c in ("MCXC", "RAdeg", "DEdeg", "z", "M500"):
         if c not in raw.colnames:
             raise DeepCeeError(f"{path}: MCXC table has no column '{c}'")
-    return Table({"id": [f"MCXC {x}" for x in raw["MCXC"]], "ra": np.asarray(raw["RAdeg"], float),
-                  "dec": np.asarray(raw["DEdeg"], float), "z": np.asarray(raw["z"], float),
-                  "richness": np.asarray(np.ma.filled(raw["M500"], np.nan), float)})
+    return Table(
+        {
+            "id": [f"MCXC {x}" for x in raw["MCXC"]],
+            "ra": np.asarray(raw["RAdeg"], float),
+            "dec": np.asarray(raw["DEdeg"], float),
+            "z": np.asarray(raw["z"], float),
+            "richness": np.asarray(np.ma.filled(raw["M500"], np.nan), float),
+        }
+    )
 
 
 def load_catalogues(config: dict, mcxc_path) -> dict[str, Table]:
@@ -104,11 +126,24 @@ def load_catalogues(config: dict, mcxc_path) -> dict[str, Table]:
     rm = read_redmapper_bundled(cat["redmapper"])
     aco = read_abell_tsv(cat["abell"])
     return {
-        "redmapper": Table({"id": rm["id"], "ra": np.asarray(rm["ra"], float), "dec": np.asarray(rm["dec"], float),
-                            "z": np.asarray(rm["z"], float), "richness": np.asarray(rm["richness"], float)}),
-        "abell": Table({"id": [f"A{int(a)}" for a in aco["aco"]], "ra": np.asarray(aco["ra"], float),
-                        "dec": np.asarray(aco["dec"], float), "z": np.full(len(aco), np.nan),
-                        "richness": np.full(len(aco), np.nan)}),
+        "redmapper": Table(
+            {
+                "id": rm["id"],
+                "ra": np.asarray(rm["ra"], float),
+                "dec": np.asarray(rm["dec"], float),
+                "z": np.asarray(rm["z"], float),
+                "richness": np.asarray(rm["richness"], float),
+            }
+        ),
+        "abell": Table(
+            {
+                "id": [f"A{int(a)}" for a in aco["aco"]],
+                "ra": np.asarray(aco["ra"], float),
+                "dec": np.asarray(aco["dec"], float),
+                "z": np.full(len(aco), np.nan),
+                "richness": np.full(len(aco), np.nan),
+            }
+        ),
         "mcxc": read_mcxc(mcxc_path),
     }
 

@@ -18,8 +18,9 @@ from deepcee.search.merge import cross_match, load_catalogues, merge_detections,
 from deepcee.search.stage import _sky_config
 
 
-def build_catalogue(config: dict, tiles_path, shard_paths, stats_paths, mcxc_path, out: dict, log=print,
-                    calibration_path=None) -> dict:
+def build_catalogue(
+    config: dict, tiles_path, shard_paths, stats_paths, mcxc_path, out: dict, log=print, calibration_path=None
+) -> dict:
     """Merge, cross-match and measure; ``out`` names candidates, summary, the figures and tables.
 
     ``calibration_path``: the redshift stage's calibration.json, which gives the candidates at or
@@ -43,10 +44,15 @@ def build_catalogue(config: dict, tiles_path, shard_paths, stats_paths, mcxc_pat
         sky = sky_from_config(_sky_config(config))
     calibration = None if calibration_path is None else read_calibration(calibration_path)
     measured = estimate_candidates(cands, calibration, rcfg, scfg, config["images"], sky=sky, log=log)
-    cands.meta.update({"source": scfg["source"], "nside": int(tiles.meta.get("nside", 0)),
-                       "score_min": float(scfg["score_min"]),
-                       "description": "Deep-CEE blind search candidates: one per cluster after tile ownership "
-                                      "and a sky merge (src/deepcee/search/merge.py)"})
+    cands.meta.update(
+        {
+            "source": scfg["source"],
+            "nside": int(tiles.meta.get("nside", 0)),
+            "score_min": float(scfg["score_min"]),
+            "description": "Deep-CEE blind search candidates: one per cluster after tile ownership "
+            "and a sky merge (src/deepcee/search/merge.py)",
+        }
+    )
     with atomic_path(out["candidates"]) as tmp:
         cands.write(tmp, format="ascii.ecsv", overwrite=True)
 
@@ -57,12 +63,20 @@ def build_catalogue(config: dict, tiles_path, shard_paths, stats_paths, mcxc_pat
     by_z = measure.completeness(in_area, cands, thr, radius, "z", measure.Z_BINS)
     overall = measure.completeness(in_area, cands, thr, radius, "richness", [0, 1e9])
     if real_data:
-        truth = Table({"ra": np.asarray(cands["ra"], float)[np.asarray(cands["known"], bool)],
-                       "dec": np.asarray(cands["dec"], float)[np.asarray(cands["known"], bool)]})
+        truth = Table(
+            {
+                "ra": np.asarray(cands["ra"], float)[np.asarray(cands["known"], bool)],
+                "dec": np.asarray(cands["dec"], float)[np.asarray(cands["known"], bool)],
+            }
+        )
     else:
         pad = 0.3
-        truth = sky.truth_in(float(np.min(tiles["ra"])) - pad, float(np.max(tiles["ra"])) + pad,
-                             float(np.min(tiles["dec"])) - pad, float(np.max(tiles["dec"])) + pad)
+        truth = sky.truth_in(
+            float(np.min(tiles["ra"])) - pad,
+            float(np.max(tiles["ra"])) + pad,
+            float(np.min(tiles["dec"])) - pad,
+            float(np.max(tiles["dec"])) + pad,
+        )
     purity = measure.purity_curve(cands, truth, radius, scfg["purity_thresholds"])
     at_thr = measure.purity_curve(cands, truth, radius, [thr])[0]
 
@@ -75,8 +89,9 @@ def build_catalogue(config: dict, tiles_path, shard_paths, stats_paths, mcxc_pat
     measure.new_candidates_table(cands, out["new_csv"], out["new_tex"], int(scfg["table_rows"]), thr)
 
     stats = [json.loads(Path(p).read_text()) for p in stats_paths]
-    timings = {k: float(sum(s.get(k, 0.0) or 0.0 for s in stats))
-               for k in ("acquire_s", "stretch_s", "infer_s", "wall_s")}
+    timings = {
+        k: float(sum(s.get(k, 0.0) or 0.0 for s in stats)) for k in ("acquire_s", "stretch_s", "infer_s", "wall_s")
+    }
     timings["merge_s"] = t_merge
     timings["redshift_s"] = float(measured["seconds"])
     timings["tiles_per_s"] = len(tiles) / timings["wall_s"] if timings["wall_s"] > 0 else None
@@ -84,26 +99,49 @@ def build_catalogue(config: dict, tiles_path, shard_paths, stats_paths, mcxc_pat
     known = np.asarray(cands["known"], bool)
     o = overall[0]
     summary = {
-        "source": scfg["source"], "area_deg2": float(tiles.meta.get("area_deg2", np.nan)), "n_tiles": len(tiles),
-        "nside": nside, "shards": int(scfg["shards"]), "score_threshold": thr,
-        "merge_radius_arcsec": float(scfg["merge_radius_arcsec"]), "match_radius_arcmin": radius,
-        "n_detections": len(det), "n_owned": int(np.sum(det["owned"])) if len(det) else 0,
-        "n_candidates": len(cands), "n_candidates_above_threshold": int(strong.sum()),
-        "n_known": int((strong & known).sum()), "n_new": int((strong & ~known).sum()),
-        "completeness": {"n_clusters": int(o["n_clusters"]), "n_found": int(o["n_found"]),
-                         "fraction": None if o["n_clusters"] == 0 else float(o["completeness"]),
-                         "ci_lo": None if o["n_clusters"] == 0 else float(o["ci_lo"]),
-                         "ci_hi": None if o["n_clusters"] == 0 else float(o["ci_hi"]), "interval": "wilson 68.27%"},
-        "purity": {"threshold": thr, "n_candidates": int(at_thr["n_candidates"]), "n_real": int(at_thr["n_real"]),
-                   "purity": None if at_thr["n_candidates"] == 0 else float(at_thr["purity"]),
-                   "truth": "catalogue-matched (lower bound)" if real_data else "mock sky clusters and groups",
-                   "n_truth_objects": len(truth)},
+        "source": scfg["source"],
+        "area_deg2": float(tiles.meta.get("area_deg2", np.nan)),
+        "n_tiles": len(tiles),
+        "nside": nside,
+        "shards": int(scfg["shards"]),
+        "score_threshold": thr,
+        "merge_radius_arcsec": float(scfg["merge_radius_arcsec"]),
+        "match_radius_arcmin": radius,
+        "n_detections": len(det),
+        "n_owned": int(np.sum(det["owned"])) if len(det) else 0,
+        "n_candidates": len(cands),
+        "n_candidates_above_threshold": int(strong.sum()),
+        "n_known": int((strong & known).sum()),
+        "n_new": int((strong & ~known).sum()),
+        "completeness": {
+            "n_clusters": int(o["n_clusters"]),
+            "n_found": int(o["n_found"]),
+            "fraction": None if o["n_clusters"] == 0 else float(o["completeness"]),
+            "ci_lo": None if o["n_clusters"] == 0 else float(o["ci_lo"]),
+            "ci_hi": None if o["n_clusters"] == 0 else float(o["ci_hi"]),
+            "interval": "wilson 68.27%",
+        },
+        "purity": {
+            "threshold": thr,
+            "n_candidates": int(at_thr["n_candidates"]),
+            "n_real": int(at_thr["n_real"]),
+            "purity": None if at_thr["n_candidates"] == 0 else float(at_thr["purity"]),
+            "truth": "catalogue-matched (lower bound)" if real_data else "mock sky clusters and groups",
+            "n_truth_objects": len(truth),
+        },
         "timings": timings,
         "redshift": redshift_summary(cands, calibration_path, rcfg, scfg, measured),
     }
-    write_summary(out["summary"], {k: summary[k] for k in ("n_tiles", "n_candidates", "n_known", "n_new")},
-                  config=config["search"], contract="search_summary", **summary)
+    write_summary(
+        out["summary"],
+        {k: summary[k] for k in ("n_tiles", "n_candidates", "n_known", "n_new")},
+        config=config["search"],
+        contract="search_summary",
+        **summary,
+    )
     c = summary["completeness"]
-    log(f"search: {len(tiles)} tiles, {len(det)} boxes, {len(cands)} candidates ({int(strong.sum())} >= {thr}: "
-        f"{summary['n_known']} known, {summary['n_new']} new); redMaPPer {c['n_found']}/{c['n_clusters']}")
+    log(
+        f"search: {len(tiles)} tiles, {len(det)} boxes, {len(cands)} candidates ({int(strong.sum())} >= {thr}: "
+        f"{summary['n_known']} known, {summary['n_new']} new); redMaPPer {c['n_found']}/{c['n_clusters']}"
+    )
     return summary

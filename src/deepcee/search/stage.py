@@ -29,8 +29,7 @@ from deepcee.images.stretch import native_factor, to_rgb
 from deepcee.search.acquire import acquire, block_of
 from deepcee.search.tiles import Tile, owner_pixel
 
-DETECTION_COLUMNS = ["tile", "tile_pixel", "x0", "y0", "x1", "y1", "score", "ra", "dec", "box_arcsec", "owner",
-                     "owned"]
+DETECTION_COLUMNS = ["tile", "tile_pixel", "x0", "y0", "x1", "y1", "score", "ra", "dec", "box_arcsec", "owner", "owned"]
 
 
 def read_tiles(path) -> list[Tile]:
@@ -39,15 +38,17 @@ def read_tiles(path) -> list[Tile]:
     for col in ("pixel", "nside", "ra", "dec", "shard"):
         if col not in t.colnames:
             raise DeepCeeError(f"{path}: tiles table has no column '{col}'")
-    return [Tile(int(r["pixel"]), int(r["nside"]), float(r["ra"]), float(r["dec"])) for r in t], \
-        np.asarray(t["shard"], dtype=int)
+    return [Tile(int(r["pixel"]), int(r["nside"]), float(r["ra"]), float(r["dec"])) for r in t], np.asarray(
+        t["shard"], dtype=int
+    )
 
 
 class TileStream(torch.utils.data.IterableDataset):
     """Tiles -> (uint8 3 x S x S tensor, tile, WCS, seconds acquiring, seconds stretching)."""
 
-    def __init__(self, tiles, source, pixels, scale, output_size, limits, sky=None, cfg=None, block_nside=128,
-                 noise=True):
+    def __init__(
+        self, tiles, source, pixels, scale, output_size, limits, sky=None, cfg=None, block_nside=128, noise=True
+    ):
         super().__init__()
         self.tiles, self.source, self.pixels, self.scale = list(tiles), source, int(pixels), float(scale)
         self.output_size, self.limits = int(output_size), limits
@@ -59,11 +60,19 @@ class TileStream(torch.utils.data.IterableDataset):
             return self.tiles
         if self.source == "mock":  # whole blocks per worker: one mosaic is rendered once
             return [t for t in self.tiles if block_of(t, self.block_nside) % info.num_workers == info.id]
-        return self.tiles[info.id::info.num_workers]
+        return self.tiles[info.id :: info.num_workers]
 
     def __iter__(self):
-        stream = acquire(self.source, self._mine(), self.pixels, self.scale, sky=self.sky, cfg=self.cfg,
-                         block_nside=self.block_nside, noise=self.noise)
+        stream = acquire(
+            self.source,
+            self._mine(),
+            self.pixels,
+            self.scale,
+            sky=self.sky,
+            cfg=self.cfg,
+            block_nside=self.block_nside,
+            noise=self.noise,
+        )
         t0 = time.perf_counter()
         for tile, img, wcs in stream:
             t1 = time.perf_counter()
@@ -96,8 +105,17 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
-def run_shard(model, tiles: list[Tile], search_cfg: dict, images_cfg: dict, *, sky=None,
-              device: torch.device | str = "cpu", progress: bool = True, log=print) -> tuple[Table, dict]:
+def run_shard(
+    model,
+    tiles: list[Tile],
+    search_cfg: dict,
+    images_cfg: dict,
+    *,
+    sky=None,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+    log=print,
+) -> tuple[Table, dict]:
     """Detections of every tile of one shard (a Table of DETECTION_COLUMNS) and timings.
 
     ``search_cfg`` and ``images_cfg``: the complete ``search`` and ``images`` sections (schema defaults filled).
@@ -110,12 +128,27 @@ def run_shard(model, tiles: list[Tile], search_cfg: dict, images_cfg: dict, *, s
     pixels, scale = int(images_cfg["pixels"]), float(images_cfg["pixel_scale_arcsec"])
     output_size = int(images_cfg["stretch"]["output_size"])
     limits = images_cfg["stretch"]["limits"]
-    stream = TileStream(tiles, cfg["source"], pixels, scale, output_size, limits, sky=sky, cfg=cfg,
-                        block_nside=int(cfg["mock_block_nside"]), noise=bool(cfg["noise"]))
+    stream = TileStream(
+        tiles,
+        cfg["source"],
+        pixels,
+        scale,
+        output_size,
+        limits,
+        sky=sky,
+        cfg=cfg,
+        block_nside=int(cfg["mock_block_nside"]),
+        noise=bool(cfg["noise"]),
+    )
     workers = int(cfg["workers"])
-    loader = torch.utils.data.DataLoader(stream, batch_size=int(cfg["batch_size"]), num_workers=workers,
-                                         collate_fn=_collate, pin_memory=device.type == "cuda",
-                                         **({"prefetch_factor": 2} if workers > 0 else {}))
+    loader = torch.utils.data.DataLoader(
+        stream,
+        batch_size=int(cfg["batch_size"]),
+        num_workers=workers,
+        collate_fn=_collate,
+        pin_memory=device.type == "cuda",
+        **({"prefetch_factor": 2} if workers > 0 else {}),
+    )
     bar = None
     if progress:
         from tqdm import tqdm
@@ -164,16 +197,28 @@ def run_shard(model, tiles: list[Tile], search_cfg: dict, images_cfg: dict, *, s
         table[c].unit = "pix"
     table["ra"].unit = table["dec"].unit = "deg"
     table["box_arcsec"].unit = "arcsec"
-    stats = {"n_tiles": len(tiles), "n_detections": len(table), "n_owned": int(np.sum(table["owned"])),
-             "wall_s": wall, "tiles_per_s": len(tiles) / wall if wall > 0 else None, "device": str(device),
-             "precision": precision, "workers": workers, "batch_size": int(cfg["batch_size"]), **timings}
-    log(f"shard: {len(tiles)} tiles, {len(table)} boxes >= {score_min} ({stats['n_owned']} owned) in {wall:.1f} s "
-        f"({stats['tiles_per_s'] or 0:.2f} tiles/s on {device}, {precision})")
+    stats = {
+        "n_tiles": len(tiles),
+        "n_detections": len(table),
+        "n_owned": int(np.sum(table["owned"])),
+        "wall_s": wall,
+        "tiles_per_s": len(tiles) / wall if wall > 0 else None,
+        "device": str(device),
+        "precision": precision,
+        "workers": workers,
+        "batch_size": int(cfg["batch_size"]),
+        **timings,
+    }
+    log(
+        f"shard: {len(tiles)} tiles, {len(table)} boxes >= {score_min} ({stats['n_owned']} owned) in {wall:.1f} s "
+        f"({stats['tiles_per_s'] or 0:.2f} tiles/s on {device}, {precision})"
+    )
     return table, stats
 
 
-def search_shard(model_path, tiles_path, shard: int, config: dict, out_path, stats_path, *, threads=None,
-                 log=print) -> dict:
+def search_shard(
+    model_path, tiles_path, shard: int, config: dict, out_path, stats_path, *, threads=None, log=print
+) -> dict:
     """The search_shard rule: one shard's detections -> ECSV + JSON, both atomically."""
     from deepcee.detector.inference import load_model
     from deepcee.detector.training import resolve_device
@@ -194,8 +239,14 @@ def search_shard(model_path, tiles_path, shard: int, config: dict, out_path, sta
     if mine:
         table, stats = run_shard(model, mine, scfg, config["images"], sky=sky, device=device, log=log)
     else:
-        table = Table({c: np.zeros(0, dtype={"tile": str, "tile_pixel": np.int64, "owner": np.int64,
-                                              "owned": bool}.get(c, float)) for c in DETECTION_COLUMNS})
+        table = Table(
+            {
+                c: np.zeros(
+                    0, dtype={"tile": str, "tile_pixel": np.int64, "owner": np.int64, "owned": bool}.get(c, float)
+                )
+                for c in DETECTION_COLUMNS
+            }
+        )
         stats = {"n_tiles": 0, "n_detections": 0, "n_owned": 0, "wall_s": 0.0}
     table.meta.update({"shard": int(shard), "model": str(model_path), "source": scfg["source"]})
     with atomic_path(out_path) as tmp:
@@ -218,15 +269,24 @@ def write_tiles(config: dict, out_path, info_path) -> dict:
     scfg = with_defaults("search", config["search"])
     field = int(config["images"]["pixels"]) * float(config["images"]["pixel_scale_arcsec"])
     if abs(field - PAPER_FIELD_ARCSEC) > 1.0:
-        raise DeepCeeError(f"images.pixels x images.pixel_scale_arcsec = {field:.1f}\": the search tiles are the "
-                           f"paper's {PAPER_FIELD_ARCSEC:.0f}\" field")
+        raise DeepCeeError(
+            f'images.pixels x images.pixel_scale_arcsec = {field:.1f}": the search tiles are the '
+            f"paper's {PAPER_FIELD_ARCSEC:.0f}\" field"
+        )
     tiles, info = plan_tiles(scfg, field)
     shards = int(scfg["shards"])
     bounds = np.linspace(0, len(tiles), shards + 1).round().astype(int)
     shard_of = np.searchsorted(bounds, np.arange(len(tiles)), side="right") - 1
-    t = Table({"tile": [x.name for x in tiles], "pixel": np.asarray([x.pixel for x in tiles], dtype=np.int64),
-               "nside": np.full(len(tiles), info["nside"], dtype=np.int64), "ra": [x.ra for x in tiles],
-               "dec": [x.dec for x in tiles], "shard": shard_of.astype(int)})
+    t = Table(
+        {
+            "tile": [x.name for x in tiles],
+            "pixel": np.asarray([x.pixel for x in tiles], dtype=np.int64),
+            "nside": np.full(len(tiles), info["nside"], dtype=np.int64),
+            "ra": [x.ra for x in tiles],
+            "dec": [x.dec for x in tiles],
+            "shard": shard_of.astype(int),
+        }
+    )
     t["ra"].unit = t["dec"].unit = "deg"
     t.meta.update(info)
     with atomic_path(out_path) as tmp:

@@ -72,7 +72,7 @@ def choose_nside(tile_arcsec: float, max_box_arcsec: float) -> int:
     """
     room = tile_arcsec / 2.0 - max_box_arcsec / 2.0
     if room <= 0:
-        raise DeepCeeError(f"search.max_box_arcsec ({max_box_arcsec}) must be smaller than the tile ({tile_arcsec}\")")
+        raise DeepCeeError(f'search.max_box_arcsec ({max_box_arcsec}) must be smaller than the tile ({tile_arcsec}")')
     for order in range(4, 20):
         nside = 2**order
         hp = _healpix(nside)
@@ -82,7 +82,7 @@ def choose_nside(tile_arcsec: float, max_box_arcsec: float) -> int:
         sample = np.unique(hp.lonlat_to_healpix(lo.ravel() * u.deg, la.ravel() * u.deg))
         if pixel_half_extent(nside, sample).max() <= room:
             return nside
-    raise DeepCeeError(f"no HEALPix nside fits a {tile_arcsec}\" tile with {max_box_arcsec}\" boxes")
+    raise DeepCeeError(f'no HEALPix nside fits a {tile_arcsec}" tile with {max_box_arcsec}" boxes')
 
 
 def _box_pixels(nside: int, region: dict) -> np.ndarray:
@@ -147,14 +147,22 @@ def plan_tiles(search_cfg: dict, tile_arcsec: float = PAPER_FIELD_ARCSEC) -> tup
     if len(pixels) <= 200_000:  # the sample in choose_nside covers bigger footprints
         worst = float(pixel_half_extent(nside, pixels).max())
         if worst > room:
-            raise DeepCeeError(f"search.nside={nside}: a pixel reaches {worst:.0f}\" from its tile centre, "
-                               f"more than the {room:.0f}\" the tile leaves; use a larger nside")
+            raise DeepCeeError(
+                f'search.nside={nside}: a pixel reaches {worst:.0f}" from its tile centre, '
+                f'more than the {room:.0f}" the tile leaves; use a larger nside'
+            )
     hp = _healpix(nside)
     lon, lat = hp.healpix_to_lonlat(pixels)
     tiles = [Tile(int(p), nside, float(a), float(d)) for p, a, d in zip(pixels, lon.deg, lat.deg)]
     area = len(pixels) * hp.pixel_area.to_value(u.deg**2)
-    return tiles, {"nside": nside, "n_tiles": len(tiles), "area_deg2": float(area), "source": source,
-                   "tile_arcsec": float(tile_arcsec), "max_box_arcsec": max_box}
+    return tiles, {
+        "nside": nside,
+        "n_tiles": len(tiles),
+        "area_deg2": float(area),
+        "source": source,
+        "tile_arcsec": float(tile_arcsec),
+        "max_box_arcsec": max_box,
+    }
 
 
 def shard_tiles(tiles: list[Tile], shards: int, shard: int) -> list[Tile]:
@@ -162,11 +170,12 @@ def shard_tiles(tiles: list[Tile], shards: int, shard: int) -> list[Tile]:
     if not 0 <= shard < shards:
         raise DeepCeeError(f"search shard {shard} outside 0..{shards - 1}")
     bounds = np.linspace(0, len(tiles), shards + 1).round().astype(int)
-    return tiles[bounds[shard]:bounds[shard + 1]]
+    return tiles[bounds[shard] : bounds[shard + 1]]
 
 
 def owner_pixel(nside: int, ra, dec) -> np.ndarray:
     """The nested HEALPix pixel holding each (ra, dec): the tile that owns a detection there."""
     hp = _healpix(nside)
-    return np.asarray(hp.lonlat_to_healpix(np.asarray(ra, float) * u.deg, np.asarray(dec, float) * u.deg),
-                      dtype=np.int64)
+    return np.asarray(
+        hp.lonlat_to_healpix(np.asarray(ra, float) * u.deg, np.asarray(dec, float) * u.deg), dtype=np.int64
+    )
