@@ -1,6 +1,7 @@
 """Evaluation figures (paper Figs 7, 12-15; 16-17 for the redMaPPer set): params.figure picks one."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -13,7 +14,7 @@ def _example_images(snakemake):
     """Figure 7: the Table 1 clusters' test images, true box and predicted boxes above the chosen threshold."""
     from PIL import Image
 
-    summary = json.loads(open(snakemake.input.summary).read())
+    summary = json.loads(Path(snakemake.input.summary).read_text())
     t = summary["chosen_threshold"] / 100.0
     rule = summary.get("score_rule", "greater")
     examples_tab = read_csv(snakemake.input.table1)
@@ -51,12 +52,12 @@ def main(snakemake):
         plots.fig07_examples(_example_images(snakemake), *paths)
         return
     if fig in ("fig12", "fig17"):
-        summary = json.loads(open(snakemake.input.summary).read())
+        summary = json.loads(Path(snakemake.input.summary).read_text())
         sweep = read_csv(snakemake.input.sweep)
         func = plots.fig12_precision_recall_test if fig == "fig12" else plots.fig17_precision_recall_redmapper
         func(sweep, *paths, chosen=summary["chosen_threshold"], intervals=summary["sweep_intervals"])
         return
-    summary = json.loads(open(snakemake.input.summary).read())
+    summary = json.loads(Path(snakemake.input.summary).read_text())
     t = summary["chosen_threshold"]
     if fig == "fig13":
         plots.fig13_distances(
@@ -67,7 +68,7 @@ def main(snakemake):
         plots.fig14_offsets_recovered(rec, np.asarray(rec["recovered"], dtype=bool), *paths, threshold=t)
     elif fig == "fig15":
         rec = read_ecsv(snakemake.input.recovered)
-        ks = json.loads(open(snakemake.input.ks).read())
+        ks = json.loads(Path(snakemake.input.ks).read_text())
         plots.fig15_properties_ks(rec, np.asarray(rec["recovered"], dtype=bool), ks, *paths, threshold=t)
     else:
         raise ValueError(f"unknown figure {fig}")

@@ -1,6 +1,7 @@
 """Rule fig16_sky_map_redmapper: training, test and redMaPPer clusters with the comparison region."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -15,7 +16,7 @@ def main(snakemake):
     flipped = np.asarray(labels["flipped"], dtype=bool) if "flipped" in labels.colnames else np.zeros(len(labels), bool)
     train = labels[(split == "train") & ~flipped]
     test = labels[(split == "test") & ~flipped]
-    region = json.loads(open(snakemake.input.region_summary).read())["region_selection"]["region"]
+    region = json.loads(Path(snakemake.input.region_summary).read_text())["region_selection"]["region"]
     fig16_sky_map_redmapper(
         train,
         test,

@@ -175,7 +175,8 @@ def make_results(root: Path, n_clusters: int = 10, views: int = 2, figures: bool
     write_sweep_tex(p["sweep_test"].with_suffix(".tex"), SWEEP_TEST, float_wrapper=True)
     write_sweep_tex(p["sweep_redmapper"].with_suffix(".tex"), SWEEP_RM)
     (res / "tables/table1_examples.tex").write_text(
-        "\\begin{tabular}{lrrrr}\nID & Score & $z$ & $r$ & Richness\\\\\n(a) & 98 & 0.15 & 15.0 & 78.5\\\\\n\\end{tabular}\n"
+        "\\begin{tabular}{lrrrr}\nID & Score & $z$ & $r$ & Richness\\\\\n"
+        "(a) & 98 & 0.15 & 15.0 & 78.5\\\\\n\\end{tabular}\n"
     )
     (res / "tables/tableA1_losses.tex").write_text(
         "\\begin{tabular}{rrrrrr}\nStep & Total & RPN obj & RPN box & DN cls & DN box\\\\\n"

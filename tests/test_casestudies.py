@@ -165,7 +165,7 @@ def test_case_studies_and_false_positives_end_to_end(rendered):
         ev["summary"],
         out,
     )
-    for key, path in out.items():
+    for path in out.values():
         for p in path if isinstance(path, list) else [path]:
             assert p.exists() and p.stat().st_size > 0, p
     n = len(test)

@@ -65,7 +65,8 @@ def test_every_selected_cluster_satisfies_every_cut(selection):
 def test_selection_count_matches_an_independent_count(selection, resources):
     """Recount from the raw files with plain csv + a brute-force nearest match."""
     _, _, sample, counts = selection
-    rows = list(csv.DictReader(gzip.open(resources / "redmapper-sdss-dr8-v5.10/sdss_redmapper.csv.gz", "rt")))
+    with gzip.open(resources / "redmapper-sdss-dr8-v5.10/sdss_redmapper.csv.gz", "rt") as handle:
+        rows = list(csv.DictReader(handle))
     aco = []
     for name in ("abell_north.tsv", "abell_south.tsv"):
         lines = (resources / "abell-aco-vii110a" / name).read_text().splitlines()

@@ -47,7 +47,7 @@ def _make_inputs(tmp_path, n=12, seed=0):
                 flipped=False,
             )
         )
-        for k in range(5):
+        for _ in range(5):
             d_kpc = rng.choice([rng.uniform(0, 90), rng.uniform(150, 2000)])
             score = rng.random()
             preds.append(

@@ -159,7 +159,7 @@ def _copy_workflow(dest: Path) -> Path:
             continue
         if src.is_dir():
 
-            def ignore(folder, names, _top=src):
+            def ignore(folder, names, _top=src, name=name):
                 pats = list(_ALWAYS_IGNORED)
                 if Path(folder) == _top:
                     pats += _GENERATED.get(name, [])
@@ -177,7 +177,7 @@ def make_test_profile(dest: Path, extra: dict | None = None) -> Path:
     prof.update(copy.deepcopy(TEST_OVERRIDES))
     prof.pop("set-threads", None)  # threads: the rule's own, capped by max-threads (= local run)
     prof["default-resources"]["mem_mb"] = TEST_MEM_MB
-    for rule, res in (prof.get("set-resources") or {}).items():
+    for res in (prof.get("set-resources") or {}).values():
         res["mem_mb"] = TEST_MEM_MB_TRAIN if res.get("gpu") else TEST_MEM_MB
         res.pop("cpus_per_task", None)
         res["runtime"] = "30 * attempt"
@@ -209,7 +209,8 @@ def _resolve_targets(workdir: Path) -> tuple[list[str], bool]:
         pytest.fail(f"neither `all` nor any fallback target resolves:\n{out[-3000:]}")
     warnings.warn(
         f"Slurm test: `all` does not resolve yet; running the fallback targets {ok} "
-        f"instead (dry run said: {out.strip().splitlines()[-1] if out.strip() else '?'})"
+        f"instead (dry run said: {out.strip().splitlines()[-1] if out.strip() else '?'})",
+        stacklevel=2,
     )
     return ok, True
 
@@ -582,7 +583,7 @@ def test_slurm_results_equal_local(workflow_runs):
     assert n > 0
     assert not hard, "Slurm results differ from the local run's:\n" + "\n".join(hard[:40])
     if workflow_runs["fell_back"]:
-        warnings.warn(f"compared only the fallback targets {workflow_runs['targets']}, not `all`")
+        warnings.warn(f"compared only the fallback targets {workflow_runs['targets']}, not `all`", stacklevel=2)
 
 
 def _resilience_copy(tmp_path: Path) -> Path:

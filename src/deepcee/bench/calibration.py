@@ -1,6 +1,6 @@
 """Calibrate the mock against real SDSS frames with a source extractor (sep).
 
-Two numbers per band (DESIGN §4): the pixel noise (robust MAD sigma of the
+Two numbers per band (docs/design.md §4): the pixel noise (robust MAD sigma of the
 background-subtracted image, nMgy per native 0.396" pixel) and the density of 5-sigma
 sources (sep detections with flux S/N >= 5, per square degree).
 

@@ -9,7 +9,7 @@ on noise, 3-band uint8) to a temporary folder, then reads them back through
 ``deepcee.detector.training.train_step`` (optimiser: the paper's SGD 2e-4, momentum 0.9,
 clipping 10) and ``deepcee.detector.inference.predict_batches``. One JSON line per
 measurement: images per second and peak memory (CPU: max RSS of this process;
-CUDA: ``torch.cuda.max_memory_allocated``), plus DESIGN §5's H100 figure for the
+CUDA: ``torch.cuda.max_memory_allocated``), plus docs/design.md §5's H100 figure for the
 same backbone/batch/precision where one exists.
 
 With ``--bare`` each mode is also timed on the bare model in the same process: the same
@@ -35,7 +35,7 @@ import time
 
 import torch
 
-# DESIGN §5 / ../shared/bench/*.jsonl: H100, torch 2.11, 1000 px, random images.
+# docs/design.md §5: one H100, torch 2.11, 1000 px, random images.
 # (backbone, mode, batch, precision) -> img/s
 H100_BASELINE = {
     ("resnet50_fpn_v2", "train", 1, "fp32"): 17.39,
@@ -232,7 +232,7 @@ def _fresh_model(args, size: int, device):
 
 
 def bench_mode(mode: str, samples, size: int, args, device) -> dict:
-    """One JSON line: the project's loop, the bare model (``--bare``) and DESIGN's H100 figure."""
+    """One JSON line: the project's loop, the bare model (``--bare``) and the H100 figure of docs/design.md §5."""
     model = _fresh_model(args, size, device)
     result = (bench_train if mode == "train" else bench_infer)(model, samples, args, device)
     line = {

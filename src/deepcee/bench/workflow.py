@@ -8,12 +8,13 @@ It copies the tracked sources of the workflow (as a fresh clone has them: no res
 and then ``snakemake --report results/report.html``, and prints one JSON line:
 wall seconds, the peak resident memory of the whole process tree (snakemake and every
 job it runs, summed, sampled every 0.2 s), and whether a second run does nothing.
-Targets (issue 6): <= 15 min (aim 10) and <= 6 GiB on 2 cores for the default config.
+Targets: the default config within 10 minutes and 6 GiB on 2 cores (the project's budget).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -86,10 +87,8 @@ def _tree_rss(pid: int) -> int:
         return 0
     total = 0
     for proc in procs:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
             total += proc.memory_info().rss
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
     return total
 
 
@@ -97,16 +96,14 @@ def run_measured(
     cmd: list[str], cwd: str | Path, env: dict | None = None, log: str | Path | None = None, interval_s: float = 0.2
 ) -> dict:
     """Run ``cmd``; return its exit code, wall seconds and the peak summed RSS of its process tree."""
-    out = open(log, "w") if log else subprocess.DEVNULL
-    start = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-    peak = 0
-    while proc.poll() is None:
-        peak = max(peak, _tree_rss(proc.pid))
-        time.sleep(interval_s)
-    wall = time.monotonic() - start
-    if log:
-        out.close()
+    with open(log, "w") if log else contextlib.nullcontext(subprocess.DEVNULL) as out:
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, _tree_rss(proc.pid))
+            time.sleep(interval_s)
+        wall = time.monotonic() - start
     return {"returncode": proc.returncode, "wall_s": round(wall, 1), "peak_rss_gib": round(peak / 2**30, 3)}
 
 

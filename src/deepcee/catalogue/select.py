@@ -1,6 +1,6 @@
 """Cluster catalogues: load (VizieR or bundled), normalise to one schema, apply the paper's cuts.
 
-Two faces behind one interface (DESIGN §4):
+Two faces behind one interface (docs/design.md §4):
 
 * ``vizier``  — WHL12 (Wen, Han & Liu 2012, ``J/ApJS/199/34/table1``) and redMaPPer
   (``J/ApJS/224/1/cat_dr8``) through ``astroquery.vizier``, cached on disk, retried.
@@ -251,7 +251,7 @@ def _drop_missing(
             raise DeepCeeError(f"{where}: row {i + 1} (id {ids[i]}): column '{column}' has no value{more}")
     keep = np.ones(len(table), bool)
     dropped = []
-    for name, column in droppable.items():
+    for name in droppable:
         missing = keep & ~np.isfinite(np.asarray(table[name], dtype=float))
         if missing.any():
             dropped.append(f"dropped: missing {name} ({int(missing.sum())} rows)")

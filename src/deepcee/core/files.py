@@ -99,10 +99,8 @@ def software_versions() -> dict[str, str]:
         "matplotlib",
         "pandas",
     ):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
     return versions
 
 

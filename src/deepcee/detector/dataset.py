@@ -7,7 +7,7 @@ labels, so the benchmark runs on a box with just torch + torchvision.
 
 Boxes are in training-image pixels, 0-based, x right, y down (PNG row 0 is the top
 of the image), ``x0 < x1 <= width``, ``y0 < y1 <= height`` — the image stage's
-contract (CONTRACTS.md, stage 2).
+contract (docs/contracts.md, stage 2).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Chan & Stott (2019) used the TensorFlow-1 Object Detection API's COCO-pretrained
 Inception-v2 Faster R-CNN, which no maintained framework provides today. This module
 builds torchvision's ``FasterRCNN`` instead; every hyper-parameter the paper states
-(§2.1; DESIGN §5) is passed explicitly and read back by ``tests/test_detector.py``:
+(§2.1; docs/design.md §5) is passed explicitly and read back by ``tests/test_detector.py``:
 
 ==========================================  =============================================
 paper                                        here

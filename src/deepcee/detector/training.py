@@ -242,7 +242,8 @@ def deterministic(device: torch.device):
     oneDNN's depthwise-convolution weight gradient (MobileNetV3's backbone) otherwise sums
     per-thread partial results in the order the threads finish. That is not enough with
     several intra-op threads: 2-thread runs on a busy machine still differed in the last bits
-    (first in the box classifier's loss: MKL's threaded products, most likely). The promise is therefore bit-identical losses and
+    (first in the box classifier's loss: MKL's threaded products, most likely). The promise is therefore
+    bit-identical losses and
     ``model.pt`` on CPU with one intra-op thread (``train.threads: 1``, recorded in the
     summary); with more, equal to rounding. CUDA runs are not made deterministic
     (``use_deterministic_algorithms`` would refuse torchvision's RoIAlign backward there).
@@ -269,7 +270,7 @@ def _setup_device(cfg: dict, threads: int | None) -> torch.device:
     if threads:
         torch.set_num_threads(int(threads))
     device = resolve_device(str(cfg["device"]))
-    if device.type == "cuda":  # as DESIGN §5's baseline: fixed-size inputs, TF32 tensor cores
+    if device.type == "cuda":  # as docs/design.md §5's baseline: fixed-size inputs, TF32 tensor cores
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True

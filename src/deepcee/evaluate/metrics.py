@@ -1,4 +1,4 @@
-"""The paper's evaluation metrics (Chan & Stott 2019 §3; DESIGN §7), computed exactly as defined.
+"""The paper's evaluation metrics (Chan & Stott 2019 §3; docs/design.md §7), computed exactly as defined.
 
 Definitions (all stated here once; the README and the summaries repeat them):
 

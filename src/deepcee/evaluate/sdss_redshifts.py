@@ -4,7 +4,8 @@ The paper's case studies overlay the SDSS spectroscopic redshifts of the galaxie
 field. With real images (``images.source: skyview``) there is no mock truth, so this module
 asks SDSS (``astroquery.sdss.SDSS.query_region``) for every spectrum in a square of side
 ``width_arcsec`` centred on each test cluster (the service caps a radius search at 3 arcmin,
-a 792 arcsec view offset by up to 270 arcsec needs a 1,332 arcsec square), caches each answer as ECSV on disk (a rerun asks nothing), retries with
+a 792 arcsec view offset by up to 270 arcsec needs a 1,332 arcsec square), caches each answer as ECSV on disk
+(a rerun asks nothing), retries with
 exponential backoff, and writes the answers in the mock truth's layout
 (``deepcee.images.mocksky.TRUTH_COLUMNS``) so the case-study step reads either.
 

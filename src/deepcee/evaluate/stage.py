@@ -165,7 +165,7 @@ def _example_rows(res: dict, sample: Table | None) -> list[dict]:
     for letter, i in zip("abcdefgh", res["examples"]):
         r = truth[i]
 
-        def num(name):
+        def num(name, r=r):
             if name not in truth.colnames or np.ma.is_masked(r[name]):
                 return float("nan")
             return float(r[name])

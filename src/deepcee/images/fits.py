@@ -71,7 +71,7 @@ def _celestial_wcs(header: fits.Header, path, ext: str) -> WCS:
     try:
         w = WCS(header, naxis=2)
     except Exception as err:  # astropy raises several types for broken headers
-        raise DeepCeeError(f"{path}: extension {ext} has an unreadable WCS ({err.__class__.__name__})")
+        raise DeepCeeError(f"{path}: extension {ext} has an unreadable WCS ({err.__class__.__name__})") from None
     if not w.has_celestial or w.celestial.naxis != 2:
         raise DeepCeeError(f"{path}: extension {ext} has no celestial WCS")
     return w.celestial
@@ -89,7 +89,7 @@ def read_view_fits(path: str | Path, wcs_bands=BANDS) -> dict:
     try:
         hdul = fits.open(path, memmap=False)
     except Exception as err:
-        raise DeepCeeError(f"{path}: not a readable FITS file ({err.__class__.__name__})")
+        raise DeepCeeError(f"{path}: not a readable FITS file ({err.__class__.__name__})") from None
     out = {}
     with hdul:
         names = {h.name.upper(): h for h in hdul}
@@ -129,7 +129,7 @@ def reference_wcs(path: str | Path) -> tuple[WCS, tuple[int, int]]:
             shape = (int(hdu.header["NAXIS2"]), int(hdu.header["NAXIS1"]))
             return _celestial_wcs(hdu.header, path, "R"), shape
     except OSError as err:
-        raise DeepCeeError(f"{path}: not a readable FITS file ({err.__class__.__name__})")
+        raise DeepCeeError(f"{path}: not a readable FITS file ({err.__class__.__name__})") from None
 
 
 def pixel_area_arcsec2(w: WCS) -> float:

@@ -1,10 +1,9 @@
-"""A GalSim mock of SDSS g, r, i imaging around real clusters (DESIGN §4).
+"""A GalSim mock of SDSS g, r, i imaging around real clusters (docs/design.md §4).
 
 Every number below cites its source; "MN §k" refers to the numbered section of
-``MOCK-NUMBERS.md`` (shared/MOCK-NUMBERS.md, copied into the README's references),
-which gives the publication, page and, for the few STAND-IN values, why they were
-chosen. Distances and sizes use the project cosmology (``deepcee.core.cosmology.COSMO``,
-flat LCDM H0 = 71, Om = 0.27, the paper's); MOCK-NUMBERS quotes H0 = 70, Om = 0.3,
+``docs/mock-numbers.md``, which gives the publication, page and, for the few STAND-IN
+values, why they were chosen. Distances and sizes use the project cosmology (``deepcee.core.cosmology.COSMO``,
+flat LCDM H0 = 71, Om = 0.27, the paper's); docs/mock-numbers.md quotes H0 = 70, Om = 0.3,
 a 1-2 per cent difference in the derived distances that is far below the stand-ins'
 own uncertainty.
 

@@ -1,4 +1,4 @@
-"""The image stage as a few calls the rule scripts make (sharded; DESIGN §1, CONTRACTS).
+"""The image stage as a few calls the rule scripts make (sharded; docs/design.md §1, docs/contracts.md).
 
 Every function takes its folders from the caller, so the redMaPPer comparison reuses them
 for results/05_redmapper/ with another catalogue.

@@ -463,7 +463,8 @@ def collect_numbers(inputs: dict[str, str | Path | None], config: dict | None = 
     ``inputs`` maps contract names to paths (any may be None or absent: a partial run): ``sample``,
     ``redmapper_catalogue``, ``labels``, ``redmapper_labels``, ``losses``, ``sweep_test``,
     ``sweep_redmapper``, and the summaries ``catalogue_summary``, ``train_summary``,
-    ``evaluate_summary``, ``redmapper_summary``, ``ks``, ``redshift_summary``, ``search_summary``. Each file is read by its contract's reader
+    ``evaluate_summary``, ``redmapper_summary``, ``ks``, ``redshift_summary``, ``search_summary``. Each file
+    is read by its contract's reader
     (deepcee.core.contracts): a file that breaks its contract is an error, not a guess.
     """
     summaries = {

@@ -8,6 +8,7 @@ every bundled input file (``resources/``) and each stage's summary.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import platform
@@ -53,10 +54,8 @@ def package_versions() -> dict[str, str]:
 
     versions = software_versions()
     for name in EXTRA_PACKAGES:
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
     return versions
 
 

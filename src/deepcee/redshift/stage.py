@@ -460,7 +460,8 @@ def summarize(detections: dict, calibration_path, out_json, cfg: dict | None, se
         z = sets[name]["redshift"]
         log(
             f"{name}: {sets[name]['n_detections']} detections ({sets[name]['n_z_missing']} without z); "
-            f"{z['n']} of {sets[name]['n_recovered_clusters']} recovered clusters with a z: sigma_z/(1+z) = {z['sigma_nmad']:.4f}, bias = {z['bias']:+.4f}, "
+            f"{z['n']} of {sets[name]['n_recovered_clusters']} recovered clusters with a z: "
+            f"sigma_z/(1+z) = {z['sigma_nmad']:.4f}, bias = {z['bias']:+.4f}, "
             f"outliers = {z['outlier_fraction']:.3f}; richness scatter = "
             f"{sets[name]['richness']['scatter_log10']:.3f} dex, slope = {sets[name]['richness']['slope']:.3f}"
         )
