@@ -50,7 +50,9 @@ def _prf(tp, fp, fn):
 def write_sweep(path: Path, rows) -> None:
     """A Table 2/3 CSV of (threshold %, TP, FP, FN) rows, through the sweep contract's writer."""
     write_table(
-        "sweep", rows_table("sweep", [(float(t), tp, fp, fn, *_prf(tp, fp, fn)) for t, tp, fp, fn in rows]), path
+        "sweep",
+        rows_table("sweep", [(float(t), tp, fp, fn, *_prf(tp, fp, fn), 0, tp + fp) for t, tp, fp, fn in rows]),
+        path,
     )
 
 

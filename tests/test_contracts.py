@@ -14,19 +14,21 @@ from deepcee.core.contracts import (
     write_table,
 )
 from deepcee.core.errors import DeepCeeError
-from deepcee.evaluate.metrics import SWEEP_COLUMNS
+from deepcee.evaluate.metrics import SWEEP_TABLE_COLUMNS
 
 
 def test_sweep_contract_is_the_metrics_sweep():
-    assert TABLES["sweep"].colnames == list(SWEEP_COLUMNS)
+    assert TABLES["sweep"].colnames == list(SWEEP_TABLE_COLUMNS)
 
 
 def test_csv_round_trip_keeps_dtypes(tmp_path):
     path = tmp_path / "t.csv"
     write_table(
-        "sweep", rows_table("sweep", [(0.0, 3, 5, 1, 0.375, 0.75, 0.5), (10.0, 2, 0, 2, 1.0, 0.5, 2 / 3)]), path
+        "sweep",
+        rows_table("sweep", [(0.0, 3, 5, 1, 0.375, 0.75, 0.5, 1, 8), (10.0, 2, 0, 2, 1.0, 0.5, 2 / 3, 0, 2)]),
+        path,
     )
-    assert path.read_text().splitlines()[0] == ",".join(SWEEP_COLUMNS)
+    assert path.read_text().splitlines()[0] == ",".join(SWEEP_TABLE_COLUMNS)
     back = read_table("sweep", path)
     assert back["tp"].dtype.kind == "i" and list(back["fp"]) == [5, 0]
     assert back["f1"][1] == pytest.approx(2 / 3, rel=1e-15)
@@ -34,7 +36,7 @@ def test_csv_round_trip_keeps_dtypes(tmp_path):
 
 def test_csv_cell_of_wrong_type_names_row_and_column(tmp_path):
     path = tmp_path / "t.csv"
-    path.write_text("threshold,tp,fp,fn,precision,recall,f1\n0,3.5,5,1,0.3,0.7,0.5\n")
+    path.write_text("threshold,tp,fp,fn,precision,recall,f1,duplicates,passing\n0,3.5,5,1,0.3,0.7,0.5,0,8\n")
     with pytest.raises(DeepCeeError, match=r"t.csv: row 2: column 'tp' is '3.5', not int"):
         read_table("sweep", path)
 

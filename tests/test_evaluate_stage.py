@@ -9,8 +9,8 @@ from astropy.table import Table
 from deepcee.core.cosmology import kpc_per_arcsec
 from deepcee.core.errors import DeepCeeError
 from deepcee.evaluate import figures as plots
+from deepcee.evaluate import metrics, tables
 from deepcee.evaluate import stage as evaluate_stage
-from deepcee.evaluate import tables
 
 
 def _make_inputs(tmp_path, n=12, seed=0):
@@ -99,12 +99,12 @@ def test_evaluate_test_writes_everything(tmp_path):
     for path in out.values():
         assert path.exists(), path
     sweep = tables.read_csv(out["sweep_csv"])
-    assert len(sweep) == 11 and list(sweep.colnames) == ["threshold", "tp", "fp", "fn", "precision", "recall", "f1"]
+    assert len(sweep) == 11 and list(sweep.colnames) == list(metrics.SWEEP_TABLE_COLUMNS)
     assert all(sweep["tp"] + sweep["fn"] == 12)
     summary = json.loads(out["summary"].read_text())
     scores = np.asarray(Table.read(pred, format="ascii.ecsv")["score"], dtype=float)
     for row in sweep:  # the paper's arithmetic: TP + FP = passing boxes, TP + FN = test images
-        assert int(row["tp"]) + int(row["fp"]) == int(np.sum(scores > row["threshold"] / 100.0))
+        assert int(row["tp"]) + int(row["fp"]) == int(np.sum(scores > row["threshold"] / 100.0)) == int(row["passing"])
     assert summary["extra_boxes"] == "count_as_fp"
     assert summary["other_extra_boxes_rule"]["extra_boxes"] == "ignore_near_found"
     assert summary["boxes_per_image_at_zero"]["median"] == 5 and summary["boxes_per_image_at_zero"]["max"] == 5

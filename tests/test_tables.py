@@ -15,14 +15,15 @@ PAPER_ROWS = [(0, 203, 60997, 1), (10, 198, 538, 6), (80, 165, 72, 39), (100, 0,
 def _sweep(rows=PAPER_ROWS):
     out = []
     for t, tp, fp, fn in rows:
-        out.append((float(t), tp, fp, fn, *metrics.precision_recall_f1(tp, fp, fn)))
-    return Table(rows=out, names=metrics.SWEEP_COLUMNS)
+        out.append((float(t), tp, fp, fn, *metrics.precision_recall_f1(tp, fp, fn), 0, tp + fp))
+    return Table(rows=out, names=metrics.SWEEP_TABLE_COLUMNS)
 
 
 def test_sweep_csv_and_tex(tmp_path):
     tables.write_sweep(_sweep(), tmp_path / "t2.csv", tmp_path / "t2.tex")
     back = tables.read_csv(tmp_path / "t2.csv")
-    assert back.colnames == list(metrics.SWEEP_COLUMNS)
+    assert back.colnames == list(metrics.SWEEP_TABLE_COLUMNS)
+    assert list(back["tp"] + back["fp"]) == list(back["passing"])  # the paper's counting
     assert list(back["tp"] + back["fn"]) == [204] * 4
     assert back["precision"][2] == pytest.approx(165 / 237)
     tex = (tmp_path / "t2.tex").read_text()

@@ -118,6 +118,9 @@ _SWEEP = _cols(
     ("precision", "float"),
     ("recall", "float"),
     ("f1", "float"),
+    # passing boxes (TP + FP under the paper's counting) and, of them, the extra boxes near a found cluster
+    ("duplicates", "int"),
+    ("passing", "int"),
 )
 _LOSSES = _cols(
     ("step", "int"),

@@ -51,7 +51,9 @@ from deepcee.core.cosmology import arcsec_to_kpc
 from deepcee.core.errors import DeepCeeError
 
 DEFAULT_THRESHOLDS = tuple(range(0, 101, 10))
-SWEEP_COLUMNS = ("threshold", "tp", "fp", "fn", "precision", "recall", "f1")
+SWEEP_COLUMNS = ("threshold", "tp", "fp", "fn", "precision", "recall", "f1")  # the paper's Tables 2 and 3
+#: ... and, per row, the passing boxes (TP + FP under the paper's counting) and the extra ones near a found cluster
+SWEEP_TABLE_COLUMNS = (*SWEEP_COLUMNS, "duplicates", "passing")
 SCORE_RULES = ("greater", "greater_equal")
 EXTRA_BOXES = ("count_as_fp", "ignore_near_found")
 TP_CENTRES = ("highest_score", "closest")
@@ -241,7 +243,7 @@ def sweep(
         rows.append((t, c.tp, c.fp, c.fn, p, r, f, c.duplicates, c.passing))
     table = Table(
         rows=rows,
-        names=SWEEP_COLUMNS + ("duplicates", "passing"),
+        names=SWEEP_TABLE_COLUMNS,
         dtype=(float, int, int, int, float, float, float, int, int),
     )
     table.meta["distance_kpc"] = float(distance_kpc)
