@@ -43,7 +43,7 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def bench(config: dict, model_path=None, n_tiles=16, batch_size=8, devices=("cpu",), log=print) -> dict:
+def bench(config: dict, model_path=None, n_tiles=16, batch_size=8, devices=("cpu",), repeat=1, log=print) -> dict:
     from astropy.table import Table
 
     from deepcee.core.config import with_defaults
@@ -98,11 +98,12 @@ def bench(config: dict, model_path=None, n_tiles=16, batch_size=8, devices=("cpu
         predict_batches(model, batches[0], device, precision)  # warm-up (cuDNN autotune, allocator)
         _sync(device)
         t0 = time.perf_counter()
-        outputs = []
-        for b in batches:
-            outputs += predict_batches(model, b, device, precision)
+        for _ in range(repeat):
+            outputs = []
+            for b in batches:
+                outputs += predict_batches(model, b, device, precision)
         _sync(device)
-        res[f"infer_{name}_tiles_per_s"] = len(tensors) / (time.perf_counter() - t0)
+        res[f"infer_{name}_tiles_per_s"] = repeat * len(tensors) / (time.perf_counter() - t0)
         # the bare model: tensors already on the device, no box extraction
         on_dev = [[x.to(device).float() / 255.0 for x in b] for b in batches]
         with torch.inference_mode():
@@ -113,10 +114,11 @@ def bench(config: dict, model_path=None, n_tiles=16, batch_size=8, devices=("cpu
             _sync(device)
             t0 = time.perf_counter()
             with autocast(device, precision):
-                for b in on_dev:
-                    model(b)
+                for _ in range(repeat):
+                    for b in on_dev:
+                        model(b)
             _sync(device)
-        res[f"bare_{name}_tiles_per_s"] = len(tensors) / (time.perf_counter() - t0)
+        res[f"bare_{name}_tiles_per_s"] = repeat * len(tensors) / (time.perf_counter() - t0)
         res[f"infer_{name}_fraction_of_bare"] = res[f"infer_{name}_tiles_per_s"] / res[f"bare_{name}_tiles_per_s"]
         res[f"precision_{name}"] = precision
         if name == "cuda":
@@ -185,6 +187,7 @@ def main(argv=None):
     ap.add_argument("--tiles", type=int, default=16)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--devices", default="cpu,cuda")
+    ap.add_argument("--repeat", type=int, default=1, help="time inference over the tiles this many times")
     args = ap.parse_args(argv)
 
     from pathlib import Path
@@ -192,7 +195,7 @@ def main(argv=None):
     config = yaml.safe_load(Path(args.config).read_text())
     for extra in args.configfile:
         config = _merge(config, yaml.safe_load(Path(extra).read_text()))
-    res = bench(config, args.model, args.tiles, args.batch_size, tuple(args.devices.split(",")))
+    res = bench(config, args.model, args.tiles, args.batch_size, tuple(args.devices.split(",")), args.repeat)
     print(
         f"blind search benchmark: {res['n_tiles']} tiles of {res['pixels']} px -> {res['output_size']} px, "
         f"nside {res['nside']} ({res['tiles_per_deg2']:.0f} tiles/deg2), {res['threads']} CPU threads"
