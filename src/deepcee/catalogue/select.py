@@ -27,6 +27,7 @@ from astropy.table import MaskedColumn, Table
 
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import atomic_path, read_ecsv, write_ecsv
+from deepcee.core.network import RetriesExhausted, with_retries
 
 #: The normalised schema every catalogue is turned into (name, unit, dtype).
 SCHEMA: tuple[tuple[str, u.UnitBase | None, str], ...] = (
@@ -340,28 +341,23 @@ def fetch_vizier(catalog_id: str, settings: VizierSettings, sleep: Callable[[flo
     from astroquery.vizier import Vizier
 
     vizier = Vizier(columns=["**"], row_limit=-1, timeout=settings.timeout_s)
-    last_error: Exception | None = None
-    for attempt in range(settings.retries):
-        try:
-            with cache_conf.set_temp("cache_active", False):
-                tables = vizier.get_catalogs(catalog_id)
-            if len(tables) == 0:
-                raise DeepCeeError(f"VizieR returned no table for '{catalog_id}'")
-            table = tables[0]
-            break
-        except DeepCeeError:
-            raise
-        except Exception as err:  # requests / astroquery network and parse errors
-            last_error = err
-            if attempt + 1 < settings.retries:
-                sleep(settings.backoff_s * 2**attempt)
-    else:
+
+    def ask():
+        with cache_conf.set_temp("cache_active", False):
+            return vizier.get_catalogs(catalog_id)
+
+    try:
+        tables = with_retries(ask, settings.retries, settings.backoff_s, sleep)
+    except RetriesExhausted as err:
         raise DeepCeeError(
             f"VizieR unreachable for '{catalog_id}' after {settings.retries} tries"
-            f" ({type(last_error).__name__}: {last_error}); pre-fetch it on a machine with the"
+            f" ({err.summary}); pre-fetch it on a machine with the"
             f" network (`snakemake --cores 1 download_vizier`, it caches to {settings.cache_dir}),"
             f" or set catalogue.source: bundled"
-        )
+        ) from None
+    if len(tables) == 0:
+        raise DeepCeeError(f"VizieR returned no table for '{catalog_id}'")
+    table = tables[0]
     table.meta = {"vizier_catalog": catalog_id, "retrieved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     with atomic_path(cached) as tmp:
         table.write(tmp, format="ascii.ecsv")

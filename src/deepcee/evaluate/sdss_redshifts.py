@@ -27,6 +27,7 @@ from astropy.table import Table, vstack
 from deepcee.core.config import with_defaults
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import atomic_path
+from deepcee.core.network import RetriesExhausted, with_retries
 
 PHOTOOBJ_FIELDS = ["ra", "dec", "objid"]
 SPECOBJ_FIELDS = ["z", "class"]
@@ -91,23 +92,15 @@ def spec_redshifts(
     if cached.exists():
         return Table.read(cached, format="ascii.ecsv")
     query = query or _query_sdss
-    last = None
-    for attempt in range(retries):
-        try:
-            answer = query(ra, dec, width_arcsec)
-        except DeepCeeError:
-            raise
-        except Exception as err:  # network errors come in many types
-            last = f"{type(err).__name__}: {str(err).splitlines()[0][:80] if str(err) else ''}"
-            if attempt < retries - 1:
-                sleep(backoff_s * 2**attempt)
-            continue
-        table = _normalise(answer, what)
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_path(cached) as tmp:
-            table.write(tmp, format="ascii.ecsv", overwrite=True)
-        return table
-    raise DeepCeeError(f"{what}: SDSS spectroscopic query failed after {retries} tries ({last})")
+    try:
+        answer = with_retries(lambda: query(ra, dec, width_arcsec), retries, backoff_s, sleep)
+    except RetriesExhausted as err:
+        raise DeepCeeError(f"{what}: SDSS spectroscopic query failed after {retries} tries ({err.summary})") from None
+    table = _normalise(answer, what)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(cached) as tmp:
+        table.write(tmp, format="ascii.ecsv", overwrite=True)
+    return table
 
 
 def membership(z, cls, z_cluster: float, dz: float = 0.01) -> np.ndarray:

@@ -25,6 +25,7 @@ from astropy.wcs import WCS
 
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import atomic_path
+from deepcee.core.network import RetriesExhausted, with_retries
 
 BANDS = ("g", "r", "i")
 EXTNAMES = {"g": "G", "r": "R", "i": "I"}
@@ -177,42 +178,39 @@ def fetch_skyview_band(
         with fits.open(cached, memmap=False) as hdul:
             return fits.ImageHDU(np.asarray(hdul[0].data, dtype=np.float32), header=hdul[0].header)
     position = SkyCoord(ra * u.deg, dec * u.deg)
-    last = None
-    for attempt in range(retries):
-        try:
-            SkyView.TIMEOUT = timeout_s
-            result = SkyView.get_images(
-                position=position,
-                survey=[survey],
-                pixels=pixels,
-                width=width * u.arcsec,
-                height=width * u.arcsec,
-                coordinates="J2000",
-                projection="Tan",
-            )
-            if not result or result[0] is None or result[0][0].data is None:
-                raise DeepCeeError(f"cluster {label}: SkyView returned no image for band {band} ({survey})")
-            hdu = result[0][0]
-            data = np.asarray(hdu.data, dtype=np.float32)
-            if data.shape != (pixels, pixels) or not np.isfinite(data).any():
-                raise DeepCeeError(
-                    f"cluster {label}: SkyView returned an empty or mis-sized image for band "
-                    f"{band} ({survey}, shape {data.shape})"
-                )
-            with atomic_path(cached) as tmp:
-                fits.PrimaryHDU(data, header=hdu.header).writeto(tmp)
-            return fits.ImageHDU(data, header=hdu.header)
-        except DeepCeeError:
-            raise
-        except Exception as err:  # network errors come in many types
-            last = err
-            if attempt < retries - 1:
-                sleep(backoff_s * 2**attempt)
-    raise DeepCeeError(
-        f"cluster {label}: SkyView download of band {band} ({survey}) failed after {retries} tries "
-        f"({last.__class__.__name__}: {str(last)[:80]}); pre-fetch on a node with network "
-        f"(snakemake --cores 1 images_download) or set images.source: mock"
-    )
+
+    def ask():
+        SkyView.TIMEOUT = timeout_s
+        return SkyView.get_images(
+            position=position,
+            survey=[survey],
+            pixels=pixels,
+            width=width * u.arcsec,
+            height=width * u.arcsec,
+            coordinates="J2000",
+            projection="Tan",
+        )
+
+    try:
+        result = with_retries(ask, retries, backoff_s, sleep)
+    except RetriesExhausted as err:
+        raise DeepCeeError(
+            f"cluster {label}: SkyView download of band {band} ({survey}) failed after {retries} tries "
+            f"({err.summary}); pre-fetch on a node with network "
+            f"(snakemake --cores 1 images_download) or set images.source: mock"
+        ) from None
+    if not result or result[0] is None or result[0][0].data is None:
+        raise DeepCeeError(f"cluster {label}: SkyView returned no image for band {band} ({survey})")
+    hdu = result[0][0]
+    data = np.asarray(hdu.data, dtype=np.float32)
+    if data.shape != (pixels, pixels) or not np.isfinite(data).any():
+        raise DeepCeeError(
+            f"cluster {label}: SkyView returned an empty or mis-sized image for band "
+            f"{band} ({survey}, shape {data.shape})"
+        )
+    with atomic_path(cached) as tmp:
+        fits.PrimaryHDU(data, header=hdu.header).writeto(tmp)
+    return fits.ImageHDU(data, header=hdu.header)
 
 
 def fetch_skyview_view(view: dict, cfg: dict, out_path: str | Path, **kwargs) -> None:

@@ -36,6 +36,7 @@ from astropy.wcs import WCS
 
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import atomic_path
+from deepcee.core.network import RetriesExhausted, with_retries
 from deepcee.images.fits import BANDS, fetch_skyview_band, make_wcs
 from deepcee.search.tiles import Tile, _healpix, _tan_offsets
 
@@ -152,31 +153,24 @@ def fetch_hips_band(
         with fits.open(cached, memmap=False) as hdul:
             return fits.PrimaryHDU(np.asarray(hdul[0].data, dtype=np.float32), header=hdul[0].header)
     query = query or _default_hips_query
-    last = None
-    for attempt in range(retries):
-        try:
-            result = query(hips, ra, dec, pixels, fov, timeout_s)
-            hdu = result[0] if isinstance(result, fits.HDUList) else result
-            data = None if hdu.data is None else np.asarray(hdu.data, dtype=np.float32)
-            if data is None or data.shape != (pixels, pixels) or not np.isfinite(data).any():
-                raise DeepCeeError(
-                    f"tile {label}: hips2fits returned an empty or mis-sized image from {hips} "
-                    f"(shape {None if data is None else data.shape})"
-                )
-            with atomic_path(cached) as tmp:
-                fits.PrimaryHDU(data, header=hdu.header).writeto(tmp)
-            return fits.PrimaryHDU(data, header=hdu.header)
-        except DeepCeeError:
-            raise
-        except Exception as err:  # network errors come in many types
-            last = err
-            if attempt < retries - 1:
-                sleep(backoff_s * 2**attempt)
-    raise DeepCeeError(
-        f"tile {label}: hips2fits download from {hips} failed after {retries} tries "
-        f"({type(last).__name__}: {str(last)[:80]}); pre-fetch on a node with network "
-        f"(snakemake --cores 1 search_download) or set search.source: mock"
-    )
+    try:
+        result = with_retries(lambda: query(hips, ra, dec, pixels, fov, timeout_s), retries, backoff_s, sleep)
+    except RetriesExhausted as err:
+        raise DeepCeeError(
+            f"tile {label}: hips2fits download from {hips} failed after {retries} tries "
+            f"({err.summary}); pre-fetch on a node with network "
+            f"(snakemake --cores 1 search_download) or set search.source: mock"
+        ) from None
+    hdu = result[0] if isinstance(result, fits.HDUList) else result
+    data = None if hdu.data is None else np.asarray(hdu.data, dtype=np.float32)
+    if data is None or data.shape != (pixels, pixels) or not np.isfinite(data).any():
+        raise DeepCeeError(
+            f"tile {label}: hips2fits returned an empty or mis-sized image from {hips} "
+            f"(shape {None if data is None else data.shape})"
+        )
+    with atomic_path(cached) as tmp:
+        fits.PrimaryHDU(data, header=hdu.header).writeto(tmp)
+    return fits.PrimaryHDU(data, header=hdu.header)
 
 
 def hips_tile(tile: Tile, pixels: int, scale: float, cfg: dict, **kwargs) -> tuple[np.ndarray, WCS]:
