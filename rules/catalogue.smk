@@ -6,13 +6,13 @@
 
 
 rule download_vizier:
+    """WHL12 and redMaPPer from VizieR (all rows), cached in catalogue.vizier.cache_dir.
+    Needs the network: run it alone on a login node first (`snakemake --cores 1 download_vizier`)."""
     output:
         whl12=f"{VIZIER_RAW}/whl12.ecsv",
         redmapper=f"{VIZIER_RAW}/redmapper.ecsv",
     log:
         "logs/catalogue/download_vizier.log",
-    """WHL12 and redMaPPer from VizieR (all rows), cached in catalogue.vizier.cache_dir.
-    Needs the network: run it alone on a login node first (`snakemake --cores 1 download_vizier`)."""
     localrule: True
     conda:
         "../envs/catalogue.yaml"

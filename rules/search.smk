@@ -10,15 +10,14 @@
 
 
 rule search_tiles:
+    """Every tile of the region (or MOC) and its shard."""
     input:
         search_moc_input,
-    """Every tile of the region (or MOC) and its shard."""
     output:
         tiles=f"{SEARCH}/tiles.ecsv",
         info=f"{SEARCH}/tiles.json",
     log:
         "logs/search/tiles.log",
-    localrule: True
     conda:
         "../envs/evaluate.yaml"
     params:

@@ -100,6 +100,8 @@ LOCAL_RULES_OK = {
     "images_download_shard",
     "download_vizier",
     "redmapper_download_shard",
+    "search_download",
+    "search_download_shard",
 }
 
 # "Job 3 has been submitted ..." (a rule) / "Job <uuid> has been submitted ..." (a group job)
@@ -252,7 +254,7 @@ def _wait_for(pred, timeout, what, proc=None, interval=0.5):
 VOLATILE_KEY = re.compile(
     r"(^|_)(time|times|seconds|second|elapsed|duration|date|datetime|timestamp|"
     r"created|started|finished|host|hostname|node|wall|walltime|runtime_s|"
-    r"slurm_job_id|pid)($|_|s$)|_per_s(ec)?$|per_second|(minutes|seconds)$",
+    r"slurm_job_id|pid)($|_|s$)|_per_s(ec)?$|per_?second|(minutes|seconds)$|_s$",  # acquire_s: seconds
     re.I,
 )
 # Compared but a difference is reported, not a failure (documents, binary logs).
