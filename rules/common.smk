@@ -76,15 +76,18 @@ def case_study_truth(wildcards):
     return [f"{EVALUATE}/sdss_redshifts_test.ecsv"]
 
 
-# The re-split sections configure rules of their own; the redMaPPer section only the comparison.
-_EVALUATE_OWN_SECTIONS = ("kfold", "cluster_split", "redmapper")
+# The re-split sections configure rules of their own; the redMaPPer and real-sky sections only
+# their own sets.
+_EVALUATE_OWN_SECTIONS = ("kfold", "cluster_split", "redmapper", "real_sky")
 
 
-def evaluate_params(keep_redmapper=False):
-    """The evaluate section as params of a sweep, less the re-split sections (and less
-    evaluate.redmapper unless the sweep is the comparison set's), so changing a re-split
-    setting does not rerun the test-set evaluation."""
-    dropped = tuple(s for s in _EVALUATE_OWN_SECTIONS if not (keep_redmapper and s == "redmapper"))
+def evaluate_params(keep_redmapper=False, keep=None):
+    """The evaluate section as params of a sweep, less the sections other rules own (less
+    evaluate.redmapper unless the sweep is the comparison set's, ``keep`` the section this
+    sweep owns), so changing a re-split setting does not rerun the test-set evaluation."""
+    kept = {"redmapper"} if keep_redmapper else set()
+    kept |= {keep} if keep else set()
+    dropped = tuple(s for s in _EVALUATE_OWN_SECTIONS if s not in kept)
     return lambda wildcards: {k: v for k, v in config["evaluate"].items() if k not in dropped}
 
 
@@ -106,6 +109,20 @@ def _resplit_train_cfg(name):
 # ---------------------------------------------------------------- redMaPPer (rules/redmapper.smk)
 def _rm_images_params(*keys):
     return {k: _RM_IMGCFG[k] for k in keys if k in _RM_IMGCFG}
+
+
+# ---------------------------------------------------------------- real sky (rules/real_sky.smk)
+REALSKY = f"{EVALUATE}/real_sky"
+REALSKY_CFG = EVAL_CFG["real_sky"]
+# The mock's test views over a real blank field; a survey source's test views are real already.
+REALSKY_ENABLED = bool(REALSKY_CFG["enabled"]) and _IMGCFG["source"] == "mock"
+REALSKY_SHARDS = list(range(int(REALSKY_CFG["shards"])))
+
+
+def real_sky_images_params():
+    """The image stage's render settings with every view over the real-sky frames."""
+    mock = {**_IMGCFG["mock"], "background": "sdss_blank", "blank_frames": REALSKY_CFG["blank_frames"]}
+    return {**_images_sub("source", "pixels", "pixel_scale_arcsec", "skyview"), "mock": mock}
 
 
 # ---------------------------------------------------------------- search (rules/search.smk)

@@ -21,7 +21,10 @@ rule images_views:
     conda:
         "../envs/images.yaml"
     params:
-        images=_images_sub("views_per_cluster", "max_offset_arcsec", "shards"),
+        images={
+            **_images_sub("views_per_cluster", "max_offset_arcsec", "shards", "split"),
+            "mock": {"real_background_fraction": _IMGCFG["mock"]["real_background_fraction"]},
+        },
         seed=config["seed"],
     script:
         "../scripts/images_views.py"

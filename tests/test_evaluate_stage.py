@@ -178,3 +178,23 @@ def test_bad_inputs_name_the_file(tmp_path):
         evaluate_stage.evaluate_test(tmp_path / "nope.ecsv", lab, _outs(tmp_path), cfg={})
     with pytest.raises(DeepCeeError, match=r"evaluate.thresholds.*120"):
         evaluate_stage.evaluate_test(pred, lab, _outs(tmp_path), cfg={"thresholds": [0, 120]})
+
+
+def test_real_sky_summary_sits_beside_the_synthetic_one(tmp_path):
+    """The real-sky sweep is Table 2's, its summary quotes the synthetic result and the gap."""
+    pred, lab, sample = _make_inputs(tmp_path)
+    syn = evaluate_stage.evaluate_test(pred, lab, _outs(tmp_path), cfg={}, sample=sample)
+    real_dir = tmp_path / "real"
+    real_dir.mkdir()
+    rpred, rlab, _ = _make_inputs(real_dir, seed=7)
+    out = {k: real_dir / f"out_{k}" for k in ("sweep_csv", "sweep_tex", "summary")}
+    q = evaluate_stage.evaluate_real_sky(rpred, rlab, _outs(tmp_path)["summary"], out, cfg={}, seed=1)
+    summary = json.loads(out["summary"].read_text())
+    assert summary["synthetic"]["at_chosen"]["f1"] == pytest.approx(syn["at_chosen"]["f1"])
+    assert summary["f1_gap"] == pytest.approx(syn["at_chosen"]["f1"] - q["at_chosen"]["f1"])
+    assert summary["at_synthetic_threshold"]["threshold"] == syn["chosen_threshold"]
+    assert summary["blank_frames"].endswith("sdss-frames-run5390-camcol2-gri")
+    lo, hi = summary["intervals_at_chosen"]["f1"]
+    assert lo <= q["at_chosen"]["f1"] <= hi
+    sweep = tables.read_csv(out["sweep_csv"])
+    assert all(sweep["tp"] + sweep["fn"] == 12)

@@ -69,7 +69,8 @@ def cross_key_errors(config: dict, schema_dir: str | Path) -> list[tuple[tuple, 
     evaluate = config.get("evaluate") or {}
     thresholds = evaluate.get("thresholds")
     if thresholds is not None:
-        for path, section in ((("evaluate",), evaluate), (("evaluate", "redmapper"), evaluate.get("redmapper") or {})):
+        sections = ((), ("redmapper",), ("real_sky",))
+        for path, section in ((("evaluate", *p), _get(evaluate, p) or {}) for p in sections):
             chosen = section.get("chosen_threshold")
             if (
                 isinstance(chosen, (int, float))
@@ -83,6 +84,19 @@ def cross_key_errors(config: dict, schema_dir: str | Path) -> list[tuple[tuple, 
                         f"config key '{key}': {chosen} is not one of the swept evaluate.thresholds {thresholds}",
                     )
                 )
+    # The real-sky test must use a field the training views never saw.
+    mock = (config.get("images") or {}).get("mock") or {}
+    real_sky = evaluate.get("real_sky") or {}
+    fraction, frames = mock.get("real_background_fraction") or 0, real_sky.get("blank_frames")
+    if real_sky.get("enabled", True) and fraction > 0 and frames is not None:
+        if Path(frames).resolve() == Path(mock.get("blank_frames", "")).resolve():
+            out.append(
+                (
+                    ("evaluate", "real_sky", "blank_frames"),
+                    f"config key 'evaluate.real_sky.blank_frames': {frames} is also images.mock.blank_frames, "
+                    "which the training views use (images.mock.real_background_fraction > 0); name another field",
+                )
+            )
     # The re-split models' train overrides must be train keys (schemas/train.schema.yaml); checked
     # here, not by $ref, so that no schema default is filled into an override.
     train_schema = yaml.safe_load((Path(schema_dir) / "train.schema.yaml").read_text())

@@ -187,6 +187,11 @@ SUMMARIES: dict[str, SummaryContract] = {
             "redmapper_summary", "05_redmapper/summary.json", {**_EVALUATE_KEYS, "region.area_deg2": "number"}
         ),
         SummaryContract(
+            "real_sky_summary",
+            "04_evaluate/real_sky/summary.json",
+            {**_EVALUATE_KEYS, "f1_gap": "number", "synthetic.at_chosen": "object", "blank_frames": "str"},
+        ),
+        SummaryContract(
             "search_summary",
             "07_search/summary.json",
             {

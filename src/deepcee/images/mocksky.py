@@ -495,48 +495,68 @@ def _band_fluxes(mag_r, gr, ri):
 
 # --------------------------------------------------------------------------- real blank-field background
 
-BLANK_FRAMES = {b: f"rand_img-{b}-ra174.034-dec3.910-redshift0.294.fits.bz2" for b in BANDS}
+def blank_frame_paths(folder: str | Path) -> dict[str, Path]:
+    """The one g, r and i frame of a blank-field folder: ``*-<band>-*.fits[.bz2|.gz]`` each.
 
-
-@lru_cache(maxsize=2)
-def _blank_frames(folder: str):
-    from astropy.io import fits
-    from astropy.wcs import WCS
-
+    Any SDSS field serves (``frame-`` or ``rand_img-`` names); the folder's PROVENANCE.md
+    says where the frames come from.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DeepCeeError(f"{folder}: SDSS blank-frame folder not found")
     out = {}
     for b in BANDS:
-        path = Path(folder) / BLANK_FRAMES[b]
-        if not path.exists():
-            raise DeepCeeError(f"{path}: bundled SDSS blank frame for band {b} not found")
-        with fits.open(path, memmap=False) as hdul:
-            out[b] = (np.asarray(hdul[0].data, dtype=np.float32), WCS(hdul[0].header))
+        found = sorted(p for p in folder.glob(f"*-{b}-*.fits*") if p.suffix in (".fits", ".bz2", ".gz"))
+        if len(found) != 1:
+            what = "no" if not found else f"{len(found)}"
+            raise DeepCeeError(f"{folder}: {what} SDSS frame for band {b} (want one '*-{b}-*.fits[.bz2]')")
+        out[b] = found[0]
     return out
 
 
+@lru_cache(maxsize=1)
+def _padded_frames(folder: str, side: int):
+    """Each band's frame, reflect-padded once for crops of ``side`` native pixels, with its WCS."""
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    pad = side // 2 + 64  # the crop centre lies inside the frame (plus a few pixels between bands)
+    out = {}
+    for b, path in blank_frame_paths(folder).items():
+        with fits.open(path, memmap=False) as hdul:
+            data = np.asarray(hdul[0].data, dtype=np.float32)
+            out[b] = (np.pad(data, pad, mode="reflect"), WCS(hdul[0].header))
+    return out, pad
+
+
 def blank_background(gen, pixels, os, folder):
-    """A g, r, i crop (binned os x os, flux-summed) of the bundled real SDSS blank field.
+    """A g, r, i crop (binned os x os, flux-summed) of a real SDSS blank field.
 
     The three frames are different CCD frames of one field; each band's crop is centred on
     the same sky position through its own WCS. Crops larger than the 2048 x 1489 frame are
     reflect-padded (the mirrored sky keeps the noise statistics, not the sources' uniqueness).
+    The crop's centre, a quarter turn and a mirror are drawn from ``gen`` (the view's stream).
     """
-    frames = _blank_frames(str(folder))
-    data_r, w_r = frames["r"]
-    ny, nx = data_r.shape
     side = pixels * os
+    frames, pad = _padded_frames(str(folder), side)
+    data_r, w_r = frames["r"]
+    ny, nx = data_r.shape[0] - 2 * pad, data_r.shape[1] - 2 * pad
     cx, cy = gen.uniform(0.3 * nx, 0.7 * nx), gen.uniform(0.3 * ny, 0.7 * ny)
     sky = w_r.pixel_to_world(cx, cy)
     out = np.zeros((3, pixels, pixels), dtype=np.float32)
     for j, b in enumerate(BANDS):
-        data, w = frames[b]
+        padded, w = frames[b]
         bx, by = w.world_to_pixel(sky)
-        x0, y0 = int(round(float(bx))) - side // 2, int(round(float(by))) - side // 2
-        pad = side + 2
-        padded = np.pad(data, pad, mode="reflect")
-        crop = padded[y0 + pad : y0 + pad + side, x0 + pad : x0 + pad + side]
+        x0 = min(max(int(round(float(bx))) - side // 2 + pad, 0), padded.shape[1] - side)
+        y0 = min(max(int(round(float(by))) - side // 2 + pad, 0), padded.shape[0] - side)
+        crop = padded[y0 : y0 + side, x0 : x0 + side]
         # (SDSS frames have RA along y; a blank background's orientation does not matter.)
         out[j] = crop.reshape(pixels, os, pixels, os).sum(axis=(1, 3))
-    return out
+    # a random quarter turn and mirror: one field gives eight orientations of its sources
+    out = np.rot90(out, k=int(gen.integers(4)), axes=(1, 2))
+    if gen.uniform() < 0.5:
+        out = out[:, :, ::-1]
+    return np.ascontiguousarray(out)
 
 
 # --------------------------------------------------------------------------- one view
@@ -589,7 +609,7 @@ def _view_parts(view, mc: dict, gen_view, gen_cluster, cluster_xy, centre_xy, ha
             cluster_xy,
         )
     ]
-    if mc["background"] != "synthetic":  # a real blank frame holds the field: only the cluster is injected
+    if view_background(view, mc) != "synthetic":  # a real blank frame holds the field: only the cluster is injected
         return parts
     reach = half + MARGIN_ARCSEC
     parts.append(("field", field_objects(gen_view, reach, mc["mag_limit"], mc["galaxy_density_scale"]), centre_xy))
@@ -666,6 +686,13 @@ def add_sdss_noise(img: np.ndarray, normal: np.ndarray, scale: float, npix_nativ
         img[b] += np.sqrt(var, dtype=np.float32) * normal[b]
 
 
+def view_background(view, mc: dict) -> str:
+    """``sdss_blank`` where the whole set asks for it (``mock.background``) or the views plan
+    gave this view a real-sky background (training views, ``mock.real_background_fraction``)."""
+    planned = str(view["background"]) if "background" in view.colnames else "synthetic"
+    return "sdss_blank" if "sdss_blank" in (mc["background"], planned) else "synthetic"
+
+
 def render_view(view, images_cfg: dict, seed: int) -> tuple[np.ndarray, object, dict]:
     """Render one view; returns (3 x N x N float32 nMgy, WCS, info).
 
@@ -693,7 +720,7 @@ def render_view(view, images_cfg: dict, seed: int) -> tuple[np.ndarray, object, 
     counts, truth = _draw_parts(canvas, parts, pixels, scale)
 
     img = canvas.img
-    synthetic = mc["background"] == "synthetic"
+    synthetic = view_background(view, mc) == "synthetic"
     saturate(img, canvas.os**2)
     add_sdss_noise(img, gen_view.standard_normal(img.shape, dtype=np.float32), scale, canvas.os**2, synthetic)
     if not synthetic:

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import write_json, write_summary
 from deepcee.images.labels import flip_row, label_view, labels_table
-from deepcee.images.split import assign_split, flip_png
+from deepcee.images.split import flip_png
 from deepcee.images.stretch import stretch_fits
 from deepcee.images.views import plan_views, read_views, shard_views, write_views
 
@@ -32,6 +32,8 @@ def make_views(catalogue_path, out_path, images_cfg: dict, seed: int) -> Table:
         seed,
         int(images_cfg["shards"]),
         where=str(catalogue_path),
+        split=images_cfg.get("split"),
+        real_background_fraction=float(images_cfg.get("mock", {}).get("real_background_fraction", 0.0)),
     )
     views.meta["catalogue"] = str(catalogue_path)
     write_views(views, out_path)
@@ -153,7 +155,7 @@ def build_labels(
     missing = [v for v in views["view"] if v not in pngs]
     if missing:
         raise DeepCeeError(f"labels: view {missing[0]} has no PNG in the stretch manifests")
-    split = assign_split([str(v) for v in views["view"]], [str(c) for c in views["cluster_id"]], by, frac, seed)
+    split = {str(v): str(s) for v, s in zip(views["view"], views["split"])}  # fixed by the views plan
     rows = []
     for view in tqdm(views, desc="labels", unit="view", mininterval=5):
         f = pngs[str(view["view"])]

@@ -8,7 +8,16 @@ centre". We draw the cluster's offset from the image centre uniformly in a squar
 so the cluster always stays inside the 792" field (half-width 396").
 
 Offsets come from ``deepcee.core.seeds.rng(seed, "views", cluster_id)``: the same seed
-and catalogue give the same views in any order, in any process.
+and catalogue give the same views in any order, in any process. A cluster's k-th offset
+is the k-th draw of its stream, whatever the number of views asked for.
+
+The plan also fixes each view's split (``deepcee.images.split.assign_split`` over the
+first ``views_per_cluster`` views) so that the test clusters can be imaged more often than
+the training ones (``images.split.test_views_per_cluster``: the paper images every cluster
+four times; the CPU default trains on one view per cluster but tests on four) and so that
+the renderer knows which views may get a real-sky background (training views only,
+``images.mock.real_background_fraction``). A plan made without a split (the redMaPPer
+comparison and the real-sky evaluation) marks every view ``test``.
 
 Offset convention used everywhere in this stage (and in ``labels.ecsv``):
 ``offset_ra_arcsec`` / ``offset_dec_arcsec`` are the cluster's position RELATIVE TO
@@ -28,6 +37,7 @@ from astropy.table import Table
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import read_ecsv, write_ecsv
 from deepcee.core.seeds import rng
+from deepcee.images.split import assign_split
 
 VIEW_COLUMNS = [
     "view",
@@ -42,6 +52,8 @@ VIEW_COLUMNS = [
     "offset_dec_arcsec",
     "centre_ra",
     "centre_dec",
+    "split",
+    "background",
     "shard",
 ]
 
@@ -57,8 +69,15 @@ def plan_views(
     seed: int,
     shards: int = 1,
     where: str = "catalogue",
+    split: dict | None = None,
+    real_background_fraction: float = 0.0,
 ) -> Table:
-    """One row per view: cluster properties, the offset, the image centre and the shard."""
+    """One row per view: cluster properties, the offset, the image centre, split, background, shard.
+
+    ``split`` is ``images.split`` (``by``, ``test_fraction``, ``test_views_per_cluster``);
+    None marks every view ``test`` (a comparison set). ``real_background_fraction`` of the
+    training views, drawn per view from the seed, are rendered over a real SDSS blank frame.
+    """
     for col in ("id", "ra", "dec", "z", "richness"):
         if col not in catalogue.colnames:
             raise DeepCeeError(f"{where}: missing column '{col}'")
@@ -71,14 +90,26 @@ def plan_views(
     bcg = _floats(catalogue["bcg_rmag"]) if "bcg_rmag" in catalogue.colnames else np.full(len(ids), np.nan)
     ra = _floats(catalogue["ra"])
     dec = _floats(catalogue["dec"])
-    rows = []
     for i, cid in enumerate(ids):
         if not (np.isfinite(ra[i]) and np.isfinite(dec[i])):
             raise DeepCeeError(f"{where}: cluster '{cid}' has no RA/Dec")
+    n_views = {cid: views_per_cluster for cid in ids}
+    view_split = {}
+    if split is not None:
+        base = [(f"{cid}_v{k}", cid) for cid in ids for k in range(views_per_cluster)]
+        view_split = assign_split(
+            [v for v, _ in base], [c for _, c in base], split["by"], float(split["test_fraction"]), seed
+        )
+        extra = int(split.get("test_views_per_cluster") or 0)
+        for v, cid in base:
+            if view_split[v] == "test":
+                n_views[cid] = max(n_views[cid], extra)
+    rows = []
+    for i, cid in enumerate(ids):
         gen = rng(seed, "views", cid)
-        offsets = gen.uniform(-max_offset_arcsec, max_offset_arcsec, size=(views_per_cluster, 2))
+        offsets = gen.uniform(-max_offset_arcsec, max_offset_arcsec, size=(n_views[cid], 2))
         cluster = SkyCoord(ra[i] * u.deg, dec[i] * u.deg)
-        for k in range(views_per_cluster):
+        for k in range(n_views[cid]):
             de, dn = offsets[k]
             centre = cluster.spherical_offsets_by(-de * u.arcsec, -dn * u.arcsec)
             rows.append(
@@ -95,6 +126,8 @@ def plan_views(
                     dn,
                     centre.ra.deg,
                     centre.dec.deg,
+                    view_split.get(f"{cid}_v{k}", "test"),
+                    _background(seed, f"{cid}_v{k}", view_split.get(f"{cid}_v{k}", "test"), real_background_fraction),
                 )
             )
     table = Table(rows=rows, names=VIEW_COLUMNS[:-1])
@@ -113,9 +146,18 @@ def plan_views(
             "seed": seed,
             "shards": shards,
             "offset_convention": "cluster position minus image centre, east/north arcsec",
+            "split": dict(split) if split is not None else "all test",
+            "real_background_fraction": real_background_fraction,
         }
     )
     return table
+
+
+def _background(seed: int, view: str, split: str, fraction: float) -> str:
+    """``sdss_blank`` for a seeded ``fraction`` of the training views, else ``synthetic``."""
+    if split != "train" or fraction <= 0:
+        return "synthetic"
+    return "sdss_blank" if rng(seed, "background", view).uniform() < fraction else "synthetic"
 
 
 def write_views(table: Table, path: str | Path) -> None:
@@ -128,3 +170,14 @@ def read_views(path: str | Path) -> Table:
 
 def shard_views(table: Table, shard: int) -> Table:
     return table[np.asarray(table["shard"]) == int(shard)]
+
+
+def test_views_only(table: Table, shards: int) -> Table:
+    """The test views of a plan, re-sharded (whole clusters per shard): the real-sky set."""
+    out = table[np.asarray(table["split"]) == "test"]
+    if len(out) == 0:
+        raise DeepCeeError("views plan: no test views to re-render")
+    order = {cid: j for j, cid in enumerate(sorted({str(c) for c in out["cluster_id"]}))}
+    out["shard"] = [order[str(c)] % int(shards) for c in out["cluster_id"]]
+    out.meta["shards"] = int(shards)
+    return out

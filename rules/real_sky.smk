@@ -1,0 +1,108 @@
+# The test set over a real sky (beyond the paper): the image stage's test views re-rendered with
+# each test cluster's own members injected into a real SDSS blank field that training never saw
+# (evaluate.real_sky.blank_frames), predicted by the trained model and swept like Table 2.
+#
+#   02_images/views.ecsv (test rows) ──► the image stage's render + stretch + labels (all 'test')
+#       ──► the detector's predict script with results/03_train/model.pt ──► real_sky_evaluate
+#       ──► table_real_sky_sweep, 04_evaluate/real_sky/summary.json (F1 beside the synthetic one)
+#
+# REALSKY, REALSKY_CFG, REALSKY_SHARDS and real_sky_images_params are in rules/common.smk.
+
+
+rule real_sky_views:
+    """The test views of the image stage's plan, re-sharded for the real-sky render."""
+    input:
+        views=f"{IMAGES}/views.ecsv",
+    output:
+        views=f"{REALSKY}/views.ecsv",
+    log:
+        "logs/real_sky/views.log",
+    conda:
+        "../envs/images.yaml"
+    params:
+        shards=len(REALSKY_SHARDS),
+        blank_frames=REALSKY_CFG["blank_frames"],
+    script:
+        "../scripts/real_sky_views.py"
+
+
+use rule images_render_shard as real_sky_render_shard with:
+    input:
+        views=f"{REALSKY}/views.ecsv",
+    output:
+        manifest=f"{REALSKY}/manifests/fits_{{shard}}.json",
+        fits=directory(f"{REALSKY}/fits/{{shard}}"),
+    log:
+        "logs/real_sky/render_{shard}.log",
+    params:
+        images=real_sky_images_params(),
+        seed=config["seed"],
+        source="mock",
+        fits_dir=lambda wildcards, output: output.fits,
+
+
+use rule images_stretch_shard as real_sky_stretch_shard with:
+    input:
+        views=f"{REALSKY}/views.ecsv",
+        fits=f"{REALSKY}/manifests/fits_{{shard}}.json",
+        fits_dir=f"{REALSKY}/fits/{{shard}}",
+    output:
+        manifest=f"{REALSKY}/manifests/png_{{shard}}.json",
+        png=directory(f"{REALSKY}/png/{{shard}}"),
+    log:
+        "logs/real_sky/stretch_{shard}.log",
+
+
+use rule images_labels as real_sky_labels with:
+    input:
+        views=f"{REALSKY}/views.ecsv",
+        fits=expand(f"{REALSKY}/manifests/fits_{{shard}}.json", shard=REALSKY_SHARDS),
+        pngs=expand(f"{REALSKY}/manifests/png_{{shard}}.json", shard=REALSKY_SHARDS),
+        fits_dirs=expand(f"{REALSKY}/fits/{{shard}}", shard=REALSKY_SHARDS),
+        png_dirs=expand(f"{REALSKY}/png/{{shard}}", shard=REALSKY_SHARDS),
+    output:
+        labels=f"{REALSKY}/labels.ecsv",
+        summary=f"{REALSKY}/images_summary.json",
+        flips=directory(f"{REALSKY}/png_flip"),
+    log:
+        "logs/real_sky/labels.log",
+    params:
+        images=lambda wc: {**_images_sub("stretch", "labels", "split"), "augment": {"hflip": False}},
+        seed=config["seed"],
+
+
+use rule predict_test as real_sky_predict with:
+    input:
+        model=f"{TRAIN}/model.pt",
+        labels=f"{REALSKY}/labels.ecsv",
+    output:
+        predictions=f"{REALSKY}/predictions.ecsv",
+    log:
+        "logs/real_sky/predict.log",
+
+
+rule real_sky_evaluate:
+    """Table 2's sweep on the real-sky test views, with the synthetic test set's F1 beside it."""
+    input:
+        predictions=f"{REALSKY}/predictions.ecsv",
+        labels=f"{REALSKY}/labels.ecsv",
+        synthetic=f"{EVALUATE}/summary.json",
+    output:
+        sweep_csv=report(
+            f"{TABLES}/table_real_sky_sweep.csv", caption="../report/table_real_sky_sweep.rst", category="Evaluation"
+        ),
+        sweep_tex=f"{TABLES}/table_real_sky_sweep.tex",
+        summary=f"{REALSKY}/summary.json",
+    log:
+        "logs/real_sky/evaluate.log",
+    conda:
+        "../envs/evaluate.yaml"
+    params:
+        evaluate=evaluate_params(keep="real_sky"),
+        seed=config["seed"],
+    script:
+        "../scripts/real_sky_evaluate.py"
+
+
+if REALSKY_ENABLED:
+    FINAL_TARGETS += [f"{REALSKY}/summary.json", f"{TABLES}/table_real_sky_sweep.csv"]

@@ -1,0 +1,81 @@
+"""The views plan: offsets, the split fixed before rendering, extra test views, real-sky backgrounds."""
+
+import numpy as np
+import pytest
+from images_helpers import BLANK, RESOURCES, small_catalogue
+
+from deepcee.core.errors import DeepCeeError
+from deepcee.images import mocksky
+from deepcee.images.split import assign_split
+from deepcee.images.views import plan_views, test_views_only
+
+SPLIT = {"by": "view", "test_fraction": 0.25}
+
+
+def test_split_in_the_plan_equals_the_split_of_the_views():
+    cat = small_catalogue(8)
+    plan = plan_views(cat, 1, 100.0, seed=4, split=SPLIT)
+    expect = assign_split(list(plan["view"]), list(plan["cluster_id"]), "view", 0.25, 4)
+    assert {str(v): str(s) for v, s in zip(plan["view"], plan["split"])} == expect
+    assert set(plan["background"]) == {"synthetic"}
+
+
+def test_extra_test_views_go_to_test_clusters_only_at_the_streams_offsets():
+    cat = small_catalogue(8)
+    one = plan_views(cat, 1, 100.0, seed=4, split=SPLIT)
+    four = plan_views(cat, 1, 100.0, seed=4, split={**SPLIT, "test_views_per_cluster": 4})
+    every = plan_views(cat, 4, 100.0, seed=4)  # no split: every cluster 4 views, all 'test'
+    test_clusters = set(np.asarray(one["cluster_id"])[np.asarray(one["split"]) == "test"])
+    assert test_clusters and set(every["split"]) == {"test"}
+    for cid in {str(c) for c in cat["id"]}:
+        rows = four[np.asarray(four["cluster_id"]) == cid]
+        assert len(rows) == (4 if cid in test_clusters else 1)
+        assert set(rows["split"]) == ({"test"} if cid in test_clusters else {"train"})
+        # the k-th view of a cluster has the k-th offset of its stream, however many are drawn
+        ref = every[np.asarray(every["cluster_id"]) == cid]
+        assert np.allclose(rows["offset_ra_arcsec"], ref["offset_ra_arcsec"][: len(rows)])
+    # the first views keep the one-view plan's split: no training cluster gains a test view
+    first = four[np.asarray(four["k"]) == 0]
+    assert list(first["split"]) == list(one["split"])
+
+
+def test_real_backgrounds_only_on_training_views():
+    cat = small_catalogue(40)
+    plan = plan_views(cat, 1, 100.0, seed=2, split=SPLIT, real_background_fraction=0.5)
+    split, bg = np.asarray(plan["split"]), np.asarray(plan["background"])
+    assert set(bg[split == "test"]) == {"synthetic"}
+    n_real = int(np.sum(bg[split == "train"] == "sdss_blank"))
+    assert 0 < n_real < int(np.sum(split == "train"))
+    again = plan_views(cat, 1, 100.0, seed=2, split=SPLIT, real_background_fraction=0.5)
+    assert list(again["background"]) == list(plan["background"])
+
+
+def test_test_views_only_reshards_whole_clusters():
+    plan = plan_views(small_catalogue(8), 1, 100.0, seed=4, split={**SPLIT, "test_views_per_cluster": 3}, shards=3)
+    test = test_views_only(plan, shards=2)
+    assert set(test["split"]) == {"test"} and len(test) == int(np.sum(np.asarray(plan["split"]) == "test"))
+    for cid in set(test["cluster_id"]):
+        assert len(set(test["shard"][np.asarray(test["cluster_id"]) == cid])) == 1
+    with pytest.raises(DeepCeeError, match="no test views"):
+        test_views_only(plan[np.asarray(plan["split"]) == "train"], shards=2)
+
+
+def test_blank_frame_folders_are_found_by_band():
+    for folder in (BLANK, RESOURCES / "sdss-frames-run5390-camcol2-gri"):
+        paths = mocksky.blank_frame_paths(folder)
+        assert sorted(paths) == ["g", "i", "r"] and all(f"-{b}-" in paths[b].name for b in paths)
+    with pytest.raises(DeepCeeError, match="band g"):
+        mocksky.blank_frame_paths(RESOURCES / "sdss-frame-r-redmapper-cluster")
+
+
+def test_a_planned_real_background_is_rendered_over_the_frame():
+    """A training view the plan marks sdss_blank shows the frame's field, not the synthetic one."""
+    from images_helpers import small_images_cfg
+
+    cfg = small_images_cfg(mock={"mag_limit": 20.0, "blank_frames": str(BLANK)})
+    plan = plan_views(small_catalogue(40), 1, 30.0, seed=2, split=SPLIT, real_background_fraction=0.5)
+    real = plan[np.asarray(plan["background"]) == "sdss_blank"][0]
+    syn = plan[np.asarray(plan["background"]) == "synthetic"][0]
+    _img, _w, info_real = mocksky.render_view(real, cfg, 2)
+    _img, _w, info_syn = mocksky.render_view(syn, cfg, 2)
+    assert "field" not in info_real and info_syn["field"] > 0
