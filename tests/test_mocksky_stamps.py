@@ -120,3 +120,30 @@ def test_stamps_clip_at_the_canvas_edge():
     a, b = edge.img[1], full.img[1]
     np.testing.assert_allclose(a[:, :20], b[:, 21:], rtol=1e-5, atol=1e-7 * b.max())
     assert 0.3 < a.sum() / b.sum() < 0.7
+
+
+def test_exact_galaxies_are_galsims_fft_drawing():
+    """Bright galaxies: the dilated unit de Vaucouleurs and the PSF's reused k images change no pixel."""
+    c = _canvas()
+    gals = [
+        (20.3, 19.6, 17.5, 1, 1.2, 0.6, 0.4),
+        (21.1, 20.7, 18.0, 1, 2.9, 0.8, 2.0),
+        (19.8, 20.2, 18.5, 2, 1.5, 0.5, 1.0),
+    ]
+    want = np.zeros((PIX, PIX))
+    for x, y, mag, kind, hlr, q, beta in gals:
+        fl = mocksky._band_fluxes(np.array([mag]), np.array([0.9]), np.array([0.4]))[0]
+        c.draw(x, y, fl, mag, kind, 0.0, hlr, q, beta)
+        gal = (
+            galsim.DeVaucouleurs(half_light_radius=hlr, trunc=8 * hlr, gsparams=c.gsp)
+            if kind == 1
+            else galsim.Exponential(half_light_radius=hlr, gsparams=c.gsp)
+        )
+        prof = galsim.Convolve(
+            gal.shear(q=q, beta=beta * galsim.radians),
+            galsim.Moffat(beta=BETA, fwhm=FWHM, gsparams=c.gsp),
+            gsparams=c.gsp,
+        )
+        want += fl[1] * _galsim_stamp(c, prof, x, y, _stamp_half(c, fl[1], hlr), "auto", False)
+    assert c.n_exact == len(gals)
+    np.testing.assert_allclose(c.img[1], want, rtol=1e-5, atol=1e-6 * want.max())

@@ -401,6 +401,34 @@ def foreground_objects(gen, half_width_arcsec, per_deg2) -> Objects:
 # --------------------------------------------------------------------------- drawing
 
 
+class _KCachedMoffat(galsim.Moffat):
+    """A Moffat that keeps its k-space images: the exact galaxies of one view share one PSF, and
+    GalSim's FFT drawing asks for the PSF on a handful of k grids (the FFT size fixes the grid at
+    a given pixel scale), so evaluating it once per grid instead of once per galaxy gives the same
+    pixels for a fraction of the time (GalSim's own advice in ``GSObject.drawFFT_makeKImage``)."""
+
+    _MAX_CACHED_PIXELS = 1 << 20  # per k image (8 MB complex64); larger ones are drawn each time
+
+    def _drawKImage(self, image, jac=None):
+        if image.array.size > self._MAX_CACHED_PIXELS:
+            return super()._drawKImage(image, jac)
+        cache = self.__dict__.setdefault("_kcache", {})
+        key = (
+            image.bounds,
+            image.scale,
+            image.array.dtype.str,
+            self.gsparams,
+            None if jac is None else np.asarray(jac).tobytes(),
+        )
+        hit = cache.get(key)
+        if hit is None:
+            super()._drawKImage(image, jac)
+            if len(cache) < 32:
+                cache[key] = image.array.copy()
+        else:
+            image.array[...] = hit
+
+
 class Canvas:
     """Three band images on the output grid, drawn on a native (0.396") sub-grid and binned.
 
@@ -425,12 +453,18 @@ class Canvas:
         self.gsp = galsim.GSParams(folding_threshold=1e-2, maxk_threshold=3e-3, maximum_fft_size=4096)
         self.psf_fwhm = float(psf_fwhm)
         self.psf_beta = float(psf_beta)
-        self.psf = galsim.Moffat(beta=psf_beta, fwhm=psf_fwhm, gsparams=self.gsp)
+        self.set_psf(psf_fwhm)
+        self._unit_dev = galsim.DeVaucouleurs(half_light_radius=1.0, trunc=8.0, gsparams=self.gsp)
         self.exact_mag = exact_mag
         self.max_stamp = max_stamp_arcsec
         self.n_exact = 0
         self.n_fast = 0
         self._queue = []
+
+    def set_psf(self, fwhm: float) -> None:
+        """The PSF for the objects drawn from now on (a Moffat of ``psf_beta``)."""
+        self.psf_fwhm = float(fwhm)
+        self.psf = _KCachedMoffat(beta=self.psf_beta, fwhm=self.psf_fwhm, gsparams=self.gsp)
 
     @property
     def img(self) -> np.ndarray:
@@ -444,7 +478,9 @@ class Canvas:
         hlr = max(hlr, 0.05)
         trunc = 8 * hlr
         if kind == Objects.KINDS["dev"]:
-            gal = galsim.DeVaucouleurs(half_light_radius=hlr, trunc=trunc, gsparams=self.gsp)
+            # the unit de Vaucouleurs (truncated at 8 hlr) dilated: the same profile as building it at
+            # this hlr, but GalSim's Sersic tables (maxK, the Hankel transform) are computed once
+            gal = self._unit_dev.dilate(hlr)
         elif kind == Objects.KINDS["exp"]:
             gal = galsim.Exponential(half_light_radius=hlr, gsparams=self.gsp)
         else:
