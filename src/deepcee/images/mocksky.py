@@ -543,7 +543,7 @@ class Canvas:
             self._img[b, y0 + sy0 : y0 + sy1, x0 + sx0 : x0 + sx1] += np.float32(fluxes[b]) * part
 
     def flush(self) -> None:
-        """Draw the queued Moffats: stamps of one size and sampling evaluated as one array, added by bincount."""
+        """Draw the queued Moffats: stamps of one size and sampling evaluated as one array, then added."""
         if not self._queue:
             return
         q = np.array(self._queue, dtype=float)
@@ -560,8 +560,8 @@ class Canvas:
                 parts.append(self._moffat_stamps(rows[k : k + step], int(h), ss, bool(faint)))
         idx = np.concatenate([p[0] for p in parts])
         vals = np.concatenate([p[1] for p in parts], axis=1)
-        for b in range(3):
-            self._img[b] += np.bincount(idx, weights=vals[b], minlength=self.n * self.n).reshape(self.n, self.n)
+        for b in range(3):  # unbuffered add: only the touched pixels (a bincount would sweep the canvas)
+            np.add.at(self._img[b].reshape(-1), idx, vals[b].astype(np.float32))
 
     def _moffat_stamps(self, rows: np.ndarray, h: int, ss: int, normalise: bool) -> tuple[np.ndarray, np.ndarray]:
         """Moffat(beta, fwhm) sheared by (g, beta_g) at each row's (x, y), sampled at sub-pixel centres.
