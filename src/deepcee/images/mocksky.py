@@ -21,13 +21,14 @@ What one view holds (all positions from the view's WCS):
     model (sky + source Poisson + dark variance), or a real SDSS blank field
     (``background: sdss_blank``) with only the cluster injected.
 
-Speed: objects brighter than ``exact_mag`` (and every large one) are drawn exactly
+Speed: galaxies brighter than ``exact_mag`` (and every large one) are drawn exactly
 (GalSim Sersic/DeVaucouleurs/Exponential x Moffat, FFT incl. the pixel); fainter,
-PSF-dominated ones as a sheared Moffat of the convolved width drawn in real space
-(``method='no_pixel'`` on the native 0.396" grid, then binned, which integrates
-the pixel). Each object is drawn once (unit flux) and added to g, r, i with its
+PSF-dominated ones as a sheared Moffat of the convolved width sampled in real space
+(GalSim's ``method='no_pixel'`` on the native 0.396" grid, then binned, which integrates
+the pixel), evaluated for all of them at once with numpy (``Canvas.flush``), as are the
+stars. Each object is drawn once (unit flux) and added to g, r, i with its
 three fluxes: one PSF shape for the three bands (per-band FWHM differences of
-~0.2", MN §1, are ignored).
+~0.2", MN §1, are ignored). docs/mock-numbers.md ("Notes for the renderer") has the numbers.
 """
 
 from __future__ import annotations
