@@ -331,8 +331,7 @@ class MockSky:
             for j, i in enumerate(idx):
                 if c["psf"][i] != current_psf:
                     current_psf = float(c["psf"][i])
-                    canvas.psf_fwhm = current_psf
-                    canvas.psf = mocksky.galsim.Moffat(beta=canvas.psf_beta, fwhm=current_psf, gsparams=canvas.gsp)
+                    canvas.set_psf(current_psf)
                 canvas.draw(
                     xs[i], ys[i], fl[j], c["mag_r"][i], int(c["kind"][i]), c["n"][i], c["hlr"][i], c["q"][i], betas[j]
                 )
