@@ -205,6 +205,9 @@ BEYOND_PAPER_SUMMARIES = []
 if SEARCH_ENABLED:
     PAPER_SOURCES["search_summary"] = f"{SEARCH}/summary.json"
     BEYOND_PAPER_SUMMARIES.append("search_summary")
+if REALSKY_ENABLED:
+    PAPER_SOURCES["real_sky_summary"] = f"{REALSKY}/summary.json"
+    BEYOND_PAPER_SUMMARIES.append("real_sky_summary")
 if REDSHIFT_ENABLED:
     PAPER_SOURCES["redshift_summary"] = f"{REDSHIFT}/summary.json"
     BEYOND_PAPER_SUMMARIES.append("redshift_summary")
@@ -228,6 +231,10 @@ PAPER_RESOURCES = [
     "resources/sdss-frames-run2126-camcol1-gri/rand_img-g-ra174.034-dec3.910-redshift0.294.fits.bz2",
     "resources/sdss-frames-run2126-camcol1-gri/rand_img-i-ra174.034-dec3.910-redshift0.294.fits.bz2",
     "resources/sdss-frames-run2126-camcol1-gri/rand_img-r-ra174.034-dec3.910-redshift0.294.fits.bz2",
+    "resources/sdss-frames-run5390-camcol2-gri/PROVENANCE.md",
+    "resources/sdss-frames-run5390-camcol2-gri/rand_img-g-ra191.052-dec16.855-redshift0.265.fits.bz2",
+    "resources/sdss-frames-run5390-camcol2-gri/rand_img-i-ra191.052-dec16.855-redshift0.265.fits.bz2",
+    "resources/sdss-frames-run5390-camcol2-gri/rand_img-r-ra191.052-dec16.855-redshift0.265.fits.bz2",
     "resources/sdss-gri-ngc6976-reprojected/PROVENANCE.md",
     "resources/sdss-gri-ngc6976-reprojected/reprojected_sdss_g.fits.bz2",
     "resources/sdss-gri-ngc6976-reprojected/reprojected_sdss_i.fits.bz2",

@@ -104,5 +104,33 @@ rule real_sky_evaluate:
         "../scripts/real_sky_evaluate.py"
 
 
+rule fig24_precision_recall_real_sky:
+    """Figure 24: precision, recall and F1 against threshold on the real-sky test views."""
+    input:
+        sweep=f"{TABLES}/table_real_sky_sweep.csv",
+        summary=f"{REALSKY}/summary.json",
+    output:
+        pdf=report(
+            f"{FIGURES}/fig24_precision_recall_real_sky.pdf",
+            caption="../report/fig24_precision_recall_real_sky.rst",
+            category="Evaluation",
+        ),
+        png=f"{FIGURES}/fig24_precision_recall_real_sky.png",
+    log:
+        "logs/real_sky/fig24.log",
+    conda:
+        "../envs/evaluate.yaml"
+    params:
+        figure="fig24",
+    script:
+        "../scripts/evaluate_figures.py"
+
+
 if REALSKY_ENABLED:
-    FINAL_TARGETS += [f"{REALSKY}/summary.json", f"{TABLES}/table_real_sky_sweep.csv"]
+    FINAL_TARGETS += [
+        f"{REALSKY}/summary.json",
+        f"{TABLES}/table_real_sky_sweep.csv",
+        f"{TABLES}/table_real_sky_sweep.tex",
+        f"{FIGURES}/fig24_precision_recall_real_sky.pdf",
+        f"{FIGURES}/fig24_precision_recall_real_sky.png",
+    ]

@@ -1,4 +1,4 @@
-"""Evaluation figures (paper Figs 7, 12-15; 16-17 for the redMaPPer set): params.figure picks one."""
+"""Evaluation figures (paper Figs 7, 12-15; 16-17 for the redMaPPer set; 24 the real sky): params.figure picks one."""
 
 import json
 from pathlib import Path
@@ -51,10 +51,14 @@ def main(snakemake):
     if fig == "fig07":
         plots.fig07_examples(_example_images(snakemake), *paths)
         return
-    if fig in ("fig12", "fig17"):
+    if fig in ("fig12", "fig17", "fig24"):
         summary = json.loads(Path(snakemake.input.summary).read_text())
         sweep = read_csv(snakemake.input.sweep)
-        func = plots.fig12_precision_recall_test if fig == "fig12" else plots.fig17_precision_recall_redmapper
+        func = {
+            "fig12": plots.fig12_precision_recall_test,
+            "fig17": plots.fig17_precision_recall_redmapper,
+            "fig24": plots.fig24_precision_recall_real_sky,
+        }[fig]
         func(sweep, *paths, chosen=summary["chosen_threshold"], intervals=summary["sweep_intervals"])
         return
     summary = json.loads(Path(snakemake.input.summary).read_text())

@@ -173,6 +173,18 @@ def test_chosen_threshold_among_swept(schema, default_config):
     assert config_errors(default_config, schema) == []
 
 
+def test_real_sky_field_must_be_unseen_by_training(schema, default_config):
+    """The real-sky test may not use the field the training views' real backgrounds come from."""
+    default_config["images"]["mock"]["real_background_fraction"] = 0.3
+    default_config["evaluate"]["real_sky"]["blank_frames"] = default_config["images"]["mock"]["blank_frames"]
+    assert "'evaluate.real_sky.blank_frames'" in _first_error(default_config, schema)
+    assert "name another field" in _first_error(default_config, schema)
+    default_config["evaluate"]["real_sky"]["blank_frames"] = "resources/sdss-frames-run5390-camcol2-gri"
+    assert config_errors(default_config, schema) == []
+    default_config["evaluate"]["real_sky"]["chosen_threshold"] = 75
+    assert "'evaluate.real_sky.chosen_threshold': 75 is not one of the swept" in _first_error(default_config, schema)
+
+
 def test_cuda_without_cuda_refused_before_any_job(schema, default_config, repo, tmp_path, monkeypatch):
     import torch
 

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-from images_helpers import BLANK, RESOURCES, small_catalogue
 
 from deepcee.core.errors import DeepCeeError
 from deepcee.images import mocksky
 from deepcee.images.split import assign_split
-from deepcee.images.views import plan_views, test_views_only
+from deepcee.images.views import held_out_views, plan_views
+from images_helpers import BLANK, RESOURCES, small_catalogue
 
 SPLIT = {"by": "view", "test_fraction": 0.25}
 
@@ -50,14 +50,14 @@ def test_real_backgrounds_only_on_training_views():
     assert list(again["background"]) == list(plan["background"])
 
 
-def test_test_views_only_reshards_whole_clusters():
+def test_held_out_views_reshards_whole_clusters():
     plan = plan_views(small_catalogue(8), 1, 100.0, seed=4, split={**SPLIT, "test_views_per_cluster": 3}, shards=3)
-    test = test_views_only(plan, shards=2)
+    test = held_out_views(plan, shards=2)
     assert set(test["split"]) == {"test"} and len(test) == int(np.sum(np.asarray(plan["split"]) == "test"))
     for cid in set(test["cluster_id"]):
         assert len(set(test["shard"][np.asarray(test["cluster_id"]) == cid])) == 1
     with pytest.raises(DeepCeeError, match="no test views"):
-        test_views_only(plan[np.asarray(plan["split"]) == "train"], shards=2)
+        held_out_views(plan[np.asarray(plan["split"]) == "train"], shards=2)
 
 
 def test_blank_frame_folders_are_found_by_band():

@@ -88,15 +88,15 @@ def cross_key_errors(config: dict, schema_dir: str | Path) -> list[tuple[tuple, 
     mock = (config.get("images") or {}).get("mock") or {}
     real_sky = evaluate.get("real_sky") or {}
     fraction, frames = mock.get("real_background_fraction") or 0, real_sky.get("blank_frames")
-    if real_sky.get("enabled", True) and fraction > 0 and frames is not None:
-        if Path(frames).resolve() == Path(mock.get("blank_frames", "")).resolve():
-            out.append(
-                (
-                    ("evaluate", "real_sky", "blank_frames"),
-                    f"config key 'evaluate.real_sky.blank_frames': {frames} is also images.mock.blank_frames, "
-                    "which the training views use (images.mock.real_background_fraction > 0); name another field",
-                )
+    same = frames is not None and Path(frames).resolve() == Path(mock.get("blank_frames", "")).resolve()
+    if real_sky.get("enabled", True) and fraction > 0 and same:
+        out.append(
+            (
+                ("evaluate", "real_sky", "blank_frames"),
+                f"config key 'evaluate.real_sky.blank_frames': {frames} is also images.mock.blank_frames, "
+                "which the training views use (images.mock.real_background_fraction > 0); name another field",
             )
+        )
     # The re-split models' train overrides must be train keys (schemas/train.schema.yaml); checked
     # here, not by $ref, so that no schema default is filled into an override.
     train_schema = yaml.safe_load((Path(schema_dir) / "train.schema.yaml").read_text())

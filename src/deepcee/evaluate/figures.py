@@ -126,6 +126,10 @@ def fig17_precision_recall_redmapper(sweep: Table, *paths, chosen: float | None 
     fig_precision_recall(sweep, *paths, title="redMaPPer comparison set", chosen=chosen, intervals=intervals)
 
 
+def fig24_precision_recall_real_sky(sweep: Table, *paths, chosen: float | None = None, intervals=None) -> None:
+    fig_precision_recall(sweep, *paths, title="Test set over a real SDSS field", chosen=chosen, intervals=intervals)
+
+
 # --------------------------------------------------------------------------- Figure 13
 def fig13_distances(distances: Table, *paths, distance_kpc: float = 100.0, threshold: float = 80.0) -> None:
     """Distances of all passing predictions (top) and of those within the distance cut (bottom)."""

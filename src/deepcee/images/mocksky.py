@@ -620,6 +620,7 @@ def _band_fluxes(mag_r, gr, ri):
 
 # --------------------------------------------------------------------------- real blank-field background
 
+
 def blank_frame_paths(folder: str | Path) -> dict[str, Path]:
     """The one g, r and i frame of a blank-field folder: ``*-<band>-*.fits[.bz2|.gz]`` each.
 

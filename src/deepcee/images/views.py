@@ -93,7 +93,7 @@ def plan_views(
     for i, cid in enumerate(ids):
         if not (np.isfinite(ra[i]) and np.isfinite(dec[i])):
             raise DeepCeeError(f"{where}: cluster '{cid}' has no RA/Dec")
-    n_views = {cid: views_per_cluster for cid in ids}
+    n_views = dict.fromkeys(ids, views_per_cluster)
     view_split = {}
     if split is not None:
         base = [(f"{cid}_v{k}", cid) for cid in ids for k in range(views_per_cluster)]
@@ -172,7 +172,7 @@ def shard_views(table: Table, shard: int) -> Table:
     return table[np.asarray(table["shard"]) == int(shard)]
 
 
-def test_views_only(table: Table, shards: int) -> Table:
+def held_out_views(table: Table, shards: int) -> Table:
     """The test views of a plan, re-sharded (whole clusters per shard): the real-sky set."""
     out = table[np.asarray(table["split"]) == "test"]
     if len(out) == 0:

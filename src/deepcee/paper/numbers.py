@@ -445,6 +445,29 @@ def search_numbers(summary: dict) -> dict[str, Any]:
     }
 
 
+def real_sky_numbers(summary: dict) -> dict[str, Any]:
+    """The test views over a real SDSS field (beyond the paper): ``04_evaluate/real_sky/summary.json``."""
+    if not summary:
+        return {"RealSkyImages": None}
+    frames = str(summary.get("blank_frames") or "")
+    out = {
+        "RealSkyImages": summary.get("n_test_images"),
+        "RealSkyField": Path(frames).name.replace("sdss-frames-", "") if frames else None,
+        "RealSkyBestThreshold": summary.get("chosen_threshold"),
+        "RealSkyBestPrecision": get_key(summary, "at_chosen.precision"),
+        "RealSkyBestRecall": get_key(summary, "at_chosen.recall"),
+        "RealSkyBestFOne": get_key(summary, "at_chosen.f1"),
+        "RealSkyTP": get_key(summary, "at_chosen.tp"),
+        "RealSkyFP": get_key(summary, "at_chosen.fp"),
+        "RealSkyFN": get_key(summary, "at_chosen.fn"),
+        "RealSkyStdErrKpc": summary.get("sigma_kpc"),
+        "RealSkyFOneGap": summary.get("f1_gap"),
+        "RealSkyFOneAtSyntheticThreshold": get_key(summary, "at_synthetic_threshold.f1"),
+    }
+    out.update(interval_numbers("RealSky", summary))
+    return out
+
+
 def redmapper_numbers(inputs: dict, summary: dict) -> dict[str, Any]:
     """The redMaPPer comparison set (paper section 4.3): counted from its labels.ecsv."""
     labels = _labels_counts(inputs, "redmapper_labels")
@@ -463,7 +486,8 @@ def collect_numbers(inputs: dict[str, str | Path | None], config: dict | None = 
     ``inputs`` maps contract names to paths (any may be None or absent: a partial run): ``sample``,
     ``redmapper_catalogue``, ``labels``, ``redmapper_labels``, ``losses``, ``sweep_test``,
     ``sweep_redmapper``, and the summaries ``catalogue_summary``, ``train_summary``,
-    ``evaluate_summary``, ``redmapper_summary``, ``ks``, ``redshift_summary``, ``search_summary``. Each file
+    ``evaluate_summary``, ``redmapper_summary``, ``ks``, ``redshift_summary``, ``search_summary``,
+    ``real_sky_summary``. Each file
     is read by its contract's reader
     (deepcee.core.contracts): a file that breaks its contract is an error, not a guess.
     """
@@ -477,6 +501,7 @@ def collect_numbers(inputs: dict[str, str | Path | None], config: dict | None = 
             "ks",
             "redshift_summary",
             "search_summary",
+            "real_sky_summary",
         )
     }
     train = training_numbers(inputs, summaries["train_summary"])
@@ -496,6 +521,7 @@ def collect_numbers(inputs: dict[str, str | Path | None], config: dict | None = 
     n.update(interval_numbers("RM", summaries["redmapper_summary"]))
     n.update(redshift_numbers(summaries["redshift_summary"]))
     n.update(search_numbers(summaries["search_summary"]))
+    n.update(real_sky_numbers(summaries["real_sky_summary"]))
     n["RedmapperAreaDeg"] = redmapper.pop("RedmapperAreaDeg")
     n["TrainDevice"] = train.pop("TrainDevice")
     n["TestChosenBy"] = summaries["evaluate_summary"].get("chosen_by")
@@ -578,6 +604,11 @@ _INT_MACROS_FLOATFMT = {
     "RMStdErrKpcHi": "{:.1f}",
     "TestIntervalPct": "{:g}",
     "RMIntervalPct": "{:g}",
+    "RealSkyIntervalPct": "{:g}",
+    "RealSkyStdErrKpc": "{:.2f}",
+    "RealSkyStdErrKpcLo": "{:.1f}",
+    "RealSkyStdErrKpcHi": "{:.1f}",
+    "RealSkyFOneGap": "{:+.4f}",
     "SearchAreaDeg": "{:.2f}",
     "SearchThreshold": "{:g}",
     "SearchMergeRadius": "{:g}",
