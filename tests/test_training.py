@@ -161,6 +161,23 @@ def test_checkpoint_from_other_config(labels, tmp_path):
     _run(labels, tmp_path, cfg=dict(cfg, checkpoint_every=2, device="auto"))
 
 
+def test_inference_settings_resave_without_retraining(labels, tmp_path):
+    """Changing the box NMS (used only when predicting) re-saves the finished model, same weights."""
+    from deepcee.detector.inference import load_model
+
+    cfg = dict(CFG, steps=2, checkpoint_every=1)
+    _run(labels, tmp_path, cfg=cfg)
+    first, _ = load_model(tmp_path / "model.pt")
+    lossrows = _losses(tmp_path / "losses.csv")
+    _run(labels, tmp_path, cfg=dict(cfg, detector={"box_nms_thresh": 0.3}))
+    second, meta = load_model(tmp_path / "model.pt")
+    assert meta["detector"]["box_nms_thresh"] == 0.3 and second.roi_heads.nms_thresh == 0.3
+    assert first.roi_heads.nms_thresh == 0.6
+    assert _losses(tmp_path / "losses.csv") == lossrows
+    for a, b in zip(first.state_dict().values(), second.state_dict().values()):
+        assert torch.equal(a, b)
+
+
 def _labels_with(tmp_path, labels, changes):
     from astropy.table import Table
 

@@ -53,9 +53,23 @@ def train_config(cfg: dict | None) -> dict:
     return out
 
 
+# Detector keys torchvision uses only when it predicts (the box head's score cut, NMS and box
+# count, the RPN's test-time proposal counts): changing one re-saves the model, it does not retrain.
+INFERENCE_DETECTOR_KEYS = (
+    "box_score_thresh",
+    "box_nms_thresh",
+    "box_detections_per_img",
+    "rpn_pre_nms_top_n_test",
+    "rpn_post_nms_top_n_test",
+)
+
+
 def learning_hash(cfg: dict, seed: int) -> str:
-    """Hash of everything that changes the trained weights (not device, workers...)."""
-    return config_hash({"seed": seed, **{k: v for k, v in cfg.items() if k not in RUNTIME_KEYS}})
+    """Hash of everything that changes the trained weights (not device, workers, inference-only keys...)."""
+    learned = {k: v for k, v in cfg.items() if k not in RUNTIME_KEYS}
+    if isinstance(learned.get("detector"), dict):
+        learned["detector"] = {k: v for k, v in learned["detector"].items() if k not in INFERENCE_DETECTOR_KEYS}
+    return config_hash({"seed": seed, **learned})
 
 
 def resolve_device(requested: str) -> torch.device:
