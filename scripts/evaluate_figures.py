@@ -5,9 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
-from deepcee.core.files import read_ecsv, run_script
+from deepcee.core.contracts import read_table
+from deepcee.core.files import run_script
 from deepcee.evaluate import figures as plots
-from deepcee.evaluate.tables import read_csv
 
 
 def _example_images(snakemake):
@@ -17,9 +17,9 @@ def _example_images(snakemake):
     summary = json.loads(Path(snakemake.input.summary).read_text())
     t = summary["chosen_threshold"] / 100.0
     rule = summary.get("score_rule", "greater")
-    examples_tab = read_csv(snakemake.input.table1)
-    recovered = read_ecsv(snakemake.input.recovered)
-    preds = read_ecsv(snakemake.input.predictions)
+    examples_tab = read_table("examples", snakemake.input.table1)
+    recovered = read_table("recovered", snakemake.input.recovered)
+    preds = read_table("predictions", snakemake.input.predictions)
     by_view = {str(r["view"]): r for r in recovered}
     out = []
     for ex in examples_tab:
@@ -33,7 +33,7 @@ def _example_images(snakemake):
             ((float(p["x0"]), float(p["y0"]), float(p["x1"]), float(p["y1"]), float(p["score"])) for p in preds[ok]),
             key=lambda b: -b[4],
         )[: int(snakemake.params.get("max_boxes", 5))]
-        score_txt = "--" if np.ma.is_masked(ex["score_percent"]) else f"{float(ex['score_percent']):.0f}%"
+        score_txt = "--" if not np.isfinite(ex["score_percent"]) else f"{float(ex['score_percent']):.0f}%"
         out.append(
             {
                 "image": image,
@@ -53,7 +53,7 @@ def main(snakemake):
         return
     if fig in ("fig12", "fig17", "fig24"):
         summary = json.loads(Path(snakemake.input.summary).read_text())
-        sweep = read_csv(snakemake.input.sweep)
+        sweep = read_table("sweep", snakemake.input.sweep)
         func = {
             "fig12": plots.fig12_precision_recall_test,
             "fig17": plots.fig17_precision_recall_redmapper,
@@ -65,13 +65,16 @@ def main(snakemake):
     t = summary["chosen_threshold"]
     if fig == "fig13":
         plots.fig13_distances(
-            read_ecsv(snakemake.input.distances), *paths, distance_kpc=summary["distance_kpc"], threshold=t
+            read_table("distances", snakemake.input.distances),
+            *paths,
+            distance_kpc=summary["distance_kpc"],
+            threshold=t,
         )
     elif fig == "fig14":
-        rec = read_ecsv(snakemake.input.recovered)
+        rec = read_table("recovered", snakemake.input.recovered)
         plots.fig14_offsets_recovered(rec, np.asarray(rec["recovered"], dtype=bool), *paths, threshold=t)
     elif fig == "fig15":
-        rec = read_ecsv(snakemake.input.recovered)
+        rec = read_table("recovered", snakemake.input.recovered)
         ks = json.loads(Path(snakemake.input.ks).read_text())
         plots.fig15_properties_ks(rec, np.asarray(rec["recovered"], dtype=bool), ks, *paths, threshold=t)
     else:

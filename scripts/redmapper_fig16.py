@@ -6,12 +6,13 @@ from pathlib import Path
 import numpy as np
 
 from deepcee.catalogue.select import read_catalogue
-from deepcee.core.files import read_ecsv, run_script
+from deepcee.core.contracts import read_table
+from deepcee.core.files import run_script
 from deepcee.evaluate.figures import fig16_sky_map_redmapper
 
 
 def main(snakemake):
-    labels = read_ecsv(snakemake.input.labels)
+    labels = read_table("labels", snakemake.input.labels)
     split = np.asarray([str(s) for s in labels["split"]])
     flipped = np.asarray(labels["flipped"], dtype=bool) if "flipped" in labels.colnames else np.zeros(len(labels), bool)
     train = labels[(split == "train") & ~flipped]

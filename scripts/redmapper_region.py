@@ -1,7 +1,8 @@
 """Rule redmapper_region: the comparison clusters (paper §3.2) and the counts of how they were chosen."""
 
 from deepcee.catalogue.select import read_catalogue, write_catalogue
-from deepcee.core.files import read_ecsv, run_script, write_summary
+from deepcee.core.contracts import read_table
+from deepcee.core.files import run_script, write_summary
 from deepcee.evaluate.redmapper_region import select_region
 
 
@@ -9,7 +10,7 @@ def main(snakemake):
     r = snakemake.params.redmapper
     redmapper = read_catalogue(snakemake.input.redmapper)
     sample = read_catalogue(snakemake.input.sample)
-    labels = read_ecsv(snakemake.input.labels) if snakemake.input.get("labels") else None
+    labels = read_table("labels", snakemake.input.labels) if snakemake.input.get("labels") else None
     selected, counts = select_region(
         redmapper,
         sample,

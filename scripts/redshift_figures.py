@@ -2,13 +2,14 @@
 
 import json
 
-from deepcee.core.files import read_ecsv, run_script
+from deepcee.core.contracts import read_table
+from deepcee.core.files import run_script
 from deepcee.redshift.figures import plot_redshift, plot_richness
 
 
 def main(snakemake):
     o = snakemake.output
-    tables = {name: read_ecsv(snakemake.input[name], what=f"{name} detections") for name in snakemake.params.sets}
+    tables = {name: read_table("redshift_detections", snakemake.input[name]) for name in snakemake.params.sets}
     with open(snakemake.input.summary) as handle:
         summary = json.load(handle)
     plot_redshift(tables, summary, o.redshift_pdf, o.redshift_png)

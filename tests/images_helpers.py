@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
-from astropy.table import Table
 from astropy.wcs import WCS
 
 from deepcee.core.config import with_defaults
@@ -53,9 +52,9 @@ def small_catalogue(n=4):
                 "test",
             )
         )
-    return Table(
-        rows=rows, names=["id", "name", "ra", "dec", "z", "richness", "n_members", "bcg_rmag", "abell", "source"]
-    )
+    from deepcee.core.contracts import rows_table
+
+    return rows_table("catalogue", rows)  # the normalised catalogue, units included
 
 
 def real_frames_mef(path, which="blank"):

@@ -11,6 +11,29 @@ from pathlib import Path
 
 from deepcee.core.contracts import rows_table, write_summary_checked, write_table
 
+
+def write_conformed(name: str, table, path) -> Path:
+    """Write a unit test's hand-made ``table`` through contract ``name``'s writer.
+
+    Columns the test does not care about are added as NaN, "", 0 or False and the contract's
+    units are set, so the stage under test reads a file of the shape the producer writes.
+    """
+    import numpy as np
+
+    from deepcee.core.contracts import table_contract
+
+    out = table.copy()
+    fill = {"float": np.nan, "str": "", "int": 0, "bool": False}
+    dtypes = {"float": float, "str": str, "int": "int64", "bool": bool}
+    for col in table_contract(name).columns:
+        if col.name not in out.colnames:
+            out[col.name] = np.full(len(out), fill[col.dtype], dtype=dtypes[col.dtype])
+        if col.unit is not None:
+            out[col.name].unit = col.unit
+    write_table(name, out, path)
+    return Path(path)
+
+
 #: (threshold %, TP, FP, FN) of a fake test-set sweep; F1 peaks at 80.
 SWEEP_TEST = [
     (0, 19, 5981, 1),

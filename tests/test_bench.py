@@ -9,6 +9,7 @@ from astropy.table import Table
 
 from deepcee.bench import detector as bench_detector
 from deepcee.bench import gpu_check
+from deepcee.core.contracts import write_table
 from deepcee.detector.dataset import write_synthetic_set
 from deepcee.images.labels import png_pixel_to_sky
 
@@ -59,7 +60,8 @@ def test_gpu_check_kills_resumes_and_locates(tmp_path, capsys):
     table = Table.read(labels, format="ascii.ecsv")
     ra, dec = zip(*(png_pixel_to_sky(row["fits"], row["x"], row["y"], 64) for row in table))
     table["ra"], table["dec"], table["z"] = [float(v) for v in ra], [float(v) for v in dec], 0.15
-    table.write(labels, format="ascii.ecsv", overwrite=True)
+    table["ra"].unit = table["dec"].unit = "deg"
+    write_table("labels", table, labels)
 
     assert (
         gpu_check.main(

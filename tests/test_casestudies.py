@@ -13,6 +13,7 @@ from deepcee.images.labels import sky_to_png_pixel
 from deepcee.images.stage import acquire_shard, build_labels, stretch_shard
 from deepcee.images.views import plan_views, write_views
 from images_helpers import small_catalogue, small_images_cfg
+from paper_fakes import write_conformed
 
 
 def test_pick_case_studies_nearest_distances():
@@ -92,7 +93,7 @@ def rendered(tmp_path_factory):
     cat = small_catalogue(6)
     views = plan_views(cat, 1, 30.0, seed=4, shards=1)
     write_views(views, tmp / "views.ecsv")
-    cat.write(tmp / "sample.ecsv", format="ascii.ecsv")
+    write_conformed("catalogue", cat, tmp / "sample.ecsv")
     acquire_shard(tmp / "views.ecsv", 0, tmp / "fits", tmp / "fits_0.json", cfg, 4, truth_path=tmp / "truth_0.ecsv")
     stretch_shard(tmp / "views.ecsv", 0, tmp / "fits", tmp / "png", tmp / "png_0.json", cfg)
     labels = build_labels(tmp / "views.ecsv", [tmp / "png_0.json"], tmp / "labels.ecsv", tmp / "images.json", cfg, 4)
@@ -124,7 +125,7 @@ def test_case_studies_and_false_positives_end_to_end(rendered):
                     dec=dec,
                 )
             )
-    Table(rows=rows).write(tmp / "predictions.ecsv", format="ascii.ecsv", overwrite=True)
+    write_conformed("predictions", Table(rows=rows), tmp / "predictions.ecsv")
     ev = {
         k: tmp / "ev" / v
         for k, v in dict(

@@ -7,6 +7,8 @@ import pytest
 from deepcee.core.contracts import (
     SUMMARIES,
     TABLES,
+    contract_for,
+    csv_text,
     read_summary,
     read_table,
     rows_table,
@@ -74,3 +76,91 @@ def test_summary_key_of_wrong_type_is_named(tmp_path):
 
 def test_every_summary_the_paper_reads_is_declared():
     assert {"catalogue_summary", "train_summary", "evaluate_summary", "redmapper_summary", "ks"} <= set(SUMMARIES)
+
+
+#: One plausible row per contract, in the contract's column order (built from the dtypes).
+def _row(name: str, k: int = 0) -> tuple:
+    value = {"str": f"v{k}", "float": 0.25 + k, "int": 3 + k, "bool": bool(k % 2)}
+    return tuple(value[c.dtype] for c in TABLES[name].columns)
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_every_contract_round_trips(tmp_path, name):
+    contract = TABLES[name]
+    path = tmp_path / f"t.{contract.format}"
+    write_table(name, rows_table(name, [_row(name, 0), _row(name, 1)]), path)
+    back = read_table(name, path)
+    assert back.colnames[: len(contract.columns)] == contract.colnames and len(back) == 2
+    for col in contract.columns:
+        assert back[col.name][1] == _row(name, 1)[contract.colnames.index(col.name)]
+        if contract.format == "ecsv":
+            assert (None if back[col.name].unit is None else str(back[col.name].unit)) == col.unit
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_every_contract_refuses_a_missing_column_by_name(tmp_path, name):
+    contract = TABLES[name]
+    path = tmp_path / f"broken.{contract.format}"
+    table = rows_table(name, [_row(name)])
+    dropped = contract.columns[-1].name
+    table.remove_column(dropped)
+    if contract.format == "ecsv":
+        table.write(path, format="ascii.ecsv")
+    else:
+        path.write_text(csv_text(table.colnames, [list(r) for r in table]))
+    with pytest.raises(DeepCeeError, match=rf"^\S*broken.{contract.format}: missing column '{dropped}'") as err:
+        read_table(name, path)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_every_contract_refuses_a_wrong_dtype_by_name(tmp_path, name):
+    contract = TABLES[name]
+    path = tmp_path / f"broken.{contract.format}"
+    col = next(c for c in contract.columns if c.dtype != "str")  # a number or flag written as text
+    table = rows_table(name, [_row(name)])
+    table[col.name] = ["not a number"]
+    table[col.name].unit = col.unit if contract.format == "ecsv" else None
+    if contract.format == "ecsv":
+        table.write(path, format="ascii.ecsv")
+        expected = rf"broken.ecsv: column '{col.name}' is <U12, the {name} contract says {col.dtype}"
+    else:
+        path.write_text(csv_text(table.colnames, [list(r) for r in table]))
+        expected = rf"broken.csv: row 2: column '{col.name}' is 'not a number', not {col.dtype}"
+    with pytest.raises(DeepCeeError, match=expected) as err:
+        read_table(name, path)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "path, name",
+    [
+        ("results/02_images/truth/truth_3.ecsv", "truth"),
+        ("results/04_evaluate/sdss_redshifts_test.ecsv", "truth"),
+        ("results/05_redmapper/distances.ecsv", "distances"),
+        ("results/07_search/shards/shard_12.ecsv", "search_detections"),
+        ("results/08_redshift/detections_redmapper.ecsv", "redshift_detections"),
+        ("results/tables/table1_examples.csv", "examples"),
+    ],
+)
+def test_a_results_path_names_its_contract(path, name):
+    assert contract_for(path) == name
+
+
+def test_a_path_without_a_contract_is_refused():
+    with pytest.raises(DeepCeeError, match=r"results/02_images/other.ecsv: no results-table contract"):
+        contract_for("results/02_images/other.ecsv")
+
+
+def test_producers_column_lists_are_the_contracts():
+    from deepcee.evaluate.tables import TABLE1_COLUMNS
+    from deepcee.images.mocksky import TRUTH_COLUMNS
+    from deepcee.images.views import VIEW_COLUMNS
+    from deepcee.redshift.stage import DETECTION_COLUMNS as REDSHIFT_COLUMNS
+    from deepcee.search.stage import DETECTION_COLUMNS as SEARCH_COLUMNS
+
+    assert list(TRUTH_COLUMNS) == TABLES["truth"].colnames
+    assert list(VIEW_COLUMNS) == TABLES["views"].colnames
+    assert list(REDSHIFT_COLUMNS) == TABLES["redshift_detections"].colnames
+    assert list(SEARCH_COLUMNS) == TABLES["search_detections"].colnames
+    assert list(TABLE1_COLUMNS) == TABLES["examples"].colnames

@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
+from deepcee.core.contracts import read_table
 from deepcee.core.cosmology import kpc_per_arcsec
 from deepcee.core.errors import DeepCeeError
 from deepcee.evaluate import figures as plots
 from deepcee.evaluate import metrics, tables
 from deepcee.evaluate import stage as evaluate_stage
+from paper_fakes import write_conformed
 
 
 def _make_inputs(tmp_path, n=12, seed=0):
@@ -66,13 +68,13 @@ def _make_inputs(tmp_path, n=12, seed=0):
             )
     labels.append(dict(labels[0], view="RMX_v0", cluster_id="RMX", split="train"))
     lab, pr = Table(rows=labels), Table(rows=preds)
-    lab.write(tmp_path / "labels.ecsv", format="ascii.ecsv")
-    pr.write(tmp_path / "predictions.ecsv", format="ascii.ecsv")
+    write_conformed("labels", lab, tmp_path / "labels.ecsv")
+    write_conformed("predictions", pr, tmp_path / "predictions.ecsv")
     sample = Table(
-        rows=[(f"RM{i}", f"RMJ{i}", 150.0 + i, 20.0, 0.15, 30.0, 30, np.nan, f"A{100 + i}", "x") for i in range(n)],
+        rows=[(f"RM{i}", f"RMJ{i}", 150.0 + i, 20.0, 0.15, 30.0, 30.0, np.nan, f"A{100 + i}", "x") for i in range(n)],
         names=("id", "name", "ra", "dec", "z", "richness", "n_members", "bcg_rmag", "abell", "source"),
     )
-    sample.write(tmp_path / "sample.ecsv", format="ascii.ecsv")
+    write_conformed("catalogue", sample, tmp_path / "sample.ecsv")
     return tmp_path / "predictions.ecsv", tmp_path / "labels.ecsv", tmp_path / "sample.ecsv"
 
 
@@ -113,12 +115,12 @@ def test_evaluate_test_writes_everything(tmp_path):
     assert summary["ks"]["properties"]["bcg_rmag"]["available"] is False
     assert "at_paper_threshold" in summary and summary["paper"]["sigma_kpc"] == 17.40
     assert len(summary["examples"]) == 3 and summary["examples"][0]["name"].startswith("A1")
-    dist = evaluate_stage.read_ecsv(out["distances"])
+    dist = read_table("distances", out["distances"])
     assert np.all(dist["score"] > summary["chosen_threshold"] / 100)
     assert q["n_test_images"] == 12
 
     # figures from the written files
-    rec = evaluate_stage.read_ecsv(out["recovered"])
+    rec = read_table("recovered", out["recovered"])
     ks = json.loads(out["ks"].read_text())
     figs = tmp_path / "figs"
     plots.fig12_precision_recall_test(sweep, figs / "f12.pdf", figs / "f12.png", chosen=summary["chosen_threshold"])
@@ -137,12 +139,12 @@ def test_evaluate_test_writes_everything(tmp_path):
     ]
     plots.fig07_examples(ex, figs / "f07.pdf", figs / "f07.png")
     region = {"ra_min": 150, "ra_max": 160, "dec_min": 15, "dec_max": 25}
-    lab_t = evaluate_stage.read_ecsv(lab)
+    lab_t = read_table("labels", lab)
     plots.fig16_sky_map_redmapper(
         lab_t[lab_t["split"] == "train"],
         lab_t[lab_t["split"] == "test"],
-        evaluate_stage.read_ecsv(sample),
-        evaluate_stage.read_ecsv(sample)[:3],
+        read_table("catalogue", sample),
+        read_table("catalogue", sample)[:3],
         region,
         figs / "f16.pdf",
         figs / "f16.png",

@@ -19,6 +19,7 @@ from deepcee.images.fits import make_wcs, write_view_fits
 from deepcee.images.labels import LABEL_COLUMNS
 from deepcee.redshift import calibration, photometry, stage
 from deepcee.redshift.red_sequence import Region, find_colour
+from paper_fakes import write_conformed
 
 PIX, SCALE, SIZE = 160, 1.584, 160  # FITS side, arcsec/px, PNG side (same grid: PNG = FITS flipped in y)
 BOX = 40.0  # box side in pixels
@@ -127,7 +128,7 @@ def survey(tmp_path_factory):
     labels = Table(rows=[[r[c] for c in LABEL_COLUMNS] for r in rows], names=LABEL_COLUMNS)
     labels.meta["output_size"] = SIZE
     path = root / "labels.ecsv"
-    labels.write(path, format="ascii.ecsv")
+    write_conformed("labels", labels, path)
     return root, path, labels
 
 
@@ -193,7 +194,7 @@ def test_calibration_uses_training_clusters_only(survey, tmp_path):
     shifted = labels.copy()
     train = np.asarray([s == "train" for s in shifted["split"]])
     shifted["z"][train] = shifted["z"][train] + 0.03
-    shifted.write(tmp_path / "shifted.ecsv", format="ascii.ecsv")
+    write_conformed("labels", shifted, tmp_path / "shifted.ecsv")
     cal_s = stage.calibrate(tmp_path / "shifted.ecsv", tmp_path / "cal_s.json", CFG, seed=1, log=lambda s: None)
     z1, _ = calibration.apply_redshift(cal_s["redshift"], gr, ri)
     assert np.allclose(z1 - z0, 0.03, atol=0.003)
@@ -202,7 +203,7 @@ def test_calibration_uses_training_clusters_only(survey, tmp_path):
     moved = labels.copy()
     moved["z"][~train] = 0.45
     moved["richness"][~train] = 500.0
-    moved.write(tmp_path / "moved.ecsv", format="ascii.ecsv")
+    write_conformed("labels", moved, tmp_path / "moved.ecsv")
     cal_t = stage.calibrate(tmp_path / "moved.ecsv", tmp_path / "cal_t.json", CFG, seed=1, log=lambda s: None)
     assert np.allclose(cal_t["redshift"]["coefficients"], cal["redshift"]["coefficients"])
     assert cal_t["richness"]["slope"] == pytest.approx(cal["richness"]["slope"])
@@ -243,7 +244,7 @@ def test_detections_get_estimates_or_flags(survey, tmp_path):
         rows=[(v, s, 150.0, 10.0, x0, y0, x1, y1) for v, x0, y0, x1, y1, s in boxes],
         names=("view", "score", "ra", "dec", "x0", "y0", "x1", "y1"),
     )
-    preds.write(tmp_path / "pred.ecsv", format="ascii.ecsv")
+    write_conformed("predictions", preds, tmp_path / "pred.ecsv")
     (tmp_path / "eval.json").write_text(
         json.dumps(
             {"chosen_threshold": 50, "score_rule": "greater", "distance_kpc": 100.0, "tp_centre": "highest_score"}

@@ -115,8 +115,8 @@ def resume_training(args, work: Path) -> dict:
 def predict_and_locate(args, work: Path) -> dict:
     """Top box of each test image against its cluster: the sky path end to end."""
     import numpy as np
-    from astropy.table import Table
 
+    from deepcee.core.contracts import read_table
     from deepcee.core.cosmology import arcsec_to_kpc
     from deepcee.detector.inference import predict_labels
     from deepcee.images.labels import png_pixel_to_sky
@@ -131,7 +131,7 @@ def predict_and_locate(args, work: Path) -> dict:
         root=args.root,
         log=lambda m: None,
     )
-    labels = Table.read(args.labels, format="ascii.ecsv")
+    labels = read_table("labels", args.labels)
     labels = labels[labels["split"] == "test"]
     distances, truth_offsets = [], []
     for row in labels:

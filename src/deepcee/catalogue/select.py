@@ -25,8 +25,9 @@ from astropy import units as u
 from astropy.coordinates import Angle, SkyCoord
 from astropy.table import MaskedColumn, Table
 
+from deepcee.core.contracts import read_table, write_table
 from deepcee.core.errors import DeepCeeError
-from deepcee.core.files import atomic_path, read_ecsv, write_ecsv
+from deepcee.core.files import atomic_path
 from deepcee.core.network import RetriesExhausted, with_retries
 
 #: The normalised schema every catalogue is turned into (name, unit, dtype).
@@ -422,12 +423,12 @@ def write_catalogue(table: Table, path: str | Path, **meta) -> None:
     """Write a normalised catalogue as ECSV (units and metadata kept), atomically."""
     out = table.copy()
     out.meta.update(meta)
-    write_ecsv(out, path)
+    write_table("catalogue", out, path)
 
 
 def read_catalogue(path: str | Path) -> Table:
     """Read a catalogue written by :func:`write_catalogue`, checking the schema."""
-    return read_ecsv(path, SCHEMA_COLUMNS, "catalogue")
+    return read_table("catalogue", path)
 
 
 def has_bcg_magnitudes(table: Table) -> bool:

@@ -133,16 +133,189 @@ _LOSSES = _cols(
     ("seconds", "float", "s"),
 )
 
+#: The views plan (src/deepcee/images/views.py): one row per image to render or download.
+_VIEWS = _cols(
+    ("view", "str"),
+    ("cluster_id", "str"),
+    ("k", "int", None, "view number of the cluster"),
+    ("ra", "float", "deg"),
+    ("dec", "float", "deg"),
+    ("z", "float"),
+    ("richness", "float"),
+    ("bcg_rmag", "float"),
+    ("offset_ra_arcsec", "float", "arcsec"),
+    ("offset_dec_arcsec", "float", "arcsec"),
+    ("centre_ra", "float", "deg"),
+    ("centre_dec", "float", "deg"),
+    ("split", "str", None, "train or test, fixed by the plan (a comparison set: all test)"),
+    ("background", "str", None, "synthetic or sdss_blank (a real SDSS field under the injected cluster)"),
+    ("shard", "int"),
+)
+#: Every object drawn in a mock view (or, from SDSS, every spectrum near a test view) for the case studies.
+_TRUTH = _cols(
+    ("view", "str"),
+    ("cluster_id", "str"),
+    ("member", "str", None, "target, group, field, star or foreground"),
+    ("group", "int", None, "uncatalogued group number, 0 = none"),
+    ("central", "bool", None, "the BCG / BGG"),
+    ("ra", "float", None, "deg"),
+    ("dec", "float", None, "deg"),
+    ("x", "float", None, "FITS-array pixel, NaN for SDSS spectra"),
+    ("y", "float", None, "FITS-array pixel, NaN for SDSS spectra"),
+    ("mag_r", "float"),
+    ("z", "float"),
+)
+#: Every prediction above the chosen threshold with its distance to the true cluster (Fig. 13).
+_DISTANCES = (
+    _cols(("pred_index", "int", None, "row in the predictions file"), ("view", "str"), ("cluster_id", "str"))
+    + _PREDICTIONS[1:7]
+    + _cols(
+        ("score", "float"),
+        ("ra", "float", "deg"),
+        ("dec", "float", "deg"),
+        ("z", "float", None, "the true cluster's"),
+        ("separation_arcsec", "float", None, "arcsec"),
+        ("distance_kpc", "float", None, "kpc"),
+        ("within", "bool"),
+        ("tp_centre", "bool", None, "the cluster's one true positive"),
+    )
+)
+#: The test images' truth with whether each cluster was found (Figs 7, 14, 15).
+_RECOVERED = tuple(c for c in _LABELS if c.name not in ("split", "flipped")) + _cols(
+    ("best_score_within", "float"),
+    ("recovered", "bool"),
+    ("tp_distance_kpc", "float", None, "kpc"),
+)
+_FALSE_POSITIVES = _DISTANCES + _cols(("fp_class", "str"), ("structure_z", "float"))
+_CASE_STUDIES = _cols(
+    ("target_kpc", "float", None, "the paper's case distance, kpc"),
+    ("truth_index", "int"),
+    ("view", "str"),
+    ("cluster_id", "str"),
+    ("z", "float"),
+    ("distance_kpc", "float", None, "kpc"),
+    ("score", "float"),
+    ("pred_index", "int"),
+    ("figure", "str"),
+    ("n_target_in_top_box", "int"),
+    ("n_group_in_top_box", "int"),
+    ("n_field_in_top_box", "int"),
+)
+#: Table 1 of the paper (section 4): example test clusters.
+_EXAMPLES = _cols(
+    ("id", "str"),
+    ("view", "str"),
+    ("cluster_id", "str"),
+    ("ra", "float", "deg"),
+    ("dec", "float", "deg"),
+    ("score_percent", "float", "percent"),
+    ("z", "float"),
+    ("bcg_rmag", "float", "mag"),
+    ("richness", "float"),
+)
+_TILES = _cols(
+    ("tile", "str"),
+    ("pixel", "int", None, "nested HEALPix"),
+    ("nside", "int"),
+    ("ra", "float", "deg"),
+    ("dec", "float", "deg"),
+    ("shard", "int"),
+)
+#: Every box of one search shard at or above score_min (src/deepcee/search/stage.py).
+_SEARCH_DETECTIONS = _cols(
+    ("tile", "str"),
+    ("tile_pixel", "int"),
+    ("x0", "float", "pix"),
+    ("y0", "float", "pix"),
+    ("x1", "float", "pix"),
+    ("y1", "float", "pix"),
+    ("score", "float"),
+    ("ra", "float", "deg"),
+    ("dec", "float", "deg"),
+    ("box_arcsec", "float", "arcsec"),
+    ("owner", "int", None, "HEALPix pixel holding the centre"),
+    ("owned", "bool"),
+)
+_CANDIDATES = _cols(
+    ("id", "str"),
+    ("ra", "float", "deg"),
+    ("dec", "float", "deg"),
+    ("score", "float"),
+    ("box_arcsec", "float", "arcsec"),
+    ("n_detections", "int"),
+    ("tiles", "str", None, "';'-joined"),
+    *[
+        col
+        for cat in ("redmapper", "abell", "mcxc")
+        for col in (
+            (f"{cat}_id", "str"),
+            (f"{cat}_z", "float"),
+            (f"{cat}_richness", "float"),
+            (f"{cat}_sep_arcmin", "float", "arcmin"),
+        )
+    ],
+    ("known", "bool"),
+    ("z_est", "float"),
+    ("z_flag", "str"),
+    ("richness_est", "float"),
+    ("richness_flag", "str"),
+)
+#: The redshift stage's estimate for every detection above the chosen threshold (src/deepcee/redshift/stage.py).
+_REDSHIFT_DETECTIONS = _cols(
+    ("view", "str"),
+    ("score", "float"),
+    ("ra", "float", None, "deg"),
+    ("dec", "float", None, "deg"),
+    ("x0", "float", None, "pix"),
+    ("y0", "float", None, "pix"),
+    ("x1", "float", None, "pix"),
+    ("y1", "float", None, "pix"),
+    ("z_est", "float"),
+    ("z_flag", "str"),
+    ("richness_est", "float"),
+    ("richness_flag", "str"),
+    ("gr_rs", "float"),
+    ("ri_rs", "float"),
+    ("n_box", "int"),
+    ("colour_excess", "float"),
+    ("member_excess", "float"),
+    ("member_coverage", "float"),
+    ("matched", "bool"),
+    ("primary", "bool"),
+    ("cluster_id", "str"),
+    ("z_cat", "float"),
+    ("lambda_cat", "float"),
+    ("distance_kpc", "float", None, "kpc"),
+)
+
 TABLES: dict[str, TableContract] = {
     c.name: c
     for c in (
         TableContract("catalogue", "01_catalogue/{sample,redmapper}.ecsv", "ecsv", _CATALOGUE),
-        TableContract("labels", "{02_images,05_redmapper}/labels.ecsv", "ecsv", _LABELS),
+        TableContract("labels", "{02_images,05_redmapper,04_evaluate/real_sky}/labels.ecsv", "ecsv", _LABELS),
         TableContract("losses", "03_train/losses.csv", "csv", _LOSSES),
         TableContract(
-            "predictions", "{04_evaluate/predictions_test,05_redmapper/predictions}.ecsv", "ecsv", _PREDICTIONS
+            "predictions",
+            "{04_evaluate/predictions_test,05_redmapper/predictions,04_evaluate/real_sky/predictions}.ecsv",
+            "ecsv",
+            _PREDICTIONS,
         ),
-        TableContract("sweep", "tables/{table2_sweep_test,table3_sweep_redmapper}.csv", "csv", _SWEEP),
+        TableContract(
+            "sweep", "tables/{table2_sweep_test,table3_sweep_redmapper,table_real_sky_sweep}.csv", "csv", _SWEEP
+        ),
+        TableContract("views", "{02_images,05_redmapper,04_evaluate/real_sky}/views.ecsv", "ecsv", _VIEWS),
+        TableContract("truth", "{02_images/truth/truth_{shard},04_evaluate/sdss_redshifts_test}.ecsv", "ecsv", _TRUTH),
+        TableContract("distances", "{04_evaluate/distances_test,05_redmapper/distances}.ecsv", "ecsv", _DISTANCES),
+        TableContract("recovered", "{04_evaluate/recovered_test,05_redmapper/recovered}.ecsv", "ecsv", _RECOVERED),
+        TableContract("false_positives", "04_evaluate/false_positives.ecsv", "ecsv", _FALSE_POSITIVES),
+        TableContract("case_studies", "04_evaluate/case_studies.ecsv", "ecsv", _CASE_STUDIES),
+        TableContract("examples", "tables/table1_examples.csv", "csv", _EXAMPLES),
+        TableContract("tiles", "07_search/tiles.ecsv", "ecsv", _TILES),
+        TableContract("search_detections", "07_search/shards/shard_{shard}.ecsv", "ecsv", _SEARCH_DETECTIONS),
+        TableContract("candidates", "07_search/candidates.ecsv", "ecsv", _CANDIDATES),
+        TableContract(
+            "redshift_detections", "08_redshift/detections_{test,redmapper}.ecsv", "ecsv", _REDSHIFT_DETECTIONS
+        ),
     )
 }
 
@@ -348,6 +521,40 @@ def write_table(name: str, table, path: str | os.PathLike) -> None:
     else:
         rows = [[table[c][i] for c in contract.colnames] for i in range(len(table))]
         write_text(path, csv_text(contract.colnames, rows))
+
+
+def _expand(pattern: str) -> list[str]:
+    """``a/{b,c}.ecsv`` -> ``['a/b.ecsv', 'a/c.ecsv']`` (outermost comma-separated braces, nested allowed)."""
+    start = pattern.find("{")
+    if start < 0:
+        return [pattern]
+    depth, parts, last = 0, [], start + 1
+    for i in range(start, len(pattern)):
+        depth += {"{": 1, "}": -1}.get(pattern[i], 0)
+        if depth == 1 and pattern[i] == ",":
+            parts.append(pattern[last:i])
+            last = i + 1
+        elif depth == 0:
+            parts.append(pattern[last:i])
+            end = i
+            break
+    if len(parts) == 1:  # a wildcard such as {shard}
+        head, tail = pattern[: end + 1], pattern[end + 1 :]
+        return [head + rest for rest in _expand(tail)]
+    return [x for part in parts for x in _expand(pattern[:start] + part + pattern[end + 1 :])]
+
+
+def contract_for(path: str | os.PathLike) -> str:
+    """The name of the table contract whose path pattern ends ``path`` (a file under results/)."""
+    import re
+
+    text = Path(path).as_posix()
+    for contract in TABLES.values():
+        for pattern in _expand(contract.path):
+            regex = re.sub(r"\\\{[a-z_]+\\\}", "[^/]+", re.escape(pattern))
+            if re.search(rf"(^|/){regex}$", text):
+                return contract.name
+    raise DeepCeeError(f"{path}: no results-table contract matches this path (docs/contracts.md)")
 
 
 def rows_table(name: str, rows: Iterable[Iterable[Any]]):

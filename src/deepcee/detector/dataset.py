@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from deepcee.core.contracts import read_table, rows_table, write_table
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import write_png
 
@@ -76,21 +77,8 @@ def read_samples(
     Paths in the table are relative to ``root`` (default: the working directory, i.e.
     the repository root where Snakemake runs).
     """
-    from astropy.table import Table
-
     labels_path = Path(labels_path)
-    if not labels_path.is_file():
-        raise DeepCeeError(f"{labels_path}: labels file not found")
-    try:
-        table = Table.read(labels_path, format="ascii.ecsv")
-    except Exception as err:  # astropy raises many types for a broken file
-        raise DeepCeeError(f"{labels_path}: cannot read as ECSV ({type(err).__name__}: {str(err)[:80]})") from None
-    needed = ["png", "view"] + (list(BOX_COLUMNS) if need_boxes else [])
-    if split is not None:
-        needed.append("split")
-    missing = [c for c in needed if c not in table.colnames]
-    if missing:
-        raise DeepCeeError(f"{labels_path}: missing column '{missing[0]}'")
+    table = read_table("labels", labels_path)
     root = Path(root) if root is not None else Path.cwd()
     samples: dict[str, Sample] = {}
     for i, row in enumerate(table):
@@ -266,7 +254,6 @@ def write_synthetic_set(
     """
     import numpy as np
     from astropy.io import fits
-    from astropy.table import Table
     from astropy.wcs import WCS
 
     directory = Path(directory)
@@ -290,22 +277,11 @@ def write_synthetic_set(
         fits_path = directory / "fits" / f"{s.view}.fits"
         fits.HDUList(hdus).writeto(fits_path, overwrite=True)
         x0, y0, x1, y1 = s.boxes[0]
+        # the labels contract's columns; the catalogue values of a synthetic view are placeholders
         rows.append(
-            {
-                "view": s.view,
-                "png": s.png,
-                "fits": str(fits_path),
-                "cluster_id": f"syn{i:04d}",
-                "x": (x0 + x1) / 2,
-                "y": (y0 + y1) / 2,
-                "x0": x0,
-                "y0": y0,
-                "x1": x1,
-                "y1": y1,
-                "split": "train" if i < n else "test",
-                "flipped": False,
-            }
+            (s.view, s.png, str(fits_path), f"syn{i:04d}", ra0, dec0, 0.1, 20.0, float("nan"), 0.0, 0.0)
+            + ((x0 + x1) / 2, (y0 + y1) / 2, x0, y0, x1, y1, "train" if i < n else "test", False)
         )
     labels = directory / "labels.ecsv"
-    Table(rows=rows).write(labels, format="ascii.ecsv", overwrite=True)
+    write_table("labels", rows_table("labels", rows), labels)
     return labels

@@ -186,7 +186,7 @@ def predict_labels(
     log=print,
 ):
     """Predict on the images of ``labels.ecsv`` (one split, or all with split=None) → ECSV."""
-    from deepcee.core.files import atomic_path
+    from deepcee.core.contracts import write_table
 
     cfg = with_defaults("train", {"predict": cfg or {}})["predict"]  # train.predict, schema defaults filled
     if threads:
@@ -217,7 +217,6 @@ def predict_labels(
             "model_step": int(meta.get("step", 0)),
         }
     )
-    with atomic_path(out_path) as tmp:
-        table.write(tmp, format="ascii.ecsv", overwrite=True)
+    write_table("predictions", table, out_path)
     log(f"{len(table)} boxes on {len(samples)} images → {out_path}")
     return table

@@ -13,11 +13,9 @@ table and a summary are copied to the declared outputs.
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import math
 import os
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -27,6 +25,7 @@ from typing import Any
 import torch
 
 from deepcee.core.config import with_defaults
+from deepcee.core.contracts import read_table, write_table
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import atomic_path, config_hash, file_sha256
 from deepcee.detector.dataset import DetectionDataset, StepBatchSampler, check_samples, collate, read_samples
@@ -561,8 +560,7 @@ def _write_outputs(
         "data_sha256": data_sha,
     }
     save_torch(meta, model_path)
-    with atomic_path(losses_path) as tmp:
-        shutil.copyfile(live_losses, tmp)
+    write_table("losses", read_table("losses", live_losses), losses_path)
     rows = read_losses(losses_path)
     tail = rows[-min(len(rows), 50) :]
     summary = {
@@ -598,11 +596,5 @@ def _write_outputs(
 
 def read_losses(path: str | os.PathLike) -> list[dict]:
     """losses.csv as a list of dicts of floats (step as int)."""
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    out = []
-    for row in rows:
-        item = {k: float(v) for k, v in row.items()}
-        item["step"] = int(item["step"])
-        out.append(item)
-    return out
+    table = read_table("losses", path)
+    return [{c: (int(row[c]) if c == "step" else float(row[c])) for c in table.colnames} for row in table]

@@ -39,6 +39,7 @@ import numpy as np
 from astropy.table import Table, vstack
 
 from deepcee.core.config import with_defaults
+from deepcee.core.contracts import read_table, rows_table, write_table
 from deepcee.core.cosmology import arcsec_to_kpc
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.text import latex_escape
@@ -53,7 +54,6 @@ FP_CLASSES = (
     "near the target but > 100 kpc",
     "nothing",
 )
-TRUTH_REQUIRED = ("view", "member", "group", "central", "ra", "dec", "mag_r", "z")
 
 
 def read_truth(paths, views=None) -> Table:
@@ -64,10 +64,7 @@ def read_truth(paths, views=None) -> Table:
         path = Path(path)
         if not path.is_file():
             raise DeepCeeError(f"{path}: mock truth table not found (images.source must be mock)")
-        t = Table.read(path, format="ascii.ecsv")
-        missing = [c for c in TRUTH_REQUIRED if c not in t.colnames]
-        if missing:
-            raise DeepCeeError(f"{path}: missing column(s) {', '.join(missing)}")
+        t = read_table("truth", path)
         if wanted is not None:
             t = t[np.isin(np.asarray(t["view"], dtype=str), sorted(wanted))]
         parts.append(t)
@@ -240,29 +237,27 @@ def case_studies(
 
     from PIL import Image
 
-    from deepcee.core.files import atomic_path, write_json
+    from deepcee.core.files import write_json
     from deepcee.evaluate import figures, tables
-    from deepcee.evaluate.stage import read_ecsv
     from deepcee.images.labels import sky_to_png_pixel
 
     summ = json.loads(Path(summary).read_text())
     threshold = float(summ["chosen_threshold"])
     distance_kpc = float(summ.get("distance_kpc", 100.0))
-    truth = metrics.truth_table(read_ecsv(labels))
-    matched = metrics.match_predictions(read_ecsv(predictions), truth, str(predictions))
-    dist = read_ecsv(distances)
-    rec = read_ecsv(recovered)
+    truth = metrics.truth_table(read_table("labels", labels))
+    matched = metrics.match_predictions(read_table("predictions", predictions), truth, str(predictions))
+    dist = read_table("distances", distances)
+    rec = read_table("recovered", recovered)
     found_by_view = {str(v): bool(f) for v, f in zip(rec["view"], rec["recovered"])}
     found = np.asarray([found_by_view.get(str(v), False) for v in truth["view"]], dtype=bool)
     mock = read_truth(truth_paths, views=truth["view"])
-    sample_t = read_ecsv(sample) if sample else None
+    sample_t = read_table("catalogue", sample) if sample else None
 
     # false positives, classified
     fps = dist[~np.asarray(dist["tp_centre"], dtype=bool)] if len(dist) else dist
     classified = classify_false_positives(fps, truth, mock, sample_t, found, distance_kpc, fp_cfg)
     rows = breakdown(classified, distance_kpc)
-    with atomic_path(out["fp_ecsv"]) as tmp:
-        classified.write(tmp, format="ascii.ecsv", overwrite=True)
+    write_table("false_positives", classified, out["fp_ecsv"])
     tables.write_csv(
         out["fp_csv"], ["fp_class", "n", "fraction"], [[r["fp_class"], r["n"], r["fraction"]] for r in rows]
     )
@@ -343,10 +338,9 @@ def case_studies(
     cases_table = (
         Table(rows=[[r[c] for c in case_rows[0]] for r in case_rows], names=list(case_rows[0]))
         if case_rows
-        else Table()
+        else rows_table("case_studies", [])
     )
-    with atomic_path(out["cases"]) as tmp:
-        cases_table.write(tmp, format="ascii.ecsv", overwrite=True)
+    write_table("case_studies", cases_table, out["cases"])
     result = {
         "chosen_threshold": threshold,
         "distance_kpc": distance_kpc,

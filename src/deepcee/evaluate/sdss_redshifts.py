@@ -25,6 +25,7 @@ import numpy as np
 from astropy.table import Table, vstack
 
 from deepcee.core.config import with_defaults
+from deepcee.core.contracts import rows_table, write_table
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import atomic_path
 from deepcee.core.network import RetriesExhausted, with_retries
@@ -164,8 +165,7 @@ def truth_from_sdss(
                 dtype=(str, str, str, int, bool) + (float,) * 6,
             )
         )
-    table = vstack(parts) if parts else Table(names=TRUTH_COLUMNS, dtype=(str, str, str, int, bool) + (float,) * 6)
+    table = vstack(parts) if parts else rows_table("truth", [])
     table.meta.update({"source": "sdss_spectra", **{k: (str(v) if k == "cache_dir" else v) for k, v in c.items()}})
-    with atomic_path(out_path) as tmp:
-        table.write(tmp, format="ascii.ecsv", overwrite=True)
+    write_table("truth", table, out_path)
     return table

@@ -13,8 +13,8 @@ import numpy as np
 from astropy.table import Table
 
 from deepcee.core.config import with_defaults
-from deepcee.core.contracts import write_summary_checked
-from deepcee.core.files import read_ecsv, write_ecsv, write_json, write_summary
+from deepcee.core.contracts import read_table, write_summary_checked, write_table
+from deepcee.core.files import write_json, write_summary
 from deepcee.evaluate import bootstrap, metrics, tables
 
 #: Numbers the paper prints, kept next to ours in the summaries for the reader.
@@ -53,8 +53,8 @@ def _cfg(cfg: dict | None) -> dict:
 
 def _run(predictions_path, labels_path, cfg: dict, chosen, what: str) -> dict:
     cfg = _cfg(cfg)
-    predictions = read_ecsv(predictions_path)
-    labels = read_ecsv(labels_path)
+    predictions = read_table("predictions", predictions_path)
+    labels = read_table("labels", labels_path)
     res = metrics.evaluate(
         predictions,
         labels,
@@ -237,7 +237,7 @@ def evaluate_test(
     cfg = _cfg(cfg)
     res = _run(predictions, labels, cfg, cfg["chosen_threshold"], "predictions_test.ecsv")
     tables.write_sweep(res["sweep"], out["sweep_csv"], out["sweep_tex"])
-    write_ecsv(res["distances"], out["distances"])
+    write_table("distances", res["distances"], out["distances"])
     write_summary_checked(
         "ks",
         out["ks"],
@@ -247,8 +247,8 @@ def evaluate_test(
             "paper": {"statistic": PAPER_TEST["ks_statistic"], "critical_value": PAPER_TEST["ks_critical_value"]},
         },
     )
-    write_ecsv(recovered_table(res), out["recovered"])
-    sample_table = read_ecsv(sample) if sample else None
+    write_table("recovered", recovered_table(res), out["recovered"])
+    sample_table = read_table("catalogue", sample) if sample else None
     examples = _example_rows(res, sample_table)
     tables.write_examples(examples, out["table1_csv"], out["table1_tex"])
     quotable = _quotable(res, paper_threshold=PAPER_TEST["chosen_threshold"])
@@ -282,9 +282,9 @@ def evaluate_redmapper(
     chosen = (cfg.get("redmapper") or {}).get("chosen_threshold", "best")
     res = _run(predictions, labels, cfg, chosen, "redmapper predictions.ecsv")
     tables.write_sweep(res["sweep"], out["sweep_csv"], out["sweep_tex"])
-    write_ecsv(res["distances"], out["distances"])
+    write_table("distances", res["distances"], out["distances"])
     write_summary_checked("ks", out["ks"], {"chosen_threshold_percent": res["threshold"], **res["ks"]})
-    write_ecsv(recovered_table(res), out["recovered"])
+    write_table("recovered", recovered_table(res), out["recovered"])
     region = json.loads(Path(region_json).read_text())
     quotable = _quotable(res, paper_threshold=PAPER_REDMAPPER["best_threshold"])
     quotable.update(intervals(res, seed, "redmapper"))
@@ -359,7 +359,7 @@ def sweep_only(predictions, labels, out_csv, out_tex, cfg: dict, summary=None) -
 def kfold_table(sweep_csvs, out_csv, out_tex, summary=None, figure_paths=()) -> Table:
     from deepcee.evaluate import figures as plots
 
-    sweeps = [tables.read_csv(p) for p in sweep_csvs]
+    sweeps = [read_table("sweep", p) for p in sweep_csvs]
     agg = tables.aggregate_sweeps(sweeps)
     tables.write_aggregate(agg, out_csv, out_tex)
     if summary:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from deepcee.core.contracts import csv_text, write_table
+from deepcee.core.contracts import csv_text, rows_table, table_contract, write_table
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import write_text
 from deepcee.core.text import latex_escape
@@ -81,12 +81,12 @@ def write_sweep(sweep_table: Table, csv_path, tex_path) -> None:
 
 
 # --------------------------------------------------------------------------- Table 1
-TABLE1_COLUMNS = ("id", "view", "cluster_id", "ra", "dec", "score_percent", "z", "bcg_rmag", "richness")
+TABLE1_COLUMNS = tuple(table_contract("examples").colnames)
 
 
 def write_examples(rows: list[dict], csv_path, tex_path) -> None:
     """Table 1: example test clusters with their confidence, redshift, BCG r magnitude, richness."""
-    write_csv(csv_path, list(TABLE1_COLUMNS), [[r.get(c) for c in TABLE1_COLUMNS] for r in rows])
+    write_table("examples", rows_table("examples", [[r.get(c) for c in TABLE1_COLUMNS] for r in rows]), csv_path)
     header = [
         "ID",
         "Cluster",

@@ -91,10 +91,12 @@ def _rect(row):
 
 
 def make_all(labels_path, parent_path, out: dict, n_examples: int = 12, seed: int = 0) -> None:
-    labels = Table.read(labels_path, format="ascii.ecsv")
+    from deepcee.core.contracts import read_table
+
+    labels = read_table("labels", labels_path)
     parent = None
     if parent_path and Path(parent_path).exists():
-        parent = Table.read(parent_path, format="ascii.ecsv")
+        parent = read_table("catalogue", parent_path)
     fig03_offsets(labels, out["fig03_pdf"], out["fig03_png"])
     fig04_sky_map(labels, parent, out["fig04_pdf"], out["fig04_png"])
     fig_examples(labels, out["examples_pdf"], out["examples_png"], n_examples, seed)

@@ -40,6 +40,7 @@ from pathlib import Path
 import galsim
 import numpy as np
 
+from deepcee.core.contracts import table_contract
 from deepcee.core.cosmology import COSMO, SDSS_PIXEL_SCALE_ARCSEC, distance_table, kpc_per_arcsec
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.seeds import int_seed, rng
@@ -866,7 +867,7 @@ def render_view(view, images_cfg: dict, seed: int) -> tuple[np.ndarray, object, 
 #: What each rendered object belongs to, as written to the truth tables. Other catalogued
 #: clusters are not drawn by the mock (each view renders its own cluster only).
 TRUTH_MEMBER = {"cluster": "target", "group": "group", "field": "field", "stars": "star", "foreground": "foreground"}
-TRUTH_COLUMNS = ("view", "cluster_id", "member", "group", "central", "ra", "dec", "x", "y", "mag_r", "z")
+TRUTH_COLUMNS = tuple(table_contract("truth").colnames)  # docs/contracts.md
 
 
 def _truth_table(parts: list[dict], wcs, view: str, cluster_id: str):

@@ -82,17 +82,13 @@ def acquire_shard(
     if truth_path is not None:
         from astropy.table import vstack
 
-        from deepcee.core.files import atomic_path
-        from deepcee.images.mocksky import TRUTH_COLUMNS
+        from deepcee.core.contracts import rows_table, write_table
 
         if source != "mock":
             raise DeepCeeError(f"{truth_path}: a truth table exists only for images.source: mock")
-        table = (
-            vstack(truths) if truths else Table(names=TRUTH_COLUMNS, dtype=(str, str, str, int, bool) + (float,) * 6)
-        )
+        table = vstack(truths) if truths else rows_table("truth", [])
         table.meta.update({"shard": int(shard), "source": source})
-        with atomic_path(truth_path) as tmp:
-            table.write(tmp, format="ascii.ecsv", overwrite=True)
+        write_table("truth", table, truth_path)
     manifest = {
         "shard": int(shard),
         "source": source,
@@ -176,10 +172,9 @@ def build_labels(
     table = labels_table(
         rows, meta={"box_kpc": box_kpc, "output_size": size, "split_by": by, "test_fraction": frac, "seed": seed}
     )
-    from deepcee.core.files import atomic_path
+    from deepcee.core.contracts import write_table
 
-    with atomic_path(labels_path) as tmp:
-        table.write(tmp, format="ascii.ecsv", overwrite=True)
+    write_table("labels", table, labels_path)
     split_arr = np.asarray(table["split"])
     flipped = np.asarray(table["flipped"], dtype=bool)
     train_clusters = set(np.asarray(table["cluster_id"])[split_arr == "train"])

@@ -34,28 +34,12 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
+from deepcee.core.contracts import read_table, table_contract, write_table
 from deepcee.core.errors import DeepCeeError
-from deepcee.core.files import read_ecsv, write_ecsv
 from deepcee.core.seeds import rng
 from deepcee.images.split import assign_split
 
-VIEW_COLUMNS = [
-    "view",
-    "cluster_id",
-    "k",
-    "ra",
-    "dec",
-    "z",
-    "richness",
-    "bcg_rmag",
-    "offset_ra_arcsec",
-    "offset_dec_arcsec",
-    "centre_ra",
-    "centre_dec",
-    "split",
-    "background",
-    "shard",
-]
+VIEW_COLUMNS = table_contract("views").colnames  # docs/contracts.md
 
 
 def _floats(column) -> np.ndarray:
@@ -161,11 +145,11 @@ def _background(seed: int, view: str, split: str, fraction: float) -> str:
 
 
 def write_views(table: Table, path: str | Path) -> None:
-    write_ecsv(table, path)
+    write_table("views", table, path)
 
 
 def read_views(path: str | Path) -> Table:
-    return read_ecsv(path, VIEW_COLUMNS, "views plan")
+    return read_table("views", path)
 
 
 def shard_views(table: Table, shard: int) -> Table:

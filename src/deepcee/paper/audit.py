@@ -12,24 +12,18 @@ from typing import Any
 
 import numpy as np
 
+from deepcee.core import contracts
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import atomic_path
 
 
 def read_table(path: str | Path | None):
-    """An ECSV or CSV file as a pandas DataFrame, or None when absent."""
+    """A results table as a pandas DataFrame, read by its contract (docs/contracts.md), or None when absent."""
     if path is None or not Path(path).exists():
         return None
-    import pandas as pd
-
-    path = Path(path)
-    if path.suffix == ".ecsv":
-        from astropy.table import Table
-
-        table = Table.read(path, format="ascii.ecsv")
-        cols = [c for c in table.colnames if table[c].ndim <= 1]
-        return table[cols].to_pandas()
-    return pd.read_csv(path, comment="#")
+    table = contracts.read_table(contracts.contract_for(path), path)
+    cols = [c for c in table.colnames if table[c].ndim <= 1]
+    return table[cols].to_pandas()
 
 
 def stage_counts(summaries: dict[str, str | Path | None]):

@@ -14,40 +14,16 @@ import numpy as np
 from astropy.table import Table
 
 from deepcee.core.config import with_defaults
+from deepcee.core.contracts import read_table, rows_table, table_contract, write_table
 from deepcee.core.errors import DeepCeeError
-from deepcee.core.files import read_ecsv, write_ecsv, write_json, write_summary
+from deepcee.core.files import write_json, write_summary
 from deepcee.core.seeds import rng
 from deepcee.evaluate import metrics as ev
 from deepcee.images.labels import png_to_fits
 from deepcee.redshift import calibration, photometry, red_sequence
 from deepcee.redshift.red_sequence import Region
 
-DETECTION_COLUMNS = (
-    "view",
-    "score",
-    "ra",
-    "dec",
-    "x0",
-    "y0",
-    "x1",
-    "y1",
-    "z_est",
-    "z_flag",
-    "richness_est",
-    "richness_flag",
-    "gr_rs",
-    "ri_rs",
-    "n_box",
-    "colour_excess",
-    "member_excess",
-    "member_coverage",
-    "matched",
-    "primary",
-    "cluster_id",
-    "z_cat",
-    "lambda_cat",
-    "distance_kpc",
-)
+DETECTION_COLUMNS = tuple(table_contract("redshift_detections").colnames)  # docs/contracts.md
 
 
 def _output_size(labels: Table, where: str) -> int:
@@ -137,11 +113,7 @@ def calibration_sample(labels: Table, max_clusters: int, seed: int) -> Table:
 def calibrate(labels_path, out_json, cfg: dict | None, seed: int, log=print) -> dict:
     """Measure the red sequence in each sampled training cluster's true box; fit z(colour), then λ(count)."""
     cfg = with_defaults("redshift", cfg)  # complete in the workflow already; defaults for other callers
-    labels = read_ecsv(
-        labels_path,
-        required=("view", "fits", "cluster_id", "z", "richness", "x0", "y0", "x1", "y1", "split"),
-        what="labels",
-    )
+    labels = read_table("labels", labels_path)
     size = _output_size(labels, str(labels_path))
     sample = calibration_sample(labels, int(cfg["calibration"]["max_clusters"] or 0), seed)
     rows = []
@@ -261,10 +233,8 @@ def estimate(
     cfg = with_defaults("redshift", cfg)  # complete in the workflow already; defaults for other callers
     rel = read_calibration(calibration_path)
     chosen = _chosen(summary_path)
-    predictions = read_ecsv(
-        predictions_path, required=("view", "score", "ra", "dec", "x0", "y0", "x1", "y1"), what="predictions"
-    )
-    labels = read_ecsv(labels_path, what="labels")
+    predictions = read_table("predictions", predictions_path)
+    labels = read_table("labels", labels_path)
     size = _output_size(labels, str(labels_path))
     truth = ev.truth_table(labels, "test", what=str(labels_path))
     matched = ev.match_predictions(predictions, truth, what=str(predictions_path))
@@ -309,19 +279,7 @@ def estimate(
     if rows:
         table = Table(rows=[[row[c] for c in DETECTION_COLUMNS] for row in rows], names=DETECTION_COLUMNS)
     else:
-        table = Table(
-            {
-                c: np.array(
-                    [],
-                    dtype=str
-                    if c in ("view", "z_flag", "richness_flag", "cluster_id")
-                    else bool
-                    if c in ("matched", "primary")
-                    else float,
-                )
-                for c in DETECTION_COLUMNS
-            }
-        )
+        table = rows_table("redshift_detections", [])
     table.meta.update(
         {
             "chosen_threshold_percent": t,
@@ -337,7 +295,7 @@ def estimate(
             ),
         }
     )
-    write_ecsv(table, out_path)
+    write_table("redshift_detections", table, out_path)
     n_ok = int(np.sum([f == "ok" for f in table["z_flag"]])) if len(table) else 0
     log(f"{predictions_path}: {len(table)} detections at {t:g}%: {n_ok} with a redshift -> {out_path}")
     return table
@@ -455,7 +413,7 @@ def summarize(detections: dict, calibration_path, out_json, cfg: dict | None, se
     cal = read_calibration(calibration_path)
     sets = {}
     for name, path in detections.items():
-        table = read_ecsv(path, required=DETECTION_COLUMNS, what=f"{name} detections")
+        table = read_table("redshift_detections", path)
         sets[name] = set_summary(table, cfg, rng(seed, "redshift-bootstrap", name))
         z = sets[name]["redshift"]
         log(

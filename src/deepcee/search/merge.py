@@ -23,6 +23,7 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.table import Table, vstack
 
+from deepcee.core.contracts import read_table, rows_table
 from deepcee.core.errors import DeepCeeError
 
 CANDIDATE_COLUMNS = ["id", "ra", "dec", "score", "box_arcsec", "n_detections", "tiles"]
@@ -32,24 +33,11 @@ def read_shards(paths) -> Table:
     """All shard tables, stacked."""
     tables = []
     for p in paths:
-        try:
-            t = Table.read(p, format="ascii.ecsv")
-        except Exception as err:
-            raise DeepCeeError(f"{p}: unreadable shard detections ({type(err).__name__})") from None
+        t = read_table("search_detections", p)
         if len(t):
             tables.append(t)
     if not tables:
-        return Table(
-            {
-                "tile": np.zeros(0, str),
-                "tile_pixel": np.zeros(0, np.int64),
-                "score": np.zeros(0),
-                "ra": np.zeros(0),
-                "dec": np.zeros(0),
-                "box_arcsec": np.zeros(0),
-                "owned": np.zeros(0, bool),
-            }
-        )
+        return rows_table("search_detections", [])
     return vstack(tables, metadata_conflicts="silent")
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from astropy.table import Table
 
 from deepcee.core.config import with_defaults
+from deepcee.core.contracts import read_table, write_table
 from deepcee.core.files import atomic_path, write_summary
 from deepcee.redshift.stage import read_calibration
 from deepcee.search import measure
@@ -29,7 +30,7 @@ def build_catalogue(
     scfg = with_defaults("search", config["search"])  # complete in the workflow already
     rcfg = with_defaults("redshift", config["redshift"])
     t0 = time.perf_counter()
-    tiles = Table.read(tiles_path, format="ascii.ecsv")
+    tiles = read_table("tiles", tiles_path)
     det = read_shards(shard_paths)
     cands = merge_detections(det, float(scfg["merge_radius_arcsec"]))
     t_merge = time.perf_counter() - t0
@@ -53,8 +54,7 @@ def build_catalogue(
             "and a sky merge (src/deepcee/search/merge.py)",
         }
     )
-    with atomic_path(out["candidates"]) as tmp:
-        cands.write(tmp, format="ascii.ecsv", overwrite=True)
+    write_table("candidates", cands, out["candidates"])
 
     thr = float(scfg["score_threshold"])
     nside = int(tiles.meta["nside"])

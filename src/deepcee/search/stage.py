@@ -23,21 +23,19 @@ import torch
 from astropy.table import Table
 
 from deepcee.core.config import with_defaults
+from deepcee.core.contracts import read_table, rows_table, table_contract, write_table
 from deepcee.core.errors import DeepCeeError
-from deepcee.core.files import atomic_path, write_json
+from deepcee.core.files import write_json
 from deepcee.images.stretch import native_factor, to_rgb
 from deepcee.search.acquire import acquire, block_of
 from deepcee.search.tiles import Tile, owner_pixel
 
-DETECTION_COLUMNS = ["tile", "tile_pixel", "x0", "y0", "x1", "y1", "score", "ra", "dec", "box_arcsec", "owner", "owned"]
+DETECTION_COLUMNS = table_contract("search_detections").colnames  # docs/contracts.md
 
 
 def read_tiles(path) -> list[Tile]:
     """Tiles from ``tiles.ecsv`` (written by the search_tiles rule)."""
-    t = Table.read(path, format="ascii.ecsv")
-    for col in ("pixel", "nside", "ra", "dec", "shard"):
-        if col not in t.colnames:
-            raise DeepCeeError(f"{path}: tiles table has no column '{col}'")
+    t = read_table("tiles", path)
     return [Tile(int(r["pixel"]), int(r["nside"]), float(r["ra"]), float(r["dec"])) for r in t], np.asarray(
         t["shard"], dtype=int
     )
@@ -239,18 +237,10 @@ def search_shard(
     if mine:
         table, stats = run_shard(model, mine, scfg, config["images"], sky=sky, device=device, log=log)
     else:
-        table = Table(
-            {
-                c: np.zeros(
-                    0, dtype={"tile": str, "tile_pixel": np.int64, "owner": np.int64, "owned": bool}.get(c, float)
-                )
-                for c in DETECTION_COLUMNS
-            }
-        )
+        table = rows_table("search_detections", [])
         stats = {"n_tiles": 0, "n_detections": 0, "n_owned": 0, "wall_s": 0.0}
     table.meta.update({"shard": int(shard), "model": str(model_path), "source": scfg["source"]})
-    with atomic_path(out_path) as tmp:
-        table.write(tmp, format="ascii.ecsv", overwrite=True)
+    write_table("search_detections", table, out_path)
     write_json(stats_path, {"shard": int(shard), **stats})
     return stats
 
@@ -289,8 +279,7 @@ def write_tiles(config: dict, out_path, info_path) -> dict:
     )
     t["ra"].unit = t["dec"].unit = "deg"
     t.meta.update(info)
-    with atomic_path(out_path) as tmp:
-        t.write(tmp, format="ascii.ecsv", overwrite=True)
+    write_table("tiles", t, out_path)
     info = {**info, "shards": shards, "tiles_per_shard": np.bincount(shard_of, minlength=shards).tolist()}
     write_json(info_path, info)
     return info
