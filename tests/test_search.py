@@ -16,6 +16,7 @@ from astropy.table import Table
 
 from deepcee.core.config import with_defaults
 from deepcee.core.errors import DeepCeeError
+from deepcee.core.skybox import box_area_deg2, in_box, ra_centre, ra_intervals, ra_mean, ra_width, unwrap_ra
 from deepcee.images.fits import make_wcs
 from deepcee.images.sky import MockSky, abell_only_positions
 from deepcee.search import acquire, measure
@@ -113,10 +114,60 @@ def test_tiles_own_pixels_that_fit_inside_them():
 
 
 def test_region_errors_are_one_line():
+    with pytest.raises(DeepCeeError, match="search.region: ra_min and ra_max") as err:
+        plan_tiles({"region": {"ra_min": 5, "ra_max": 5, "dec_min": 0, "dec_max": 1}})
+    assert "\n" not in str(err.value)
     with pytest.raises(DeepCeeError, match="search.region"):
-        plan_tiles({"region": {"ra_min": 10, "ra_max": 5, "dec_min": 0, "dec_max": 1}})
+        plan_tiles({"region": {"ra_min": 5, "ra_max": 6, "dec_min": 1, "dec_max": 0}})
     with pytest.raises(DeepCeeError, match="moc"):
         plan_tiles({"moc": "/nonexistent/moc.fits"})
+
+
+def test_region_through_ra_zero():
+    """(359.5, 0.5) is the 1 deg box through RA 0: as many tiles as the same box 180 deg away
+    (HEALPix rings are symmetric under RA + 180), every centre inside it, none on the far side."""
+    box = {"ra_min": 359.5, "ra_max": 0.5, "dec_min": 10.0, "dec_max": 10.5}
+    tiles, info = plan_tiles({"region": box})
+    shifted, _ = plan_tiles({"region": {**box, "ra_min": 179.5, "ra_max": 180.5}})
+    assert len(tiles) == len(shifted) > 20
+    ra = np.array([t.ra for t in tiles])
+    dec = np.array([t.dec for t in tiles])
+    assert in_box(ra, dec, **box).all()
+    assert ((ra >= 359.5) | (ra < 0.5)).all() and (ra >= 359.5).any() and (ra < 0.5).any()
+    assert info["area_deg2"] == pytest.approx(box_area_deg2(**box), rel=0.15)  # owned pixels, edges aside
+    # catalogue clusters either side of RA 0 are in the searched area (completeness counts them)
+    rm = Table({"id": ["W", "E", "FAR"], "ra": [359.9, 0.1, 180.0], "dec": [10.1, 10.1, 10.1]})
+    assert list(in_box(rm["ra"], rm["dec"], **box)) == [True, True, False]
+    assert list(measure.clusters_in_area(rm, [t.pixel for t in tiles], info["nside"])["id"]) == ["W", "E"]
+
+
+def test_ra_helpers_across_zero():
+    def off_zero(ra):  # signed distance from RA 0, in degrees
+        return (ra + 180.0) % 360.0 - 180.0
+
+    assert off_zero(ra_centre(359.5, 0.5)) == pytest.approx(0.0, abs=1e-9)
+    assert ra_centre(10.0, 20.0) == pytest.approx(15.0)
+    assert ra_width(359.5, 0.5) == pytest.approx(1.0) and ra_width(0.0, 360.0) == pytest.approx(360.0)
+    assert off_zero(ra_mean([359.9, 0.1])) == pytest.approx(0.0, abs=1e-6)
+    assert np.ptp(unwrap_ra([359.9, 0.1])) == pytest.approx(0.2) and np.allclose(unwrap_ra([359.9, 0.1], 0.0), [-0.1, 0.1])
+    assert ra_intervals(-0.5, 0.5) == [(359.5, 360.0), (0.0, 0.5)]
+    assert ra_intervals(10.0, 20.0) == [(10.0, 20.0)]
+
+
+def test_skymap_of_a_region_through_ra_zero(tmp_path, monkeypatch):
+    """The sky map plots RA unwrapped about the region (one patch, not two 360 deg apart)."""
+    from deepcee.core import figures
+
+    saved = []
+    monkeypatch.setattr(figures, "save_figure", lambda fig, *paths: saved.append(fig))
+    tiles = Table({"ra": [359.8, 359.9, 0.0, 0.1], "dec": [10.0, 10.1, 10.0, 10.1]})
+    cands = Table({"ra": [359.95, 0.05], "dec": [10.05, 10.05], "score": [0.9, 0.2], "known": [True, False]})
+    clusters = Table({"ra": [0.05], "dec": [10.05]})
+    measure.plot_skymap(tiles, cands, clusters, 0.5, [tmp_path / "skymap.png"])
+    ax = saved[0].axes[0]
+    left, right = ax.get_xlim()
+    assert left > right and left - right < 1.0  # east to the left, one ~0.3 deg patch
+    assert ax.xaxis.get_major_formatter()(-0.1, 0) == "359.9"
 
 
 def test_moc_region(tmp_path):
