@@ -21,7 +21,15 @@ from deepcee.images.fits import make_wcs
 from deepcee.images.sky import MockSky, abell_only_positions
 from deepcee.search import acquire, measure
 from deepcee.search.merge import cross_match, merge_detections
-from deepcee.search.tiles import PAPER_FIELD_ARCSEC, _healpix, _tan_offsets, choose_nside, owner_pixel, plan_tiles
+from deepcee.search.tiles import (
+    PAPER_FIELD_ARCSEC,
+    _healpix,
+    _tan_offsets,
+    choose_nside,
+    owner_pixel,
+    pixel_half_extent,
+    plan_tiles,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -113,6 +121,16 @@ def test_tiles_own_pixels_that_fit_inside_them():
     assert (owner_pixel(info["nside"], [t.ra for t in tiles], [t.dec for t in tiles]) == [t.pixel for t in tiles]).all()
 
 
+def test_no_coarser_nside_fits_anywhere():
+    """The default nside is the least wasteful one pixel per tile allows: every nside-512 pixel
+    (a spread over the whole sphere) overflows the room the tile leaves, every nside-1024 one fits."""
+    room = PAPER_FIELD_ARCSEC / 2 - 340 / 2
+    for nside, fits_ in ((512, False), (1024, True)):
+        ext = pixel_half_extent(nside, np.arange(0, 12 * nside * nside, 4999))
+        assert (ext <= room).all() if fits_ else (ext > room).all()
+    assert choose_nside(PAPER_FIELD_ARCSEC, 340) == 1024
+
+
 def test_region_errors_are_one_line():
     with pytest.raises(DeepCeeError, match="search.region: ra_min and ra_max") as err:
         plan_tiles({"region": {"ra_min": 5, "ra_max": 5, "dec_min": 0, "dec_max": 1}})
@@ -149,7 +167,8 @@ def test_ra_helpers_across_zero():
     assert ra_centre(10.0, 20.0) == pytest.approx(15.0)
     assert ra_width(359.5, 0.5) == pytest.approx(1.0) and ra_width(0.0, 360.0) == pytest.approx(360.0)
     assert off_zero(ra_mean([359.9, 0.1])) == pytest.approx(0.0, abs=1e-6)
-    assert np.ptp(unwrap_ra([359.9, 0.1])) == pytest.approx(0.2) and np.allclose(unwrap_ra([359.9, 0.1], 0.0), [-0.1, 0.1])
+    assert np.ptp(unwrap_ra([359.9, 0.1])) == pytest.approx(0.2)  # one patch about the mean
+    assert np.allclose(unwrap_ra([359.9, 0.1], 0.0), [-0.1, 0.1])
     assert ra_intervals(-0.5, 0.5) == [(359.5, 360.0), (0.0, 0.5)]
     assert ra_intervals(10.0, 20.0) == [(10.0, 20.0)]
 

@@ -70,6 +70,19 @@ def choose_nside(tile_arcsec: float, max_box_arcsec: float) -> int:
 
     Checked on the most distorted pixels (the polar caps and the cap/equator transition, where
     HEALPix diamonds are widest) and a spread of others.
+
+    Why this is the least wasteful correct rule (and still costly). The detector's boxes are
+    axis-aligned in the north-up tile, so a box of side s centred at (x, y) lies inside the
+    tile iff |x|, |y| <= tile/2 - s/2: half the largest side per axis is the exact margin (the
+    half-diagonal would be stricter than needed). For the paper's 792" tile and 340" boxes that
+    leaves 226". nside 1024 pixels reach 146-180" from their centre; nside 512 pixels reach
+    292-360", past 226" for EVERY pixel, so no Dec range allows a coarser nside (astropy-healpix
+    takes powers of two only). The default is therefore nside 1024: 305 tiles/deg^2, each tile
+    14.8x the area it owns (every point imaged ~15 times). nside 512 would need boxes <= 72"
+    (<= 208" even on its least distorted pixels). An ideal square
+    grid owning 452" x 452" per tile would need 63 tiles/deg^2; reaching it means tiles that
+    own several pixels or a non-HEALPix grid, left for a later change (README, Blind search;
+    measured with the script quoted there).
     """
     room = tile_arcsec / 2.0 - max_box_arcsec / 2.0
     if room <= 0:
