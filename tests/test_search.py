@@ -288,39 +288,57 @@ def test_mock_tiles_are_cut_from_the_same_sky():
         assert abs(x - 31.5) <= 0.5 and abs(y - 31.5) <= 0.5
 
 
-def _service_hdu(pixels, scale, ra, dec, value):
-    """An answer in the layout SkyView and hips2fits return: a primary HDU with a TAN header."""
+def _service_hdu(pixels, scale, ra, dec, value, bitpix=-32, **cards):
+    """An answer in the layout SkyView and hips2fits return: a primary HDU with a TAN header.
+
+    ``bitpix=16``: integers through BSCALE (as the CDS SDSS9 HiPS FITS tiles are stored);
+    ``bitpix=8``: an 8-bit rendering."""
     header = make_wcs(ra, dec, pixels, scale).to_header()
-    return fits.HDUList([fits.PrimaryHDU(np.full((pixels, pixels), value, np.float32), header=header)])
+    header.update(cards)
+    if bitpix == 16:  # as received: int16 on the wire, BSCALE/BZERO in the header
+        import io
+
+        hdu = fits.PrimaryHDU(np.full((pixels, pixels), value, np.float64), header=header)
+        hdu.scale("int16", bscale=1e-4, bzero=0.0)
+        buf = io.BytesIO()
+        hdu.writeto(buf)
+        buf.seek(0)
+        return fits.open(buf)
+    dtype = np.uint8 if bitpix == 8 else np.float32
+    return fits.HDUList([fits.PrimaryHDU(np.full((pixels, pixels), value, dtype), header=header)])
 
 
-def test_hips2fits_tile_offline_cached_retried_converted(tmp_path):
+def test_hips2fits_tile_offline_cached_retried_converted(tmp_path, monkeypatch):
     from deepcee.search.tiles import Tile
 
-    calls = []
+    monkeypatch.setattr(acquire, "_WARNED", set())
+    calls, lines = [], []
 
     def query(hips, ra, dec, pixels, fov, timeout):
         calls.append(hips)
         if len(calls) == 1:
             raise ConnectionError("flaky")
-        return _service_hdu(pixels, fov / pixels, ra, dec, 0.01)
+        return _service_hdu(pixels, fov / pixels, ra, dec, 0.01, bitpix=16)
 
     tile = Tile(1, 1024, 150.0, 2.0)
     cfg = with_defaults("search", {"hips2fits": {"cache_dir": str(tmp_path), "backoff_s": 0.0}})["hips2fits"]
     with pytest.raises(DeepCeeError, match="nmgy_per_unit.g"):  # no BUNIT, no stated conversion: refused
-        acquire.hips_tile(tile, 32, 1.584, cfg, query=query, sleep=lambda s: None)
+        acquire.hips_tile(tile, 32, 1.584, cfg, query=query, sleep=lambda s: None, log=lines.append)
     cfg["nmgy_per_unit"] = {"g": 16.0, "r": 16.0, "i": 16.0}
-    img, wcs = acquire.hips_tile(tile, 32, 1.584, cfg, query=query, sleep=lambda s: None)
+    img, wcs = acquire.hips_tile(tile, 32, 1.584, cfg, query=query, sleep=lambda s: None, log=lines.append)
     assert calls[:2] == ["CDS/P/SDSS9/g", "CDS/P/SDSS9/g"] and set(calls) == {
         "CDS/P/SDSS9/g",
         "CDS/P/SDSS9/r",
         "CDS/P/SDSS9/i",
     }
-    # the stated conversion is applied
-    assert img.shape == (3, 32, 32) and img[1, 0, 0] == pytest.approx(0.16, rel=1e-5)
+    # the stated conversion is applied to the physical (BSCALE-applied) values, and said so once per band
+    assert img.shape == (3, 32, 32) and img[1, 0, 0] == pytest.approx(0.16, rel=1e-3)
+    assert len(lines) == 3 and all(ln.startswith("WARNING: CDS/P/SDSS9/") and "\n" not in ln for ln in lines)
+    assert "nmgy_per_unit.r" in lines[1]
     n = len(calls)
-    acquire.hips_tile(tile, 32, 1.584, cfg, query=query, sleep=lambda s: None)
-    assert len(calls) == n  # served from the cache
+    img2, _ = acquire.hips_tile(tile, 32, 1.584, cfg, query=query, sleep=lambda s: None, log=lines.append)
+    assert len(calls) == n and len(lines) == 3  # served from the cache, not re-scaled, not re-warned
+    assert np.array_equal(img2, img)
     with pytest.raises(DeepCeeError, match="hips2fits"):
         acquire.fetch_hips_band(
             150.0,
@@ -333,6 +351,27 @@ def test_hips2fits_tile_offline_cached_retried_converted(tmp_path):
             query=lambda *a: (_ for _ in ()).throw(TimeoutError("down")),
             sleep=lambda s: None,
         )
+
+
+def test_hips2fits_units_nanomaggy_bunit_taken_and_8bit_refused(tmp_path):
+    from deepcee.search.tiles import Tile
+
+    cfg = with_defaults("search", {"hips2fits": {"cache_dir": str(tmp_path / "a"), "backoff_s": 0.0}})["hips2fits"]
+    lines = []
+
+    def nmgy(hips, ra, dec, pixels, fov, timeout):
+        return _service_hdu(pixels, fov / pixels, ra, dec, 0.02, BUNIT="nanomaggy")
+
+    img, _ = acquire.hips_tile(Tile(1, 1024, 150.0, 2.0), 16, 1.584, cfg, query=nmgy, log=lines.append)
+    assert img[2, 3, 3] == pytest.approx(0.02) and lines == []  # stated in the answer: no factor, no warning
+
+    def rendering(hips, ra, dec, pixels, fov, timeout):
+        return _service_hdu(pixels, fov / pixels, ra, dec, 200, bitpix=8)
+
+    cfg["cache_dir"] = str(tmp_path / "b")
+    with pytest.raises(DeepCeeError, match="8-bit") as err:
+        acquire.hips_tile(Tile(2, 1024, 151.0, 2.0), 16, 1.584, cfg, query=rendering, log=lines.append)
+    assert "\n" not in str(err.value) and not list((tmp_path / "b").glob("*.fits"))
 
 
 def test_skyview_tile_offline(tmp_path, monkeypatch):
