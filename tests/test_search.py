@@ -16,11 +16,20 @@ from astropy.table import Table
 
 from deepcee.core.config import with_defaults
 from deepcee.core.errors import DeepCeeError
+from deepcee.core.skybox import box_area_deg2, in_box, ra_centre, ra_intervals, ra_mean, ra_width, unwrap_ra
 from deepcee.images.fits import make_wcs
 from deepcee.images.sky import MockSky, abell_only_positions
 from deepcee.search import acquire, measure
 from deepcee.search.merge import cross_match, merge_detections
-from deepcee.search.tiles import PAPER_FIELD_ARCSEC, _healpix, _tan_offsets, choose_nside, owner_pixel, plan_tiles
+from deepcee.search.tiles import (
+    PAPER_FIELD_ARCSEC,
+    _healpix,
+    _tan_offsets,
+    choose_nside,
+    owner_pixel,
+    pixel_half_extent,
+    plan_tiles,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -112,11 +121,72 @@ def test_tiles_own_pixels_that_fit_inside_them():
     assert (owner_pixel(info["nside"], [t.ra for t in tiles], [t.dec for t in tiles]) == [t.pixel for t in tiles]).all()
 
 
+def test_no_coarser_nside_fits_anywhere():
+    """The default nside is the least wasteful one pixel per tile allows: every nside-512 pixel
+    (a spread over the whole sphere) overflows the room the tile leaves, every nside-1024 one fits."""
+    room = PAPER_FIELD_ARCSEC / 2 - 340 / 2
+    for nside, fits_ in ((512, False), (1024, True)):
+        ext = pixel_half_extent(nside, np.arange(0, 12 * nside * nside, 4999))
+        assert (ext <= room).all() if fits_ else (ext > room).all()
+    assert choose_nside(PAPER_FIELD_ARCSEC, 340) == 1024
+
+
 def test_region_errors_are_one_line():
+    with pytest.raises(DeepCeeError, match="search.region: ra_min and ra_max") as err:
+        plan_tiles({"region": {"ra_min": 5, "ra_max": 5, "dec_min": 0, "dec_max": 1}})
+    assert "\n" not in str(err.value)
     with pytest.raises(DeepCeeError, match="search.region"):
-        plan_tiles({"region": {"ra_min": 10, "ra_max": 5, "dec_min": 0, "dec_max": 1}})
+        plan_tiles({"region": {"ra_min": 5, "ra_max": 6, "dec_min": 1, "dec_max": 0}})
     with pytest.raises(DeepCeeError, match="moc"):
         plan_tiles({"moc": "/nonexistent/moc.fits"})
+
+
+def test_region_through_ra_zero():
+    """(359.5, 0.5) is the 1 deg box through RA 0: as many tiles as the same box 180 deg away
+    (HEALPix rings are symmetric under RA + 180), every centre inside it, none on the far side."""
+    box = {"ra_min": 359.5, "ra_max": 0.5, "dec_min": 10.0, "dec_max": 10.5}
+    tiles, info = plan_tiles({"region": box})
+    shifted, _ = plan_tiles({"region": {**box, "ra_min": 179.5, "ra_max": 180.5}})
+    assert len(tiles) == len(shifted) > 20
+    ra = np.array([t.ra for t in tiles])
+    dec = np.array([t.dec for t in tiles])
+    assert in_box(ra, dec, **box).all()
+    assert ((ra >= 359.5) | (ra < 0.5)).all() and (ra >= 359.5).any() and (ra < 0.5).any()
+    assert info["area_deg2"] == pytest.approx(box_area_deg2(**box), rel=0.15)  # owned pixels, edges aside
+    # catalogue clusters either side of RA 0 are in the searched area (completeness counts them)
+    rm = Table({"id": ["W", "E", "FAR"], "ra": [359.9, 0.1, 180.0], "dec": [10.1, 10.1, 10.1]})
+    assert list(in_box(rm["ra"], rm["dec"], **box)) == [True, True, False]
+    assert list(measure.clusters_in_area(rm, [t.pixel for t in tiles], info["nside"])["id"]) == ["W", "E"]
+
+
+def test_ra_helpers_across_zero():
+    def off_zero(ra):  # signed distance from RA 0, in degrees
+        return (ra + 180.0) % 360.0 - 180.0
+
+    assert off_zero(ra_centre(359.5, 0.5)) == pytest.approx(0.0, abs=1e-9)
+    assert ra_centre(10.0, 20.0) == pytest.approx(15.0)
+    assert ra_width(359.5, 0.5) == pytest.approx(1.0) and ra_width(0.0, 360.0) == pytest.approx(360.0)
+    assert off_zero(ra_mean([359.9, 0.1])) == pytest.approx(0.0, abs=1e-6)
+    assert np.ptp(unwrap_ra([359.9, 0.1])) == pytest.approx(0.2)  # one patch about the mean
+    assert np.allclose(unwrap_ra([359.9, 0.1], 0.0), [-0.1, 0.1])
+    assert ra_intervals(-0.5, 0.5) == [(359.5, 360.0), (0.0, 0.5)]
+    assert ra_intervals(10.0, 20.0) == [(10.0, 20.0)]
+
+
+def test_skymap_of_a_region_through_ra_zero(tmp_path, monkeypatch):
+    """The sky map plots RA unwrapped about the region (one patch, not two 360 deg apart)."""
+    from deepcee.core import figures
+
+    saved = []
+    monkeypatch.setattr(figures, "save_figure", lambda fig, *paths: saved.append(fig))
+    tiles = Table({"ra": [359.8, 359.9, 0.0, 0.1], "dec": [10.0, 10.1, 10.0, 10.1]})
+    cands = Table({"ra": [359.95, 0.05], "dec": [10.05, 10.05], "score": [0.9, 0.2], "known": [True, False]})
+    clusters = Table({"ra": [0.05], "dec": [10.05]})
+    measure.plot_skymap(tiles, cands, clusters, 0.5, [tmp_path / "skymap.png"])
+    ax = saved[0].axes[0]
+    left, right = ax.get_xlim()
+    assert left > right and left - right < 1.0  # east to the left, one ~0.3 deg patch
+    assert ax.xaxis.get_major_formatter()(-0.1, 0) == "359.9"
 
 
 def test_moc_region(tmp_path):
@@ -218,39 +288,57 @@ def test_mock_tiles_are_cut_from_the_same_sky():
         assert abs(x - 31.5) <= 0.5 and abs(y - 31.5) <= 0.5
 
 
-def _service_hdu(pixels, scale, ra, dec, value):
-    """An answer in the layout SkyView and hips2fits return: a primary HDU with a TAN header."""
+def _service_hdu(pixels, scale, ra, dec, value, bitpix=-32, **cards):
+    """An answer in the layout SkyView and hips2fits return: a primary HDU with a TAN header.
+
+    ``bitpix=16``: integers through BSCALE (as the CDS SDSS9 HiPS FITS tiles are stored);
+    ``bitpix=8``: an 8-bit rendering."""
     header = make_wcs(ra, dec, pixels, scale).to_header()
-    return fits.HDUList([fits.PrimaryHDU(np.full((pixels, pixels), value, np.float32), header=header)])
+    header.update(cards)
+    if bitpix == 16:  # as received: int16 on the wire, BSCALE/BZERO in the header
+        import io
+
+        hdu = fits.PrimaryHDU(np.full((pixels, pixels), value, np.float64), header=header)
+        hdu.scale("int16", bscale=1e-4, bzero=0.0)
+        buf = io.BytesIO()
+        hdu.writeto(buf)
+        buf.seek(0)
+        return fits.open(buf)
+    dtype = np.uint8 if bitpix == 8 else np.float32
+    return fits.HDUList([fits.PrimaryHDU(np.full((pixels, pixels), value, dtype), header=header)])
 
 
-def test_hips2fits_tile_offline_cached_retried_converted(tmp_path):
+def test_hips2fits_tile_offline_cached_retried_converted(tmp_path, monkeypatch):
     from deepcee.search.tiles import Tile
 
-    calls = []
+    monkeypatch.setattr(acquire, "_WARNED", set())
+    calls, lines = [], []
 
     def query(hips, ra, dec, pixels, fov, timeout):
         calls.append(hips)
         if len(calls) == 1:
             raise ConnectionError("flaky")
-        return _service_hdu(pixels, fov / pixels, ra, dec, 0.01)
+        return _service_hdu(pixels, fov / pixels, ra, dec, 0.01, bitpix=16)
 
     tile = Tile(1, 1024, 150.0, 2.0)
     cfg = with_defaults("search", {"hips2fits": {"cache_dir": str(tmp_path), "backoff_s": 0.0}})["hips2fits"]
     with pytest.raises(DeepCeeError, match="nmgy_per_unit.g"):  # no BUNIT, no stated conversion: refused
-        acquire.hips_tile(tile, 32, 1.584, cfg, query=query, sleep=lambda s: None)
+        acquire.hips_tile(tile, 32, 1.584, cfg, query=query, sleep=lambda s: None, log=lines.append)
     cfg["nmgy_per_unit"] = {"g": 16.0, "r": 16.0, "i": 16.0}
-    img, wcs = acquire.hips_tile(tile, 32, 1.584, cfg, query=query, sleep=lambda s: None)
+    img, wcs = acquire.hips_tile(tile, 32, 1.584, cfg, query=query, sleep=lambda s: None, log=lines.append)
     assert calls[:2] == ["CDS/P/SDSS9/g", "CDS/P/SDSS9/g"] and set(calls) == {
         "CDS/P/SDSS9/g",
         "CDS/P/SDSS9/r",
         "CDS/P/SDSS9/i",
     }
-    # the stated conversion is applied
-    assert img.shape == (3, 32, 32) and img[1, 0, 0] == pytest.approx(0.16, rel=1e-5)
+    # the stated conversion is applied to the physical (BSCALE-applied) values, and said so once per band
+    assert img.shape == (3, 32, 32) and img[1, 0, 0] == pytest.approx(0.16, rel=1e-3)
+    assert len(lines) == 3 and all(ln.startswith("WARNING: CDS/P/SDSS9/") and "\n" not in ln for ln in lines)
+    assert "nmgy_per_unit.r" in lines[1]
     n = len(calls)
-    acquire.hips_tile(tile, 32, 1.584, cfg, query=query, sleep=lambda s: None)
-    assert len(calls) == n  # served from the cache
+    img2, _ = acquire.hips_tile(tile, 32, 1.584, cfg, query=query, sleep=lambda s: None, log=lines.append)
+    assert len(calls) == n and len(lines) == 3  # served from the cache, not re-scaled, not re-warned
+    assert np.array_equal(img2, img)
     with pytest.raises(DeepCeeError, match="hips2fits"):
         acquire.fetch_hips_band(
             150.0,
@@ -263,6 +351,27 @@ def test_hips2fits_tile_offline_cached_retried_converted(tmp_path):
             query=lambda *a: (_ for _ in ()).throw(TimeoutError("down")),
             sleep=lambda s: None,
         )
+
+
+def test_hips2fits_units_nanomaggy_bunit_taken_and_8bit_refused(tmp_path):
+    from deepcee.search.tiles import Tile
+
+    cfg = with_defaults("search", {"hips2fits": {"cache_dir": str(tmp_path / "a"), "backoff_s": 0.0}})["hips2fits"]
+    lines = []
+
+    def nmgy(hips, ra, dec, pixels, fov, timeout):
+        return _service_hdu(pixels, fov / pixels, ra, dec, 0.02, BUNIT="nanomaggy")
+
+    img, _ = acquire.hips_tile(Tile(1, 1024, 150.0, 2.0), 16, 1.584, cfg, query=nmgy, log=lines.append)
+    assert img[2, 3, 3] == pytest.approx(0.02) and lines == []  # stated in the answer: no factor, no warning
+
+    def rendering(hips, ra, dec, pixels, fov, timeout):
+        return _service_hdu(pixels, fov / pixels, ra, dec, 200, bitpix=8)
+
+    cfg["cache_dir"] = str(tmp_path / "b")
+    with pytest.raises(DeepCeeError, match="8-bit") as err:
+        acquire.hips_tile(Tile(2, 1024, 151.0, 2.0), 16, 1.584, cfg, query=rendering, log=lines.append)
+    assert "\n" not in str(err.value) and not list((tmp_path / "b").glob("*.fits"))
 
 
 def test_skyview_tile_offline(tmp_path, monkeypatch):

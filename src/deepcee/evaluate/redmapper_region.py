@@ -17,25 +17,11 @@ from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
 from deepcee.core.errors import DeepCeeError
+from deepcee.core.skybox import box_area_deg2, in_box
 
 
 def _floats(column) -> np.ndarray:
     return np.ma.filled(np.ma.asarray(column).astype(float), np.nan)
-
-
-def box_area_deg2(ra_min: float, ra_max: float, dec_min: float, dec_max: float) -> float:
-    """Solid angle of an RA/Dec box in square degrees (RA wraps when ra_min > ra_max)."""
-    width = (ra_max - ra_min) % 360.0 or (360.0 if ra_max != ra_min else 0.0)
-    return width * math.degrees(math.sin(math.radians(dec_max)) - math.sin(math.radians(dec_min)))
-
-
-def in_box(ra, dec, ra_min: float, ra_max: float, dec_min: float, dec_max: float) -> np.ndarray:
-    """Boolean mask: inside [ra_min, ra_max) x [dec_min, dec_max) (RA modulo 360)."""
-    ra = np.mod(np.asarray(ra, dtype=float), 360.0)
-    dec = np.asarray(dec, dtype=float)
-    lo, hi = ra_min % 360.0, ra_max % 360.0
-    in_ra = (ra >= lo) & (ra < hi) if lo < hi else (ra >= lo) | (ra < hi)
-    return in_ra & (dec >= dec_min) & (dec < dec_max)
 
 
 def check_region(region: dict, key: str = "evaluate.redmapper.region") -> dict:

@@ -12,13 +12,23 @@ layout ``images/fits.py`` uses (north-up TAN, FITS orientation, g, r, i).
 * ``skyview``: the paper's path, ``images/fits.py``'s ``fetch_skyview_band`` per band
   (cached, retried).
 * ``hips2fits``: ``astroquery.hips2fits`` over the CDS HiPS of SDSS DR9 per band
-  (``CDS/P/SDSS9/g``, ``/r``, ``/i``), cached and retried like SkyView. These HiPS are not
-  delivered in nanomaggies per tile pixel (hips2fits resamples HiPS tiles that were rescaled
-  when the HiPS was built), so a tile is used only with a stated conversion: an answer whose
-  ``BUNIT`` says nanomaggy (per tile pixel) is taken as is; otherwise
-  ``search.hips2fits.nmgy_per_unit`` (band -> nMgy per tile pixel per HiPS unit) must be
-  set, measured once by comparing a hips2fits tile with the bundled calibrated frames of
-  ``resources/sdss-frames-run2126-camcol1-gri`` on the same sky (README, Blind search).
+  (``CDS/P/SDSS9/g``, ``/r``, ``/i``), cached and retried like SkyView. What their pixel
+  values are was not established offline. What is known: the CDS HiPS are FITS tiles of
+  16-bit integers (``hips_pixel_bitpix`` 16, so stored through BSCALE/BZERO, which astropy
+  applies), 512 px tiles to order 10 (~0.4" pixels, the SDSS frame's 0.396"), shown by
+  default with a linear cut of 0 to 1.8: the entry ``ivo://CDS/P/SDSS9/g`` of Aladin Lite's
+  default HiPS list,
+  https://github.com/cds-astro/aladin-lite/blob/master/src/js/DefaultHiPSList.js .
+  That range fits nanomaggies per 0.396" frame pixel (the sky-subtracted DR9 frames), but no
+  source found states the unit, the BSCALE or a clip of bright pixels. If it is so, resampling
+  keeps a value per 0.396" pixel at any tile scale, and a 1.584" tile pixel needs 16x (the
+  pixel-area ratio). So a tile is used only
+  with a stated conversion: an answer whose ``BUNIT`` says nanomaggy (per tile pixel) is
+  taken as is; otherwise ``search.hips2fits.nmgy_per_unit`` (band -> nMgy per tile pixel per
+  HiPS unit) must be set, and each use logs a one-line warning. Measure it once by comparing
+  a hips2fits tile with the bundled calibrated frames of
+  ``resources/sdss-frames-run2126-camcol1-gri`` on the same sky (README, Blind search). An
+  8-bit answer (a rendering, not flux) is refused.
 """
 
 from __future__ import annotations
@@ -162,7 +172,12 @@ def fetch_hips_band(
             f"(snakemake --cores 1 search_download) or set search.source: mock"
         ) from None
     hdu = result[0] if isinstance(result, fits.HDUList) else result
-    data = None if hdu.data is None else np.asarray(hdu.data, dtype=np.float32)
+    if int(hdu.header.get("BITPIX", -32)) == 8:
+        raise DeepCeeError(
+            f"tile {label}: hips2fits returned 8-bit pixels from {hips} (a rendering, not flux); "
+            f"use a HiPS with FITS tiles"
+        )
+    data = None if hdu.data is None else np.asarray(hdu.data, dtype=np.float32)  # BSCALE/BZERO applied
     if data is None or data.shape != (pixels, pixels) or not np.isfinite(data).any():
         raise DeepCeeError(
             f"tile {label}: hips2fits returned an empty or mis-sized image from {hips} "
@@ -173,10 +188,17 @@ def fetch_hips_band(
     return fits.PrimaryHDU(data, header=hdu.header)
 
 
-def hips_tile(tile: Tile, pixels: int, scale: float, cfg: dict, **kwargs) -> tuple[np.ndarray, WCS]:
+#: (HiPS id, factor) pairs already warned about in this process: one warning line each.
+_WARNED: set[tuple[str, float]] = set()
+
+
+def hips_tile(
+    tile: Tile, pixels: int, scale: float, cfg: dict, log: Callable[[str], None] = print, **kwargs
+) -> tuple[np.ndarray, WCS]:
     """One tile from the SDSS DR9 HiPS, in nMgy per tile pixel (see the module docstring).
 
     ``cfg`` is the complete ``search.hips2fits`` section (schemas/search.schema.yaml's defaults filled).
+    A stated ``nmgy_per_unit`` factor is logged (once per survey and factor) as unverified here.
     """
     surveys = cfg["surveys"]
     per_unit = {k: float(v) for k, v in (cfg["nmgy_per_unit"] or {}).items()}
@@ -198,6 +220,13 @@ def hips_tile(tile: Tile, pixels: int, scale: float, cfg: dict, **kwargs) -> tup
         bunit = str(hdu.header.get("BUNIT", "")).strip().lower()
         if band in per_unit:
             factor = per_unit[band]
+            if (surveys[band], factor) not in _WARNED:
+                _WARNED.add((surveys[band], factor))
+                log(
+                    f"WARNING: {surveys[band]} pixels (BUNIT {bunit or 'unstated'}) taken as {factor:g} nMgy per "
+                    f"tile pixel per unit from search.hips2fits.nmgy_per_unit.{band}, a stated factor this "
+                    f"workflow cannot check (src/deepcee/search/acquire.py)"
+                )
         elif bunit.startswith("nanomagg") or bunit == "nmgy":
             factor = 1.0
         else:

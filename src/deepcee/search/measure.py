@@ -138,17 +138,27 @@ def plot_purity(purity: Table, paths, real_data: bool) -> None:
 
 
 def plot_skymap(tiles: Table, cands: Table, clusters: Table, threshold: float, paths) -> None:
+    """Tile centres, redMaPPer clusters and candidates on RA/Dec; RA is unwrapped about the tiles'
+    mean (core/skybox.py) and labelled modulo 360, so a region through RA 0 plots as one patch."""
+    from matplotlib.ticker import FuncFormatter
+
     from deepcee.core.figures import new_figure, save_figure
+    from deepcee.core.skybox import ra_mean, unwrap_ra
+
+    centre = ra_mean(tiles["ra"])
+
+    def ra_of(t, sel=slice(None)):
+        return unwrap_ra(np.asarray(t["ra"], float)[sel], centre)
 
     fig, ax = new_figure(figsize=(5, 4.4))
-    ax.plot(tiles["ra"], tiles["dec"], ",", color="0.75", label="tile centres")
+    ax.plot(ra_of(tiles), tiles["dec"], ",", color="0.75", label="tile centres")
     if len(clusters):
-        ax.scatter(clusters["ra"], clusters["dec"], s=60, facecolors="none", edgecolors="C0", label="redMaPPer")
+        ax.scatter(ra_of(clusters), clusters["dec"], s=60, facecolors="none", edgecolors="C0", label="redMaPPer")
     if len(cands):
         strong = np.asarray(cands["score"], float) >= threshold
         known = np.asarray(cands["known"], bool)
         ax.scatter(
-            cands["ra"][~strong],
+            ra_of(cands, ~strong),
             cands["dec"][~strong],
             s=4,
             c="0.6",
@@ -159,7 +169,8 @@ def plot_skymap(tiles: Table, cands: Table, clusters: Table, threshold: float, p
             (strong & known, "C2", "candidate, known"),
             (strong & ~known, "C3", "candidate, new"),
         ):
-            ax.scatter(cands["ra"][sel], cands["dec"][sel], s=14, c=colour, label=label)
+            ax.scatter(ra_of(cands, sel), cands["dec"][sel], s=14, c=colour, label=label)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v % 360.0:g}"))
     ax.invert_xaxis()
     ax.set_xlabel("RA (deg)")
     ax.set_ylabel("Dec (deg)")

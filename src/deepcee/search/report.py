@@ -7,11 +7,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from astropy.table import Table
+from astropy.table import Table, vstack
 
 from deepcee.core.config import with_defaults
 from deepcee.core.contracts import read_table, write_table
 from deepcee.core.files import atomic_path, write_summary
+from deepcee.core.skybox import ra_intervals, unwrap_ra
 from deepcee.redshift.stage import read_calibration
 from deepcee.search import measure
 from deepcee.search.candidate_redshifts import estimate_candidates, redshift_summary
@@ -70,13 +71,13 @@ def build_catalogue(
             }
         )
     else:
+        # the tiles' RA span, unwrapped so that a region through RA 0 is one span, in the
+        # non-wrapping pieces truth_in takes
         pad = 0.3
-        truth = sky.truth_in(
-            float(np.min(tiles["ra"])) - pad,
-            float(np.max(tiles["ra"])) + pad,
-            float(np.min(tiles["dec"])) - pad,
-            float(np.max(tiles["dec"])) + pad,
-        )
+        ra = unwrap_ra(np.asarray(tiles["ra"], float))
+        dec_lo, dec_hi = float(np.min(tiles["dec"])) - pad, float(np.max(tiles["dec"])) + pad
+        pieces = [sky.truth_in(lo, hi, dec_lo, dec_hi) for lo, hi in ra_intervals(ra.min() - pad, ra.max() + pad)]
+        truth = vstack(pieces) if len(pieces) > 1 else pieces[0]
     purity = measure.purity_curve(cands, truth, radius, scfg["purity_thresholds"])
     at_thr = measure.purity_curve(cands, truth, radius, [thr])[0]
 

@@ -20,6 +20,7 @@ import numpy as np
 from astropy import units as u
 
 from deepcee.core.errors import DeepCeeError
+from deepcee.core.skybox import in_box, ra_centre, ra_width
 
 #: The paper's field: 2,000 px at 0.396" (paper §2.2).
 PAPER_FIELD_ARCSEC = 2000 * 0.396
@@ -69,6 +70,19 @@ def choose_nside(tile_arcsec: float, max_box_arcsec: float) -> int:
 
     Checked on the most distorted pixels (the polar caps and the cap/equator transition, where
     HEALPix diamonds are widest) and a spread of others.
+
+    Why this is the least wasteful correct rule (and still costly). The detector's boxes are
+    axis-aligned in the north-up tile, so a box of side s centred at (x, y) lies inside the
+    tile iff |x|, |y| <= tile/2 - s/2: half the largest side per axis is the exact margin (the
+    half-diagonal would be stricter than needed). For the paper's 792" tile and 340" boxes that
+    leaves 226". nside 1024 pixels reach 146-180" from their centre; nside 512 pixels reach
+    292-360", past 226" for EVERY pixel, so no Dec range allows a coarser nside (astropy-healpix
+    takes powers of two only). The default is therefore nside 1024: 305 tiles/deg^2, each tile
+    14.8x the area it owns (every point imaged ~15 times). nside 512 would need boxes <= 72"
+    (<= 208" even on its least distorted pixels). An ideal square
+    grid owning 452" x 452" per tile would need 63 tiles/deg^2; reaching it means tiles that
+    own several pixels or a non-HEALPix grid, left for a later change (README, Blind search;
+    measured with the script quoted there).
     """
     room = tile_arcsec / 2.0 - max_box_arcsec / 2.0
     if room <= 0:
@@ -86,26 +100,33 @@ def choose_nside(tile_arcsec: float, max_box_arcsec: float) -> int:
 
 
 def _box_pixels(nside: int, region: dict) -> np.ndarray:
+    from astropy.coordinates import SkyCoord
+
     try:
         ra_min, ra_max = float(region["ra_min"]), float(region["ra_max"])
         dec_min, dec_max = float(region["dec_min"]), float(region["dec_max"])
     except (KeyError, TypeError, ValueError) as err:
         raise DeepCeeError(f"search.region: needs numeric ra_min, ra_max, dec_min, dec_max ({err})") from None
-    if not (ra_min < ra_max and -90 <= dec_min < dec_max <= 90):
-        raise DeepCeeError(f"search.region: need ra_min < ra_max and -90 <= dec_min < dec_max <= 90, got {region}")
+    if ra_min == ra_max:
+        raise DeepCeeError(
+            f"search.region: ra_min and ra_max are both {ra_min} (an empty box; 0 and 360: the full ring)"
+        )
+    if not -90 <= dec_min < dec_max <= 90:
+        raise DeepCeeError(f"search.region: need -90 <= dec_min < dec_max <= 90, got {region}")
     hp = _healpix(nside)
-    # every pixel of the rings between dec_min and dec_max whose centre lies in the box
+    # every pixel whose centre lies in the box (RA wraps through 0 when ra_min > ra_max):
+    # a cone around the box centre that holds the box, then the exact test
     dec_mid = (dec_min + dec_max) / 2.0
-    ra_mid = (ra_min + ra_max) / 2.0
-    from astropy.coordinates import SkyCoord
-
-    corner = SkyCoord([ra_min, ra_max, ra_min, ra_max] * u.deg, [dec_min, dec_min, dec_max, dec_max] * u.deg)
-    radius = corner.separation(SkyCoord(ra_mid * u.deg, dec_mid * u.deg)).max()
+    ra_mid = ra_centre(ra_min, ra_max)
+    half = ra_width(ra_min, ra_max) / 2.0
+    centre = SkyCoord(ra_mid * u.deg, dec_mid * u.deg)
+    edge_ra = [ra_mid - half, ra_mid, ra_mid + half]
+    corner = SkyCoord(np.tile(edge_ra, 2) * u.deg, np.repeat([dec_min, dec_max], 3) * u.deg)
+    radius = corner.separation(centre).max()
     radius = max(radius, abs(dec_max - dec_min) / 2 * u.deg) + hp.pixel_resolution
     pix = np.asarray(hp.cone_search_lonlat(ra_mid * u.deg, dec_mid * u.deg, radius), dtype=np.int64)
     lon, lat = hp.healpix_to_lonlat(pix)
-    ra = lon.deg
-    keep = (ra >= ra_min) & (ra < ra_max) & (lat.deg >= dec_min) & (lat.deg < dec_max)
+    keep = in_box(lon.deg, lat.deg, ra_min, ra_max, dec_min, dec_max)
     return np.sort(pix[keep])
 
 
