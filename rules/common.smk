@@ -55,6 +55,26 @@ def _images_sub(*keys):
     return {k: _IMGCFG[k] for k in keys if k in _IMGCFG}
 
 
+def dir_seal(manifest, folder):
+    """A params value that changes when a file of a shard's directory() output no longer matches
+    the seal in its manifest (deleted, edited, added), so `snakemake -n` already lists the shard
+    and everything downstream (deepcee.core.integrity). A function of the wildcards only: Snakemake
+    records such params and compares them with the last run's."""
+    from snakemake.io import IOFile
+
+    from deepcee.core.integrity import recorded_marker, seal_marker
+
+    def marker(wildcards):
+        path = manifest.format(**dict(wildcards.items()))
+        try:
+            recorded = workflow.persistence.params(IOFile(path))
+        except Exception:  # no metadata store (e.g. --lint): nothing recorded to compare with
+            recorded = None
+        return seal_marker(path, folder.format(**dict(wildcards.items())), recorded_marker(recorded))
+
+    return marker
+
+
 # ---------------------------------------------------------------- detector (rules/train.smk)
 def _train_cfg():
     return config["train"]
