@@ -58,9 +58,8 @@ def damaged_files(directory: str | Path, seal: dict) -> list[str]:
             bad.append(name)
             continue
         stat = path.stat()
-        if stat.st_size != want["size"]:
-            bad.append(name)
-        elif stat.st_mtime_ns != want["mtime_ns"] and _sha256(path) != want["sha256"]:
+        moved = stat.st_mtime_ns != want["mtime_ns"]
+        if stat.st_size != want["size"] or (moved and _sha256(path) != want["sha256"]):
             bad.append(name)
     return sorted(bad)
 
