@@ -125,6 +125,7 @@ use rule predict_test as redmapper_predict with:
     input:
         model=f"{RESULTS}/03_train/model.pt",
         labels=f"{REDMAPPER}/labels.ecsv",
+        cuda=local_cuda_check,
     output:
         predictions=f"{REDMAPPER}/predictions.ecsv",
     log:
