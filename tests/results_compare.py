@@ -9,7 +9,8 @@ Volatile, and why:
 - ``mtime_ns`` of the image folders' seals (deepcee.core.integrity): when the file was written;
 - the workflow copy's absolute path, wherever a file spells it;
 - TensorBoard event files: their names (time, host, pid) and each event's ``wall_time``;
-- PDF creation dates and document IDs; HTML timestamps.
+- PDF creation dates and document IDs; in HTML, dates and the rows and columns of tables named
+  by a volatile key (the audit page's ``TrainMinutes`` row, its losses' ``seconds`` column).
 Everything else must be equal byte for byte.
 """
 
@@ -35,6 +36,27 @@ _TFEVENTS = re.compile(r"events\.out\.tfevents\.\d+\.[^/]+\.\d+\.\d+$")
 _PDF_VOLATILE = re.compile(rb"/(CreationDate|ModDate) *\([^)]*\)|/ID *\[[^\]]*\]")
 # HTML: ISO dates and times (the Snakemake report, nbconvert's audit page).
 _HTML_VOLATILE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?")
+
+
+def _html_tables(text: str) -> str:
+    """HTML with the volatile parts of its pandas tables removed: columns whose header is a
+    volatile key (the losses' ``seconds``) and rows named by one (``TrainMinutes``)."""
+
+    def table(match):
+        block = match.group(0)
+        head = re.search(r"<thead>(.*?)</thead>", block, re.S)
+        names = re.findall(r"<th[^>]*>(.*?)</th>", head.group(1), re.S) if head else []
+        drop = {i for i, name in enumerate(names) if VOLATILE_KEY.search(name.strip())}
+        rows = []
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", block, re.S):
+            cells = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
+            named = [c.strip() for c in cells if re.fullmatch(r"[A-Za-z]\w*", c.strip())]
+            if named and VOLATILE_KEY.search(named[0]):
+                continue
+            rows.append([c for i, c in enumerate(cells) if i not in drop])
+        return repr(rows)
+
+    return re.sub(r"<table.*?</table>", table, text, flags=re.S)
 
 
 def drop_volatile(obj):
@@ -161,7 +183,7 @@ def same_file(a: Path, b: Path, root_a: Path, root_b: Path) -> bool:
             x for x in tb.splitlines() if not volatile_macro(x)
         ]
     if suffix in (".html", ".htm") or name.endswith(".ipynb"):
-        return _HTML_VOLATILE.sub("", ta) == _HTML_VOLATILE.sub("", tb)
+        return _HTML_VOLATILE.sub("", _html_tables(ta)) == _HTML_VOLATILE.sub("", _html_tables(tb))
     return False
 
 
