@@ -8,6 +8,7 @@ One extra workflow run: the other is the session's (conftest.ci_local_run, the e
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -58,10 +59,22 @@ def _linked_copy(src: Path, dst: Path) -> Path:
     return dst
 
 
+def _job_counts(out: str) -> dict[str, int]:
+    if "Job stats" not in out:
+        return {}
+    stats = out[out.index("Job stats") :].split("\n\n")[0]  # the table, up to its blank line
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, flags=re.M)}
+
+
 def test_damaged_image_reruns_its_shard_and_downstream(second_run, tmp_path):
-    work = _linked_copy(second_run, tmp_path / "damaged")
-    intact = _snakemake(work, "-n")
+    intact = _snakemake(second_run, "-n")
     assert intact.returncode == 0 and "Nothing to be done" in intact.stdout + intact.stderr
+
+    # damaged in a copy elsewhere; the move alone reruns only the provenance record (its params
+    # hold the workflow's path), no image job
+    work = _linked_copy(second_run, tmp_path / "damaged")
+    moved = _job_counts(_snakemake(work, "-n").stdout)
+    assert not [rule for rule in moved if rule.startswith("images_")], moved
 
     images = work / "results/02_images"
     png = sorted((images / "png/0").glob("*.png"))[0]
@@ -75,8 +88,7 @@ def test_damaged_image_reruns_its_shard_and_downstream(second_run, tmp_path):
     plan = _snakemake(work, "-n")
     out = plan.stdout + plan.stderr
     assert plan.returncode == 0, out[-4000:]
-    stats = out[out.index("Job stats") :]
-    counts = {line.split()[0]: int(line.split()[1]) for line in stats.splitlines()[3:] if len(line.split()) == 2}
+    counts = _job_counts(out)
     assert counts.get("images_render_shard") == 1  # the edited FITS's shard only
     assert counts.get("images_stretch_shard") == 2  # the PNG's shard, and the FITS shard's stretch
     for downstream in ("images_labels", "train_detector", "predict_test", "evaluate_test", "paper_numbers"):
