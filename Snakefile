@@ -14,9 +14,6 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: "config.yaml"
-
-
 # The library lives in src/: make it importable here, in every job's script (also in
 # --sdm conda envs and on cluster nodes, which inherit the environment).
 _SRC = str(Path(workflow.basedir) / "src")
@@ -25,6 +22,20 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, os.environ.get("PYT
 # Jobs find the tools of the Python that runs Snakemake (jupyter for the `notebook:`
 # rule) even when the venv was not activated (`.venv/bin/snakemake ...`).
 os.environ["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), os.environ.get("PATH", "")))
+
+from deepcee.core.config import read_config_file  # noqa: E402
+from deepcee.core.errors import DeepCeeError  # noqa: E402
+
+# Snakemake reads each --configfile before this file runs (its message for a broken one names
+# neither file nor line); config.yaml it reads at the directive below, so we read it first.
+if Path("config.yaml").exists():
+    try:
+        read_config_file("config.yaml")
+    except DeepCeeError as err:
+        sys.exit(f"ERROR: {err}")
+
+
+configfile: "config.yaml"
 
 
 # Both are set just above; declaring them makes executors that start jobs on other machines
@@ -35,14 +46,13 @@ envvars:
 
 
 from deepcee.core.config import check_workflow_config  # noqa: E402
-from deepcee.core.errors import DeepCeeError  # noqa: E402
 
 _config_files = [f for f in ["config.yaml"] if Path(f).exists()]
 _config_files += [str(f) for f in (workflow.overwrite_configfiles or [])]
 try:
     # Our own check first: it names the key at fault, and the file holding it, in one line;
-    # cross-key rules too. (No CUDA check here: while the Snakefile is parsed Snakemake does not
-    # yet say whether jobs run on this machine, a cluster node or not at all (-n).)
+    # cross-key rules too. (CUDA is checked later, by local_cuda_check: while the Snakefile is
+    # parsed Snakemake does not yet say whether jobs run on this machine or on a cluster node.)
     check_workflow_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml", _config_files)
 except DeepCeeError as err:
     sys.exit(f"ERROR: {err}")

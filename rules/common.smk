@@ -55,6 +55,26 @@ def _images_sub(*keys):
     return {k: _IMGCFG[k] for k in keys if k in _IMGCFG}
 
 
+def dir_seal(manifest, folder):
+    """A params value that changes when a file of a shard's directory() output no longer matches
+    the seal in its manifest (deleted, edited, added), so `snakemake -n` already lists the shard
+    and everything downstream (deepcee.core.integrity). A function of the wildcards only: Snakemake
+    records such params and compares them with the last run's."""
+    from snakemake.io import IOFile
+
+    from deepcee.core.integrity import recorded_marker, seal_marker
+
+    def marker(wildcards):
+        path = manifest.format(**dict(wildcards.items()))
+        try:
+            recorded = workflow.persistence.params(IOFile(path))
+        except Exception:  # no metadata store (e.g. --lint): nothing recorded to compare with
+            recorded = None
+        return seal_marker(path, folder.format(**dict(wildcards.items())), recorded_marker(recorded))
+
+    return marker
+
+
 # ---------------------------------------------------------------- detector (rules/train.smk)
 def _train_cfg():
     return config["train"]
@@ -66,6 +86,37 @@ def _train_uses_gpu():
 
 def _predict_uses_gpu():
     return str(_train_cfg()["predict"]["device"]).startswith("cuda")
+
+
+# CUDA asked for where the jobs run here (the Snakefile has read the config files: _config_files).
+from deepcee.core.config import check_local_cuda, cuda_requested
+
+_CUDA_KEYS = cuda_requested(config)  # no torch import unless some device is "cuda"
+_cuda_checked = []
+
+
+def _jobs_run_here():
+    """Whether this Snakemake runs the jobs on this machine: the main process (not a job that a
+    cluster node runs) with the local executor. Known once the DAG is built, not at parse time.
+    A dry run executes through the "dryrun" plugin whatever --executor says, but Snakemake sets
+    use_threads for every non-local executor (snakemake/api.py), which tells the two apart."""
+    plugin = workflow.executor_plugin
+    if plugin is None or not workflow.is_main_process:
+        return False
+    return bool(plugin.common_settings.local_exec and not workflow.execution_settings.use_threads)
+
+
+def local_cuda_check(wildcards):
+    """Input function (no files) of the rules that use the device: a CUDA device asked for on a
+    machine without one stops the run while the DAG is built, before the first job, with one line
+    naming the config file and key. On a cluster the jobs run on GPU nodes: no check here."""
+    if _CUDA_KEYS and not _cuda_checked and _jobs_run_here():
+        _cuda_checked.append(True)
+        try:
+            check_local_cuda(config, _config_files, workflow.config_settings.config)
+        except DeepCeeError as err:
+            sys.exit(f"ERROR: {err}")
+    return []
 
 
 # ---------------------------------------------------------------- evaluate (rules/evaluate.smk)

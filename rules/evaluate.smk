@@ -302,6 +302,7 @@ wildcard_constraints:
 use rule train_detector as resplit_train with:
     input:
         labels=f"{RESPLIT}/{{name}}/labels.ecsv",
+        cuda=local_cuda_check,
     output:
         model=f"{RESPLIT}/{{name}}/model.pt",
         losses=f"{RESPLIT}/{{name}}/losses.csv",
@@ -319,6 +320,7 @@ use rule predict_test as resplit_predict with:
     input:
         model=f"{RESPLIT}/{{name}}/model.pt",
         labels=f"{RESPLIT}/{{name}}/labels.ecsv",
+        cuda=local_cuda_check,
     output:
         predictions=f"{RESPLIT}/{{name}}/predictions_test.ecsv",
     log:

@@ -35,6 +35,7 @@ _ACQUIRE_PARAMS = dict(
     seed=config["seed"],
     source=_IMGCFG["source"],
     fits_dir=lambda wildcards, output: output.fits,
+    seal=dir_seal(f"{IMAGES}/manifests/fits_{{shard}}.json", f"{IMAGES}/fits/{{shard}}"),
 )
 
 if _IMGCFG["source"] == "skyview":
@@ -50,7 +51,8 @@ if _IMGCFG["source"] == "skyview":
             views=f"{IMAGES}/views.ecsv",
         output:
             manifest=f"{IMAGES}/manifests/fits_{{shard}}.json",
-            # every FITS file of the shard is a tracked output (edited or deleted -> rerun downstream)
+            # every FITS file of the shard is a tracked output: sealed in the manifest (params.seal),
+            # so one edited or deleted reruns the shard and everything downstream
             fits=directory(f"{IMAGES}/fits/{{shard}}"),
         log:
             "logs/images/download_{shard}.log",
@@ -75,7 +77,8 @@ else:
         output:
             manifest=f"{IMAGES}/manifests/fits_{{shard}}.json",
             truth=f"{IMAGES}/truth/truth_{{shard}}.ecsv",
-            # every FITS file of the shard is a tracked output (edited or deleted -> rerun downstream)
+            # every FITS file of the shard is a tracked output: sealed in the manifest (params.seal),
+            # so one edited or deleted reruns the shard and everything downstream
             fits=directory(f"{IMAGES}/fits/{{shard}}"),
         log:
             "logs/images/render_{shard}.log",
@@ -107,6 +110,7 @@ rule images_stretch_shard:
         images=_images_sub("stretch"),
         fits_dir=lambda wildcards, input: input.fits_dir,
         png_dir=lambda wildcards, output: output.png,
+        seal=dir_seal(f"{IMAGES}/manifests/png_{{shard}}.json", f"{IMAGES}/png/{{shard}}"),
     script:
         "../scripts/images_stretch.py"
 

@@ -55,6 +55,8 @@ if _RM_IMGCFG.get("source", "mock") == "skyview":
             fits=directory(f"{REDMAPPER}/fits/{{shard}}"),
         log:
             "logs/redmapper/download_{shard}.log",
+        params:
+            seal=dir_seal(f"{REDMAPPER}/manifests/fits_{{shard}}.json", f"{REDMAPPER}/fits/{{shard}}"),
 
     localrules:
         redmapper_download_shard,
@@ -69,6 +71,8 @@ else:
             fits=directory(f"{REDMAPPER}/fits/{{shard}}"),
         log:
             "logs/redmapper/render_{shard}.log",
+        params:
+            seal=dir_seal(f"{REDMAPPER}/manifests/fits_{{shard}}.json", f"{REDMAPPER}/fits/{{shard}}"),
 
 
 use rule images_stretch_shard as redmapper_stretch_shard with:
@@ -81,6 +85,8 @@ use rule images_stretch_shard as redmapper_stretch_shard with:
         png=directory(f"{REDMAPPER}/png/{{shard}}"),
     log:
         "logs/redmapper/stretch_{shard}.log",
+    params:
+        seal=dir_seal(f"{REDMAPPER}/manifests/png_{{shard}}.json", f"{REDMAPPER}/png/{{shard}}"),
 
 
 use rule images_labels as redmapper_labels_raw with:
@@ -119,6 +125,7 @@ use rule predict_test as redmapper_predict with:
     input:
         model=f"{RESULTS}/03_train/model.pt",
         labels=f"{REDMAPPER}/labels.ecsv",
+        cuda=local_cuda_check,
     output:
         predictions=f"{REDMAPPER}/predictions.ecsv",
     log:

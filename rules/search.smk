@@ -58,6 +58,7 @@ rule search_shard:
     """Detector inference over one shard's tiles (written atomically: a killed search redoes only this shard)."""
     input:
         unpack(search_shard_inputs),
+        cuda=local_cuda_check,
     output:
         detections=f"{SEARCH}/shards/shard_{{shard}}.ecsv",
         stats=f"{SEARCH}/shards/shard_{{shard}}.json",

@@ -16,6 +16,7 @@ rule train_detector:
     """Train (or resume) the Faster R-CNN on the training split (paper §2.1)."""
     input:
         labels=IMAGES_LABELS,
+        cuda=local_cuda_check,  # no file: CUDA checked before the first job (Snakefile)
     output:
         model=f"{TRAIN}/model.pt",
         losses=f"{TRAIN}/losses.csv",
@@ -43,6 +44,7 @@ rule predict_test:
     input:
         model=f"{TRAIN}/model.pt",
         labels=IMAGES_LABELS,
+        cuda=local_cuda_check,
     output:
         predictions=f"{RESULTS}/04_evaluate/predictions_test.ecsv",
     log:

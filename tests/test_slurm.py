@@ -36,6 +36,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from results_compare import VOLATILE_KEY
+
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 RESILIENCE = REPO / "tests" / "slurm" / "resilience" / "Snakefile"
@@ -251,12 +253,7 @@ def _wait_for(pred, timeout, what, proc=None, interval=0.5):
 
 # ---------------------------------------------------------------------------- comparison
 
-VOLATILE_KEY = re.compile(
-    r"(^|_)(time|times|seconds|second|elapsed|duration|date|datetime|timestamp|"
-    r"created|started|finished|host|hostname|node|wall|walltime|runtime_s|"
-    r"slurm_job_id|pid)($|_|s$)|_per_s(ec)?$|per_?second|(minutes|seconds)$|_s$",  # acquire_s: seconds
-    re.I,
-)
+# The volatile keys (wall-clock times, hosts, seal mtimes): one list, in tests/results_compare.py.
 # Compared but a difference is reported, not a failure (documents, binary logs).
 SOFT = ["*.pdf", "*.html", "*.ipynb", "*tfevents*", "*.log", "*.aux"]
 IGNORED = ["*/.snakemake_timestamp"]

@@ -118,17 +118,26 @@ def cross_key_errors(config: dict, schema_dir: str | Path) -> list[tuple[tuple, 
     return out
 
 
-def cuda_errors(config: dict) -> list[tuple[tuple, str]]:
-    """CUDA requested (train.device / train.predict.device) on a machine without it.
-
-    Only meaningful where the jobs run on this machine (Snakemake's local executor).
-    """
+def cuda_requested(config: dict) -> list[tuple[tuple, str]]:
+    """The device keys set to CUDA (train.device, train.predict.device, search.device when the
+    search runs), with their values; no torch import, so the Snakefile asks this first."""
     train = config.get("train") or {}
+    search = config.get("search") or {}
     wanted = [
         (("train", "device"), train.get("device")),
         (("train", "predict", "device"), (train.get("predict") or {}).get("device")),
     ]
-    wanted = [(path, d) for path, d in wanted if isinstance(d, str) and d.startswith("cuda")]
+    if search.get("enabled"):
+        wanted.append((("search", "device"), search.get("device")))
+    return [(path, d) for path, d in wanted if isinstance(d, str) and d.startswith("cuda")]
+
+
+def cuda_errors(config: dict) -> list[tuple[tuple, str]]:
+    """CUDA requested (:func:`cuda_requested`) on a machine without it.
+
+    Only meaningful where the jobs run on this machine (Snakemake's local executor).
+    """
+    wanted = cuda_requested(config)
     if not wanted:
         return []
     import torch
@@ -189,6 +198,20 @@ def check_workflow_config(
     path, message = errors[0]
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     raise DeepCeeError(f"{_owner(contents, config, path)}: {message}{more}")
+
+
+def check_local_cuda(config: dict, config_files: list[str | Path], command_line: dict | None = None) -> None:
+    """CUDA asked for where the jobs run on this machine but unusable here: one line naming the
+    config file (or ``--config``) and the key, before the first job."""
+    errors = cuda_errors(config)
+    if not errors:
+        return
+    path, message = errors[0]
+    if command_line and _holds(command_line, path) and _get(command_line, path) == _get(config, path):
+        where = "--config"
+    else:
+        where = _owner([(str(f), read_config_file(f)) for f in config_files], config, path)
+    raise DeepCeeError(f"{where}: {message}")
 
 
 def _owner(contents: list[tuple[str, dict]], config: dict, path: tuple) -> str:
@@ -280,3 +303,28 @@ def with_defaults(section: str, cfg: dict | None = None) -> dict:
 def schema_defaults(section: str) -> dict:
     """Every default of schemas/<section>.schema.yaml, the whole tree (a fresh copy)."""
     return with_defaults(section, {})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m deepcee.core.config FILE...``: each config file read, its file and line named
+    when it is empty, not YAML or not a mapping. Snakemake reads ``--configfile`` before the
+    Snakefile, so its own message for these names neither (README "Bad input, kills and reruns")."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m deepcee.core.config", description=main.__doc__)
+    parser.add_argument("files", nargs="+", type=Path)
+    status = 0
+    for path in parser.parse_args(argv).files:
+        try:
+            keys = len(read_config_file(path))
+        except DeepCeeError as err:
+            print(f"ERROR: {err}", file=sys.stderr)
+            status = 1
+        else:
+            print(f"{path}: a mapping of {keys} top-level keys")
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

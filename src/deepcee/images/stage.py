@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import write_json, write_summary
+from deepcee.core.integrity import seal_directory
 from deepcee.images.labels import flip_row, label_view, labels_table
 from deepcee.images.split import flip_png
 from deepcee.images.stretch import stretch_fits
@@ -97,6 +98,8 @@ def acquire_shard(
         "seconds": round(seconds, 3),
         "views_per_s": round(len(files) / seconds, 3) if seconds > 0 else None,
         "render_info": infos,
+        # each file's size and sha256: a FITS deleted or edited by hand reruns this shard (core.integrity)
+        "seal": seal_directory(fits_dir),
     }
     write_json(manifest_path, manifest)
     return manifest
@@ -121,6 +124,7 @@ def stretch_shard(views_path, shard: int, fits_dir, png_dir, manifest_path, imag
         "output_size": size,
         "limits": limits,
         "seconds": round(seconds, 3),
+        "seal": seal_directory(png_dir),  # as acquire_shard's
     }
     write_json(manifest_path, manifest)
     return manifest

@@ -146,6 +146,9 @@ def notebook_to_html(notebook: str | Path, html: str | Path) -> None:
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(notebook, as_version=4)
+    # Snakemake's inserted preamble cell pickles the job with this run's temporary paths, under a
+    # random cell id: not part of the audit, and it made two runs of one config differ.
+    nb.cells = [c for c in nb.cells if "snakemake-job-properties" not in c.get("metadata", {}).get("tags", [])]
     body, _ = HTMLExporter(embed_images=True).from_notebook_node(nb)
     with atomic_path(html) as tmp:
         tmp.write_text(body)

@@ -1,0 +1,204 @@
+"""Bad input refused before the first job, and hand-damaged image folders rerun (README "Bad
+input, kills and reruns"): broken config files, CUDA asked for on a machine without it, the
+image folders' seals. Snakemake runs as a subprocess in a copy of the workflow."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deepcee.core.errors import DeepCeeError
+
+
+def _snakemake(work: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    from deepcee.bench.workflow import workflow_env
+
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=work,
+        env=workflow_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def work(repo, tmp_path) -> Path:
+    from deepcee.bench.workflow import copy_workflow
+
+    return copy_workflow(repo, tmp_path / "workflow")
+
+
+# ------------------------------------------------------------------------- broken config files
+
+BROKEN = {
+    "empty": ("", "Config file must be given as JSON or YAML with keys at top level.", ": the config file is empty"),
+    "syntax": (
+        "train:\n  steps: [1,\n  batch_size: 2\n",
+        "Config file is not valid JSON or YAML.",
+        r":\d+: not valid YAML \(",
+    ),
+    "list": (
+        "- train\n- images\n",
+        "Config file must be given as JSON or YAML with keys at top level.",
+        ":1: a config file must be a mapping of keys, not a list",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN))
+def test_broken_configfile_stops_snakemake_and_our_check_names_the_line(work, kind):
+    """Snakemake reads --configfile before the Snakefile runs: its own message, exit 1, no job.
+    `python -m deepcee.core.config FILE` (which the README points to) names the file and line."""
+    import re
+
+    text, snakemake_says, we_say = BROKEN[kind]
+    bad = work / f"{kind}.yaml"
+    bad.write_text(text)
+    result = _snakemake(work, "-n", "--configfile", bad.name)
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    assert snakemake_says in out and "Building DAG" not in out
+    assert "Traceback" not in out
+
+    ours = subprocess.run(
+        [sys.executable, "-m", "deepcee.core.config", bad.name], cwd=work, capture_output=True, text=True
+    )
+    assert ours.returncode == 1
+    assert re.fullmatch(rf"ERROR: {kind}\.yaml{we_say}.*\n", ours.stderr), ours.stderr
+
+
+def test_broken_workflow_config_named_with_its_line(work):
+    """config.yaml itself Snakemake reads at the Snakefile's `configfile:`: we read it first."""
+    (work / "config.yaml").write_text("seed: 1\ncatalogue:\n  source: [bundled\n")
+    result = _snakemake(work, "-n")
+    errors = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("ERROR:")]
+    assert result.returncode != 0
+    assert len(errors) == 1 and errors[0].startswith("ERROR: config.yaml:4: not valid YAML ("), errors
+
+
+# ------------------------------------------------------------------------- CUDA without CUDA
+
+
+def _no_cuda():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the check passes here")
+
+
+def test_cuda_without_cuda_stops_the_local_dry_run(work):
+    """`train.device: cuda` where the jobs would run here, with no CUDA: one line naming the file
+    and key while the DAG is built (also for `-n`), before any job."""
+    _no_cuda()
+    gpu = work / "gpu.yaml"
+    gpu.write_text("train:\n  device: cuda\n")
+    result = _snakemake(work, "results/03_train/model.pt", "-n", "--configfile", gpu.name)
+    out = result.stdout + result.stderr
+    errors = [line for line in out.splitlines() if line.startswith("ERROR:")]
+    assert result.returncode != 0
+    assert errors == [
+        f"ERROR: {gpu}: config key 'train.device' is 'cuda' but this machine has no usable CUDA and the jobs "
+        "run here; use 'auto' or 'cpu'"
+    ]
+    assert "Job stats" not in out  # stopped while the DAG was built
+
+    # the same key set on the command line is blamed on --config; the predict device too
+    result = _snakemake(
+        work, "results/04_evaluate/predictions_test.ecsv", "-n", "--config", "train={predict: {device: cuda}}"
+    )
+    errors = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("ERROR:")]
+    assert errors and errors[0].startswith("ERROR: --config: config key 'train.predict.device' is 'cuda'"), errors
+
+
+def test_cuda_on_a_cluster_executor_is_not_checked_here(work):
+    """With a cluster executor the jobs run on GPU nodes: the login node's lack of CUDA is fine."""
+    _no_cuda()
+    gpu = work / "gpu.yaml"
+    gpu.write_text("train:\n  device: cuda\n")
+    result = _snakemake(
+        work, "results/03_train/model.pt", "-n", "--executor", "slurm", "--jobs", "1", "--configfile", gpu.name
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-3000:]
+    assert "ERROR:" not in out and "train_detector" in out
+
+
+def test_no_torch_import_while_parsing_without_cuda():
+    """cuda_requested answers without torch, so the Snakefile imports torch only for "cuda"."""
+    code = (
+        "import sys; from deepcee.core.config import cuda_requested; "
+        "print(cuda_requested({'train': {'device': 'auto', 'predict': {'device': 'cpu'}}, "
+        "'search': {'enabled': True, 'device': 'auto'}}), 'torch' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.strip() == "[] False"
+
+
+# ------------------------------------------------------------------------- image folder seals
+
+
+def test_seal_marker_intact_damaged_repaired(tmp_path):
+    """Intact → the recorded value (no rerun); damaged → another one (rerun); after the repairing
+    run recorded that other value, intact → it again (no second rerun)."""
+    import json
+
+    from deepcee.core.integrity import FIRST_MARKER, damaged_files, seal_directory, seal_marker
+
+    folder = tmp_path / "png"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        (folder / name).write_bytes(name.encode() * 10)
+    (folder / ".snakemake_timestamp").touch()  # Snakemake's, never sealed
+    manifest = tmp_path / "png_0.json"
+    manifest.write_text(json.dumps({"seal": seal_directory(folder)}))
+    seal = json.loads(manifest.read_text())["seal"]
+    assert sorted(seal) == ["a.png", "b.png"]
+
+    assert seal_marker(manifest, folder, None) == FIRST_MARKER  # first run recorded this
+    assert seal_marker(manifest, folder, "seal-3") == "seal-3"
+    assert seal_marker(tmp_path / "absent.json", folder, "seal-3") == "seal-3"  # nothing to check yet
+
+    (folder / "a.png").unlink()
+    assert damaged_files(folder, seal) == ["a.png"]
+    assert seal_marker(manifest, folder, "seal-3") == "seal-4"
+    (folder / "a.png").write_bytes(b"a.png" * 10)  # the repairing run writes it again
+    manifest.write_text(json.dumps({"seal": seal_directory(folder)}))
+    assert seal_marker(manifest, folder, "seal-4") == "seal-4"
+
+    # same size, other bytes (an edit) and an extra file are both damage
+    before = json.loads(manifest.read_text())["seal"]
+    (folder / "b.png").write_bytes(b"B.png" * 10)
+    (folder / "c.png").write_bytes(b"c")
+    assert damaged_files(folder, before) == ["b.png", "c.png"]
+    # a copy that moved only the mtime is intact (the sha256 decides)
+    (folder / "c.png").unlink()
+    (folder / "b.png").write_bytes(b"b.png" * 10)
+    os.utime(folder / "b.png", ns=(1, 1))
+    assert damaged_files(folder, before) == []
+
+
+def test_check_local_cuda_blames_the_file(tmp_path, monkeypatch):
+    import torch
+
+    from deepcee.core.config import check_local_cuda
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    base = tmp_path / "config.yaml"
+    base.write_text("search:\n  enabled: true\n  device: cpu\n")
+    gpu = tmp_path / "gpu.yaml"
+    gpu.write_text("search:\n  device: cuda:0\n")
+    config = {
+        "train": {"device": "auto", "predict": {"device": "auto"}},
+        "search": {"enabled": True, "device": "cuda:0"},
+    }
+    with pytest.raises(DeepCeeError, match=rf"^{gpu}: config key 'search.device' is 'cuda:0' but"):
+        check_local_cuda(config, [base, gpu])
+    config["search"]["enabled"] = False  # no search, no search device
+    check_local_cuda(config, [base, gpu])
