@@ -39,6 +39,7 @@ use rule images_render_shard as real_sky_render_shard with:
         seed=config["seed"],
         source="mock",
         fits_dir=lambda wildcards, output: output.fits,
+        seal=dir_seal(f"{REALSKY}/manifests/fits_{{shard}}.json", f"{REALSKY}/fits/{{shard}}"),
 
 
 use rule images_stretch_shard as real_sky_stretch_shard with:
@@ -51,6 +52,8 @@ use rule images_stretch_shard as real_sky_stretch_shard with:
         png=directory(f"{REALSKY}/png/{{shard}}"),
     log:
         "logs/real_sky/stretch_{shard}.log",
+    params:
+        seal=dir_seal(f"{REALSKY}/manifests/png_{{shard}}.json", f"{REALSKY}/png/{{shard}}"),
 
 
 use rule images_labels as real_sky_labels with:
@@ -75,6 +78,7 @@ use rule predict_test as real_sky_predict with:
     input:
         model=f"{TRAIN}/model.pt",
         labels=f"{REALSKY}/labels.ecsv",
+        cuda=local_cuda_check,
     output:
         predictions=f"{REALSKY}/predictions.ecsv",
     log:
