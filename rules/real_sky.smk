@@ -22,6 +22,7 @@ rule real_sky_views:
     params:
         shards=len(REALSKY_SHARDS),
         blank_frames=REALSKY_CFG["blank_frames"],
+        views_per_cluster=REALSKY_CFG["views_per_cluster"],
     script:
         "../scripts/real_sky_views.py"
 

@@ -25,6 +25,8 @@ rule train_detector:
         "logs/train/train_detector.log",
     conda:
         "../envs/train.yaml"
+    # the longest job: started as soon as the labels exist, before jobs that do not feed it
+    priority: 50
     threads: int(_train_cfg().get("threads") or 2)
     resources:
         gpu=1 if _train_uses_gpu() else 0,
@@ -51,7 +53,7 @@ rule predict_test:
         "logs/train/predict_test.log",
     conda:
         "../envs/train.yaml"
-    threads: int(_train_cfg().get("threads") or 2)
+    threads: int(_train_cfg()["predict"]["threads"])
     resources:
         gpu=1 if _predict_uses_gpu() else 0,
     params:

@@ -56,6 +56,8 @@ def test_held_out_views_reshards_whole_clusters():
     assert set(test["split"]) == {"test"} and len(test) == int(np.sum(np.asarray(plan["split"]) == "test"))
     for cid in set(test["cluster_id"]):
         assert len(set(test["shard"][np.asarray(test["cluster_id"]) == cid])) == 1
+    first = held_out_views(plan, shards=2, views_per_cluster=1)
+    assert set(first["k"]) == {0} and len(first) == len(set(test["cluster_id"]))
     with pytest.raises(DeepCeeError, match="no test views"):
         held_out_views(plan[np.asarray(plan["split"]) == "train"], shards=2)
 

@@ -156,9 +156,13 @@ def shard_views(table: Table, shard: int) -> Table:
     return table[np.asarray(table["shard"]) == int(shard)]
 
 
-def held_out_views(table: Table, shards: int) -> Table:
-    """The test views of a plan, re-sharded (whole clusters per shard): the real-sky set."""
-    out = table[np.asarray(table["split"]) == "test"]
+def held_out_views(table: Table, shards: int, views_per_cluster: int | None = None) -> Table:
+    """The test views of a plan (each cluster's first ``views_per_cluster``, or all), re-sharded
+    (whole clusters per shard): the real-sky set."""
+    keep = np.asarray(table["split"]) == "test"
+    if views_per_cluster is not None:
+        keep &= np.asarray(table["k"]) < int(views_per_cluster)
+    out = table[keep]
     if len(out) == 0:
         raise DeepCeeError("views plan: no test views to re-render")
     order = {cid: j for j, cid in enumerate(sorted({str(c) for c in out["cluster_id"]}))}
