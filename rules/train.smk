@@ -23,10 +23,10 @@ rule train_detector:
         summary=f"{TRAIN}/summary.json",
     log:
         "logs/train/train_detector.log",
-    conda:
-        "../envs/train.yaml"
     # the longest job: started as soon as the labels exist, before jobs that do not feed it
     priority: 50
+    conda:
+        "../envs/train.yaml"
     threads: int(_train_cfg().get("threads") or 2)
     resources:
         gpu=1 if _train_uses_gpu() else 0,
