@@ -130,6 +130,7 @@ rule images_labels:
         "logs/images/labels.log",
     conda:
         "../envs/images.yaml"
+    threads: 2  # the flips' PNG encoding, while nothing else can run (training waits for the labels)
     params:
         images=_images_sub("stretch", "labels", "split", "augment"),
         seed=config["seed"],

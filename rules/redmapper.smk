@@ -12,9 +12,10 @@
 rule redmapper_region:
     """Comparison clusters: 0.1<z<0.2 in the configured box, none within the match radius of a training/test cluster."""
     input:
+        # the sample holds every training and test cluster (each is imaged): the comparison set
+        # needs no image of its own stage, so it is made while the training images are
         redmapper=f"{RESULTS}/01_catalogue/redmapper.ecsv",
         sample=f"{RESULTS}/01_catalogue/sample.ecsv",
-        labels=IMAGES_LABELS,
     output:
         catalogue=f"{REDMAPPER}/region.ecsv",
         summary=f"{REDMAPPER}/region.json",

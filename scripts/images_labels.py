@@ -14,6 +14,7 @@ def main(sm):
         sm.params.seed,
         fits_manifests=list(sm.input.fits),
         flip_dir=sm.output.get("flips"),
+        threads=sm.threads,
     )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -118,8 +119,21 @@ def read_view_fits(path: str | Path, wcs_bands=BANDS) -> dict:
 
 
 def reference_wcs(path: str | Path) -> tuple[WCS, tuple[int, int]]:
-    """The WCS of the R extension (the labels' reference band) and the image shape (ny, nx)."""
+    """The WCS of the R extension (the labels' reference band) and the image shape (ny, nx).
+
+    Cached per file version (path, size, mtime): a label needs it twice, a prediction once per box set.
+    """
     path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        raise DeepCeeError(f"{path}: not a readable FITS file (missing)") from None
+    return _reference_wcs(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=256)
+def _reference_wcs(path_text: str, _size: int, _mtime_ns: int) -> tuple[WCS, tuple[int, int]]:
+    path = Path(path_text)
     try:
         with fits.open(path, memmap=False) as hdul:
             if "R" not in [h.name.upper() for h in hdul]:

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from deepcee.core.errors import DeepCeeError
-from deepcee.core.files import atomic_path
+from deepcee.core.files import write_png
 from deepcee.core.seeds import rng
 
 
@@ -43,5 +43,4 @@ def flip_png(src: str | Path, dst: str | Path) -> None:
         raise DeepCeeError(f"{src}: PNG to flip not found")
     with Image.open(src) as im:
         arr = np.asarray(im.convert("RGB"))
-    with atomic_path(dst) as tmp:
-        Image.fromarray(np.ascontiguousarray(arr[:, ::-1]), mode="RGB").save(tmp, format="PNG")
+    write_png(dst, np.ascontiguousarray(arr[:, ::-1]))  # the stretch's own fast, timestamp-free PNG

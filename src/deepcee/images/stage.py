@@ -131,14 +131,24 @@ def stretch_shard(views_path, shard: int, fits_dir, png_dir, manifest_path, imag
 
 
 def build_labels(
-    views_path, png_manifests, labels_path, summary_path, images_cfg: dict, seed: int, fits_manifests=(), flip_dir=None
+    views_path,
+    png_manifests,
+    labels_path,
+    summary_path,
+    images_cfg: dict,
+    seed: int,
+    fits_manifests=(),
+    flip_dir=None,
+    threads: int = 1,
 ) -> Table:
     """Split, flip the training PNGs, write labels.ecsv and the stage summary.
 
     The flipped copies go to ``flip_dir`` (the rule's own directory output, so Snakemake
-    tracks and replaces them); without it, next to each PNG.
+    tracks and replaces them); without it, next to each PNG. ``threads`` PNGs are encoded at
+    once (Pillow's encoder releases the GIL; encoding is most of this job's time).
     """
     import json
+    from concurrent.futures import ThreadPoolExecutor
 
     if flip_dir is not None:
         Path(flip_dir).mkdir(parents=True, exist_ok=True)
@@ -157,6 +167,7 @@ def build_labels(
         raise DeepCeeError(f"labels: view {missing[0]} has no PNG in the stretch manifests")
     split = {str(v): str(s) for v, s in zip(views["view"], views["split"])}  # fixed by the views plan
     rows = []
+    flips = []
     for view in tqdm(views, desc="labels", unit="view", mininterval=5):
         f = pngs[str(view["view"])]
         if not Path(f["png"]).is_file():
@@ -171,8 +182,10 @@ def build_labels(
             flip_path = str(
                 (Path(flip_dir) if flip_dir is not None else Path(f["png"]).parent) / f"{row['view']}_flip.png"
             )
-            flip_png(f["png"], flip_path)
+            flips.append((f["png"], flip_path))
             rows.append(flip_row(row, size, flip_path))
+    with ThreadPoolExecutor(max_workers=max(1, int(threads))) as pool:
+        list(pool.map(lambda pair: flip_png(*pair), flips))  # list(): the first error is raised here
     table = labels_table(
         rows, meta={"box_kpc": box_kpc, "output_size": size, "split_by": by, "test_fraction": frac, "seed": seed}
     )
