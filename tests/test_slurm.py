@@ -36,7 +36,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from results_compare import VOLATILE_KEY
+from results_compare import VOLATILE_KEY, _torch_flat
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
@@ -328,19 +328,7 @@ def _same_torch(a: Path, b: Path) -> str | None:
         return None
     import torch
 
-    def flat(obj, prefix=""):
-        if isinstance(obj, dict):
-            for k, v in obj.items():
-                if not VOLATILE_KEY.search(str(k)):
-                    yield from flat(v, f"{prefix}{k}.")
-        elif isinstance(obj, (list, tuple)):
-            for i, v in enumerate(obj):
-                yield from flat(v, f"{prefix}{i}.")
-        else:
-            yield prefix, obj
-
-    fa = dict(flat(torch.load(a, map_location="cpu", weights_only=False)))
-    fb = dict(flat(torch.load(b, map_location="cpu", weights_only=False)))
+    fa, fb = _torch_flat(a), _torch_flat(b)
     if fa.keys() != fb.keys():
         return f"keys differ: {sorted(set(fa) ^ set(fb))[:5]}"
     for k, v in fa.items():

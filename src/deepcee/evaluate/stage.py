@@ -226,6 +226,18 @@ def recovered_table(res: dict) -> Table:
     return out
 
 
+def _test_counts(quotable: dict) -> dict:
+    """The summary's ``counts`` of a test-like set: images, boxes, and TP/FP/FN at the chosen threshold."""
+    at = quotable["at_chosen"]
+    return {
+        "test_images": quotable["n_test_images"],
+        "predictions": quotable["n_predictions"],
+        "tp": at["tp"],
+        "fp": at["fp"],
+        "fn": at["fn"],
+    }
+
+
 # --------------------------------------------------------------------------- the test set (§3.1)
 def evaluate_test(
     predictions, labels, out: dict, cfg: dict, sample=None, config: dict | None = None, seed: int = 0
@@ -255,13 +267,7 @@ def evaluate_test(
     quotable.update(intervals(res, seed, "test"))
     quotable["examples"] = examples
     quotable["paper"] = PAPER_TEST
-    counts = {
-        "test_images": quotable["n_test_images"],
-        "predictions": quotable["n_predictions"],
-        "tp": quotable["at_chosen"]["tp"],
-        "fp": quotable["at_chosen"]["fp"],
-        "fn": quotable["at_chosen"]["fn"],
-    }
+    counts = _test_counts(quotable)
     write_summary(
         out["summary"], counts, config=config if config is not None else cfg, contract="evaluate_summary", **quotable
     )
@@ -331,13 +337,7 @@ def evaluate_real_sky(
     # synthetic set's threshold (what a user who tuned on the mock would get)
     quotable["f1_gap"] = syn_f1 - float(quotable["at_chosen"]["f1"])
     quotable["at_synthetic_threshold"] = metrics.row_at(res["sweep"], float(synthetic["chosen_threshold"]))
-    counts = {
-        "test_images": quotable["n_test_images"],
-        "predictions": quotable["n_predictions"],
-        "tp": quotable["at_chosen"]["tp"],
-        "fp": quotable["at_chosen"]["fp"],
-        "fn": quotable["at_chosen"]["fn"],
-    }
+    counts = _test_counts(quotable)
     write_summary(
         out["summary"], counts, config=config if config is not None else cfg, contract="real_sky_summary", **quotable
     )
