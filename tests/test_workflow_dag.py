@@ -53,6 +53,13 @@ DEFAULT_RULES = {
     "search_tiles",
     "search_shard",
     "search_catalogue",
+    "real_sky_views",
+    "real_sky_render_shard",
+    "real_sky_stretch_shard",
+    "real_sky_labels",
+    "real_sky_predict",
+    "real_sky_evaluate",
+    "fig24_precision_recall_real_sky",
 }
 RESPLIT_RULES = {
     "kfold_labels",
@@ -87,6 +94,7 @@ def test_default_dag_resolves(repo):
     assert set(jobs) == DEFAULT_RULES
     assert jobs["train_detector"] == 1 and jobs["paper_pdf"] == 1
     assert jobs["search_shard"] == 2  # search.shards
+    assert jobs["real_sky_render_shard"] == 2  # evaluate.real_sky.shards
 
 
 def test_ci_dag_runs_the_resplits(repo):
