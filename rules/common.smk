@@ -88,6 +88,13 @@ def _predict_uses_gpu():
     return str(_train_cfg()["predict"]["device"]).startswith("cuda")
 
 
+def _centring_photometry():
+    """redshift.photometry where predictions are centred on BCGs (else {}: changing it reruns nothing)."""
+    if _train_cfg()["predict"]["centre"]["method"] == "bcg":
+        return config["redshift"]["photometry"]
+    return {}
+
+
 # CUDA asked for where the jobs run here (the Snakefile has read the config files: _config_files).
 from deepcee.core.config import check_local_cuda, cuda_requested
 

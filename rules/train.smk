@@ -59,6 +59,7 @@ rule predict_test:
     params:
         split="test",
         predict=lambda wc: _train_cfg().get("predict", {}),
+        photometry=lambda wc: _centring_photometry(),
     script:
         "../scripts/predict_images.py"
 

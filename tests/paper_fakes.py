@@ -223,6 +223,8 @@ def make_results(root: Path, n_clusters: int = 10, views: int = 2, figures: bool
                 "recall": 0.95,
                 "f1": 0.006,
             },
+            "centre": "bcg",
+            "box_centre": {"chosen_threshold": float(chosen), "at_chosen": {"f1": f - 0.01}, "sigma_kpc": 41.5},
             "other_extra_boxes_rule": {
                 "extra_boxes": "ignore_near_found",
                 "best_f1_threshold": float(chosen),

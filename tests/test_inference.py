@@ -9,6 +9,7 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
 
+from deepcee.core.contracts import table_contract
 from deepcee.core.errors import DeepCeeError
 from deepcee.detector.dataset import write_synthetic_set
 from deepcee.detector.inference import PREDICTION_COLUMNS, load_model, png_pixel_to_sky, predict_images, predict_labels
@@ -40,7 +41,8 @@ def test_predictions_table(labels, model_path, tmp_path):
     )
     assert out.exists()
     back = Table.read(out, format="ascii.ecsv")
-    assert back.colnames == PREDICTION_COLUMNS
+    assert back.colnames == table_contract("predictions").colnames
+    assert back.colnames[: len(PREDICTION_COLUMNS)] == PREDICTION_COLUMNS
     assert set(back["view"]) <= {"syn0002_v0", "syn0003_v0", "syn0004_v0"}
     assert len(back) > 0 and len(back) == len(table)
     for view in set(back["view"]):
@@ -49,7 +51,9 @@ def test_predictions_table(labels, model_path, tmp_path):
     for c in ("x0", "x1", "x", "y0", "y1", "y"):
         assert ((back[c] >= 0) & (back[c] <= SIZE)).all(), c
     assert (back["x0"] <= back["x1"]).all() and (back["y0"] <= back["y1"]).all()
-    assert np.allclose(back["x"], (back["x0"] + back["x1"]) / 2)
+    box = ~np.asarray(back["on_bcg"])  # centres on a BCG are tested in tests/test_centring.py
+    assert np.allclose(back["x"][box], ((back["x0"] + back["x1"]) / 2)[box])
+    assert np.allclose(back["ra"][box], back["box_ra"][box])
     assert np.isfinite(back["ra"]).all() and np.isfinite(back["dec"]).all()
     # each box's RA/Dec lies in its own view's field (within the 2*SIZE px x 0.396" image)
     first = back[0]

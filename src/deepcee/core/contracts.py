@@ -106,8 +106,11 @@ _PREDICTIONS = _cols(
     ("x1", "float", "pix"),
     ("y1", "float", "pix"),
     ("score", "float", None, "confidence, 0-1"),
-    ("ra", "float", "deg"),
+    ("ra", "float", "deg", "the cluster centre: the box centre, or the BCG near it (on_bcg)"),
     ("dec", "float", "deg"),
+    ("box_ra", "float", "deg", "the box centre (the paper's cluster position)"),
+    ("box_dec", "float", "deg"),
+    ("on_bcg", "bool", None, "x, y, ra, dec moved to the brightest galaxy near the box centre"),
 )
 #: Tables 2 and 3 of the paper (section 4): one row per confidence-score threshold in per cent.
 _SWEEP = _cols(
@@ -331,6 +334,9 @@ _EVALUATE_KEYS = {
     "boxes_per_image_at_zero": "object",
     "zero_row_normalised_300": "object",
     "other_extra_boxes_rule": "object",
+    # the cluster position in force (box | bcg: deepcee.detector.centring); with bcg, box_centre holds
+    # the same evaluation at the box centres (the paper's position)
+    "centre": "str",
     # bootstrap intervals over test clusters (deepcee.evaluate.bootstrap)
     "intervals_at_chosen.f1": "list",
     "intervals_at_chosen.precision": "list",

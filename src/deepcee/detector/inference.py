@@ -184,9 +184,15 @@ def predict_labels(
     threads: int | None = None,
     root: str | os.PathLike | None = None,
     log=print,
+    photometry: dict | None = None,
 ):
-    """Predict on the images of ``labels.ecsv`` (one split, or all with split=None) → ECSV."""
+    """Predict on the images of ``labels.ecsv`` (one split, or all with split=None) → ECSV.
+
+    Each box's centre is then placed per ``cfg['centre']`` (deepcee.detector.centring), with
+    ``photometry`` (the ``redshift.photometry`` section) for the source extraction.
+    """
     from deepcee.core.contracts import write_table
+    from deepcee.detector.centring import centre_predictions
 
     cfg = with_defaults("train", {"predict": cfg or {}})["predict"]  # train.predict, schema defaults filled
     if threads:
@@ -194,9 +200,9 @@ def predict_labels(
     device = resolve_device(str(cfg["device"]))
     samples = read_samples(labels_path, split=split, root=root, need_boxes=False)
     model, meta = load_model(model_path, device)
-    sizes = {png_size(s.png) for s in samples[:1]}
+    side = png_size(samples[0].png)[0]
     log(
-        f"predicting on {len(samples)} images ({split or 'all'}) of {sizes.pop()[0]} px with {model_path} "
+        f"predicting on {len(samples)} images ({split or 'all'}) of {side} px with {model_path} "
         f"on {device}, batch {cfg['batch_size']}, {cfg['precision']}"
     )
     table = predict_images(
@@ -209,6 +215,9 @@ def predict_labels(
         precision=cfg["precision"],
         workers=int(cfg["workers"]),
     )
+    fits_of = {s.view: s.fits for s in samples}
+    photometry = with_defaults("redshift", {"photometry": photometry or {}})["photometry"]
+    table = centre_predictions(table, [fits_of[str(v)] for v in table["view"]], side, cfg["centre"], photometry)
     table.meta.update(
         {
             "model": str(model_path),
@@ -218,5 +227,6 @@ def predict_labels(
         }
     )
     write_table("predictions", table, out_path)
-    log(f"{len(table)} boxes on {len(samples)} images → {out_path}")
+    n_bcg = int(np.count_nonzero(table["on_bcg"]))
+    log(f"{len(table)} boxes on {len(samples)} images → {out_path} ({n_bcg} centred on a BCG)")
     return table

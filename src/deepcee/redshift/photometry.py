@@ -17,7 +17,7 @@ from astropy.wcs import WCS
 from deepcee.core.errors import DeepCeeError
 from deepcee.images.fits import BANDS, pixel_area_arcsec2, read_view_fits
 
-COLUMNS = ("x", "y", "mag_r", "mag_g_ap", "mag_r_ap", "mag_i_ap", "gr", "ri", "gr_err", "ri_err", "flag")
+COLUMNS = ("x", "y", "mag_r", "mag_g_ap", "mag_r_ap", "mag_i_ap", "gr", "ri", "gr_err", "ri_err", "flag", "r50_arcsec")
 
 
 @dataclass
@@ -151,6 +151,7 @@ def measure_bands(data: dict, r_wcs: WCS, cfg: dict, path, other: dict | None = 
             errs[band] = np.where(flux > 0, 1.0857 * ferr / np.where(flux > 0, flux, 1.0), np.nan)
     # Total r: Kron aperture (2.5 r_K), never smaller than a fixed circle (faint, compact sources).
     mag_r = np.full(len(x), np.nan)
+    r50 = np.full(len(x), np.nan)
     if len(x):
         a, b, theta = np.asarray(obj["a"], float), np.asarray(obj["b"], float), np.asarray(obj["theta"], float)
         good = np.isfinite(a) & np.isfinite(b) & np.isfinite(theta)
@@ -168,6 +169,9 @@ def measure_bands(data: dict, r_wcs: WCS, cfg: dict, path, other: dict | None = 
             flux = np.asarray(flux, float)
             flux[small] = cflux
         mag_r = nmgy_to_mag(flux)
+        # half-light radius in r: tells a galaxy (a BCG is arcseconds across) from a star (the PSF)
+        half, _ = sep.flux_radius(images["r"], x, y, 6.0 * a, 0.5, normflux=np.asarray(flux, float), subpix=5)
+        r50 = np.where(np.isfinite(half) & (half > 0), half * scale, np.nan)
     sources = {
         "x": x,
         "y": y,
@@ -180,6 +184,7 @@ def measure_bands(data: dict, r_wcs: WCS, cfg: dict, path, other: dict | None = 
         "gr_err": np.hypot(errs["g"], errs["r"]),
         "ri_err": np.hypot(errs["r"], errs["i"]),
         "flag": flags,
+        "r50_arcsec": r50,
     }
     return ViewCatalogue(
         path=str(path), shape=tuple(r_data.shape), wcs=r_wcs, pixel_scale_arcsec=scale, sources=sources
