@@ -157,6 +157,9 @@ CONFIG_KEYS: dict[str, str] = {
     "MaxOffsetArcsec": "images.max_offset_arcsec",
     "TrainSizePx": "train.detector.image_size",  # null: images.stretch.output_size (see config_numbers)
     "BoxKpc": "images.labels.box_kpc",
+    "CentreSearchRadius": "train.predict.centre.search_radius",
+    "CentreMaxRmag": "train.predict.centre.max_rmag",
+    "CentreMinRFiftyArcsec": "train.predict.centre.min_r50_arcsec",
     "TestFraction": "images.split.test_fraction",
     "SplitBy": "images.split.by",
     "Backbone": "train.detector.backbone",
@@ -571,12 +574,15 @@ def verdicts(n: dict[str, Any]) -> dict[str, str]:
     else:
         out["RMThresholdVerdict"] = "not comparable with"
     box_sigma, box_f1, box_t = n.get("StdErrKpcBoxCentre"), n.get("TestBoxCentreFOne"), n.get("TestBoxCentreThreshold")
-    if n.get("CentreMethod") == "bcg" and all(isinstance(v, (int, float)) for v in (box_sigma, box_f1, box_t)):
+    radius, box_kpc = n.get("CentreSearchRadius"), n.get("BoxKpc")
+    numbers = (box_sigma, box_f1, box_t, radius, box_kpc, n.get("CentreMaxRmag"), n.get("CentreMinRFiftyArcsec"))
+    if n.get("CentreMethod") == "bcg" and all(isinstance(v, (int, float)) for v in numbers):
         out["CentreVerdict"] = (
-            "Beyond the paper, each predicted centre is the brightest extended galaxy within 0.2 box "
-            "sides (100~kpc for a 500~kpc box) of its box centre, where there is one, as optical cluster "
-            "catalogues centre on the BCG; the box is unchanged. At the box centres themselves (the "
-            f"paper's position) the same predictions give $\\sigma={box_sigma:.2f}$~kpc and F1 "
+            f"Beyond the paper, each predicted centre is the brightest extended galaxy ($r<{numbers[5]:g}$, "
+            f"half-light radius above {numbers[6]:g}~arcsec) within {radius:g} box sides "
+            f"({radius * box_kpc:g}~kpc for a {box_kpc:g}~kpc box) of its box centre, where there is one, as "
+            "optical cluster catalogues centre on the BCG; the box is unchanged. At the box centres themselves "
+            f"(the paper's position) the same predictions give $\\sigma={box_sigma:.2f}$~kpc and F1 "
             f"{box_f1:.4f} at {box_t:g} per cent."
         )
     else:
