@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 # Every rule a default run must schedule (the redMaPPer comparison included; the re-splits are
 # off by default).
@@ -93,8 +94,10 @@ def test_default_dag_resolves(repo):
     jobs = _scheduled_rules(repo)
     assert set(jobs) == DEFAULT_RULES
     assert jobs["train_detector"] == 1 and jobs["paper_pdf"] == 1
-    assert jobs["search_shard"] == 2  # search.shards
-    assert jobs["real_sky_render_shard"] == 2  # evaluate.real_sky.shards
+    config = yaml.safe_load((repo / "config.yaml").read_text())
+    assert jobs["search_shard"] == config["search"]["shards"]
+    assert jobs["real_sky_render_shard"] == config["evaluate"]["real_sky"]["shards"]
+    assert jobs["images_render_shard"] == config["images"]["shards"]
 
 
 def test_ci_dag_runs_the_resplits(repo):
