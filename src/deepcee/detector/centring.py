@@ -99,10 +99,12 @@ def centre_predictions(
             px = np.asarray(out["x"][rows], dtype=float)
             px = (output_size - 1) - px if flipped else px
             xf, yf = png_to_fits(px, np.asarray(out["y"][rows], dtype=float), cat.shape, output_size)
-            x0f, _ = png_to_fits(np.asarray(out["x0"][rows], float), np.zeros(len(rows)), cat.shape, output_size)
-            x1f, _ = png_to_fits(np.asarray(out["x1"][rows], float), np.zeros(len(rows)), cat.shape, output_size)
-            _, y0f = png_to_fits(np.zeros(len(rows)), np.asarray(out["y0"][rows], float), cat.shape, output_size)
-            _, y1f = png_to_fits(np.zeros(len(rows)), np.asarray(out["y1"][rows], float), cat.shape, output_size)
+            x0f, y0f = png_to_fits(
+                np.asarray(out["x0"][rows], float), np.asarray(out["y0"][rows], float), cat.shape, output_size
+            )
+            x1f, y1f = png_to_fits(
+                np.asarray(out["x1"][rows], float), np.asarray(out["y1"][rows], float), cat.shape, output_size
+            )
             sides = 0.5 * (np.abs(x1f - x0f) + np.abs(y1f - y0f))
             picks = np.array([choose_bcg(cat, candidates, a, b, c, cfg) for a, b, c in zip(xf, yf, sides)])
             hit = picks >= 0

@@ -51,11 +51,9 @@ def _cfg(cfg: dict | None) -> dict:
     return with_defaults("evaluate", cfg)
 
 
-def _run(predictions_path, labels_path, cfg: dict, chosen, what: str) -> dict:
-    cfg = _cfg(cfg)
-    predictions = read_table("predictions", predictions_path)
-    labels = read_table("labels", labels_path)
-    res = metrics.evaluate(
+def _evaluate(predictions: Table, labels: Table, cfg: dict, chosen, what: str) -> dict:
+    """metrics.evaluate under the ``evaluate:`` section's settings."""
+    return metrics.evaluate(
         predictions,
         labels,
         cfg["thresholds"],
@@ -64,10 +62,17 @@ def _run(predictions_path, labels_path, cfg: dict, chosen, what: str) -> dict:
         cfg["score_rule"],
         cfg["tp_centre"],
         cfg["ks_alpha"],
-        what=str(predictions_path),
+        what=what,
         extra_boxes=cfg["extra_boxes"],
         example_scores=cfg["example_scores"],
     )
+
+
+def _run(predictions_path, labels_path, cfg: dict, chosen, what: str) -> dict:
+    cfg = _cfg(cfg)
+    predictions = read_table("predictions", predictions_path)
+    labels = read_table("labels", labels_path)
+    res = _evaluate(predictions, labels, cfg, chosen, str(predictions_path))
     res["cfg"] = cfg
     res["chosen_setting"] = chosen
     res["box_centre"] = _box_centre(predictions, labels, cfg, chosen, str(predictions_path))
@@ -81,19 +86,7 @@ def _box_centre(predictions: Table, labels: Table, cfg: dict, chosen, what: str)
         return None
     boxes = predictions.copy(copy_data=True)
     boxes["ra"], boxes["dec"] = boxes["box_ra"], boxes["box_dec"]
-    res = metrics.evaluate(
-        boxes,
-        labels,
-        cfg["thresholds"],
-        cfg["distance_kpc"],
-        chosen,
-        cfg["score_rule"],
-        cfg["tp_centre"],
-        cfg["ks_alpha"],
-        what=what,
-        extra_boxes=cfg["extra_boxes"],
-        example_scores=cfg["example_scores"],
-    )
+    res = _evaluate(boxes, labels, cfg, chosen, what)
     return {
         "chosen_threshold": float(res["threshold"]),
         "at_chosen": metrics.row_at(res["sweep"], res["threshold"]),
