@@ -55,6 +55,14 @@ def _images_sub(*keys):
     return {k: _IMGCFG[k] for k in keys if k in _IMGCFG}
 
 
+# The catalogues the one mock sky holds (src/deepcee/images/sky.py): every synthetic view is a
+# cutout of that sky, so a render shard reads them and reruns when they change.
+MOCK_SKY_INPUTS = {
+    "sky_redmapper": config["catalogue"]["bundled"]["redmapper"],
+    "sky_abell": config["catalogue"]["bundled"]["abell"],
+}
+
+
 def dir_seal(manifest, folder):
     """A params value that changes when a file of a shard's directory() output no longer matches
     the seal in its manifest (deleted, edited, added), so `snakemake -n` already lists the shard

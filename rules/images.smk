@@ -34,6 +34,7 @@ _ACQUIRE_PARAMS = dict(
     images=_images_sub("source", "pixels", "pixel_scale_arcsec", "mock", "skyview"),
     seed=config["seed"],
     source=_IMGCFG["source"],
+    sky_match_radius_arcmin=config["catalogue"]["match_radius_arcmin"],
     fits_dir=lambda wildcards, output: output.fits,
     seal=dir_seal(f"{IMAGES}/manifests/fits_{{shard}}.json", f"{IMAGES}/fits/{{shard}}"),
 )
@@ -73,6 +74,7 @@ else:
 
     rule images_render_shard:
         input:
+            **MOCK_SKY_INPUTS,
             views=f"{IMAGES}/views.ecsv",
         output:
             manifest=f"{IMAGES}/manifests/fits_{{shard}}.json",

@@ -66,6 +66,7 @@ else:
 
     use rule images_render_shard as redmapper_render_shard with:
         input:
+            **MOCK_SKY_INPUTS,
             views=f"{REDMAPPER}/views.ecsv",
         output:
             manifest=f"{REDMAPPER}/manifests/fits_{{shard}}.json",

@@ -14,7 +14,20 @@ def main(sm):
         sm.params.seed,
         source=sm.params.source,
         truth_path=getattr(sm.output, "truth", None),
+        sky_catalogues=_sky_catalogues(sm),
     )
+
+
+def _sky_catalogues(sm):
+    """The one mock sky's catalogues, where the rule names them (the real-sky views need none)."""
+    if not hasattr(sm.input, "sky_redmapper"):
+        return None
+    abell = sm.input.sky_abell
+    return {
+        "redmapper": sm.input.sky_redmapper,
+        "abell": [abell] if isinstance(abell, str) else list(abell),
+        "match_radius_arcmin": sm.params.sky_match_radius_arcmin,
+    }
 
 
 run_script(main, snakemake)

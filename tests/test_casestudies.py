@@ -44,6 +44,7 @@ def test_classify_false_positives_by_hand():
             ("V0", "group", 1, True, *at(0, 800), 17.0, 0.3),
             ("V0", "star", 0, False, *at(-900, 0), 12.0, 0.0),
             ("V0", "field", 0, False, *at(-1500, -1500), 19.0, 0.2),
+            ("V0", "cluster", 0, True, *at(0, -700), 17.5, 0.3),  # a catalogued cluster outside the sample
         ],
         names=("view", "member", "group", "central", "ra", "dec", "mag_r", "z"),
     )
@@ -56,6 +57,7 @@ def test_classify_false_positives_by_hand():
             ("V0", *at(-900, 5), 900.0),
             ("V0", *at(1200 * 0.12 / 0.15, -1200), 1700.0),
             ("V0", *at(-1500, 1500), 2100.0),
+            ("V0", *at(0, -700), 700.0),
         ],
         names=("view", "ra", "dec", "distance_kpc"),
     )
@@ -69,6 +71,7 @@ def test_classify_false_positives_by_hand():
         "on a bright star or foreground galaxy",
     ]
     assert got["fp_class"][5] == "nothing"
+    assert got["fp_class"][6] == "on another catalogued cluster" and got["structure_z"][6] == pytest.approx(0.3)
     rows = casestudies.breakdown(got)
     assert [r["fp_class"] for r in rows] == list(casestudies.FP_CLASSES)
     assert sum(r["n"] for r in rows) == len(fps)

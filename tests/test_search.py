@@ -499,7 +499,8 @@ def _calibration(z0=0.15):
 
 
 def _candidates():
-    """One candidate on the mock cluster (matched to it), one on empty sky, one under the threshold."""
+    """One candidate on the mock cluster (matched to it), one on empty sky (no groups, a sparse field), one
+    under the threshold."""
     return Table(
         {
             "id": ["DCS00001", "DCS00002", "DCS00003"],
@@ -521,7 +522,15 @@ def test_candidates_get_a_redshift_or_a_flag():
     scfg = with_defaults("search", {"score_threshold": 0.5})
     rcfg = with_defaults("redshift", {"richness": {"radius_kpc": 400.0}})
     cands = _candidates()
-    done = estimate_candidates(cands, _calibration(), rcfg, scfg, images, sky=_sky(), log=lambda *a: None)
+    done = estimate_candidates(
+        cands,
+        _calibration(),
+        rcfg,
+        scfg,
+        images,
+        sky=_sky(groups_per_deg2=0.0, galaxy_density_scale=0.05),
+        log=lambda *a: None,
+    )
     assert done["n_measured"] == 2  # the 0.2 candidate gets no cutout
     on, empty, low = cands
     assert on["z_flag"] == "ok" and on["z_est"] == pytest.approx(0.15)

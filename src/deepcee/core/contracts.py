@@ -158,7 +158,7 @@ _VIEWS = _cols(
 _TRUTH = _cols(
     ("view", "str"),
     ("cluster_id", "str"),
-    ("member", "str", None, "target, group, field, star or foreground"),
+    ("member", "str", None, "target, cluster (another catalogued one), group, field, star or foreground"),
     ("group", "int", None, "uncatalogued group number, 0 = none"),
     ("central", "bool", None, "the BCG / BGG"),
     ("ra", "float", None, "deg"),

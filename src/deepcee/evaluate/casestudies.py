@@ -181,6 +181,13 @@ def classify_false_positives(
                 if np.any(dk <= distance_kpc):
                     label, zlab = "on another catalogued cluster", float(s_z[other][np.argmin(dk)])
             if label == "nothing" and len(rows):
+                # a catalogued cluster outside the sample (any z or richness) that the one sky drew here
+                c = rows[(members[rows] == "cluster") & central[rows]]
+                if len(c):
+                    dk = arcsec_to_kpc(_sep_arcsec(ra, dec, mra[c], mdec[c]), mz[c])
+                    if np.any(dk <= distance_kpc):
+                        label, zlab = "on another catalogued cluster", float(mz[c][np.argmin(dk)])
+            if label == "nothing" and len(rows):
                 g = rows[(members[rows] == "group") & central[rows]]
                 if len(g):
                     dk = arcsec_to_kpc(_sep_arcsec(ra, dec, mra[g], mdec[g]), mz[g])

@@ -198,6 +198,22 @@ def r200_mpc(richness, z):
     return (3 * m200 / (4 * np.pi * 200 * rho_c)) ** (1 / 3)
 
 
+def member_reach_arcsec(z, richness):
+    """How far from its centre a cluster's (or group's) members reach, in arcsec: min(R200, R_lambda).
+
+    Members are counted within R_lambda = 1.0 (lambda/100)^0.2 h^-1 Mpc (the redMaPPer richness
+    aperture, Rykoff et al. 2014), which is where lambda members brighter than 0.2 L* live; their
+    NFW profile is truncated at R200 where that is smaller. Vectorised: the one sky bounds every
+    cluster's and group's reach with it before drawing any member.
+    """
+    z = np.asarray(z, dtype=float)
+    lam = np.maximum(np.asarray(richness, dtype=float), 1.0)
+    kpa = kpc_per_arcsec(z, tabulated=True)
+    r200 = r200_mpc(lam, z) * 1000.0 / kpa
+    r_lam = 1000.0 / 0.7 * (lam / 100.0) ** 0.2 / kpa
+    return np.minimum(r200, r_lam)
+
+
 def cluster_objects(
     gen,
     z,
@@ -229,10 +245,8 @@ def cluster_objects(
     k_red = float(k_correction_r(z, gr_rs))
     m_star = M_STAR_R + dm + k_red
     r200 = float(r200_mpc(richness, z)) * 1000.0 / kpa  # arcsec
-    # Members are counted within R_lambda = 1.0 (lambda/100)^0.2 h^-1 Mpc (the redMaPPer richness
-    # aperture, Rykoff et al. 2014), which is where lambda members brighter than 0.2 L* live.
-    r_lam = 1000.0 / 0.7 * (max(richness, 1.0) / 100.0) ** 0.2 / kpa
-    r_max = min(r200, r_lam) if r_max_arcsec is None else min(r200, r_lam, r_max_arcsec)
+    r_max = float(member_reach_arcsec(z, richness))
+    r_max = r_max if r_max_arcsec is None else min(r_max, r_max_arcsec)
     n_bright = gen.poisson(member_scale * richness)
     mags = _schechter_mags(gen, n_bright, m_star, m_star - 2.0, m_faint)
     if bcg:
@@ -431,6 +445,12 @@ class _KCachedMoffat(galsim.Moffat):
             image.array[...] = hit
 
 
+@lru_cache(maxsize=64)
+def _shared_psf(beta: float, fwhm: float, gsparams: galsim.GSParams) -> _KCachedMoffat:
+    """One Moffat (with its k-image cache) per (beta, FWHM, GSParams) in this process."""
+    return _KCachedMoffat(beta=beta, fwhm=fwhm, gsparams=gsparams)
+
+
 class Canvas:
     """Three band images on the output grid, drawn on a native (0.396") sub-grid and binned.
 
@@ -464,9 +484,13 @@ class Canvas:
         self._queue = []
 
     def set_psf(self, fwhm: float) -> None:
-        """The PSF for the objects drawn from now on (a Moffat of ``psf_beta``)."""
+        """The PSF for the objects drawn from now on (a Moffat of ``psf_beta``).
+
+        PSFs are shared between canvases (``_shared_psf``): the one sky's seeing takes a few
+        dozen values, so the views of a shard reuse each other's PSF k-images.
+        """
         self.psf_fwhm = float(fwhm)
-        self.psf = _KCachedMoffat(beta=self.psf_beta, fwhm=self.psf_fwhm, gsparams=self.gsp)
+        self.psf = _shared_psf(self.psf_beta, self.psf_fwhm, self.gsp)
 
     @property
     def img(self) -> np.ndarray:
@@ -491,18 +515,30 @@ class Canvas:
             gal = gal.shear(q=q, beta=beta * galsim.radians)
         return galsim.Convolve(gal, self.psf, gsparams=self.gsp)
 
-    def draw(self, x, y, fluxes, mag_r, kind, n, hlr, q, beta):
-        """Add one object at output-pixel (x, y) (0-based) with ``fluxes`` (g, r, i) in nMgy."""
+    def stamp_pixels(self, kind, mag_r, hlr, psf_fwhm=None) -> np.ndarray:
+        """Half-size in output pixels of the stamp ``draw`` gives each object (vectorised).
+
+        Enough for the light above ~1/3 of a faint pixel's noise: a star reaches 2 + 2 log10(f_r)
+        PSF widths, a galaxy max(2.5 PSF, 5 hlr) x (1 + 0.25 log10(f_r)), both capped at
+        ``max_stamp_arcsec``. The one sky uses it to draw only objects whose stamp meets the cutout.
+        """
+        kind = np.asarray(kind)
+        fwhm = self.psf_fwhm if psf_fwhm is None else np.asarray(psf_fwhm, dtype=float)
+        boost = np.maximum(0.0, np.log10(np.maximum(flux_nmgy(np.asarray(mag_r, dtype=float)), 1e-3)))
+        star = kind == Objects.KINDS["star"]
+        size = np.where(star, 0.0, np.asarray(hlr, dtype=float))
+        half = np.where(star, fwhm * (2.0 + 2.0 * boost), np.maximum(2.5 * fwhm, 5.0 * size) * (1.0 + 0.25 * boost))
+        return np.maximum(1, np.ceil(np.minimum(half, self.max_stamp) / self.scale)).astype(int)
+
+    def draw(self, x, y, fluxes, mag_r, kind, n, hlr, q, beta, h=None):
+        """Add one object at output-pixel (x, y) (0-based) with ``fluxes`` (g, r, i) in nMgy.
+
+        ``h``: its stamp half-size in pixels when the caller has it (``stamp_pixels``).
+        """
         size_arcsec = hlr if kind else 0.0
         exact = (mag_r < self.exact_mag) or (size_arcsec > 2.5 * self.psf_fwhm)
-        f_r = fluxes[1]
-        # Stamp half-size (arcsec): enough for the light above ~1/3 of a faint pixel's noise.
-        if kind == Objects.KINDS["star"]:
-            half = self.psf_fwhm * (2.0 + 2.0 * max(0.0, math.log10(max(f_r, 1e-3))))
-        else:
-            half = max(2.5 * self.psf_fwhm, 5.0 * size_arcsec) * (1.0 + 0.25 * max(0.0, math.log10(max(f_r, 1e-3))))
-        half = min(half, self.max_stamp)
-        h = max(1, int(math.ceil(half / self.scale)))
+        if h is None:
+            h = int(self.stamp_pixels(kind, mag_r, hlr))
         ix, iy = int(round(x)), int(round(y))
         x0, y0 = ix - h, iy - h
         m = 2 * h + 1
@@ -576,16 +612,18 @@ class Canvas:
         x, y, fl, fw, g, bg = rows[:, 0], rows[:, 1], rows[:, 2:5], rows[:, 6], rows[:, 7], rows[:, 8]
         m, k = 2 * h + 1, self.os * ss
         x0, y0 = np.round(x).astype(int) - h, np.round(y).astype(int) - h
-        # sub-sample centres in output-pixel coordinates (pixel j spans j - 0.5 .. j + 0.5), as arcsec offsets
+        # sub-sample centres in output-pixel coordinates (pixel j spans j - 0.5 .. j + 0.5), as arcsec
+        # offsets; the profile is evaluated in float32 (the canvas's precision; twice as fast)
         u = (np.arange(m * k) + 0.5) / k - 0.5
-        dx = (x0[:, None] + u[None, :] - x[:, None]) * self.scale
-        dy = (y0[:, None] + u[None, :] - y[:, None]) * self.scale
+        dx = ((x0[:, None] + u[None, :] - x[:, None]) * self.scale).astype(np.float32)
+        dy = ((y0[:, None] + u[None, :] - y[:, None]) * self.scale).astype(np.float32)
         # inverse of GalSim's shear matrix [[1 + g1, g2], [g2, 1 - g1]] / sqrt(1 - g^2) (area-preserving)
-        g1, g2 = (g * np.cos(2 * bg))[:, None, None], (g * np.sin(2 * bg))[:, None, None]
+        g1 = (g * np.cos(2 * bg)).astype(np.float32)[:, None, None]
+        g2 = (g * np.sin(2 * bg)).astype(np.float32)[:, None, None]
         beta = self.psf_beta
         rd = fw / (2.0 * math.sqrt(2.0 ** (1.0 / beta) - 1.0))  # Moffat scale radius from the FWHM
         # in units of rd, with the shear's 1 / sqrt(1 - g^2) folded in
-        w = (1.0 / (rd * np.sqrt(1 - g * g)))[:, None, None]
+        w = (1.0 / (rd * np.sqrt(1 - g * g))).astype(np.float32)[:, None, None]
         ex = (1 - g1) * w * dx[:, None, :] - g2 * w * dy[:, :, None]
         ey = (1 + g1) * w * dy[:, :, None] - g2 * w * dx[:, None, :]
         t = ex * ex
@@ -599,7 +637,7 @@ class Canvas:
         else:
             stamp = np.power(t, -beta)
         norm = (beta - 1.0) / (np.pi * rd * rd) * (self.sub / ss) ** 2
-        stamp *= norm[:, None, None]
+        stamp *= norm.astype(np.float32)[:, None, None]
         if k > 1:
             stamp = stamp.reshape(len(rows), m, k, m, k).sum(axis=(2, 4))
         if normalise:
@@ -611,6 +649,7 @@ class Canvas:
         rows_ = y0[:, None, None] + jj[None, :, None]
         inside = (cols >= 0) & (cols < self.n) & (rows_ >= 0) & (rows_ < self.n)
         idx = (rows_ * self.n + cols)[inside]
+        fl = fl.astype(np.float32)
         return idx, np.stack([(stamp * fl[:, b, None, None])[inside] for b in range(3)])
 
 
@@ -692,102 +731,46 @@ def blank_background(gen, pixels, os, folder):
 MARGIN_ARCSEC = 30.0
 
 
-def _uncatalogued_groups(gen_view, mc: dict, z: float, half: float) -> list:
-    """Groups away from the cluster's redshift (|dz| > 0.04), each with a BGG: the honest confusers."""
-    groups = []
-    for _ in range(gen_view.poisson(mc["groups_per_deg2"] * (2 * half / 3600.0) ** 2)):
-        zg = gen_view.uniform(0.04, 0.45)
-        while abs(zg - z) < 0.04:
-            zg = gen_view.uniform(0.04, 0.45)
-        lam = gen_view.uniform(*mc["group_richness"])
-        pos = (gen_view.uniform(-half, half), gen_view.uniform(-half, half))
-        groups.append(
-            cluster_objects(
-                gen_view,
-                zg,
-                lam,
-                mc["mag_limit"],
-                member_scale=1.0,
-                concentration=mc["member_concentration"],
-                blue_fraction=0.35,
-                centre=pos,
-                r_max_arcsec=None,
-            )
-        )
-    return groups
-
-
-def _view_parts(view, mc: dict, gen_view, gen_cluster, cluster_xy, centre_xy, half: float) -> list:
-    """(label, objects, reference pixel) of everything one view shows; the draw order is the seed's."""
-    z, bcg = float(view["z"]), float(view["bcg_rmag"]) if view["bcg_rmag"] is not None else np.nan
-    parts = [
-        (
-            "cluster",
-            cluster_objects(
-                gen_cluster,
-                z,
-                float(view["richness"]),
-                mc["mag_limit"],
-                bcg_rmag=bcg,
-                member_scale=mc["member_scale"],
-                concentration=mc["member_concentration"],
-                blue_fraction=mc["blue_member_fraction"],
-            ),
-            cluster_xy,
-        )
-    ]
-    if view_background(view, mc) != "synthetic":  # a real blank frame holds the field: only the cluster is injected
-        return parts
-    reach = half + MARGIN_ARCSEC
-    parts.append(("field", field_objects(gen_view, reach, mc["mag_limit"], mc["galaxy_density_scale"]), centre_xy))
-    parts.append(
-        (
-            "stars",
-            star_objects(gen_view, reach, mc["mag_limit"], mc["star_density_scale"], mc["bright_stars_per_deg2"]),
-            centre_xy,
-        )
+def _target_objects(view, mc: dict, seed: int) -> Objects:
+    """The view's own cluster, from the key every view of it (and the one sky) shares."""
+    bcg = float(view["bcg_rmag"]) if view["bcg_rmag"] is not None else np.nan
+    return cluster_objects(
+        rng(seed, "mock-cluster", str(view["cluster_id"])),
+        float(view["z"]),
+        float(view["richness"]),
+        mc["mag_limit"],
+        bcg_rmag=bcg,
+        member_scale=mc["member_scale"],
+        concentration=mc["member_concentration"],
+        blue_fraction=mc["blue_member_fraction"],
     )
-    parts.append(("foreground", foreground_objects(gen_view, reach, mc["foreground_per_deg2"]), centre_xy))
-    parts += [("group", grp, centre_xy) for grp in _uncatalogued_groups(gen_view, mc, z, half)]
-    return parts
 
 
-def _draw_parts(canvas, parts: list, pixels: int, scale: float) -> tuple[dict, list[dict]]:
-    """Draw every object that lands in (or, if bright, near) the view; its counts and truth rows."""
+def _draw_target(canvas, objs: Objects, cluster_xy, wcs, pixels: int, scale: float) -> dict:
+    """Draw the cluster's members that land in (or within ``MARGIN_ARCSEC`` of) the view; their truth."""
     margin = MARGIN_ARCSEC / scale
-    counts, truth, n_group = {}, [], 0
-    for label, objs, (px0, py0) in parts:
-        a = objs.arrays()
-        if label == "group":
-            n_group += 1
-        if len(a["mag_r"]) == 0:
-            counts[label] = counts.get(label, 0)
-            continue
-        xs = px0 - a["east"] / scale
-        ys = py0 + a["north"] / scale
-        keep = (xs > -margin) & (xs < pixels + margin) & (ys > -margin) & (ys < pixels + margin)
-        if label in ("foreground", "stars"):
-            keep |= (xs > -pixels) & (xs < 2 * pixels) & (ys > -pixels) & (ys < 2 * pixels) & (a["mag_r"] < 12)
-        fl = _band_fluxes(a["mag_r"], a["gr"], a["ri"])
-        counts[label] = counts.get(label, 0) + int(keep.sum())
-        truth.append(
-            {
-                "x": xs[keep],
-                "y": ys[keep],
-                "mag_r": a["mag_r"][keep],
-                "z": a["z"][keep],
-                "member": np.full(int(keep.sum()), TRUTH_MEMBER[label], dtype=object),
-                "group": np.full(int(keep.sum()), n_group if label == "group" else 0, dtype=int),
-                "central": np.arange(len(keep))[keep] == 0
-                if label in ("cluster", "group")
-                else np.zeros(int(keep.sum()), dtype=bool),
-            }
+    a = objs.arrays()
+    xs = cluster_xy[0] - a["east"] / scale
+    ys = cluster_xy[1] + a["north"] / scale
+    keep = (xs > -margin) & (xs < pixels + margin) & (ys > -margin) & (ys < pixels + margin)
+    fl = _band_fluxes(a["mag_r"], a["gr"], a["ri"])
+    for j in np.flatnonzero(keep):
+        canvas.draw(
+            xs[j], ys[j], fl[j], a["mag_r"][j], int(a["kind"][j]), a["n"][j], a["hlr"][j], a["q"][j], a["beta"][j]
         )
-        for j in np.flatnonzero(keep):
-            canvas.draw(
-                xs[j], ys[j], fl[j], a["mag_r"][j], int(a["kind"][j]), a["n"][j], a["hlr"][j], a["q"][j], a["beta"][j]
-            )
-    return counts, truth
+    n = int(keep.sum())
+    ra, dec = wcs.pixel_to_world_values(xs[keep], ys[keep]) if n else (np.zeros(0), np.zeros(0))
+    return {
+        "ra": ra,
+        "dec": dec,
+        "x": xs[keep],
+        "y": ys[keep],
+        "mag_r": a["mag_r"][keep],
+        "z": a["z"][keep],
+        "member": np.full(n, "target", dtype="U10"),
+        "group": np.zeros(n, dtype=int),
+        "central": np.arange(len(keep))[keep] == 0,
+    }
 
 
 def saturate(img: np.ndarray, npix_native: int) -> None:
@@ -816,94 +799,91 @@ def add_sdss_noise(img: np.ndarray, normal: np.ndarray, scale: float, npix_nativ
 def view_background(view, mc: dict) -> str:
     """``sdss_blank`` where the whole set asks for it (``mock.background``) or the views plan
     gave this view a real-sky background (training views, ``mock.real_background_fraction``)."""
-    planned = str(view["background"]) if "background" in view.colnames else "synthetic"
+    planned = str(view["background"]) if "background" in getattr(view, "colnames", view) else "synthetic"
     return "sdss_blank" if "sdss_blank" in (mc["background"], planned) else "synthetic"
 
 
-def render_view(view, images_cfg: dict, seed: int) -> tuple[np.ndarray, object, dict]:
+def render_view(view, images_cfg: dict, seed: int, sky=None) -> tuple[np.ndarray, object, dict]:
     """Render one view; returns (3 x N x N float32 nMgy, WCS, info).
 
-    ``images_cfg`` is the full ``images:`` section (schemas/images.schema.yaml's defaults filled).
+    A synthetic view is a cutout of the one mock sky (``images/sky.py``): ``sky`` is the
+    stage's ``MockSky`` (of the same seed and ``images.mock``); without one, a sky holding only
+    this view's cluster is made. A view over a real blank frame (``sdss_blank``) is the frame
+    with the view's cluster injected. ``images_cfg`` is the full ``images:`` section
+    (schemas/images.schema.yaml's defaults filled).
     """
+    mc = images_cfg["mock"]
+    cid, z = str(view["cluster_id"]), float(view["z"])
+    if not np.isfinite(z) or z <= 0:
+        raise DeepCeeError(f"cluster {cid}: redshift {z} unusable for the mock")
+    if view_background(view, mc) == "synthetic":
+        from deepcee.images import sky as one_sky  # sky.py builds on this module
+
+        sky = sky if sky is not None else one_sky.sky_for_views([view], images_cfg, seed)
+        return one_sky.render_view(sky, view, images_cfg)
+    return _render_injected(view, images_cfg, seed)
+
+
+def _render_injected(view, images_cfg: dict, seed: int) -> tuple[np.ndarray, object, dict]:
+    """The view's cluster injected into a random crop of a real SDSS blank frame."""
     from astropy import units as u
     from astropy.coordinates import SkyCoord
 
     mc = images_cfg["mock"]
     pixels = int(images_cfg["pixels"])
     scale = float(images_cfg["pixel_scale_arcsec"])
-    name, cid, z = str(view["view"]), str(view["cluster_id"]), float(view["z"])
-    if not np.isfinite(z) or z <= 0:
-        raise DeepCeeError(f"cluster {cid}: redshift {z} unusable for the mock")
+    name, cid = str(view["view"]), str(view["cluster_id"])
     gen_view = np.random.default_rng(int_seed(seed, "mock", name))
-    gen_cluster = rng(seed, "mock-cluster", cid)
     wcs = make_wcs(float(view["centre_ra"]), float(view["centre_dec"]), pixels, scale)
-
     fwhm = float(np.clip(gen_view.normal(mc["psf_fwhm_arcsec"], mc["psf_fwhm_sigma_arcsec"]), 0.9, 2.2))
     canvas = Canvas(pixels, scale, fwhm, mc["psf_beta"], mc["exact_mag"])
     # the cluster centre in output pixels, through the WCS (exactly the label's position)
     cx, cy = (float(v) for v in wcs.world_to_pixel(SkyCoord(float(view["ra"]) * u.deg, float(view["dec"]) * u.deg)))
-    centre = ((pixels - 1) / 2.0, (pixels - 1) / 2.0)
-    parts = _view_parts(view, mc, gen_view, gen_cluster, (cx, cy), centre, pixels * scale / 2.0)
-    counts, truth = _draw_parts(canvas, parts, pixels, scale)
-
+    truth = _draw_target(canvas, _target_objects(view, mc, seed), (cx, cy), wcs, pixels, scale)
     img = canvas.img
-    synthetic = view_background(view, mc) == "synthetic"
     saturate(img, canvas.os**2)
-    add_sdss_noise(img, gen_view.standard_normal(img.shape, dtype=np.float32), scale, canvas.os**2, synthetic)
-    if not synthetic:
-        img += blank_background(gen_view, pixels, canvas.os, mc["blank_frames"])
+    add_sdss_noise(img, gen_view.standard_normal(img.shape, dtype=np.float32), scale, canvas.os**2, synthetic=False)
+    img += blank_background(gen_view, pixels, canvas.os, mc["blank_frames"])
     info = {
         "psf_fwhm_arcsec": fwhm,
         "n_exact": canvas.n_exact,
         "n_fast": canvas.n_fast,
-        **counts,
+        "cluster": len(truth["x"]),
         "cluster_x": cx,
         "cluster_y": cy,
-        "truth": _truth_table(truth, wcs, name, cid),
+        "truth": truth_table(name, cid, truth),
     }
     return img, wcs, info
 
 
-#: What each rendered object belongs to, as written to the truth tables. Other catalogued
-#: clusters are not drawn by the mock (each view renders its own cluster only).
-TRUTH_MEMBER = {"cluster": "target", "group": "group", "field": "field", "stars": "star", "foreground": "foreground"}
 TRUTH_COLUMNS = tuple(table_contract("truth").colnames)  # docs/contracts.md
 
 
-def _truth_table(parts: list[dict], wcs, view: str, cluster_id: str):
-    """Every drawn object of one view: sky position, r magnitude, redshift (0 for stars), membership.
+def truth_table(view: str, cluster_id: str, cols: dict):
+    """Every drawn object of one view in the ``truth`` contract's layout (docs/contracts.md).
 
-    ``x``/``y`` are FITS-array pixels (0-based, as ``wcs.pixel_to_world``); ``group`` numbers the
-    uncatalogued groups of the view (0 = not in a group); ``central`` marks the BCG / BGG.
+    ``cols``: arrays ``member`` (target, cluster, group, field, star, foreground), ``group``
+    (the view's uncatalogued group number, 0 = none), ``central`` (BCG / BGG), ``ra``, ``dec``
+    (deg), ``x``, ``y`` (FITS-array pixels, 0-based, as ``wcs.pixel_to_world``), ``mag_r``, ``z``.
     """
     from astropy.table import Table
 
-    cols = {
-        k: (np.concatenate([p[k] for p in parts]) if parts else np.zeros(0))
-        for k in ("x", "y", "mag_r", "z", "member", "group", "central")
-    }
-    sky = wcs.pixel_to_world(cols["x"], cols["y"]) if len(cols["x"]) else None
     n = len(cols["x"])
     return Table(
         {
-            "view": np.full(n, view, dtype=object).astype(str) if n else np.zeros(0, dtype=str),
-            "cluster_id": np.full(n, cluster_id, dtype=object).astype(str) if n else np.zeros(0, dtype=str),
-            "member": cols["member"].astype(str),
-            "group": cols["group"].astype(int),
-            "central": cols["central"].astype(bool),
-            "ra": sky.ra.deg if n else np.zeros(0),
-            "dec": sky.dec.deg if n else np.zeros(0),
-            "x": cols["x"].astype(float),
-            "y": cols["y"].astype(float),
-            "mag_r": cols["mag_r"].astype(float),
-            "z": cols["z"].astype(float),
+            "view": np.full(n, view, dtype="U64"),
+            "cluster_id": np.full(n, cluster_id, dtype="U32"),
+            "member": np.asarray(cols["member"], dtype=str) if n else np.zeros(0, dtype="U10"),
+            "group": np.asarray(cols["group"], dtype=int),
+            "central": np.asarray(cols["central"], dtype=bool),
+            **{k: np.asarray(cols[k], dtype=float) for k in ("ra", "dec", "x", "y", "mag_r", "z")},
         },
         names=TRUTH_COLUMNS,
     )
 
 
-def render_view_to_fits(view, images_cfg: dict, seed: int, out_path: str | Path) -> dict:
-    img, wcs, info = render_view(view, images_cfg, seed)
+def render_view_to_fits(view, images_cfg: dict, seed: int, out_path: str | Path, sky=None) -> dict:
+    img, wcs, info = render_view(view, images_cfg, seed, sky=sky)
     write_view_fits(
         out_path,
         {b: img[j] for j, b in enumerate(BANDS)},

@@ -1,32 +1,37 @@
 """One mock sky: a deterministic universe that any TAN cutout renders the same way.
 
-``images/mocksky.py`` renders one view around one cluster; its field, stars and confusers
-are drawn per view, so two overlapping views disagree. Here every object lives on the sky:
+Training views, test views, redMaPPer views and search tiles are all cutouts of it
+(docs/design.md §4): a cluster looks the same in each, and whatever lies near it on the sky
+(another catalogued cluster, a group, a bright star) is in every view that covers it.
 
-  * the sky is cut into HEALPix cells (``CELL_NSIDE`` = 64, nested: ~0.92 deg cells, far
-    larger than any cluster, whose members reach at most ~R_lambda ~ 1.4 Mpc ~ 16' at z = 0.08);
-  * the objects of one cell come from ``numpy.random.SeedSequence`` keyed by (seed, cell)
-    (``deepcee.core.seeds.rng``): field galaxies, stars, bright stars, big foreground
-    galaxies and uncatalogued groups, drawn with mocksky's population functions over a
-    square that covers the cell and kept where their centre falls inside the cell;
-  * every redMaPPer cluster whose centre lies in the cell, at its catalogue z and lambda,
-    drawn from the same key as mocksky's views (``rng(seed, "mock-cluster", id)``), so a
-    cluster looks the same in a training view and in a search tile;
+  * field galaxies, stars (saturated ones included) and big foreground galaxies live in
+    HEALPix cells of ``FIELD_NSIDE`` = 512 (nested, ~412" across, a quarter of a view side):
+    the objects of one cell come from ``numpy.random.SeedSequence`` keyed by (seed, cell)
+    (``deepcee.core.seeds.rng``), drawn with mocksky's population functions over a square
+    covering the cell and kept where their centre falls inside it. Small cells keep what a
+    view generates close to what it shows;
+  * uncatalogued groups are indexed per ``GROUP_NSIDE`` = 64 cell (~0.9 deg): each cell's
+    group centres, redshifts and richnesses come from the cell's key, and a group's members
+    are drawn (from the group's own key) only when a cutout comes within their reach;
+  * every redMaPPer cluster at its catalogue z and lambda, drawn from the same key as the
+    image stage always used (``rng(seed, "mock-cluster", id)``), found by its reach
+    (``mocksky.member_reach_arcsec``), not by cell;
   * every Abell/ACO position with no redMaPPer cluster within the match radius, as a
     cluster of richness ``ABELL_ONLY_RICHNESS`` = 40 at z ~ U(0.05, 0.20) keyed by its ACO
     number (Abell richness class >= 0 means >= 30 galaxies within m3 + 2 in 1.5 h^-1 Mpc,
     Abell, Corwin & Olowin 1989; lambda ~ 40 is a typical redMaPPer richness of such
     clusters; the redshift range is where the catalogue's clusters lie);
-  * the seeing is a property of the sky too: one PSF FWHM per cell (SDSS seeing changes
-    field by field), drawn like mocksky's per-view seeing.
+  * the seeing is a property of the sky: one PSF FWHM per ``SEEING_NSIDE`` = 256 cell
+    (~14', the size of an SDSS field, 13.5' x 9.8'; SDSS seeing changes field by field),
+    drawn like the per-view seeing of mocksky (N(1.43", 0.2") clipped to 0.9-2.2"). An
+    object takes the seeing of the cell its centre lies in.
 
-A cutout (any TAN WCS) gathers the cells within its half-diagonal plus ``MARGIN_ARCSEC``
-(the longest stamp mocksky draws, 200", plus the widest cluster) and draws every object
-through its own WCS with mocksky's ``Canvas`` (same PSF, exact/fast split, saturation).
-Noise (the SDSS noise model of mocksky.render_view) is drawn from a key of the cutout, so
-it differs between cutouts; everything else agrees pixel for pixel where they overlap.
-Position angles are drawn for north-up, east-left axes and turned (or mirrored) into each
-cutout's WCS, so a rotated cutout shows the same shapes.
+A cutout (any TAN WCS) draws exactly the objects whose stamp (``Canvas.stamp_pixels``, at
+most ``MAX_STAMP_ARCSEC``) meets it, through its own WCS, with mocksky's ``Canvas`` (same
+PSF, exact/fast split, saturation). Noise (mocksky's SDSS noise model) is drawn from a key of
+the cutout, so it differs between cutouts; everything else agrees pixel for pixel where they
+overlap. Position angles are drawn for north-up, east-left axes and turned (or mirrored) into
+each cutout's WCS, so a rotated cutout shows the same shapes.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from astropy import units as u
 from astropy.coordinates import SkyCoord
-from astropy.table import Table
+from astropy.table import Table, vstack
 
 from deepcee.core.config import with_defaults
 from deepcee.core.errors import DeepCeeError
@@ -45,14 +50,19 @@ from deepcee.core.seeds import rng
 from deepcee.images import mocksky
 from deepcee.images.fits import make_wcs
 
-CELL_NSIDE = 64
-#: Objects whose centre lies this far outside a cutout can still put light in it: mocksky's
-#: longest stamp (``Canvas.max_stamp_arcsec`` = 200") or a cluster member up to R_lambda
-#: (~16' for lambda = 300 at z = 0.08) from its cell's edge, whichever a cell search needs.
-MARGIN_ARCSEC = 200.0
-CLUSTER_REACH_ARCSEC = 1100.0
+FIELD_NSIDE = 512
+GROUP_NSIDE = 64
+SEEING_NSIDE = 256
+#: Seeing is quantised to 0.05" (a quarter of its 0.2" per-field scatter; docs/mock-numbers.md §1).
+SEEING_STEP_ARCSEC = 0.05
+#: The longest stamp mocksky draws (``Canvas.max_stamp_arcsec``): no object's light reaches further.
+MAX_STAMP_ARCSEC = 200.0
 ABELL_ONLY_RICHNESS = 40.0
 ABELL_ONLY_Z = (0.05, 0.20)
+GROUP_Z = (0.04, 0.45)
+#: The column layout of every object list (mocksky.Objects' fields with ra/dec for east/north;
+#: ``label``: field, star, foreground, group or cluster; ``owner``: the group or cluster id).
+OBJECT_LABELS = ("field", "star", "foreground", "group", "cluster")
 
 
 def _healpix(nside: int):
@@ -72,27 +82,49 @@ def _offsets_to_sky(ra0, dec0, east, north):
     return np.degrees(ra) % 360.0, np.degrees(dec)
 
 
+def _separation_arcsec(ra0, dec0, ra, dec):
+    """Great-circle separation (haversine) of (ra0, dec0) from arrays (ra, dec), degrees in."""
+    r0, d0 = np.radians(ra0), np.radians(dec0)
+    r, d = np.radians(np.asarray(ra, float)), np.radians(np.asarray(dec, float))
+    h = np.sin((d - d0) / 2) ** 2 + np.cos(d0) * np.cos(d) * np.sin((r - r0) / 2) ** 2
+    return np.degrees(2 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))) * 3600.0
+
+
 @dataclass
 class SkyObjects:
-    """Columns of objects on the sky (mocksky.Objects' fields, with ra/dec for east/north)."""
+    """Columns of objects on the sky (see ``OBJECT_LABELS``)."""
 
     cols: dict = field(default_factory=dict)
 
     @classmethod
-    def from_objects(cls, objs: mocksky.Objects, ra0: float, dec0: float, label: str, psf: float):
+    def from_objects(cls, objs: mocksky.Objects, ra0: float, dec0: float, label: str, owner: str = ""):
+        """Objects laid out around (ra0, dec0); for a cluster or group the first is its central."""
         a = objs.arrays()
         ra, dec = _offsets_to_sky(ra0, dec0, a.pop("east"), a.pop("north"))
         n = len(ra)
+        central = np.zeros(n, dtype=bool)
+        if label in ("cluster", "group") and n:
+            central[0] = True
         return cls(
-            {"ra": ra, "dec": dec, **a, "label": np.full(n, label, dtype="U16"), "psf": np.full(n, psf, dtype=float)}
+            {
+                "ra": ra,
+                "dec": dec,
+                **a,
+                "label": np.full(n, label, dtype="U10"),
+                "owner": np.full(n, owner, dtype="U32"),
+                "central": central,
+            }
         )
 
     @staticmethod
     def concat(parts):
-        parts = [p for p in parts if p.cols and len(p.cols["ra"])]
+        parts = [p for p in parts if len(p)]
         if not parts:
-            keys = ("ra", "dec", *[f for f in mocksky.Objects.FIELDS if f not in ("east", "north")], "label", "psf")
-            return SkyObjects({k: np.zeros(0, dtype="U10" if k == "label" else float) for k in keys})
+            keys = ("ra", "dec", *[f for f in mocksky.Objects.FIELDS if f not in ("east", "north")])
+            empty = {k: np.zeros(0) for k in keys}
+            return SkyObjects(
+                {**empty, "label": np.zeros(0, "U10"), "owner": np.zeros(0, "U32"), "central": np.zeros(0, bool)}
+            )
         return SkyObjects({k: np.concatenate([p.cols[k] for p in parts]) for k in parts[0].cols})
 
     def take(self, mask):
@@ -114,6 +146,26 @@ def abell_only_positions(abell: Table, redmapper: Table, radius_arcmin: float = 
     return abell[sep.to_value(u.arcmin) > radius_arcmin]
 
 
+class _Cache(OrderedDict):
+    """A small least-recently-used cache: neighbouring cutouts share cells, clusters and groups."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = int(size)
+
+    def get_or_make(self, key, make):
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        return self.put(key, make(key))
+
+    def put(self, key, value):
+        self[key] = value
+        if len(self) > self.size:
+            self.popitem(last=False)
+        return value
+
+
 class MockSky:
     """The one mock sky of a seed, a mock config (``images.mock``) and the bundled catalogues.
 
@@ -127,20 +179,27 @@ class MockSky:
         mock_cfg: dict | None = None,
         redmapper: Table | None = None,
         abell_only: Table | None = None,
-        cache_cells: int = 64,
+        cache_cells: int = 512,
     ):
         self.seed = int(seed)
         self.mc = with_defaults("images", {"mock": mock_cfg or {}})["mock"]
         if self.mc.get("background", "synthetic") != "synthetic":
             raise DeepCeeError("images.mock.background: the one mock sky renders the synthetic background only")
-        self.hp = _healpix(CELL_NSIDE)
-        self._cells: OrderedDict[int, SkyObjects] = OrderedDict()
-        self._cache_cells = int(cache_cells)
-        self.clusters = self._index_clusters(redmapper, abell_only)
+        self.hp = _healpix(FIELD_NSIDE)
+        self.hp_groups = _healpix(GROUP_NSIDE)
+        self.hp_seeing = _healpix(SEEING_NSIDE)
+        self._cells = _Cache(cache_cells)
+        self._group_cells = _Cache(64)
+        self._members = _Cache(256)
+        self._set_clusters(self._catalogued(redmapper, abell_only))
+        # the widest group any cell can hold: the lowest redshift and highest richness it draws
+        self._max_group_reach = float(
+            mocksky.member_reach_arcsec(GROUP_Z[0], self.mc["group_richness"][1]) + MAX_STAMP_ARCSEC
+        )
 
     # ------------------------------------------------------------------ the catalogued clusters
-    def _index_clusters(self, redmapper, abell_only) -> Table:
-        """One table of every catalogued cluster the sky holds, with its cell."""
+    def _catalogued(self, redmapper, abell_only) -> Table:
+        """One table of every catalogued cluster: id, ra, dec, z, richness, bcg_rmag, kind."""
         ids, ra, dec, z, lam, bcg, kind = [], [], [], [], [], [], []
         if redmapper is not None and len(redmapper):
             ids += [str(i) for i in redmapper["id"]]
@@ -164,7 +223,7 @@ class MockSky:
                 lam.append(ABELL_ONLY_RICHNESS)
                 bcg.append(np.nan)
                 kind.append("abell")
-        t = Table(
+        return Table(
             {
                 "id": np.asarray(ids, dtype="U32"),
                 "ra": np.asarray(ra, float),
@@ -175,84 +234,42 @@ class MockSky:
                 "kind": np.asarray(kind, dtype="U10"),
             }
         )
-        t["cell"] = (
-            self.hp.lonlat_to_healpix(t["ra"] * u.deg, t["dec"] * u.deg) if len(t) else np.zeros(0, dtype=np.int64)
-        )
-        return t
 
-    # ------------------------------------------------------------------ one cell
-    def seeing(self, cell: int) -> float:
-        """The PSF FWHM of one cell (mocksky's per-view seeing distribution, per cell here)."""
-        gen = rng(self.seed, "sky-seeing", int(cell))
-        return float(np.clip(gen.normal(self.mc["psf_fwhm_arcsec"], self.mc["psf_fwhm_sigma_arcsec"]), 0.9, 2.2))
-
-    def cell_objects(self, cell: int) -> SkyObjects:
-        """Every object whose centre lies in ``cell`` (cached: neighbouring tiles share cells)."""
-        cell = int(cell)
-        if cell in self._cells:
-            self._cells.move_to_end(cell)
-            return self._cells[cell]
-        objs = self._make_cell(cell)
-        self._cells[cell] = objs
-        if len(self._cells) > self._cache_cells:
-            self._cells.popitem(last=False)
-        return objs
-
-    def _make_cell(self, cell: int) -> SkyObjects:
-        mc = self.mc
-        psf = self.seeing(cell)
-        lon, lat = self.hp.healpix_to_lonlat(cell)
-        ra0, dec0 = float(lon.to_value(u.deg)), float(lat.to_value(u.deg))
-        # half side (arcsec) of a square in the tangent plane at the centre covering the whole cell
-        blon, blat = self.hp.boundaries_lonlat(cell, step=4)
-        corners = SkyCoord(blon[0], blat[0])
-        half = float(corners.separation(SkyCoord(ra0 * u.deg, dec0 * u.deg)).max().to_value(u.arcsec)) * 1.05
-        gen = rng(self.seed, "sky-cell", cell)
-        parts = [
-            SkyObjects.from_objects(
-                mocksky.field_objects(gen, half, mc["mag_limit"], mc["galaxy_density_scale"]), ra0, dec0, "field", psf
-            ),
-            SkyObjects.from_objects(
-                mocksky.star_objects(gen, half, mc["mag_limit"], mc["star_density_scale"], mc["bright_stars_per_deg2"]),
-                ra0,
-                dec0,
-                "star",
-                psf,
-            ),
-            SkyObjects.from_objects(
-                mocksky.foreground_objects(gen, half, mc["foreground_per_deg2"]), ra0, dec0, "foreground", psf
-            ),
-        ]
-        n_groups = gen.poisson(mc["groups_per_deg2"] * (2 * half / 3600.0) ** 2)
-        for k in range(n_groups):
-            g = rng(self.seed, "sky-group", cell, k)
-            zg = g.uniform(0.04, 0.45)
-            lam = g.uniform(*mc["group_richness"])
-            ra_g, dec_g = _offsets_to_sky(ra0, dec0, g.uniform(-half, half), g.uniform(-half, half))
-            grp = mocksky.cluster_objects(
-                g,
-                zg,
-                lam,
-                mc["mag_limit"],
-                member_scale=1.0,
-                concentration=mc["member_concentration"],
-                blue_fraction=0.35,
+    def _set_clusters(self, t: Table) -> None:
+        """Hold ``t`` as the sky's clusters, each with how far its light reaches."""
+        good = np.isfinite(t["z"]) & (t["z"] > 0)
+        if not good.all():
+            raise DeepCeeError(
+                f"mock sky: cluster {t['id'][~good][0]}: redshift {t['z'][~good][0]} unusable for the mock"
             )
-            parts.append(SkyObjects.from_objects(grp, float(ra_g), float(dec_g), f"group{k}", psf))
-        sky = SkyObjects.concat(parts)
-        # keep the square's objects whose centre is in this cell; a group goes with its centre
-        inside = self.hp.lonlat_to_healpix(sky.cols["ra"] * u.deg, sky.cols["dec"] * u.deg) == cell
-        labels = sky.cols["label"]
-        for k in range(n_groups):
-            members = labels == f"group{k}"
-            if members.any():
-                inside[members] = inside[np.flatnonzero(members)[0]]  # the group's BGG is its first object
-        sky = sky.take(inside)
-        parts = [sky]
-        for row in self.clusters[self.clusters["cell"] == cell]:
-            gen_c = rng(self.seed, "mock-cluster", str(row["id"]))
+        t["reach_arcsec"] = mocksky.member_reach_arcsec(t["z"], t["richness"]) + MAX_STAMP_ARCSEC
+        self.clusters = t
+        self._cluster_row = {str(i): k for k, i in enumerate(t["id"])}
+        self._members.clear()
+
+    def add_clusters(self, clusters: Table) -> None:
+        """Hold these clusters too (id, ra, dec, z, richness, bcg_rmag optional), with their values.
+
+        A views plan names its clusters from the catalogue stage; where the sky was built from
+        other catalogues (a WHL12 sample) or the sample's values differ, the plan's own clusters
+        are the ones drawn at its positions.
+        """
+        if clusters is None or len(clusters) == 0:
+            return
+        new = self._catalogued(clusters, None)
+        new["kind"] = "catalogue"
+        ids = set(new["id"])
+        old = self.clusters[[str(i) not in ids for i in self.clusters["id"]]]
+        old.remove_column("reach_arcsec")
+        self._set_clusters(vstack([old, new]))
+
+    def _cluster_members(self, key) -> SkyObjects:
+        kind, ident = key
+        mc = self.mc
+        if kind == "cluster":
+            row = self.clusters[self._cluster_row[ident]]
             objs = mocksky.cluster_objects(
-                gen_c,
+                rng(self.seed, "mock-cluster", ident),
                 float(row["z"]),
                 float(row["richness"]),
                 mc["mag_limit"],
@@ -261,32 +278,142 @@ class MockSky:
                 concentration=mc["member_concentration"],
                 blue_fraction=mc["blue_member_fraction"],
             )
-            parts.append(SkyObjects.from_objects(objs, float(row["ra"]), float(row["dec"]), "cluster", psf))
-        return SkyObjects.concat(parts)
+            return SkyObjects.from_objects(objs, float(row["ra"]), float(row["dec"]), "cluster", ident)
+        cell, k = ident
+        g = self.groups_in_cell(cell)[k]
+        objs = mocksky.cluster_objects(
+            rng(self.seed, "sky-group", int(cell), int(g["k"])),
+            float(g["z"]),
+            float(g["richness"]),
+            mc["mag_limit"],
+            member_scale=1.0,
+            concentration=mc["member_concentration"],
+            blue_fraction=0.35,
+        )
+        return SkyObjects.from_objects(objs, float(g["ra"]), float(g["dec"]), "group", str(g["id"]))
 
-    def groups_in_cell(self, cell: int) -> Table:
-        """The uncatalogued groups centred in a cell (truth for purity on the mock)."""
-        objs = self.cell_objects(cell)
-        labels = objs.cols["label"]
-        rows = []
-        for lab in np.unique(labels):
-            if str(lab).startswith("group"):
-                first = np.flatnonzero(labels == lab)[0]
-                rows.append((f"G{cell}-{str(lab)[5:]}", objs.cols["ra"][first], objs.cols["dec"][first]))
-        return (
-            Table(rows=rows, names=("id", "ra", "dec"), dtype=("U32", float, float))
-            if rows
-            else Table(names=("id", "ra", "dec"), dtype=("U32", float, float))
+    # ------------------------------------------------------------------ cells
+    def seeing(self, cell: int) -> float:
+        """The PSF FWHM of one ``SEEING_NSIDE`` cell (mocksky's per-view seeing distribution),
+        in steps of ``SEEING_STEP_ARCSEC`` so that a shard's views share a few dozen PSFs."""
+        gen = rng(self.seed, "sky-seeing", int(cell))
+        fwhm = np.clip(gen.normal(self.mc["psf_fwhm_arcsec"], self.mc["psf_fwhm_sigma_arcsec"]), 0.9, 2.2)
+        return float(np.round(fwhm / SEEING_STEP_ARCSEC) * SEEING_STEP_ARCSEC)
+
+    def seeing_at(self, ra, dec) -> np.ndarray:
+        """The PSF FWHM at each (ra, dec) (deg): the seeing of the cell it lies in."""
+        cells = self.hp_seeing.lonlat_to_healpix(np.atleast_1d(ra) * u.deg, np.atleast_1d(dec) * u.deg)
+        uniq, inverse = np.unique(cells, return_inverse=True)
+        return np.asarray([self.seeing(c) for c in uniq], dtype=float)[inverse.reshape(-1)]
+
+    @staticmethod
+    def _squares(hp, cells) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Centres (ra, dec) of cells and the half side (arcsec) of a tangent square covering each
+        (its farthest corner from the centre, plus 5 % for the curved edges between corners)."""
+        cells = np.atleast_1d(np.asarray(cells, dtype=np.int64))
+        lon, lat = hp.healpix_to_lonlat(cells)
+        ra0, dec0 = lon.to_value(u.deg), lat.to_value(u.deg)
+        blon, blat = hp.boundaries_lonlat(cells, step=1)
+        half = _separation_arcsec(ra0[:, None], dec0[:, None], blon.to_value(u.deg), blat.to_value(u.deg))
+        return ra0, dec0, half.max(axis=1) * 1.05
+
+    def cell_objects(self, cell: int) -> SkyObjects:
+        """The field galaxies, stars and foreground galaxies centred in one ``FIELD_NSIDE`` cell."""
+        return self.cells_objects([cell])[0]
+
+    def cells_objects(self, cells) -> list[SkyObjects]:
+        """``cell_objects`` of many cells, the missing ones made together (one HEALPix call each)."""
+        cells = [int(c) for c in cells]
+        have = {c: self._cells.get_or_make(c, None) for c in cells if c in self._cells}
+        missing = [c for c in dict.fromkeys(cells) if c not in have]
+        if missing:
+            ra0, dec0, half = self._squares(self.hp, missing)
+            made = [self._make_cell(c, ra0[k], dec0[k], half[k]) for k, c in enumerate(missing)]
+            where = self.hp.lonlat_to_healpix(
+                np.concatenate([m.cols["ra"] for m in made]) * u.deg,
+                np.concatenate([m.cols["dec"] for m in made]) * u.deg,
+            )
+            start = 0
+            for c, m in zip(missing, made):  # keep the square's objects whose centre is in this cell
+                have[c] = self._cells.put(c, m.take(where[start : start + len(m)] == c))
+                start += len(m)
+        return [have[c] for c in cells]
+
+    def _make_cell(self, cell: int, ra0: float, dec0: float, half: float) -> SkyObjects:
+        """Every object drawn over the square covering ``cell`` (the caller keeps those inside)."""
+        mc = self.mc
+        gen = rng(self.seed, "sky-cell", cell)
+        stars = mocksky.star_objects(gen, half, mc["mag_limit"], mc["star_density_scale"], mc["bright_stars_per_deg2"])
+        return SkyObjects.concat(
+            [
+                SkyObjects.from_objects(
+                    mocksky.field_objects(gen, half, mc["mag_limit"], mc["galaxy_density_scale"]), ra0, dec0, "field"
+                ),
+                SkyObjects.from_objects(stars, ra0, dec0, "star"),
+                SkyObjects.from_objects(
+                    mocksky.foreground_objects(gen, half, mc["foreground_per_deg2"]), ra0, dec0, "foreground"
+                ),
+            ]
         )
 
-    # ------------------------------------------------------------------ cutouts
-    def cells_near(self, ra: float, dec: float, radius_arcsec: float) -> np.ndarray:
-        """Cells any part of which lies within ``radius_arcsec`` of (ra, dec)."""
-        radius = (radius_arcsec + CLUSTER_REACH_ARCSEC) * u.arcsec
-        return np.unique(self.hp.cone_search_lonlat(ra * u.deg, dec * u.deg, radius))
+    def groups_in_cell(self, cell: int) -> Table:
+        """The uncatalogued groups centred in one ``GROUP_NSIDE`` cell: id, ra, dec, z, richness, reach."""
+        return self._group_cells.get_or_make(int(cell), self._make_group_cell)
 
+    def _make_group_cell(self, cell: int) -> Table:
+        mc = self.mc
+        ra0, dec0, half = (float(v[0]) for v in self._squares(self.hp_groups, [cell]))
+        gen = rng(self.seed, "sky-groups", cell)
+        n = int(gen.poisson(mc["groups_per_deg2"] * (2 * half / 3600.0) ** 2))
+        east, north = gen.uniform(-half, half, n), gen.uniform(-half, half, n)
+        z = gen.uniform(*GROUP_Z, n)
+        lam = gen.uniform(*mc["group_richness"], n)
+        ra, dec = _offsets_to_sky(ra0, dec0, east, north)
+        k = np.arange(n)
+        inside = self.hp_groups.lonlat_to_healpix(ra * u.deg, dec * u.deg) == cell if n else np.zeros(0, bool)
+        t = Table(
+            {
+                "id": np.asarray([f"G{cell}-{j}" for j in k[inside]], dtype="U32"),
+                "k": k[inside],
+                "ra": ra[inside],
+                "dec": dec[inside],
+                "z": z[inside],
+                "richness": lam[inside],
+            }
+        )
+        t["reach_arcsec"] = mocksky.member_reach_arcsec(t["z"], t["richness"]) + MAX_STAMP_ARCSEC
+        return t
+
+    # ------------------------------------------------------------------ what a cutout may show
     def objects_near(self, ra: float, dec: float, radius_arcsec: float) -> SkyObjects:
-        return SkyObjects.concat([self.cell_objects(c) for c in self.cells_near(ra, dec, radius_arcsec)])
+        """Every object whose light may fall within ``radius_arcsec`` of (ra, dec).
+
+        In a fixed order (cells by number, then clusters, then groups), so cutouts draw the
+        objects they share in the same order.
+        """
+        parts = []
+        cells = np.sort(
+            self.hp.cone_search_lonlat(ra * u.deg, dec * u.deg, (radius_arcsec + MAX_STAMP_ARCSEC) * u.arcsec)
+        )
+        parts += self.cells_objects(cells)
+        cl = self.clusters
+        if len(cl):
+            near = _separation_arcsec(ra, dec, cl["ra"], cl["dec"]) < radius_arcsec + np.asarray(cl["reach_arcsec"])
+            parts += [self._members.get_or_make(("cluster", str(i)), self._cluster_members) for i in cl["id"][near]]
+        gcells = np.sort(
+            self.hp_groups.cone_search_lonlat(
+                ra * u.deg, dec * u.deg, (radius_arcsec + self._max_group_reach) * u.arcsec
+            )
+        )
+        for gc in gcells:
+            g = self.groups_in_cell(gc)
+            if len(g):
+                near = _separation_arcsec(ra, dec, g["ra"], g["dec"]) < radius_arcsec + np.asarray(g["reach_arcsec"])
+                parts += [
+                    self._members.get_or_make(("group", (int(gc), int(j))), self._cluster_members)
+                    for j in np.flatnonzero(near)
+                ]
+        return SkyObjects.concat(parts)
 
     def render(
         self, wcs, shape: tuple[int, int], pixel_scale_arcsec: float, noise_key=None, noise: bool = True
@@ -294,6 +421,7 @@ class MockSky:
         """The g, r, i nMgy image (3 x ny x nx float32) of a cutout through ``wcs``.
 
         ``noise_key`` (anything hashable) seeds the noise; ``noise=False`` leaves it out.
+        ``info["objects"]``: the objects drawn (SkyObjects plus their pixel ``x``, ``y``).
         """
         ny, nx = shape
         if ny != nx:
@@ -302,49 +430,64 @@ class MockSky:
         cx, cy = (nx - 1) / 2.0, (ny - 1) / 2.0
         centre = wcs.pixel_to_world(cx, cy)
         ra_c, dec_c = float(centre.ra.deg), float(centre.dec.deg)
-        half_diag = np.hypot(nx, ny) / 2.0 * scale
-        objs = self.objects_near(ra_c, dec_c, half_diag + MARGIN_ARCSEC)
+        objs = self.objects_near(ra_c, dec_c, np.hypot(nx, ny) / 2.0 * scale)
         canvas = mocksky.Canvas(nx, scale, self.mc["psf_fwhm_arcsec"], self.mc["psf_beta"], self.mc["exact_mag"])
-        counts = {}
+        counts = dict.fromkeys(OBJECT_LABELS, 0)
+        drawn = SkyObjects.concat([])
+        drawn.cols.update(x=np.zeros(0), y=np.zeros(0))
         if len(objs):
             c = objs.cols
             xs, ys = wcs.world_to_pixel_values(c["ra"], c["dec"])
-            pad = MARGIN_ARCSEC / scale
-            keep = (xs > -pad) & (xs < nx + pad) & (ys > -pad) & (ys < ny + pad)
-            # saturated stars and big foreground galaxies spill light from further out (as in mocksky)
-            keep |= (xs > -nx) & (xs < 2 * nx) & (ys > -ny) & (ys < 2 * ny) & (c["mag_r"] < 12)
-            idx = np.flatnonzero(keep)
-            # position angles are drawn for north-up, east-left axes: turn (and mirror) them into this
-            # WCS at each object's own position, so cutouts sharing pixels draw identical shapes
-            ra_k, dec_k = c["ra"][idx], c["dec"][idx]
-            step = 1.0 / 3600.0
-            nx_, ny_ = wcs.world_to_pixel_values(ra_k, dec_k + step)
-            ex_, ey_ = wcs.world_to_pixel_values(ra_k + step / np.cos(np.radians(dec_k)), dec_k)
-            dnx, dny = nx_ - xs[idx], ny_ - ys[idx]
-            dex, dey = ex_ - xs[idx], ey_ - ys[idx]
-            turn = np.arctan2(dny, dnx) - np.pi / 2
-            mirrored = dnx * dey - dny * dex < 0
-            betas = np.where(mirrored, np.pi - c["beta"][idx], c["beta"][idx]) + turn
-            # a stable drawing order (cell order, then object order) whatever the cutout
+            psf = self.seeing_at(c["ra"], c["dec"])
+            # only objects whose stamp meets the cutout (the same test Canvas.draw makes)
+            h = canvas.stamp_pixels(c["kind"], c["mag_r"], c["hlr"], psf)
+            ix, iy = np.round(xs).astype(int), np.round(ys).astype(int)
+            meets = (ix - h < nx) & (iy - h < ny) & (ix + h + 1 > 0) & (iy + h + 1 > 0)
+            idx = np.flatnonzero(meets)
+            # draw seeing by seeing (one PSF set per value), otherwise in the objects' fixed order
+            idx = idx[np.argsort(psf[idx], kind="stable")]
+            drawn = objs.take(idx)
+            drawn.cols["x"], drawn.cols["y"] = xs[idx], ys[idx]
+            betas = self._turned_angles(wcs, c, idx, xs, ys)
             fl = mocksky._band_fluxes(c["mag_r"][idx], c["gr"][idx], c["ri"][idx])
             current_psf = None
-            for j, i in enumerate(idx):
-                if c["psf"][i] != current_psf:
-                    current_psf = float(c["psf"][i])
-                    canvas.set_psf(current_psf)
-                canvas.draw(
-                    xs[i], ys[i], fl[j], c["mag_r"][i], int(c["kind"][i]), c["n"][i], c["hlr"][i], c["q"][i], betas[j]
-                )
-                lab = str(c["label"][i])
-                lab = "group" if lab.startswith("group") else lab
-                counts[lab] = counts.get(lab, 0) + 1
+            rows = zip(
+                psf[idx].tolist(),
+                xs[idx].tolist(),
+                ys[idx].tolist(),
+                fl.tolist(),
+                *(c[k][idx].tolist() for k in ("mag_r", "kind", "n", "hlr", "q")),
+                betas.tolist(),
+                h[idx].tolist(),
+            )
+            for fwhm, x, y, fluxes, mag_r, kind, n, hlr, q, beta, half in rows:
+                if fwhm != current_psf:
+                    current_psf = fwhm
+                    canvas.set_psf(fwhm)
+                canvas.draw(x, y, fluxes, mag_r, int(kind), n, hlr, q, beta, h=half)
+            labels, n = np.unique(drawn.cols["label"], return_counts=True)
+            counts.update({str(k): int(v) for k, v in zip(labels, n)})
         img = canvas.img
         mocksky.saturate(img, canvas.os**2)
         if noise:
             gen = rng(self.seed, "sky-noise", *(noise_key if isinstance(noise_key, tuple) else (noise_key,)))
             mocksky.add_sdss_noise(img, gen.standard_normal(img.shape, dtype=np.float32), scale, canvas.os**2)
-        info = {"n_exact": canvas.n_exact, "n_fast": canvas.n_fast, **counts}
+        info = {"n_exact": canvas.n_exact, "n_fast": canvas.n_fast, **counts, "objects": drawn}
         return img, info
+
+    @staticmethod
+    def _turned_angles(wcs, c, idx, xs, ys) -> np.ndarray:
+        """Position angles drawn for north-up, east-left axes, turned (and mirrored) into ``wcs``
+        at each object's own position, so cutouts sharing pixels draw identical shapes."""
+        ra_k, dec_k = c["ra"][idx], c["dec"][idx]
+        step = 1.0 / 3600.0
+        nx_, ny_ = wcs.world_to_pixel_values(ra_k, dec_k + step)
+        ex_, ey_ = wcs.world_to_pixel_values(ra_k + step / np.cos(np.radians(dec_k)), dec_k)
+        dnx, dny = nx_ - xs[idx], ny_ - ys[idx]
+        dex, dey = ex_ - xs[idx], ey_ - ys[idx]
+        turn = np.arctan2(dny, dnx) - np.pi / 2
+        mirrored = dnx * dey - dny * dex < 0
+        return np.where(mirrored, np.pi - c["beta"][idx], c["beta"][idx]) + turn
 
     def cutout(self, ra: float, dec: float, pixels: int, pixel_scale_arcsec: float, noise_key=None, noise: bool = True):
         """A north-up TAN cutout centred on (ra, dec): (image, WCS, info)."""
@@ -364,14 +507,9 @@ class MockSky:
         m = (cl["ra"] >= ra_min) & (cl["ra"] <= ra_max) & (cl["dec"] >= dec_min) & (cl["dec"] <= dec_max)
         rows = [(str(r["id"]), float(r["ra"]), float(r["dec"]), str(r["kind"])) for r in cl[m]]
         ra_c, dec_c = (ra_min + ra_max) / 2, (dec_min + dec_max) / 2
-        radius = float(
-            SkyCoord(ra_min * u.deg, dec_min * u.deg)
-            .separation(SkyCoord(ra_c * u.deg, dec_c * u.deg))
-            .to_value(u.arcsec)
-        )
-        for cell in self.cells_near(ra_c, dec_c, radius):
-            g = self.groups_in_cell(cell)
-            for r in g:
+        radius = float(_separation_arcsec(ra_c, dec_c, ra_min, dec_min)[()])
+        for cell in np.sort(self.hp_groups.cone_search_lonlat(ra_c * u.deg, dec_c * u.deg, radius * u.arcsec)):
+            for r in self.groups_in_cell(cell):
                 if ra_min <= r["ra"] <= ra_max and dec_min <= r["dec"] <= dec_max:
                     rows.append((str(r["id"]), float(r["ra"]), float(r["dec"]), "group"))
         return (
@@ -381,12 +519,115 @@ class MockSky:
         )
 
 
-def sky_from_config(config: dict, redmapper_path=None, abell_paths=None) -> MockSky:
-    """The mock sky of a workflow config, with the bundled catalogues it names."""
+# --------------------------------------------------------------------------- views as cutouts
+#: What each drawn object is to a view's truth table (docs/contracts.md, ``truth``): the view's
+#: own cluster is its ``target``; another catalogued cluster in the view is ``cluster``.
+TRUTH_MEMBER = {"field": "field", "star": "star", "foreground": "foreground", "group": "group", "cluster": "cluster"}
+#: The render's counts under the keys the image stage's manifests have always used.
+VIEW_COUNT_KEYS = {"target": "cluster", "star": "stars", "cluster": "other_cluster"}
+
+
+def render_view(sky: MockSky, view, images_cfg: dict) -> tuple[np.ndarray, object, dict]:
+    """One planned view (a row of views.ecsv) as a cutout of the one sky: (image, WCS, info).
+
+    The noise is keyed by the view's name; ``info`` holds the seeing at the view's centre, the
+    counts of what was drawn, the target's pixel position and the truth table of every object.
+    """
+    pixels = int(images_cfg["pixels"])
+    scale = float(images_cfg["pixel_scale_arcsec"])
+    name, cid = str(view["view"]), str(view["cluster_id"])
+    if cid not in sky._cluster_row:
+        raise DeepCeeError(f"view {name}: cluster {cid} is not in the mock sky (add the plan's clusters)")
+    wcs = make_wcs(float(view["centre_ra"]), float(view["centre_dec"]), pixels, scale)
+    img, info = sky.render(wcs, (pixels, pixels), scale, noise_key=("view", name))
+    cx, cy = wcs.world_to_pixel_values(float(view["ra"]), float(view["dec"]))
+    truth = _truth_table(info.pop("objects"), name, cid)
+    members, n = np.unique(np.asarray(truth["member"], dtype=str), return_counts=True)
+    counts = {VIEW_COUNT_KEYS.get(m, m): int(k) for m, k in zip(members, n)}
+    centre = wcs.pixel_to_world((pixels - 1) / 2.0, (pixels - 1) / 2.0)
+    seeing = float(sky.seeing_at(centre.ra.deg, centre.dec.deg)[0])
+    return (
+        img,
+        wcs,
+        {
+            "psf_fwhm_arcsec": seeing,
+            "n_exact": info["n_exact"],
+            "n_fast": info["n_fast"],
+            **dict.fromkeys(("cluster", "field", "stars", "foreground", "group", "other_cluster"), 0),
+            **counts,
+            "cluster_x": float(cx),
+            "cluster_y": float(cy),
+            "truth": truth,
+        },
+    )
+
+
+def _truth_table(objs: SkyObjects, view: str, cluster_id: str) -> Table:
+    """The drawn objects as the view's truth (``mocksky.truth_table``): the view's cluster is the
+    ``target``; the view's uncatalogued groups are numbered 1, 2, ... in drawing order."""
+    c = objs.cols
+    label = np.asarray(c["label"], dtype=str)
+    owner = np.asarray(c["owner"], dtype=str)
+    member = np.asarray([TRUTH_MEMBER[x] for x in label], dtype="U10")
+    member[(label == "cluster") & (owner == cluster_id)] = "target"
+    group = np.zeros(len(objs), dtype=int)
+    is_group = label == "group"
+    if is_group.any():
+        names, first = np.unique(owner[is_group], return_index=True)
+        number = {str(names[j]): k + 1 for k, j in enumerate(np.argsort(first))}
+        group[is_group] = [number[o] for o in owner[is_group]]
+    cols = {k: c[k] for k in ("ra", "dec", "x", "y", "mag_r", "z", "central")}
+    return mocksky.truth_table(view, cluster_id, {**cols, "member": member, "group": group})
+
+
+def plan_clusters(views) -> Table:
+    """The clusters a views plan (rows of views.ecsv) centres on: id, ra, dec, z, richness, bcg_rmag."""
+    seen = {}
+    for v in views:
+        cid = str(v["cluster_id"])
+        if cid not in seen:
+            bcg = v["bcg_rmag"]
+            bcg = np.nan if bcg is None or np.ma.is_masked(bcg) else float(bcg)
+            seen[cid] = (cid, float(v["ra"]), float(v["dec"]), float(v["z"]), float(v["richness"]), bcg)
+    return Table(
+        rows=list(seen.values()) or None,
+        names=("id", "ra", "dec", "z", "richness", "bcg_rmag"),
+        dtype=("U32", float, float, float, float, float),
+    )
+
+
+def read_sky_catalogues(redmapper_path, abell_paths, match_radius_arcmin: float = 3.0) -> tuple[Table, Table]:
+    """The bundled redMaPPer catalogue and the Abell/ACO positions it does not match."""
     from deepcee.catalogue.select import read_abell_tsv, read_redmapper_bundled
 
+    rm = read_redmapper_bundled(redmapper_path)
+    aco = read_abell_tsv(abell_paths)
+    return rm, abell_only_positions(aco, rm, float(match_radius_arcmin))
+
+
+def sky_for_views(views, images_cfg: dict, seed: int, catalogues: dict | None = None) -> MockSky:
+    """The one sky an image shard cuts its synthetic views from.
+
+    ``catalogues``: ``redmapper`` (path), ``abell`` (paths) and ``match_radius_arcmin`` of the
+    bundled catalogues the sky holds; without them the sky holds only the plan's clusters. The
+    plan's clusters are always held, with the plan's values (``MockSky.add_clusters``).
+    """
+    rm = only = None
+    if catalogues:
+        rm, only = read_sky_catalogues(
+            catalogues["redmapper"], catalogues["abell"], float(catalogues.get("match_radius_arcmin", 3.0))
+        )
+    sky = MockSky(int(seed), {**images_cfg["mock"], "background": "synthetic"}, rm, only)
+    sky.add_clusters(plan_clusters(views))
+    return sky
+
+
+def sky_from_config(config: dict, redmapper_path=None, abell_paths=None) -> MockSky:
+    """The mock sky of a workflow config, with the bundled catalogues it names."""
     cat = config["catalogue"]
-    rm = read_redmapper_bundled(redmapper_path or cat["bundled"]["redmapper"])
-    aco = read_abell_tsv(abell_paths or cat["bundled"]["abell"])
-    only = abell_only_positions(aco, rm, float(cat.get("match_radius_arcmin", 3.0)))
+    rm, only = read_sky_catalogues(
+        redmapper_path or cat["bundled"]["redmapper"],
+        abell_paths or cat["bundled"]["abell"],
+        float(cat.get("match_radius_arcmin", 3.0)),
+    )
     return MockSky(int(config["seed"]), config["images"].get("mock", {}), rm, only)

@@ -50,24 +50,32 @@ def acquire_shard(
     seed: int,
     source: str | None = None,
     truth_path=None,
+    sky_catalogues: dict | None = None,
 ) -> dict:
     """Render (mock) or download (skyview) every view of one shard; write its manifest last.
 
     ``truth_path`` (mock only): an ECSV of every rendered object of the shard's views with its
     sky position, magnitude, redshift and membership (``mocksky.TRUTH_COLUMNS``), for the case
-    studies (paper Figs 8-11) and the false-positive breakdown.
+    studies (paper Figs 8-11) and the false-positive breakdown. ``sky_catalogues`` (mock only):
+    the bundled catalogues the one mock sky holds (``images.sky.sky_for_views``).
     """
     source = source or images_cfg["source"]
     views = shard_views(read_views(views_path), shard)
     fits_dir = Path(fits_dir)
     files, infos, truths = [], [], []
     t0 = time.perf_counter()
+    sky = None
+    if source == "mock":
+        from deepcee.images.mocksky import render_view_to_fits, view_background
+
+        if any(view_background(v, images_cfg["mock"]) == "synthetic" for v in views):
+            from deepcee.images.sky import sky_for_views
+
+            sky = sky_for_views(views, images_cfg, seed, sky_catalogues)
     for row in tqdm(views, desc=f"{source} shard {shard}", unit="view", mininterval=5):
         out = fits_dir / f"{row['view']}.fits"
         if source == "mock":
-            from deepcee.images.mocksky import render_view_to_fits
-
-            info = render_view_to_fits(row, images_cfg, seed, out)
+            info = render_view_to_fits(row, images_cfg, seed, out, sky=sky)
             truths.append(info.pop("truth"))
             infos.append(
                 {"view": str(row["view"]), **{k: v for k, v in info.items() if k != "cluster_x" and k != "cluster_y"}}
