@@ -130,6 +130,9 @@ rule images_labels:
         flips=directory(f"{IMAGES}/png_flip"),
     log:
         "logs/images/labels.log",
+    # the gate to training: before the comparison sets' images, which would otherwise take the
+    # cores first (two 1-thread jobs fit where this 2-thread one waits)
+    priority: 50
     conda:
         "../envs/images.yaml"
     threads: 2  # the flips' PNG encoding, while nothing else can run (training waits for the labels)

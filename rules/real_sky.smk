@@ -70,6 +70,7 @@ use rule images_labels as real_sky_labels with:
         flips=directory(f"{REALSKY}/png_flip"),
     log:
         "logs/real_sky/labels.log",
+    priority: 0  # not on the way to training
     params:
         images=lambda wc: {**_images_sub("stretch", "labels", "split"), "augment": {"hflip": False}},
         seed=config["seed"],

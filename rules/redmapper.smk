@@ -104,6 +104,7 @@ use rule images_labels as redmapper_labels_raw with:
         flips=directory(f"{REDMAPPER}/png_flip"),
     log:
         "logs/redmapper/labels_raw.log",
+    priority: 0  # not on the way to training
     params:
         images=lambda wc: {**_rm_images_params("stretch", "labels", "split"), "augment": {"hflip": False}},
         seed=config["seed"],

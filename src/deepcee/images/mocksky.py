@@ -198,6 +198,24 @@ def r200_mpc(richness, z):
     return (3 * m200 / (4 * np.pi * 200 * rho_c)) ** (1 / 3)
 
 
+@lru_cache(maxsize=8)
+def _comoving_volume_cdf(z_lo: float, z_hi: float) -> tuple[np.ndarray, np.ndarray]:
+    z = np.linspace(z_lo, z_hi, 400)
+    dv = COSMO.differential_comoving_volume(z).value
+    cdf = np.concatenate([[0.0], np.cumsum((dv[1:] + dv[:-1]) / 2 * np.diff(z))])
+    return z, cdf / cdf[-1]
+
+
+def volume_redshifts(gen, n: int, z_range) -> np.ndarray:
+    """Redshifts of objects at a constant comoving number density: dN/dz proportional to dV_c/dz.
+
+    Uncatalogued groups are drawn so (no evolution assumed); a redshift uniform in z would put
+    ~15x too many of them below z = 0.08, where a group's members spread over a whole view.
+    """
+    z, cdf = _comoving_volume_cdf(float(z_range[0]), float(z_range[1]))
+    return np.interp(gen.uniform(0, 1, int(n)), cdf, z)
+
+
 def member_reach_arcsec(z, richness):
     """How far from its centre a cluster's (or group's) members reach, in arcsec: min(R200, R_lambda).
 

@@ -11,8 +11,9 @@ Training views, test views, redMaPPer views and search tiles are all cutouts of 
     covering the cell and kept where their centre falls inside it. Small cells keep what a
     view generates close to what it shows;
   * uncatalogued groups are indexed per ``GROUP_NSIDE`` = 64 cell (~0.9 deg): each cell's
-    group centres, redshifts and richnesses come from the cell's key, and a group's members
-    are drawn (from the group's own key) only when a cutout comes within their reach;
+    group centres, redshifts (0.04 < z < 0.45 at a constant comoving density,
+    ``mocksky.volume_redshifts``) and richnesses come from the cell's key, and a group's
+    members are drawn (from the group's own key) only when a cutout comes within their reach;
   * every redMaPPer cluster at its catalogue z and lambda, drawn from the same key as the
     image stage always used (``rng(seed, "mock-cluster", id)``), found by its reach
     (``mocksky.member_reach_arcsec``), not by cell;
@@ -366,7 +367,7 @@ class MockSky:
         gen = rng(self.seed, "sky-groups", cell)
         n = int(gen.poisson(mc["groups_per_deg2"] * (2 * half / 3600.0) ** 2))
         east, north = gen.uniform(-half, half, n), gen.uniform(-half, half, n)
-        z = gen.uniform(*GROUP_Z, n)
+        z = mocksky.volume_redshifts(gen, n, GROUP_Z)
         lam = gen.uniform(*mc["group_richness"], n)
         ra, dec = _offsets_to_sky(ra0, dec0, east, north)
         k = np.arange(n)
