@@ -264,6 +264,10 @@ class MockSky:
         old.remove_column("reach_arcsec")
         self._set_clusters(vstack([old, new]))
 
+    def holds(self, cluster_id: str) -> bool:
+        """Whether the sky holds this catalogued cluster (by id)."""
+        return str(cluster_id) in self._cluster_row
+
     def _cluster_members(self, key) -> SkyObjects:
         kind, ident = key
         mc = self.mc
@@ -537,7 +541,7 @@ def render_view(sky: MockSky, view, images_cfg: dict) -> tuple[np.ndarray, objec
     pixels = int(images_cfg["pixels"])
     scale = float(images_cfg["pixel_scale_arcsec"])
     name, cid = str(view["view"]), str(view["cluster_id"])
-    if cid not in sky._cluster_row:
+    if not sky.holds(cid):
         raise DeepCeeError(f"view {name}: cluster {cid} is not in the mock sky (add the plan's clusters)")
     wcs = make_wcs(float(view["centre_ra"]), float(view["centre_dec"]), pixels, scale)
     img, info = sky.render(wcs, (pixels, pixels), scale, noise_key=("view", name))
@@ -554,7 +558,7 @@ def render_view(sky: MockSky, view, images_cfg: dict) -> tuple[np.ndarray, objec
             "psf_fwhm_arcsec": seeing,
             "n_exact": info["n_exact"],
             "n_fast": info["n_fast"],
-            **dict.fromkeys(("cluster", "field", "stars", "foreground", "group", "other_cluster"), 0),
+            **dict.fromkeys((VIEW_COUNT_KEYS.get(m, m) for m in ("target", *TRUTH_MEMBER.values())), 0),
             **counts,
             "cluster_x": float(cx),
             "cluster_y": float(cy),
