@@ -749,15 +749,15 @@ def blank_background(gen, pixels, os, folder):
 MARGIN_ARCSEC = 30.0
 
 
-def _target_objects(view, mc: dict, seed: int) -> Objects:
-    """The view's own cluster, from the key every view of it (and the one sky) shares."""
-    bcg = float(view["bcg_rmag"]) if view["bcg_rmag"] is not None else np.nan
+def catalogued_cluster_objects(seed: int, cluster_id: str, z, richness, bcg_rmag, mc: dict) -> Objects:
+    """A catalogued cluster as every image of it shows it: drawn from ``rng(seed, "mock-cluster", id)``
+    with the ``images.mock`` member settings, so an injected view and the one sky agree."""
     return cluster_objects(
-        rng(seed, "mock-cluster", str(view["cluster_id"])),
-        float(view["z"]),
-        float(view["richness"]),
+        rng(seed, "mock-cluster", str(cluster_id)),
+        float(z),
+        float(richness),
         mc["mag_limit"],
-        bcg_rmag=bcg,
+        bcg_rmag=np.nan if bcg_rmag is None else float(bcg_rmag),
         member_scale=mc["member_scale"],
         concentration=mc["member_concentration"],
         blue_fraction=mc["blue_member_fraction"],
@@ -857,7 +857,8 @@ def _render_injected(view, images_cfg: dict, seed: int) -> tuple[np.ndarray, obj
     canvas = Canvas(pixels, scale, fwhm, mc["psf_beta"], mc["exact_mag"])
     # the cluster centre in output pixels, through the WCS (exactly the label's position)
     cx, cy = (float(v) for v in wcs.world_to_pixel(SkyCoord(float(view["ra"]) * u.deg, float(view["dec"]) * u.deg)))
-    truth = _draw_target(canvas, _target_objects(view, mc, seed), (cx, cy), wcs, pixels, scale)
+    target = catalogued_cluster_objects(seed, cid, view["z"], view["richness"], view["bcg_rmag"], mc)
+    truth = _draw_target(canvas, target, (cx, cy), wcs, pixels, scale)
     img = canvas.img
     saturate(img, canvas.os**2)
     add_sdss_noise(img, gen_view.standard_normal(img.shape, dtype=np.float32), scale, canvas.os**2, synthetic=False)

@@ -273,16 +273,7 @@ class MockSky:
         mc = self.mc
         if kind == "cluster":
             row = self.clusters[self._cluster_row[ident]]
-            objs = mocksky.cluster_objects(
-                rng(self.seed, "mock-cluster", ident),
-                float(row["z"]),
-                float(row["richness"]),
-                mc["mag_limit"],
-                bcg_rmag=float(row["bcg_rmag"]),
-                member_scale=mc["member_scale"],
-                concentration=mc["member_concentration"],
-                blue_fraction=mc["blue_member_fraction"],
-            )
+            objs = mocksky.catalogued_cluster_objects(self.seed, ident, row["z"], row["richness"], row["bcg_rmag"], mc)
             return SkyObjects.from_objects(objs, float(row["ra"]), float(row["dec"]), "cluster", ident)
         cell, k = ident
         g = self.groups_in_cell(cell)[k]
