@@ -474,11 +474,16 @@ def test_shard_inference_same_with_and_without_workers(tmp_path):
         scfg = with_defaults("search", {**cfg, "workers": workers})
         table, stats = run_shard(model, tiles, scfg, images, sky=_sky(), progress=False, log=lambda *a: None)
         assert stats["n_tiles"] == 6 and stats["tiles_per_s"] > 0
-        table.sort(["tile", "score", "ra"])
         runs.append(table)
     assert len(runs[0]) == len(runs[1]) > 0
     assert set(runs[0]["tile"]) == {t.name for t in tiles}
-    np.testing.assert_allclose(runs[0]["ra"], runs[1]["ra"], atol=1e-6)
+    # the same boxes per tile: compared as sorted values, since batches of other sizes change the
+    # untrained model's near-equal scores in the last bits, and with them any order by score
+    for name in {t.name for t in tiles}:
+        a, b = (r[r["tile"] == name] for r in runs)
+        assert len(a) == len(b)
+        for col in ("ra", "dec"):
+            np.testing.assert_allclose(np.sort(a[col]), np.sort(b[col]), atol=1e-6)
     # the owning tile is the one whose pixel holds the box centre
     assert (runs[0]["owned"] == (runs[0]["owner"] == runs[0]["tile_pixel"])).all()
 
