@@ -55,7 +55,7 @@ def _images_sub(*keys):
     return {k: _IMGCFG[k] for k in keys if k in _IMGCFG}
 
 
-# The catalogues the one mock sky holds (src/deepcee/images/sky.py): every synthetic view is a
+# The catalogues the one mock sky holds (src/deepcee/images/mock/sky.py): every synthetic view is a
 # cutout of that sky, so a render shard reads them and reruns when they change.
 MOCK_SKY_INPUTS = {
     "sky_redmapper": config["catalogue"]["bundled"]["redmapper"],

@@ -154,7 +154,7 @@ def test_a_path_without_a_contract_is_refused():
 
 def test_producers_column_lists_are_the_contracts():
     from deepcee.evaluate.tables import TABLE1_COLUMNS
-    from deepcee.images.mocksky import TRUTH_COLUMNS
+    from deepcee.images.mock.render import TRUTH_COLUMNS
     from deepcee.images.views import VIEW_COLUMNS
     from deepcee.redshift.stage import DETECTION_COLUMNS as REDSHIFT_COLUMNS
     from deepcee.search.stage import DETECTION_COLUMNS as SEARCH_COLUMNS

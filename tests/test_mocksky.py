@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
-from deepcee.images import mocksky
 from deepcee.images.fits import read_view_fits
 from deepcee.images.labels import label_view
+from deepcee.images.mock import render, universe
 from deepcee.images.stretch import stretch_fits
 from deepcee.images.views import plan_views
 from images_helpers import small_catalogue, small_images_cfg
@@ -23,7 +25,7 @@ def rendered(tmp_path_factory):
     paths = []
     for row in views:
         p = out / f"{row['view']}.fits"
-        mocksky.render_view_to_fits(row, cfg, 7, p)
+        render.render_view_to_fits(row, cfg, 7, p)
         paths.append(p)
     return cfg, views, paths
 
@@ -72,12 +74,12 @@ def test_same_seed_same_png_bytes(tmp_path):
     for k in range(2):
         f = tmp_path / f"a{k}.fits"
         p = tmp_path / f"a{k}.png"
-        mocksky.render_view_to_fits(row, cfg, 3, f)
+        render.render_view_to_fits(row, cfg, 3, f)
         stretch_fits(f, p, None, 80)
         blobs.append(p.read_bytes())
     assert blobs[0] == blobs[1]
     f = tmp_path / "b.fits"
-    mocksky.render_view_to_fits(row, cfg, 4, f)
+    render.render_view_to_fits(row, cfg, 4, f)
     stretch_fits(f, tmp_path / "b.png", None, 80)
     assert (tmp_path / "b.png").read_bytes() != blobs[0]
 
@@ -86,8 +88,8 @@ def test_cluster_same_in_every_view():
     """Members come from rng(seed, 'mock-cluster', id): the same cluster in every view."""
     from deepcee.core.seeds import rng
 
-    a = mocksky.cluster_objects(rng(1, "mock-cluster", "X"), 0.15, 40, 22).arrays()
-    b = mocksky.cluster_objects(rng(1, "mock-cluster", "X"), 0.15, 40, 22).arrays()
+    a = universe.cluster_objects(rng(1, "mock-cluster", "X"), 0.15, 40, 22).arrays()
+    b = universe.cluster_objects(rng(1, "mock-cluster", "X"), 0.15, 40, 22).arrays()
     assert np.array_equal(a["mag_r"], b["mag_r"]) and np.array_equal(a["east"], b["east"])
     # bright members ~ richness; BCG brightest; red sequence colours
     m = a["mag_r"]
@@ -101,7 +103,7 @@ def test_noise_matches_sdss_frames(tmp_path):
 
     cfg = small_images_cfg(pixels=200, pixel_scale_arcsec=0.396, mock={"mag_limit": 16.0, "groups_per_deg2": 0})
     row = plan_views(small_catalogue(1), 1, 0.0, seed=1)[0]
-    img, w, _ = mocksky.render_view(row, cfg, 1)
+    img, w, _ = render.render_view(row, cfg, 1)
     real = {"g": 0.0197, "r": 0.0280, "i": 0.0403}  # MAD sigma of the bundled real frames
     for j, b in enumerate("gri"):
         assert pixel_noise(img[j]) == pytest.approx(real[b], rel=0.25)
@@ -112,13 +114,11 @@ def test_sdss_blank_background(tmp_path):
         mock={
             "background": "sdss_blank",
             "mag_limit": 20.0,
-            "blank_frames": str(
-                mocksky.Path(__file__).resolve().parents[1] / "resources/sdss-frames-run2126-camcol1-gri"
-            ),
+            "blank_frames": str(Path(__file__).resolve().parents[1] / "resources/sdss-frames-run2126-camcol1-gri"),
         }
     )
     row = plan_views(small_catalogue(1), 1, 30.0, seed=2)[0]
-    img, w, info = mocksky.render_view(row, cfg, 2)
+    img, w, info = render.render_view(row, cfg, 2)
     assert img.shape == (3, 160, 160) and np.isfinite(img).all()
     assert "field" not in info  # the real frame is the field
 
@@ -134,9 +134,9 @@ def test_truth_table_lists_every_drawn_object(tmp_path):
     cfg = small_images_cfg(mock={"mag_limit": 21.0, "exact_mag": 18.5, "groups_per_deg2": 400.0})
     views = plan_views(small_catalogue(2), 1, 30.0, seed=3, shards=1)
     row = views[0]
-    _img, _w, info = mocksky.render_view(row, cfg, 5)
+    _img, _w, info = render.render_view(row, cfg, 5)
     truth = info["truth"]
-    assert list(truth.colnames) == list(mocksky.TRUTH_COLUMNS)
+    assert list(truth.colnames) == list(render.TRUTH_COLUMNS)
     counts = {m: int(np.sum(truth["member"] == m)) for m in set(truth["member"])}
     assert counts["target"] == info["cluster"] and counts["field"] == info["field"] and counts["star"] == info["stars"]
     target = truth[truth["member"] == "target"]

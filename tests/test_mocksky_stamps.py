@@ -8,13 +8,13 @@ import galsim
 import numpy as np
 import pytest
 
-from deepcee.images import mocksky
+from deepcee.images.mock import draw
 
 PIX, SCALE, FWHM, BETA, EXACT_MAG = 41, 1.584, 1.4, 3.0, 19.5
 
 
 def _canvas():
-    return mocksky.Canvas(PIX, SCALE, FWHM, BETA, EXACT_MAG)
+    return draw.Canvas(PIX, SCALE, FWHM, BETA, EXACT_MAG)
 
 
 def _galsim_stamp(canvas, prof, x, y, h, method, normalise):
@@ -61,7 +61,7 @@ def test_faint_star_stamp_is_galsims_moffat():
     """A faint star: the PSF sampled at native pixel centres (no_pixel), normalised, binned."""
     c = _canvas()
     x, y, mag = 20.3, 19.77, 21.0
-    fl = mocksky._band_fluxes(np.array([mag]), np.array([0.5]), np.array([0.2]))[0]
+    fl = draw.band_fluxes(np.array([mag]), np.array([0.5]), np.array([0.2]))[0]
     c.draw(x, y, fl, mag, 0, 0.0, 0.0, 1.0, 0.0)
     assert c.n_fast == 1 and c.n_exact == 0
     h = max(1, math.ceil(FWHM * (2.0 + 2.0 * max(0.0, math.log10(fl[1]))) / SCALE))
@@ -79,7 +79,7 @@ def test_faint_galaxy_stamp_is_galsims_sheared_moffat(kind, hlr, q, beta, size_r
     """A faint PSF-dominated galaxy: GalSim's sheared Moffat of the convolved FWHM, and close to the exact drawing."""
     c = _canvas()
     x, y, mag = 17.6, 22.45, 21.5
-    fl = mocksky._band_fluxes(np.array([mag]), np.array([0.9]), np.array([0.4]))[0]
+    fl = draw.band_fluxes(np.array([mag]), np.array([0.9]), np.array([0.4]))[0]
     c.draw(x, y, fl, mag, kind, 0.0, hlr, q, beta)
     assert c.n_fast == 1
     got = c.img[1] / fl[1]
@@ -101,7 +101,7 @@ def test_bright_star_integrates_the_pixel_like_galsims_fft():
     """A star brighter than exact_mag: the pixel-integrated PSF, as GalSim's FFT drawing of it."""
     c = _canvas()
     x, y, mag = 20.1, 20.45, 16.0
-    fl = mocksky._band_fluxes(np.array([mag]), np.array([0.5]), np.array([0.2]))[0]
+    fl = draw.band_fluxes(np.array([mag]), np.array([0.5]), np.array([0.2]))[0]
     c.draw(x, y, fl, mag, 0, 0.0, 0.0, 1.0, 0.0)
     assert c.n_exact == 1 and c.n_fast == 0
     h = max(1, math.ceil(FWHM * (2.0 + 2.0 * math.log10(fl[1])) / SCALE))
@@ -113,7 +113,7 @@ def test_bright_star_integrates_the_pixel_like_galsims_fft():
 
 def test_stamps_clip_at_the_canvas_edge():
     """An object centred just off the canvas adds the on-canvas part of the same stamp."""
-    fl = mocksky._band_fluxes(np.array([21.0]), np.array([0.5]), np.array([0.2]))[0]
+    fl = draw.band_fluxes(np.array([21.0]), np.array([0.5]), np.array([0.2]))[0]
     edge, full = _canvas(), _canvas()
     edge.draw(-0.4, 20.2, fl, 21.0, 0, 0.0, 0.0, 1.0, 0.0)  # same sub-pixel phase as x = 20.6
     full.draw(20.6, 20.2, fl, 21.0, 0, 0.0, 0.0, 1.0, 0.0)
@@ -132,7 +132,7 @@ def test_exact_galaxies_are_galsims_fft_drawing():
     ]
     want = np.zeros((PIX, PIX))
     for x, y, mag, kind, hlr, q, beta in gals:
-        fl = mocksky._band_fluxes(np.array([mag]), np.array([0.9]), np.array([0.4]))[0]
+        fl = draw.band_fluxes(np.array([mag]), np.array([0.9]), np.array([0.4]))[0]
         c.draw(x, y, fl, mag, kind, 0.0, hlr, q, beta)
         gal = (
             galsim.DeVaucouleurs(half_light_radius=hlr, trunc=8 * hlr, gsparams=c.gsp)

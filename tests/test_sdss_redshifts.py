@@ -6,7 +6,7 @@ from astropy.table import Table
 
 from deepcee.core.errors import DeepCeeError
 from deepcee.evaluate import sdss_redshifts as sr
-from deepcee.images.mocksky import TRUTH_COLUMNS
+from deepcee.images.mock.render import TRUTH_COLUMNS
 
 # What SDSS.query_region(..., spectro=True, photoobj_fields=['ra', 'dec', 'objid'],
 # specobj_fields=['z', 'class']) returns: one row per spectrum, these columns.

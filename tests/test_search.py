@@ -18,7 +18,7 @@ from deepcee.core.config import with_defaults
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.skybox import box_area_deg2, in_box, ra_centre, ra_intervals, ra_mean, ra_width, unwrap_ra
 from deepcee.images.fits import make_wcs
-from deepcee.images.sky import MockSky, abell_only_positions
+from deepcee.images.mock.sky import MockSky, abell_only_positions
 from deepcee.search import acquire, measure
 from deepcee.search.merge import cross_match, merge_detections
 from deepcee.search.tiles import (

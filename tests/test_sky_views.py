@@ -1,4 +1,4 @@
-"""Training and comparison views are cutouts of the one mock sky (images/sky.py)."""
+"""Training and comparison views are cutouts of the one mock sky (images/mock/sky.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 from astropy.table import Table
 
 from deepcee.core.errors import DeepCeeError
-from deepcee.images import mocksky
-from deepcee.images.sky import MAX_STAMP_ARCSEC, MockSky, sky_for_views
+from deepcee.images.mock import render
+from deepcee.images.mock.render import sky_for_views
+from deepcee.images.mock.sky import MAX_STAMP_ARCSEC, MockSky
 from deepcee.images.stage import acquire_shard
 from deepcee.images.views import plan_views, write_views
 from images_helpers import small_images_cfg
@@ -41,7 +42,7 @@ def test_a_view_is_the_sky_cut_at_its_centre():
     cfg = _cfg()
     views = plan_views(PAIR[:1], 1, 60.0, seed=3, shards=1)
     sky = sky_for_views(views, cfg, 3)
-    img, wcs, info = mocksky.render_view(views[0], cfg, 3, sky=sky)
+    img, wcs, info = render.render_view(views[0], cfg, 3, sky=sky)
     cut, _, _ = sky.cutout(
         float(views[0]["centre_ra"]),
         float(views[0]["centre_dec"]),
@@ -60,7 +61,7 @@ def test_a_neighbouring_cluster_shows_unlabelled():
     cfg = _cfg()
     views = plan_views(PAIR, 1, 0.0, seed=3, shards=1)
     sky = sky_for_views(views, cfg, 3)
-    _img, _wcs, info = mocksky.render_view(views[0], cfg, 3, sky=sky)
+    _img, _wcs, info = render.render_view(views[0], cfg, 3, sky=sky)
     truth = info["truth"]
     target = truth[truth["member"] == "target"]
     other = truth[truth["member"] == "cluster"]
@@ -68,7 +69,7 @@ def test_a_neighbouring_cluster_shows_unlabelled():
     assert np.all(target["z"] == pytest.approx(0.15)) and np.all(other["z"] == pytest.approx(0.12))
     assert int(np.sum(target["central"])) == 1 and int(np.sum(other["central"])) == 1
     # the same galaxies of RM2, at the same place, as in RM2's own view
-    _img, _wcs, info2 = mocksky.render_view(views[1], cfg, 3, sky=sky)
+    _img, _wcs, info2 = render.render_view(views[1], cfg, 3, sky=sky)
     own = info2["truth"][info2["truth"]["member"] == "target"]
     bcg, bcg2 = other[other["central"]][0], own[own["central"]][0]
     assert (bcg["ra"], bcg["dec"], bcg["mag_r"]) == pytest.approx((bcg2["ra"], bcg2["dec"], bcg2["mag_r"]))
@@ -86,7 +87,7 @@ def test_the_plan_decides_its_clusters_values():
     views = plan_views(PAIR[1:], 1, 0.0, seed=3, shards=1)
     views["cluster_id"] = ["RM9"]
     with pytest.raises(DeepCeeError, match="RM9"):
-        mocksky.render_view(views[0], cfg, 3, sky=sky)
+        render.render_view(views[0], cfg, 3, sky=sky)
 
 
 def test_only_objects_whose_stamp_meets_the_cutout_are_drawn():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from deepcee.core.errors import DeepCeeError
-from deepcee.images import mocksky
+from deepcee.images.mock import real_fields, render
 from deepcee.images.split import assign_split
 from deepcee.images.views import held_out_views, plan_views
 from images_helpers import BLANK, RESOURCES, small_catalogue
@@ -64,10 +64,10 @@ def test_held_out_views_reshards_whole_clusters():
 
 def test_blank_frame_folders_are_found_by_band():
     for folder in (BLANK, RESOURCES / "sdss-frames-run5390-camcol2-gri"):
-        paths = mocksky.blank_frame_paths(folder)
+        paths = real_fields.blank_frame_paths(folder)
         assert sorted(paths) == ["g", "i", "r"] and all(f"-{b}-" in paths[b].name for b in paths)
     with pytest.raises(DeepCeeError, match="band g"):
-        mocksky.blank_frame_paths(RESOURCES / "sdss-frame-r-redmapper-cluster")
+        real_fields.blank_frame_paths(RESOURCES / "sdss-frame-r-redmapper-cluster")
 
 
 def test_a_planned_real_background_is_rendered_over_the_frame():
@@ -78,6 +78,6 @@ def test_a_planned_real_background_is_rendered_over_the_frame():
     plan = plan_views(small_catalogue(40), 1, 30.0, seed=2, split=SPLIT, real_background_fraction=0.5)
     real = plan[np.asarray(plan["background"]) == "sdss_blank"][0]
     syn = plan[np.asarray(plan["background"]) == "synthetic"][0]
-    _img, _w, info_real = mocksky.render_view(real, cfg, 2)
-    _img, _w, info_syn = mocksky.render_view(syn, cfg, 2)
+    _img, _w, info_real = render.render_view(real, cfg, 2)
+    _img, _w, info_syn = render.render_view(syn, cfg, 2)
     assert "field" not in info_real and info_syn["field"] > 0

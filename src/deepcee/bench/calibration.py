@@ -60,7 +60,7 @@ def mock_stats(
     so a single field's density scatters by ~5-10 %). No catalogued cluster: the view's own
     (richness 1, a BCG and a few members) sits 1 deg north of the field."""
     from deepcee.core.config import with_defaults
-    from deepcee.images.mocksky import render_view
+    from deepcee.images.mock.render import render_view
 
     cfg = with_defaults("images", {"pixels": pixels, "pixel_scale_arcsec": scale, "mock": mock_cfg or {}})
     f = (0.396 / scale) ** 2

@@ -50,8 +50,7 @@ def bench(sizes=(2000, 500), n_views=5, seed=2019, out_dir=None, mock_cfg=None) 
     """Render ``n_views`` views per size (the first warms imports and caches; the rest are timed)
     and stretch them; one row per (step, size)."""
     from deepcee.core.config import with_defaults
-    from deepcee.images.mocksky import render_view_to_fits
-    from deepcee.images.sky import sky_for_views
+    from deepcee.images.mock.render import render_view_to_fits, sky_for_views
     from deepcee.images.stretch import stretch_fits
 
     with contextlib.suppress(AttributeError, OSError):  # one core, as the target says

@@ -48,7 +48,7 @@ def bench(config: dict, model_path=None, n_tiles=16, batch_size=8, devices=("cpu
 
     from deepcee.core.config import with_defaults
     from deepcee.detector.inference import predict_batches
-    from deepcee.images.sky import sky_from_config
+    from deepcee.images.mock.sky import sky_from_config
     from deepcee.images.stretch import native_factor, to_rgb
     from deepcee.search.acquire import mock_tiles
     from deepcee.search.merge import merge_detections

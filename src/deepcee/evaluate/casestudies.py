@@ -4,7 +4,7 @@ The paper shows four test clusters whose predicted centres lie 88, 158, 220 and 
 from the catalogue centre, with the spectroscopic redshifts of the galaxies around them, to
 ask whether an "error" is a real structure. On the mock sky the truth is known: the image
 stage writes every rendered object with its redshift and what it belongs to
-(``deepcee.images.mocksky.TRUTH_COLUMNS``), so the same question can be answered for every
+(``deepcee.images.mock.render.TRUTH_COLUMNS``), so the same question can be answered for every
 false positive. With real images the truth table is made of SDSS spectra in the same layout
 (``deepcee.evaluate.sdss_redshifts``): no groups are known there, and spectra have no
 magnitudes, so every spectrum is drawn.

@@ -7,7 +7,7 @@ asks SDSS (``astroquery.sdss.SDSS.query_region``) for every spectrum in a square
 a 792 arcsec view offset by up to 270 arcsec needs a 1,332 arcsec square), caches each answer as ECSV on disk
 (a rerun asks nothing), retries with
 exponential backoff, and writes the answers in the mock truth's layout
-(``deepcee.images.mocksky.TRUTH_COLUMNS``) so the case-study step reads either.
+(``deepcee.images.mock.render.TRUTH_COLUMNS``) so the case-study step reads either.
 
 Membership from spectra alone: ``star`` (SDSS class STAR or z < 0.002), ``target`` when
 |z - z_cluster| <= ``dz`` (1 + z_cluster), ``foreground`` when below that and z < 0.05,
@@ -129,7 +129,7 @@ def truth_from_sdss(
     from schemas/evaluate.schema.yaml for callers outside it.
     """
     from deepcee.evaluate.metrics import truth_table
-    from deepcee.images.mocksky import TRUTH_COLUMNS
+    from deepcee.images.mock.render import TRUTH_COLUMNS
 
     c = with_defaults("evaluate", {"sdss_redshifts": cfg or {}})["sdss_redshifts"]
     parts = []

@@ -55,9 +55,9 @@ def acquire_shard(
     """Render (mock) or download (skyview) every view of one shard; write its manifest last.
 
     ``truth_path`` (mock only): an ECSV of every rendered object of the shard's views with its
-    sky position, magnitude, redshift and membership (``mocksky.TRUTH_COLUMNS``), for the case
+    sky position, magnitude, redshift and membership (``mock.render.TRUTH_COLUMNS``), for the case
     studies (paper Figs 8-11) and the false-positive breakdown. ``sky_catalogues`` (mock only):
-    the bundled catalogues the one mock sky holds (``images.sky.sky_for_views``).
+    the bundled catalogues the one mock sky holds (``images.mock.render.sky_for_views``).
     """
     source = source or images_cfg["source"]
     views = shard_views(read_views(views_path), shard)
@@ -66,11 +66,9 @@ def acquire_shard(
     t0 = time.perf_counter()
     sky = None
     if source == "mock":
-        from deepcee.images.mocksky import render_view_to_fits, view_background
+        from deepcee.images.mock.render import render_view_to_fits, sky_for_views, view_background
 
         if any(view_background(v, images_cfg["mock"]) == "synthetic" for v in views):
-            from deepcee.images.sky import sky_for_views
-
             sky = sky_for_views(views, images_cfg, seed, sky_catalogues)
     for row in tqdm(views, desc=f"{source} shard {shard}", unit="view", mininterval=5):
         out = fits_dir / f"{row['view']}.fits"

@@ -3,7 +3,7 @@
 Every source yields ``(tile, image 3 x N x N float32 nMgy per tile pixel, WCS)`` in the
 layout ``images/fits.py`` uses (north-up TAN, FITS orientation, g, r, i).
 
-* ``mock`` (default): tiles are cutouts of ``images/sky.py``'s one mock sky. Neighbouring
+* ``mock`` (default): tiles are cutouts of ``images/mock/sky.py``'s one mock sky. Neighbouring
   tiles overlap ~15-fold (each is 792" wide but owns a ~200" HEALPix pixel), so the tiles of
   one coarse HEALPix block (``mock_block_nside``) are cut from one rendered mosaic of the
   block: the same sky, drawn once. A tile is the mosaic's sub-array whose centre is the

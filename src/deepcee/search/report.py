@@ -41,7 +41,7 @@ def build_catalogue(
     real_data = scfg["source"] != "mock"
     sky = None
     if not real_data:
-        from deepcee.images.sky import sky_from_config
+        from deepcee.images.mock.sky import sky_from_config
 
         sky = sky_from_config(_sky_config(config))
     calibration = None if calibration_path is None else read_calibration(calibration_path)

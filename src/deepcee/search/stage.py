@@ -230,7 +230,7 @@ def search_shard(
     model, meta = load_model(model_path, device)
     sky = None
     if scfg["source"] == "mock":
-        from deepcee.images.sky import sky_from_config
+        from deepcee.images.mock.sky import sky_from_config
 
         sky = sky_from_config(_sky_config(config))
     log(f"search shard {shard}: {len(mine)} tiles from {scfg['source']} with {model_path} on {device}")

@@ -7,16 +7,16 @@ Training views, test views, redMaPPer views and search tiles are all cutouts of 
   * field galaxies, stars (saturated ones included) and big foreground galaxies live in
     HEALPix cells of ``FIELD_NSIDE`` = 512 (nested, ~412" across, a quarter of a view side):
     the objects of one cell come from ``numpy.random.SeedSequence`` keyed by (seed, cell)
-    (``deepcee.core.seeds.rng``), drawn with mocksky's population functions over a square
+    (``deepcee.core.seeds.rng``), drawn with ``universe``'s population functions over a square
     covering the cell and kept where their centre falls inside it. Small cells keep what a
     view generates close to what it shows;
   * uncatalogued groups are indexed per ``GROUP_NSIDE`` = 64 cell (~0.9 deg): each cell's
     group centres, redshifts (0.04 < z < 0.45 at a constant comoving density,
-    ``mocksky.volume_redshifts``) and richnesses come from the cell's key, and a group's
+    ``universe.volume_redshifts``) and richnesses come from the cell's key, and a group's
     members are drawn (from the group's own key) only when a cutout comes within their reach;
   * every redMaPPer cluster at its catalogue z and lambda, drawn from the same key as the
     image stage always used (``rng(seed, "mock-cluster", id)``), found by its reach
-    (``mocksky.member_reach_arcsec``), not by cell;
+    (``universe.member_reach_arcsec``), not by cell;
   * every Abell/ACO position with no redMaPPer cluster within the match radius, as a
     cluster of richness ``ABELL_ONLY_RICHNESS`` = 40 at z ~ U(0.05, 0.20) keyed by its ACO
     number (Abell richness class >= 0 means >= 30 galaxies within m3 + 2 in 1.5 h^-1 Mpc,
@@ -24,15 +24,17 @@ Training views, test views, redMaPPer views and search tiles are all cutouts of 
     clusters; the redshift range is where the catalogue's clusters lie);
   * the seeing is a property of the sky: one PSF FWHM per ``SEEING_NSIDE`` = 256 cell
     (~14', the size of an SDSS field, 13.5' x 9.8'; SDSS seeing changes field by field),
-    drawn like the per-view seeing of mocksky (N(1.43", 0.2") clipped to 0.9-2.2"). An
+    drawn like the per-view seeing of an injected view (N(1.43", 0.2") clipped to 0.9-2.2"). An
     object takes the seeing of the cell its centre lies in.
 
 A cutout (any TAN WCS) draws exactly the objects whose stamp (``Canvas.stamp_pixels``, at
-most ``MAX_STAMP_ARCSEC``) meets it, through its own WCS, with mocksky's ``Canvas`` (same
-PSF, exact/fast split, saturation). Noise (mocksky's SDSS noise model) is drawn from a key of
+most ``MAX_STAMP_ARCSEC``) meets it, through its own WCS, with ``draw``'s ``Canvas`` (same
+PSF, exact/fast split, saturation). Noise (``draw``'s SDSS noise model) is drawn from a key of
 the cutout, so it differs between cutouts; everything else agrees pixel for pixel where they
 overlap. Position angles are drawn for north-up, east-left axes and turned (or mirrored) into
 each cutout's WCS, so a rotated cutout shows the same shapes.
+
+Views as cutouts of this sky (their truth tables and counts) are ``images/mock/render.py``.
 """
 
 from __future__ import annotations
@@ -48,20 +50,21 @@ from astropy.table import Table, vstack
 from deepcee.core.config import with_defaults
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.seeds import rng
-from deepcee.images import mocksky
 from deepcee.images.fits import make_wcs
+from deepcee.images.mock import universe
+from deepcee.images.mock.draw import Canvas, add_sdss_noise, band_fluxes, saturate
 
 FIELD_NSIDE = 512
 GROUP_NSIDE = 64
 SEEING_NSIDE = 256
 #: Seeing is quantised to 0.05" (a quarter of its 0.2" per-field scatter; docs/mock-numbers.md §1).
 SEEING_STEP_ARCSEC = 0.05
-#: The longest stamp mocksky draws (``Canvas.max_stamp_arcsec``): no object's light reaches further.
+#: The longest stamp ``draw.Canvas`` draws (``Canvas.max_stamp_arcsec``): no object's light reaches further.
 MAX_STAMP_ARCSEC = 200.0
 ABELL_ONLY_RICHNESS = 40.0
 ABELL_ONLY_Z = (0.05, 0.20)
 GROUP_Z = (0.04, 0.45)
-#: The column layout of every object list (mocksky.Objects' fields with ra/dec for east/north;
+#: The column layout of every object list (``universe.Objects``' fields with ra/dec for east/north;
 #: ``label``: field, star, foreground, group or cluster; ``owner``: the group or cluster id).
 OBJECT_LABELS = ("field", "star", "foreground", "group", "cluster")
 
@@ -98,7 +101,7 @@ class SkyObjects:
     cols: dict = field(default_factory=dict)
 
     @classmethod
-    def from_objects(cls, objs: mocksky.Objects, ra0: float, dec0: float, label: str, owner: str = ""):
+    def from_objects(cls, objs: universe.Objects, ra0: float, dec0: float, label: str, owner: str = ""):
         """Objects laid out around (ra0, dec0); for a cluster or group the first is its central."""
         a = objs.arrays()
         ra, dec = _offsets_to_sky(ra0, dec0, a.pop("east"), a.pop("north"))
@@ -121,7 +124,7 @@ class SkyObjects:
     def concat(parts):
         parts = [p for p in parts if len(p)]
         if not parts:
-            keys = ("ra", "dec", *[f for f in mocksky.Objects.FIELDS if f not in ("east", "north")])
+            keys = ("ra", "dec", *[f for f in universe.Objects.FIELDS if f not in ("east", "north")])
             empty = {k: np.zeros(0) for k in keys}
             return SkyObjects(
                 {**empty, "label": np.zeros(0, "U10"), "owner": np.zeros(0, "U32"), "central": np.zeros(0, bool)}
@@ -195,7 +198,7 @@ class MockSky:
         self._set_clusters(self._catalogued(redmapper, abell_only))
         # the widest group any cell can hold: the lowest redshift and highest richness it draws
         self._max_group_reach = float(
-            mocksky.member_reach_arcsec(GROUP_Z[0], self.mc["group_richness"][1]) + MAX_STAMP_ARCSEC
+            universe.member_reach_arcsec(GROUP_Z[0], self.mc["group_richness"][1]) + MAX_STAMP_ARCSEC
         )
 
     # ------------------------------------------------------------------ the catalogued clusters
@@ -243,7 +246,7 @@ class MockSky:
             raise DeepCeeError(
                 f"mock sky: cluster {t['id'][~good][0]}: redshift {t['z'][~good][0]} unusable for the mock"
             )
-        t["reach_arcsec"] = mocksky.member_reach_arcsec(t["z"], t["richness"]) + MAX_STAMP_ARCSEC
+        t["reach_arcsec"] = universe.member_reach_arcsec(t["z"], t["richness"]) + MAX_STAMP_ARCSEC
         self.clusters = t
         self._cluster_row = {str(i): k for k, i in enumerate(t["id"])}
         self._members.clear()
@@ -273,11 +276,11 @@ class MockSky:
         mc = self.mc
         if kind == "cluster":
             row = self.clusters[self._cluster_row[ident]]
-            objs = mocksky.catalogued_cluster_objects(self.seed, ident, row["z"], row["richness"], row["bcg_rmag"], mc)
+            objs = universe.catalogued_cluster_objects(self.seed, ident, row["z"], row["richness"], row["bcg_rmag"], mc)
             return SkyObjects.from_objects(objs, float(row["ra"]), float(row["dec"]), "cluster", ident)
         cell, k = ident
         g = self.groups_in_cell(cell)[k]
-        objs = mocksky.cluster_objects(
+        objs = universe.cluster_objects(
             rng(self.seed, "sky-group", int(cell), int(g["k"])),
             float(g["z"]),
             float(g["richness"]),
@@ -290,7 +293,7 @@ class MockSky:
 
     # ------------------------------------------------------------------ cells
     def seeing(self, cell: int) -> float:
-        """The PSF FWHM of one ``SEEING_NSIDE`` cell (mocksky's per-view seeing distribution),
+        """The PSF FWHM of one ``SEEING_NSIDE`` cell (an injected view's seeing distribution),
         in steps of ``SEEING_STEP_ARCSEC`` so that a shard's views share a few dozen PSFs."""
         gen = rng(self.seed, "sky-seeing", int(cell))
         fwhm = np.clip(gen.normal(self.mc["psf_fwhm_arcsec"], self.mc["psf_fwhm_sigma_arcsec"]), 0.9, 2.2)
@@ -339,15 +342,15 @@ class MockSky:
         """Every object drawn over the square covering ``cell`` (the caller keeps those inside)."""
         mc = self.mc
         gen = rng(self.seed, "sky-cell", cell)
-        stars = mocksky.star_objects(gen, half, mc["mag_limit"], mc["star_density_scale"], mc["bright_stars_per_deg2"])
+        stars = universe.star_objects(gen, half, mc["mag_limit"], mc["star_density_scale"], mc["bright_stars_per_deg2"])
         return SkyObjects.concat(
             [
                 SkyObjects.from_objects(
-                    mocksky.field_objects(gen, half, mc["mag_limit"], mc["galaxy_density_scale"]), ra0, dec0, "field"
+                    universe.field_objects(gen, half, mc["mag_limit"], mc["galaxy_density_scale"]), ra0, dec0, "field"
                 ),
                 SkyObjects.from_objects(stars, ra0, dec0, "star"),
                 SkyObjects.from_objects(
-                    mocksky.foreground_objects(gen, half, mc["foreground_per_deg2"]), ra0, dec0, "foreground"
+                    universe.foreground_objects(gen, half, mc["foreground_per_deg2"]), ra0, dec0, "foreground"
                 ),
             ]
         )
@@ -362,7 +365,7 @@ class MockSky:
         gen = rng(self.seed, "sky-groups", cell)
         n = int(gen.poisson(mc["groups_per_deg2"] * (2 * half / 3600.0) ** 2))
         east, north = gen.uniform(-half, half, n), gen.uniform(-half, half, n)
-        z = mocksky.volume_redshifts(gen, n, GROUP_Z)
+        z = universe.volume_redshifts(gen, n, GROUP_Z)
         lam = gen.uniform(*mc["group_richness"], n)
         ra, dec = _offsets_to_sky(ra0, dec0, east, north)
         k = np.arange(n)
@@ -377,7 +380,7 @@ class MockSky:
                 "richness": lam[inside],
             }
         )
-        t["reach_arcsec"] = mocksky.member_reach_arcsec(t["z"], t["richness"]) + MAX_STAMP_ARCSEC
+        t["reach_arcsec"] = universe.member_reach_arcsec(t["z"], t["richness"]) + MAX_STAMP_ARCSEC
         return t
 
     # ------------------------------------------------------------------ what a cutout may show
@@ -427,7 +430,7 @@ class MockSky:
         centre = wcs.pixel_to_world(cx, cy)
         ra_c, dec_c = float(centre.ra.deg), float(centre.dec.deg)
         objs = self.objects_near(ra_c, dec_c, np.hypot(nx, ny) / 2.0 * scale)
-        canvas = mocksky.Canvas(nx, scale, self.mc["psf_fwhm_arcsec"], self.mc["psf_beta"], self.mc["exact_mag"])
+        canvas = Canvas(nx, scale, self.mc["psf_fwhm_arcsec"], self.mc["psf_beta"], self.mc["exact_mag"])
         counts = dict.fromkeys(OBJECT_LABELS, 0)
         drawn = SkyObjects.concat([])
         drawn.cols.update(x=np.zeros(0), y=np.zeros(0))
@@ -445,7 +448,7 @@ class MockSky:
             drawn = objs.take(idx)
             drawn.cols["x"], drawn.cols["y"] = xs[idx], ys[idx]
             betas = self._turned_angles(wcs, c, idx, xs, ys)
-            fl = mocksky._band_fluxes(c["mag_r"][idx], c["gr"][idx], c["ri"][idx])
+            fl = band_fluxes(c["mag_r"][idx], c["gr"][idx], c["ri"][idx])
             current_psf = None
             rows = zip(
                 psf[idx].tolist(),
@@ -464,10 +467,10 @@ class MockSky:
             labels, n = np.unique(drawn.cols["label"], return_counts=True)
             counts.update({str(k): int(v) for k, v in zip(labels, n)})
         img = canvas.img
-        mocksky.saturate(img, canvas.os**2)
+        saturate(img, canvas.os**2)
         if noise:
             gen = rng(self.seed, "sky-noise", *(noise_key if isinstance(noise_key, tuple) else (noise_key,)))
-            mocksky.add_sdss_noise(img, gen.standard_normal(img.shape, dtype=np.float32), scale, canvas.os**2)
+            add_sdss_noise(img, gen.standard_normal(img.shape, dtype=np.float32), scale, canvas.os**2)
         info = {"n_exact": canvas.n_exact, "n_fast": canvas.n_fast, **counts, "objects": drawn}
         return img, info
 
@@ -515,83 +518,6 @@ class MockSky:
         )
 
 
-# --------------------------------------------------------------------------- views as cutouts
-#: What each drawn object is to a view's truth table (docs/contracts.md, ``truth``): the view's
-#: own cluster is its ``target``; another catalogued cluster in the view is ``cluster``.
-TRUTH_MEMBER = {"field": "field", "star": "star", "foreground": "foreground", "group": "group", "cluster": "cluster"}
-#: The render's counts under the keys the image stage's manifests have always used.
-VIEW_COUNT_KEYS = {"target": "cluster", "star": "stars", "cluster": "other_cluster"}
-
-
-def render_view(sky: MockSky, view, images_cfg: dict) -> tuple[np.ndarray, object, dict]:
-    """One planned view (a row of views.ecsv) as a cutout of the one sky: (image, WCS, info).
-
-    The noise is keyed by the view's name; ``info`` holds the seeing at the view's centre, the
-    counts of what was drawn, the target's pixel position and the truth table of every object.
-    """
-    pixels = int(images_cfg["pixels"])
-    scale = float(images_cfg["pixel_scale_arcsec"])
-    name, cid = str(view["view"]), str(view["cluster_id"])
-    if not sky.holds(cid):
-        raise DeepCeeError(f"view {name}: cluster {cid} is not in the mock sky (add the plan's clusters)")
-    wcs = make_wcs(float(view["centre_ra"]), float(view["centre_dec"]), pixels, scale)
-    img, info = sky.render(wcs, (pixels, pixels), scale, noise_key=("view", name))
-    cx, cy = wcs.world_to_pixel_values(float(view["ra"]), float(view["dec"]))
-    truth = _truth_table(info.pop("objects"), name, cid)
-    members, n = np.unique(np.asarray(truth["member"], dtype=str), return_counts=True)
-    counts = {VIEW_COUNT_KEYS.get(m, m): int(k) for m, k in zip(members, n)}
-    centre = wcs.pixel_to_world((pixels - 1) / 2.0, (pixels - 1) / 2.0)
-    seeing = float(sky.seeing_at(centre.ra.deg, centre.dec.deg)[0])
-    return (
-        img,
-        wcs,
-        {
-            "psf_fwhm_arcsec": seeing,
-            "n_exact": info["n_exact"],
-            "n_fast": info["n_fast"],
-            **dict.fromkeys((VIEW_COUNT_KEYS.get(m, m) for m in ("target", *TRUTH_MEMBER.values())), 0),
-            **counts,
-            "cluster_x": float(cx),
-            "cluster_y": float(cy),
-            "truth": truth,
-        },
-    )
-
-
-def _truth_table(objs: SkyObjects, view: str, cluster_id: str) -> Table:
-    """The drawn objects as the view's truth (``mocksky.truth_table``): the view's cluster is the
-    ``target``; the view's uncatalogued groups are numbered 1, 2, ... in drawing order."""
-    c = objs.cols
-    label = np.asarray(c["label"], dtype=str)
-    owner = np.asarray(c["owner"], dtype=str)
-    member = np.asarray([TRUTH_MEMBER[x] for x in label], dtype="U10")
-    member[(label == "cluster") & (owner == cluster_id)] = "target"
-    group = np.zeros(len(objs), dtype=int)
-    is_group = label == "group"
-    if is_group.any():
-        names, first = np.unique(owner[is_group], return_index=True)
-        number = {str(names[j]): k + 1 for k, j in enumerate(np.argsort(first))}
-        group[is_group] = [number[o] for o in owner[is_group]]
-    cols = {k: c[k] for k in ("ra", "dec", "x", "y", "mag_r", "z", "central")}
-    return mocksky.truth_table(view, cluster_id, {**cols, "member": member, "group": group})
-
-
-def plan_clusters(views) -> Table:
-    """The clusters a views plan (rows of views.ecsv) centres on: id, ra, dec, z, richness, bcg_rmag."""
-    seen = {}
-    for v in views:
-        cid = str(v["cluster_id"])
-        if cid not in seen:
-            bcg = v["bcg_rmag"]
-            bcg = np.nan if bcg is None or np.ma.is_masked(bcg) else float(bcg)
-            seen[cid] = (cid, float(v["ra"]), float(v["dec"]), float(v["z"]), float(v["richness"]), bcg)
-    return Table(
-        rows=list(seen.values()) or None,
-        names=("id", "ra", "dec", "z", "richness", "bcg_rmag"),
-        dtype=("U32", float, float, float, float, float),
-    )
-
-
 def read_sky_catalogues(redmapper_path, abell_paths, match_radius_arcmin: float = 3.0) -> tuple[Table, Table]:
     """The bundled redMaPPer catalogue and the Abell/ACO positions it does not match."""
     from deepcee.catalogue.select import read_abell_tsv, read_redmapper_bundled
@@ -599,23 +525,6 @@ def read_sky_catalogues(redmapper_path, abell_paths, match_radius_arcmin: float 
     rm = read_redmapper_bundled(redmapper_path)
     aco = read_abell_tsv(abell_paths)
     return rm, abell_only_positions(aco, rm, float(match_radius_arcmin))
-
-
-def sky_for_views(views, images_cfg: dict, seed: int, catalogues: dict | None = None) -> MockSky:
-    """The one sky an image shard cuts its synthetic views from.
-
-    ``catalogues``: ``redmapper`` (path), ``abell`` (paths) and ``match_radius_arcmin`` of the
-    bundled catalogues the sky holds; without them the sky holds only the plan's clusters. The
-    plan's clusters are always held, with the plan's values (``MockSky.add_clusters``).
-    """
-    rm = only = None
-    if catalogues:
-        rm, only = read_sky_catalogues(
-            catalogues["redmapper"], catalogues["abell"], float(catalogues.get("match_radius_arcmin", 3.0))
-        )
-    sky = MockSky(int(seed), {**images_cfg["mock"], "background": "synthetic"}, rm, only)
-    sky.add_clusters(plan_clusters(views))
-    return sky
 
 
 def sky_from_config(config: dict, redmapper_path=None, abell_paths=None) -> MockSky:
