@@ -36,14 +36,17 @@ def view(tmp_path_factory):
     return path
 
 
-def _predictions(path, boxes, views=None):
-    """Boxes (x0, y0, x1, y1) in PNG pixels, with their centres on the sky as inference writes them."""
+def _predictions(path, boxes, views=None, sides=None):
+    """Boxes (x0, y0, x1, y1) in PNG pixels, with their centres on the sky as inference writes them.
+
+    ``sides``: each box's PNG side (default: all PNG)."""
     boxes = np.asarray(boxes, dtype=float)
     views = views or ["v0"] * len(boxes)
+    sides = sides or [PNG] * len(boxes)
     x, y = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
     ra, dec = [], []
-    for xi, yi, v in zip(x, y, views):
-        r, d = png_pixel_to_sky(path, xi, yi, PNG, flipped=v.endswith("_flip"))
+    for xi, yi, v, side in zip(x, y, views, sides):
+        r, d = png_pixel_to_sky(path, xi, yi, side, flipped=v.endswith("_flip"))
         ra.append(float(r))
         dec.append(float(d))
     return Table(
@@ -114,3 +117,38 @@ def test_box_method_and_bad_method(view):
     assert not out["on_bcg"].any() and list(out["ra"]) == list(out["box_ra"])
     with pytest.raises(DeepCeeError, match="train.predict.centre.method"):
         centre_predictions(table, [str(view)], PNG, _cfg(method="brightest"), PHOTOMETRY)
+
+
+def test_each_row_its_own_image_side(view):
+    """Views of one sky at two PNG sides (100 and 70 px for the same 200 px FITS): each box is
+    centred with its own image's side; a per-row side equal for all rows is the int's result."""
+    boxes, views, sides = [], [], []
+    for name, side in (("v0", PNG), ("small", 70), ("small_flip", 70)):
+        gx, gy = fits_to_png(GALAXY[0], GALAXY[1], (PIXELS, PIXELS), side)
+        gx = (side - 1) - float(gx) if name.endswith("_flip") else float(gx)
+        half = side / 4  # 100 FITS px
+        cx, cy = gx - 0.06 * side, float(gy) + 0.02 * side
+        boxes.append((cx - half, cy - half, cx + half, cy + half))
+        views.append(name)
+        sides.append(side)
+    table = _predictions(view, boxes, views=views, sides=sides)
+    out = centre_predictions(table, [str(view)] * 3, np.array(sides), _cfg(), PHOTOMETRY)
+    assert out["on_bcg"].all()
+    for i, (name, side) in enumerate(zip(views, sides)):
+        gx, gy = fits_to_png(GALAXY[0], GALAXY[1], (PIXELS, PIXELS), side)
+        gx = (side - 1) - float(gx) if name.endswith("_flip") else float(gx)
+        assert out["x"][i] == pytest.approx(gx, abs=0.3 * side / PNG) and out["y"][i] == pytest.approx(
+            float(gy), abs=0.3 * side / PNG
+        )
+        ra, dec = png_pixel_to_sky(view, out["x"][i], out["y"][i], side, flipped=name.endswith("_flip"))
+        assert out["ra"][i] == pytest.approx(float(ra), abs=1e-6) and out["dec"][i] == pytest.approx(
+            float(dec), abs=1e-6
+        )
+    # one side for every row: an int or a per-row array give the same table
+    same = _predictions(view, [boxes[0], boxes[0]])
+    a = centre_predictions(same, [str(view)] * 2, PNG, _cfg(), PHOTOMETRY)
+    b = centre_predictions(same, [str(view)] * 2, [PNG, PNG], _cfg(), PHOTOMETRY)
+    for c in ("x", "y", "ra", "dec", "on_bcg"):
+        assert list(a[c]) == list(b[c]), c
+    with pytest.raises(DeepCeeError, match="3 image sides for 2 rows"):
+        centre_predictions(same, [str(view)] * 2, [PNG] * 3, _cfg(), PHOTOMETRY)

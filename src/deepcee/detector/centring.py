@@ -23,7 +23,7 @@ the paper's way is always measured beside this one (the evaluation's summary rep
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -63,15 +63,16 @@ def choose_bcg(cat: ViewCatalogue, candidates: np.ndarray, x: float, y: float, s
 def centre_predictions(
     table,
     fits_paths: list[str],
-    output_size: int,
+    output_size: int | Sequence[int] | np.ndarray,
     cfg: dict,
     photometry_cfg: dict,
     measure: Callable[[str, dict], ViewCatalogue] = measure_view,
 ):
     """Predictions with their centre (x, y, ra, dec) moved to the BCG where ``cfg['method']`` is bcg.
 
-    ``fits_paths``: the FITS of each row (its view's). Adds ``box_ra``, ``box_dec`` (the box centre)
-    and ``on_bcg``. Views named ``*_flip`` are the mirrored PNG of their FITS.
+    ``fits_paths``: the FITS of each row (its view's). ``output_size``: the PNG side, one for
+    every row (an int) or each row's own image side (one per row). Adds ``box_ra``, ``box_dec``
+    (the box centre) and ``on_bcg``. Views named ``*_flip`` are the mirrored PNG of their FITS.
     """
     method = str(cfg["method"])
     if method not in METHODS:
@@ -81,6 +82,11 @@ def centre_predictions(
     out["box_dec"] = np.asarray(table["dec"], dtype=float)
     out["box_ra"].unit = out["box_dec"].unit = "deg"
     on_bcg = np.zeros(len(out), dtype=bool)
+    sizes = np.asarray(output_size, dtype=float)
+    if sizes.ndim == 0:
+        sizes = np.full(len(out), float(sizes))
+    elif sizes.shape != (len(out),):
+        raise DeepCeeError(f"centre_predictions: {sizes.size} image sides for {len(out)} rows")
     if method == "bcg" and len(out):
         views = np.asarray(out["view"], dtype=str)
         fits_paths = np.asarray(fits_paths, dtype=str)
@@ -96,14 +102,15 @@ def centre_predictions(
             if not len(candidates):
                 continue
             flipped = view.endswith("_flip")
+            side = sizes[rows]  # each row's own PNG side
             px = np.asarray(out["x"][rows], dtype=float)
-            px = (output_size - 1) - px if flipped else px
-            xf, yf = png_to_fits(px, np.asarray(out["y"][rows], dtype=float), cat.shape, output_size)
+            px = (side - 1) - px if flipped else px
+            xf, yf = png_to_fits(px, np.asarray(out["y"][rows], dtype=float), cat.shape, side)
             x0f, y0f = png_to_fits(
-                np.asarray(out["x0"][rows], float), np.asarray(out["y0"][rows], float), cat.shape, output_size
+                np.asarray(out["x0"][rows], float), np.asarray(out["y0"][rows], float), cat.shape, side
             )
             x1f, y1f = png_to_fits(
-                np.asarray(out["x1"][rows], float), np.asarray(out["y1"][rows], float), cat.shape, output_size
+                np.asarray(out["x1"][rows], float), np.asarray(out["y1"][rows], float), cat.shape, side
             )
             sides = 0.5 * (np.abs(x1f - x0f) + np.abs(y1f - y0f))
             picks = np.array([choose_bcg(cat, candidates, a, b, c, cfg) for a, b, c in zip(xf, yf, sides)])
@@ -112,8 +119,8 @@ def centre_predictions(
                 continue
             bx, by = cat.sources["x"][picks[hit]], cat.sources["y"][picks[hit]]
             sky = cat.wcs.pixel_to_world(bx, by)
-            nx, ny = fits_to_png(bx, by, cat.shape, output_size)
-            nx = (output_size - 1) - nx if flipped else nx
+            nx, ny = fits_to_png(bx, by, cat.shape, side[hit])
+            nx = (side[hit] - 1) - nx if flipped else nx
             idx = rows[hit]
             x[idx], y[idx] = nx, ny
             ra[idx], dec[idx] = sky.ra.deg, sky.dec.deg

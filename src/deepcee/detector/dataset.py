@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import struct
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,17 +102,27 @@ def read_samples(
     return list(samples.values())
 
 
-def check_samples(samples: Sequence[Sample], source: str = "labels") -> int:
-    """Every PNG exists and is square-or-not but the same size; every box lies inside it.
+def labels_output_size(labels_path: str | os.PathLike) -> int | None:
+    """The PNG side the image stage wrote (the labels table's meta ``output_size``); None if absent."""
+    value = read_table("labels", Path(labels_path)).meta.get("output_size")
+    return int(value) if value is not None else None
 
-    Returns the image side (width). Errors name the labels file row and the PNG.
+
+def check_samples(samples: Sequence[Sample], source: str = "labels", reference_size: int | None = None) -> int:
+    """Every PNG exists and is square (sides may differ between PNGs); every box lies inside its own PNG.
+
+    Returns the reference side, the one the model's pixel scale is set by (``build_detector``):
+    ``reference_size`` where the caller gives it (the labels' meta ``output_size``), else the
+    largest side. Errors name the labels file row and the PNG.
     """
     if not samples:
         raise DeepCeeError(f"{source}: empty training set (no images)")
-    sizes = set()
+    sides = set()
     for sample in samples:
         width, height = png_size(sample.png)
-        sizes.add((width, height))
+        if width != height:
+            raise DeepCeeError(f"{source}: {sample.png} is {width}x{height}; the detector expects square images")
+        sides.add(width)
         for row, box in zip(sample.rows or [0] * len(sample.boxes), sample.boxes):
             x0, y0, x1, y1 = box
             where = f"{source} row {row} ({sample.png})" if row else sample.png
@@ -123,12 +134,11 @@ def check_samples(samples: Sequence[Sample], source: str = "labels") -> int:
                 raise DeepCeeError(
                     f"{where}: box x0={x0:g} y0={y0:g} x1={x1:g} y1={y1:g} lies outside the {width}x{height} image"
                 )
-    if len(sizes) > 1:
-        raise DeepCeeError(f"{source}: images of different sizes {sorted(sizes)[:3]}")
-    width, height = sizes.pop()
-    if width != height:
-        raise DeepCeeError(f"{source}: images are {width}x{height}; the detector expects square images")
-    return width
+    if reference_size is not None:
+        if int(reference_size) < 1:
+            raise DeepCeeError(f"{source}: output_size {reference_size} is not a positive image side")
+        return int(reference_size)
+    return max(sides)
 
 
 class DetectionDataset(torch.utils.data.Dataset):
@@ -161,12 +171,40 @@ class StepBatchSampler(torch.utils.data.Sampler):
     ``deepcee.core.seeds.rng(seed, 'train', 'epoch', e)``; step ``s`` (1-based) takes
     positions ``(s-1)*batch .. s*batch-1`` of the concatenated epochs. So a run that
     resumes at step k sees exactly the batches an uninterrupted run would.
+
+    ``groups`` (one key per sample, e.g. the image side): every batch holds one group only
+    (torchvision pads a batch of mixed sizes to the largest, a border the network never sees
+    when it predicts). With one group (or none given) the batches are the ones above. With
+    several, epoch ``e``'s permutation is split by group (groups in sorted key order, each
+    keeping the permutation's order), each group's list is cut into batches, the last one
+    topped up with the first indices of that group's list, and the epoch's batches are put in
+    the order of ``rng(seed, 'train', 'epoch', e, 'batches')``; step ``s`` takes the s-th
+    batch of the concatenated epochs (a fixed number per epoch), so resuming is exact here too.
     """
 
-    def __init__(self, n: int, batch_size: int, seed: int, total_steps: int, start_step: int = 0):
+    def __init__(
+        self,
+        n: int,
+        batch_size: int,
+        seed: int,
+        total_steps: int,
+        start_step: int = 0,
+        groups: Sequence | None = None,
+    ):
         self.n, self.batch_size, self.seed = n, batch_size, seed
         self.total_steps, self.start_step = total_steps, start_step
         self._perms: dict[int, list[int]] = {}
+        self.groups = None
+        if groups is not None:
+            groups = list(groups)
+            if len(groups) != n:
+                raise ValueError(f"StepBatchSampler: {len(groups)} group keys for {n} samples")
+            if len(set(groups)) > 1:
+                self.groups = groups
+        self._keys = sorted(set(self.groups)) if self.groups is not None else []
+        counts = Counter(self.groups or [])
+        self.batches_per_epoch = sum(-(-c // batch_size) for c in counts.values())
+        self._epoch_batches: dict[int, list[list[int]]] = {}
 
     def _perm(self, epoch: int) -> list[int]:
         if epoch not in self._perms:
@@ -175,7 +213,30 @@ class StepBatchSampler(torch.utils.data.Sampler):
             self._perms = {epoch: rng(self.seed, "train", "epoch", epoch).permutation(self.n).tolist()}
         return self._perms[epoch]
 
+    def _batches(self, epoch: int) -> list[list[int]]:
+        """Epoch ``epoch``'s one-group batches, in their seeded order (several groups only)."""
+        if epoch not in self._epoch_batches:
+            from deepcee.core.seeds import rng
+
+            perm = self._perm(epoch)
+            batches = []
+            for key in self._keys:
+                members = [i for i in perm if self.groups[i] == key]
+                for start in range(0, len(members), self.batch_size):
+                    batch = members[start : start + self.batch_size]
+                    k = 0
+                    while len(batch) < self.batch_size:  # top up from the group's own list
+                        batch.append(members[k % len(members)])
+                        k += 1
+                    batches.append(batch)
+            order = rng(self.seed, "train", "epoch", epoch, "batches").permutation(len(batches)).tolist()
+            self._epoch_batches = {epoch: [batches[j] for j in order]}
+        return self._epoch_batches[epoch]
+
     def batch_for_step(self, step: int) -> list[int]:
+        if self.groups is not None:
+            epoch, index = divmod(step - 1, self.batches_per_epoch)
+            return list(self._batches(epoch)[index])
         start = (step - 1) * self.batch_size
         return [self._perm(p // self.n)[p % self.n] for p in range(start, start + self.batch_size)]
 

@@ -2,8 +2,9 @@
 
 ``predict_images`` works for any list of PNGs (the test set, the redMaPPer region):
 the detector is built with ``box_score_thresh=0`` and 300 detections per image, so
-the threshold sweep downstream sees every box. Box coordinates are training-image
-pixels (0-based, x right, y down, PNG row 0 at the top); RA/Dec come from the view's
+the threshold sweep downstream sees every box. The PNGs may be square images of several
+sizes at one sky pixel scale (the model resizes them all by one factor). Box coordinates are
+pixels of each box's own PNG (0-based, x right, y down, PNG row 0 at the top); RA/Dec come from the view's
 FITS WCS through ``deepcee.images.labels.png_pixel_to_sky`` (the image stage's function,
 the inverse of the one that placed the labels' boxes).
 """
@@ -70,16 +71,18 @@ def predict_images(
     """Every box the detector gives for each PNG → astropy Table (PREDICTION_COLUMNS).
 
     ``fits_paths`` (same order) give RA/Dec through each view's WCS; without them
-    ra/dec are NaN. ``views`` default to the PNG file stems.
+    ra/dec are NaN. ``views`` default to the PNG file stems. PNGs may be square images of
+    several sizes: the model resizes each by its one factor (``FixedScaleTransform``), each
+    batch holds images of one size (``size_batches``), and the rows keep the input order.
     """
     if not isinstance(device, torch.device):
         device = resolve_device(str(device))
     model.to(device).eval()
     samples = _samples(png_paths, fits_paths, views)
+    batches = size_batches([png_size(s.png) for s in samples], batch_size)  # PNG headers only
     loader = torch.utils.data.DataLoader(
         DetectionDataset(samples),
-        batch_size=batch_size,
-        shuffle=False,
+        batch_sampler=batches,
         num_workers=workers,
         collate_fn=collate,
         pin_memory=device.type == "cuda",
@@ -87,12 +90,16 @@ def predict_images(
     )
     bar = _progress(len(samples)) if progress else None
     rows: dict[str, list] = {c: [] for c in PREDICTION_COLUMNS}
+    done: dict[int, tuple[dict, int]] = {}  # input index -> (outputs, image side), until its turn
     index = 0
     try:
-        for images, _ in loader:
+        for batch, (images, _) in zip(batches, loader):
             outputs = predict_batches(model, images, device, precision)
-            for img, out in zip(images, outputs):
-                _add_rows(rows, samples[index], out, img.shape[-1])
+            for i, img, out in zip(batch, images, outputs):
+                done[i] = (out, img.shape[-1])
+            while index in done:  # rows in the input order
+                out, side = done.pop(index)
+                _add_rows(rows, samples[index], out, side)
                 index += 1
             if bar is not None:
                 bar.update(len(images))
@@ -100,6 +107,22 @@ def predict_images(
         if bar is not None:
             bar.close()
     return _prediction_table(rows, len(samples))
+
+
+def size_batches(sizes: Sequence[tuple[int, int]], batch_size: int) -> list[list[int]]:
+    """Indices of images with these (width, height) in batches of one size each.
+
+    Sizes in the order they first appear, each size's images in the input order, cut into
+    batches of ``batch_size``; images of one size give the plain consecutive batches.
+    """
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, size in enumerate(sizes):
+        groups.setdefault(tuple(size), []).append(i)
+    return [
+        members[start : start + batch_size]
+        for members in groups.values()
+        for start in range(0, len(members), batch_size)
+    ]
 
 
 def _samples(png_paths, fits_paths, views) -> list[Sample]:
@@ -175,6 +198,12 @@ def _prediction_table(rows: dict[str, list], n_images: int):
     return table
 
 
+def _scale(model) -> str:
+    """The model's input resize, "network/reference" px (``FixedScaleTransform``)."""
+    transform = model.transform
+    return f"{transform.min_size[-1]}/{getattr(transform, 'reference_size', transform.min_size[-1])}"
+
+
 def predict_labels(
     model_path: str | os.PathLike,
     labels_path: str | os.PathLike,
@@ -200,10 +229,11 @@ def predict_labels(
     device = resolve_device(str(cfg["device"]))
     samples = read_samples(labels_path, split=split, root=root, need_boxes=False)
     model, meta = load_model(model_path, device)
-    side = png_size(samples[0].png)[0]
+    side_of = {s.view: png_size(s.png)[0] for s in samples}  # PNG headers only
+    sides = sorted(set(side_of.values()))
     log(
-        f"predicting on {len(samples)} images ({split or 'all'}) of {side} px with {model_path} "
-        f"on {device}, batch {cfg['batch_size']}, {cfg['precision']}"
+        f"predicting on {len(samples)} images ({split or 'all'}) of {'/'.join(map(str, sides))} px with "
+        f"{model_path} (scale {_scale(model)}) on {device}, batch {cfg['batch_size']}, {cfg['precision']}"
     )
     table = predict_images(
         model,
@@ -217,7 +247,11 @@ def predict_labels(
     )
     fits_of = {s.view: s.fits for s in samples}
     photometry = with_defaults("redshift", {"photometry": photometry or {}})["photometry"]
-    table = centre_predictions(table, [fits_of[str(v)] for v in table["view"]], side, cfg["centre"], photometry)
+    views = [str(v) for v in table["view"]]
+    # each box's own image side (one view, one PNG)
+    table = centre_predictions(
+        table, [fits_of[v] for v in views], np.array([side_of[v] for v in views], dtype=int), cfg["centre"], photometry
+    )
     table.meta.update(
         {
             "model": str(model_path),

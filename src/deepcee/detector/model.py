@@ -23,8 +23,16 @@ every box scored (sweep from 0)              ``box_score_thresh=0.0``, 300 detec
                                              weights still fit
 RPN/DN weights ~ N(0, 0.01), biases 0        torchvision's RPN head already; the DN's two
                                              output layers re-initialised so
-images 1000 x 1000                           ``min_size = max_size = image size``
+images 1000 x 1000                           ``FixedScaleTransform``: every input resized by
+                                             network side / training PNG side
 ==========================================  =============================================
+
+One pixel scale for every input size: the network works at ``train.detector.image_size``
+(default: the training PNG side) and every input is resized by the same factor, network side /
+reference PNG side (320 / 500 = 0.64 in the CPU default), whatever its size. So a 350 px view
+at the training views' sky pixel scale is seen at 224 px, as its sky would be in a 500 px view;
+torchvision's own transform (``min_size = max_size``) would stretch it to 320 px instead. For
+inputs of the reference side the resize is torchvision's, bit for bit.
 
 Anchor sizes: the paper's 256 px reference is for 1000 px training images. With
 ``scale_anchors_with_image`` (default true) the sizes scale with the training image
@@ -43,6 +51,7 @@ in pixels when the same sky is resampled to fewer pixels.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from pathlib import Path
@@ -200,12 +209,84 @@ def _load_weights(model: nn.Module, cfg: dict) -> None:
         _load_partial(model, state, str(path))
 
 
-def build_detector(cfg: dict | None, image_size: int, load_weights: bool = True) -> nn.Module:
-    """Build the Faster R-CNN described by ``train.detector`` for square ``image_size`` images.
+@functools.cache
+def _fixed_scale_transform():
+    """The ``FixedScaleTransform`` class (one class, built on first use)."""
+    from torchvision.models.detection.transform import (
+        GeneralizedRCNNTransform,
+        _resize_image_and_masks,
+        resize_boxes,
+    )
 
-    ``image_size`` is the side of the training PNGs; ``cfg['image_size']`` (if set)
-    overrides it as the size the network works at (torchvision resizes inputs and
-    maps boxes back to the input pixels).
+    class FixedScaleTransform(GeneralizedRCNNTransform):
+        """torchvision's detection transform, resizing every image by ONE factor.
+
+        The factor is ``network side / reference side`` (``min_size[-1] / reference_size``), the
+        same for a 500 px and a 350 px image at the same sky pixel scale, so the network sees both
+        skies at one scale. ``min_size`` and ``max_size`` stay the network side (readers of
+        ``model.transform.min_size`` keep working). Output sides are integer arithmetic,
+        ``floor(side * network / reference)``, passed to torchvision's ``_resize_image_and_masks``
+        as its ``fixed_size``: the same bilinear call torchvision makes when it computes that size
+        itself from ``min_size``/``max_size``, so a reference-side input is resized bit for bit as
+        before. Boxes are mapped with torchvision's ``resize_boxes`` (and back in ``postprocess``).
+        """
+
+        def __init__(self, network_size: int, reference_size: int, image_mean, image_std, size_divisible=32):
+            super().__init__(network_size, network_size, image_mean, image_std, size_divisible)
+            self.reference_size = int(reference_size)
+
+        def output_side(self, side: int, network: int | None = None) -> int:
+            """The side an input of ``side`` px is resized to."""
+            network = int(self.min_size[-1] if network is None else network)
+            return max(1, (int(side) * network) // self.reference_size)
+
+        def resize(self, image, target=None):
+            h, w = image.shape[-2:]
+            if self.training:
+                if self._skip_resize:
+                    return image, target
+                # drawn as torchvision does (one torch random number), so the RNG stream is unchanged
+                network = self.torch_choice(self.min_size)
+            else:
+                network = self.min_size[-1]
+            out_h, out_w = self.output_side(h, network), self.output_side(w, network)
+            image, target = _resize_image_and_masks(image, min(out_h, out_w), max(out_h, out_w), target, (out_w, out_h))
+            if target is None:
+                return image, target
+            target["boxes"] = resize_boxes(target["boxes"], (h, w), image.shape[-2:])
+            return image, target
+
+        def __repr__(self) -> str:
+            return (
+                f"{self.__class__.__name__}(\n    Normalize(mean={self.image_mean}, std={self.image_std})"
+                f"\n    Resize(x {self.min_size[-1]}/{self.reference_size}, mode='bilinear')\n)"
+            )
+
+    FixedScaleTransform.__qualname__ = "FixedScaleTransform"  # pickled by name: the module __getattr__ below
+    FixedScaleTransform.__module__ = __name__
+    return FixedScaleTransform
+
+
+def __getattr__(name: str):
+    """``deepcee.detector.model.FixedScaleTransform``, built on first use (torchvision imported lazily)."""
+    if name == "FixedScaleTransform":
+        return _fixed_scale_transform()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def fixed_scale_transform(network_size: int, reference_size: int, image_mean, image_std):
+    """A ``FixedScaleTransform`` (torchvision imported lazily, as everywhere in this module)."""
+    return _fixed_scale_transform()(network_size, reference_size, image_mean, image_std)
+
+
+def build_detector(cfg: dict | None, image_size: int, load_weights: bool = True) -> nn.Module:
+    """Build the Faster R-CNN described by ``train.detector`` for square images.
+
+    ``image_size`` is the reference PNG side: the side of the images the model is trained on
+    (the labels' ``output_size``; ``model.pt`` stores it as ``image_size``). ``cfg['image_size']``
+    (if set) is the side the network works at; without it, the reference side. Every input, of
+    any size, is resized by network side / reference side (``FixedScaleTransform``) and its boxes
+    are mapped back to its own pixels.
     """
     from torchvision.models.detection import FasterRCNN
     from torchvision.ops import MultiScaleRoIAlign
@@ -231,8 +312,13 @@ def build_detector(cfg: dict | None, image_size: int, load_weights: bool = True)
     for layer in (predictor.cls_score, predictor.bbox_pred):
         nn.init.normal_(layer.weight, std=cfg["init_std"])
         nn.init.zeros_(layer.bias)
+    # one pixel scale for every input size (the module holds no tensors: the state dict is unchanged)
+    model.transform = fixed_scale_transform(
+        size, int(image_size), model.transform.image_mean, model.transform.image_std
+    )
     model.deepcee_config = cfg
     model.deepcee_image_size = size
+    model.deepcee_reference_size = int(image_size)
     if load_weights:
         _load_weights(model, cfg)
     return model

@@ -28,7 +28,15 @@ from deepcee.core.config import with_defaults
 from deepcee.core.contracts import read_table, write_table
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import atomic_path, config_hash, file_sha256
-from deepcee.detector.dataset import DetectionDataset, StepBatchSampler, check_samples, collate, read_samples
+from deepcee.detector.dataset import (
+    DetectionDataset,
+    StepBatchSampler,
+    check_samples,
+    collate,
+    labels_output_size,
+    png_size,
+    read_samples,
+)
 from deepcee.detector.model import CLASSES, build_detector, detector_config
 
 LOSS_KEYS = {  # losses.csv column -> torchvision loss name
@@ -439,7 +447,9 @@ def _train(
     log,
 ) -> dict:
     samples = read_samples(labels_path, split="train", root=root)
-    image_size = check_samples(samples, str(labels_path))
+    # the reference side (the pixel scale's): the labels' output_size, else the largest PNG side
+    image_size = check_samples(samples, str(labels_path), labels_output_size(labels_path))
+    sides = [png_size(s.png)[0] for s in samples]  # PNG headers only
     chash = learning_hash(cfg, seed)
     data_sha = file_sha256(labels_path)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
@@ -481,10 +491,17 @@ def _train(
         )
 
     total_steps = int(cfg["steps"])
-    sampler = StepBatchSampler(len(samples), int(cfg["batch_size"]), seed, total_steps, start_step)
+    # one image side per batch (one group: the same batches as without groups)
+    sampler = StepBatchSampler(len(samples), int(cfg["batch_size"]), seed, total_steps, start_step, groups=sides)
     set_train_mode(model, bool(cfg["detector"]["freeze_batchnorm"]))
+    counts = {side: sides.count(side) for side in sorted(set(sides))}
+    what = (
+        f"of {image_size} px"
+        if list(counts) == [image_size]
+        else "(" + ", ".join(f"{c} of {side} px" for side, c in counts.items()) + f"; scale set by {image_size} px)"
+    )
     log(
-        f"training {cfg['detector']['backbone']} on {len(samples)} images of {image_size} px, "
+        f"training {cfg['detector']['backbone']} on {len(samples)} images {what}, "
         f"steps {start_step + 1}..{total_steps}, batch {cfg['batch_size']}, {device}, {cfg['precision']}, "
         f"{torch.get_num_threads()} threads"
     )
