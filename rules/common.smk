@@ -186,7 +186,8 @@ REALSKY_SHARDS = list(range(int(REALSKY_CFG["shards"])))
 
 
 def real_sky_images_params():
-    """The image stage's render settings with every view over the real-sky frames."""
+    """The image stage's render settings with every view over a real test field (the views plan
+    names each view's field; the fields come from 02_images/real_fields/test)."""
     mock = {**_IMGCFG["mock"], "background": "sdss_blank", "blank_frames": REALSKY_CFG["blank_frames"]}
     return {**_images_sub("source", "pixels", "pixel_scale_arcsec", "skyview"), "mock": mock}
 
@@ -293,14 +294,50 @@ PAPER_RESOURCES = [
     "resources/redmapper-sdss-dr8-v5.10/sdss_redmapper.csv.gz",
     "resources/sdss-frame-r-redmapper-cluster/PROVENANCE.md",
     "resources/sdss-frame-r-redmapper-cluster/frame-r-ra138.090-dec21.498-redshift0.282.fits.bz2",
+    "resources/sdss-frames-run1035-camcol6-field17-gri/PROVENANCE.md",
+    "resources/sdss-frames-run1035-camcol6-field17-gri/frame-g-001035-6-0017.fits.bz2",
+    "resources/sdss-frames-run1035-camcol6-field17-gri/frame-i-001035-6-0017.fits.bz2",
+    "resources/sdss-frames-run1035-camcol6-field17-gri/frame-r-001035-6-0017.fits.bz2",
+    "resources/sdss-frames-run1043-camcol5-field25-gri/PROVENANCE.md",
+    "resources/sdss-frames-run1043-camcol5-field25-gri/frame-g-001043-5-0025.fits.bz2",
+    "resources/sdss-frames-run1043-camcol5-field25-gri/frame-i-001043-5-0025.fits.bz2",
+    "resources/sdss-frames-run1043-camcol5-field25-gri/frame-r-001043-5-0025.fits.bz2",
+    "resources/sdss-frames-run1992-camcol1-field87-gri/PROVENANCE.md",
+    "resources/sdss-frames-run1992-camcol1-field87-gri/frame-g-001992-1-0087.fits.bz2",
+    "resources/sdss-frames-run1992-camcol1-field87-gri/frame-i-001992-1-0087.fits.bz2",
+    "resources/sdss-frames-run1992-camcol1-field87-gri/frame-r-001992-1-0087.fits.bz2",
     "resources/sdss-frames-run2126-camcol1-gri/PROVENANCE.md",
     "resources/sdss-frames-run2126-camcol1-gri/rand_img-g-ra174.034-dec3.910-redshift0.294.fits.bz2",
     "resources/sdss-frames-run2126-camcol1-gri/rand_img-i-ra174.034-dec3.910-redshift0.294.fits.bz2",
     "resources/sdss-frames-run2126-camcol1-gri/rand_img-r-ra174.034-dec3.910-redshift0.294.fits.bz2",
+    "resources/sdss-frames-run3184-camcol2-field169-gri/PROVENANCE.md",
+    "resources/sdss-frames-run3184-camcol2-field169-gri/frame-g-003184-2-0169.fits.bz2",
+    "resources/sdss-frames-run3184-camcol2-field169-gri/frame-i-003184-2-0169.fits.bz2",
+    "resources/sdss-frames-run3184-camcol2-field169-gri/frame-r-003184-2-0169.fits.bz2",
+    "resources/sdss-frames-run3918-camcol3-field213-gri/PROVENANCE.md",
+    "resources/sdss-frames-run3918-camcol3-field213-gri/frame-g-003918-3-0213.fits.bz2",
+    "resources/sdss-frames-run3918-camcol3-field213-gri/frame-i-003918-3-0213.fits.bz2",
+    "resources/sdss-frames-run3918-camcol3-field213-gri/frame-r-003918-3-0213.fits.bz2",
+    "resources/sdss-frames-run4510-camcol4-field30-gri/PROVENANCE.md",
+    "resources/sdss-frames-run4510-camcol4-field30-gri/frame-g-004510-4-0030.fits.bz2",
+    "resources/sdss-frames-run4510-camcol4-field30-gri/frame-i-004510-4-0030.fits.bz2",
+    "resources/sdss-frames-run4510-camcol4-field30-gri/frame-r-004510-4-0030.fits.bz2",
     "resources/sdss-frames-run5390-camcol2-gri/PROVENANCE.md",
     "resources/sdss-frames-run5390-camcol2-gri/rand_img-g-ra191.052-dec16.855-redshift0.265.fits.bz2",
     "resources/sdss-frames-run5390-camcol2-gri/rand_img-i-ra191.052-dec16.855-redshift0.265.fits.bz2",
     "resources/sdss-frames-run5390-camcol2-gri/rand_img-r-ra191.052-dec16.855-redshift0.265.fits.bz2",
+    "resources/sdss-frames-run5405-camcol6-field99-gri/PROVENANCE.md",
+    "resources/sdss-frames-run5405-camcol6-field99-gri/frame-g-005405-6-0099.fits.bz2",
+    "resources/sdss-frames-run5405-camcol6-field99-gri/frame-i-005405-6-0099.fits.bz2",
+    "resources/sdss-frames-run5405-camcol6-field99-gri/frame-r-005405-6-0099.fits.bz2",
+    "resources/sdss-frames-run7264-camcol3-field111-gri/PROVENANCE.md",
+    "resources/sdss-frames-run7264-camcol3-field111-gri/frame-g-007264-3-0111.fits.bz2",
+    "resources/sdss-frames-run7264-camcol3-field111-gri/frame-i-007264-3-0111.fits.bz2",
+    "resources/sdss-frames-run7264-camcol3-field111-gri/frame-r-007264-3-0111.fits.bz2",
+    "resources/sdss-frames-run8162-camcol6-field80-gri/PROVENANCE.md",
+    "resources/sdss-frames-run8162-camcol6-field80-gri/frame-g-008162-6-0080.fits.bz2",
+    "resources/sdss-frames-run8162-camcol6-field80-gri/frame-i-008162-6-0080.fits.bz2",
+    "resources/sdss-frames-run8162-camcol6-field80-gri/frame-r-008162-6-0080.fits.bz2",
     "resources/sdss-gri-ngc6976-reprojected/PROVENANCE.md",
     "resources/sdss-gri-ngc6976-reprojected/reprojected_sdss_g.fits.bz2",
     "resources/sdss-gri-ngc6976-reprojected/reprojected_sdss_i.fits.bz2",
@@ -340,3 +377,31 @@ def _config_without_paper():
 def config_files():
     """The config files of this run, as the provenance record names them."""
     return [str(f) for f in (workflow.overwrite_configfiles or [])] or ["config.yaml"]
+
+
+# ---------------------------------------------------------------- real SDSS fields (rules/images.smk)
+# Each bundled field has one role (README, "Real fields"): the training fields' sky may be under
+# training views (images.mock.blank_frames); the test fields' only under the real-sky test
+# (evaluate.real_sky.blank_frames). Core.config refuses a field named in both.
+from deepcee.images.mock.real_fields import field_folders, field_name
+
+REAL_FIELD_FOLDERS = {
+    "train": field_folders(_IMGCFG["mock"]["blank_frames"]),
+    "test": field_folders(config["evaluate"]["real_sky"]["blank_frames"]),
+}
+# The training views need the training fields only where the plan can give them a real sky.
+TRAIN_ON_REAL_SKY = _IMGCFG["source"] == "mock" and (
+    float(_IMGCFG["mock"]["real_background_fraction"]) > 0 or _IMGCFG["mock"]["background"] == "sdss_blank"
+)
+
+
+def real_field_frames(wildcards):
+    """The g, r, i frame files of every field of one role (a changed frame reruns the role)."""
+    from deepcee.images.mock.real_fields import blank_frame_paths
+
+    return [str(p) for folder in REAL_FIELD_FOLDERS[wildcards.role] for p in blank_frame_paths(folder).values()]
+
+
+def training_real_fields(wildcards):
+    """The prepared training fields, where the training views use them."""
+    return {"real_fields": f"{IMAGES}/real_fields/train.json"} if TRAIN_ON_REAL_SKY else {}

@@ -22,12 +22,35 @@ rule images_views:
         "../envs/images.yaml"
     params:
         images={
-            **_images_sub("views_per_cluster", "max_offset_arcsec", "shards", "split"),
-            "mock": {"real_background_fraction": _IMGCFG["mock"]["real_background_fraction"]},
+            **_images_sub("views_per_cluster", "max_offset_arcsec", "shards", "split", "pixels", "pixel_scale_arcsec"),
+            "mock": {k: _IMGCFG["mock"][k] for k in ("real_background_fraction", "blank_frames", "real_view_pixels")},
         },
         seed=config["seed"],
     script:
         "../scripts/images_views.py"
+
+
+rule images_real_fields:
+    """Real SDSS fields of one role (train | test), each aligned in g, r, i, binned to the
+    project's pixel scale and written once as a view-style FITS (images/mock/real_fields.py)."""
+    input:
+        frames=real_field_frames,
+    output:
+        manifest=f"{IMAGES}/real_fields/{{role}}.json",
+        fits=directory(f"{IMAGES}/real_fields/{{role}}"),
+    log:
+        "logs/images/real_fields_{role}.log",
+    wildcard_constraints:
+        role="train|test",
+    conda:
+        "../envs/images.yaml"
+    threads: 2  # bz2 decompression releases the GIL: two fields at once
+    params:
+        folders=lambda wildcards: REAL_FIELD_FOLDERS[wildcards.role],
+        pixel_scale_arcsec=_IMGCFG["pixel_scale_arcsec"],
+        fits_dir=lambda wildcards, output: output.fits,
+    script:
+        "../scripts/images_real_fields.py"
 
 
 _ACQUIRE_PARAMS = dict(
@@ -74,6 +97,7 @@ else:
 
     rule images_render_shard:
         input:
+            unpack(training_real_fields),
             **MOCK_SKY_INPUTS,
             views=f"{IMAGES}/views.ecsv",
         output:
@@ -109,7 +133,7 @@ rule images_stretch_shard:
     conda:
         "../envs/images.yaml"
     params:
-        images=_images_sub("stretch"),
+        images=_images_sub("stretch", "pixels"),
         fits_dir=lambda wildcards, input: input.fits_dir,
         png_dir=lambda wildcards, output: output.png,
         seal=dir_seal(f"{IMAGES}/manifests/png_{{shard}}.json", f"{IMAGES}/png/{{shard}}"),

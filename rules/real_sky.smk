@@ -1,10 +1,14 @@
 # The test set over a real sky (beyond the paper): the image stage's test views re-rendered with
-# each test cluster's own members injected into a real SDSS blank field that training never saw
-# (evaluate.real_sky.blank_frames), predicted by the trained model and swept like Table 2.
+# each test cluster's own members injected into real SDSS fields that training never saw (the
+# test fields, evaluate.real_sky.blank_frames; each view a square crop of one field's frame,
+# nothing in it but real sky), predicted by the trained model and swept like Table 2, per field
+# and pooled; and the same model over the test fields with nothing injected (false detections
+# per square degree of blank real sky).
 #
-#   02_images/views.ecsv (test rows) ──► the image stage's render + stretch + labels (all 'test')
-#       ──► the detector's predict script with results/03_train/model.pt ──► real_sky_evaluate
-#       ──► table_real_sky_sweep, 04_evaluate/real_sky/summary.json (F1 beside the synthetic one)
+#   02_images/views.ecsv (test rows) + 02_images/real_fields/test ──► the image stage's render
+#       + stretch + labels (all 'test') ──► the detector's predict script with 03_train/model.pt
+#       ──► real_sky_evaluate ──► table_real_sky_sweep (pooled), table_real_sky_fields (each
+#       field), 04_evaluate/real_sky/summary.json (F1 beside the synthetic one)
 #
 # REALSKY, REALSKY_CFG, REALSKY_SHARDS and real_sky_images_params are in rules/common.smk.
 
@@ -21,8 +25,10 @@ rule real_sky_views:
         "../envs/images.yaml"
     params:
         shards=len(REALSKY_SHARDS),
-        blank_frames=REALSKY_CFG["blank_frames"],
+        fields=[field_name(f) for f in REAL_FIELD_FOLDERS["test"]],
         views_per_cluster=REALSKY_CFG["views_per_cluster"],
+        real_view=_images_sub("pixels", "pixel_scale_arcsec", "max_offset_arcsec")
+        | {"real_view_pixels": _IMGCFG["mock"]["real_view_pixels"]},
     script:
         "../scripts/real_sky_views.py"
 
@@ -30,6 +36,7 @@ rule real_sky_views:
 use rule images_render_shard as real_sky_render_shard with:
     input:
         views=f"{REALSKY}/views.ecsv",
+        real_fields=f"{IMAGES}/real_fields/test.json",
     output:
         manifest=f"{REALSKY}/manifests/fits_{{shard}}.json",
         fits=directory(f"{REALSKY}/fits/{{shard}}"),
@@ -88,16 +95,23 @@ use rule predict_test as real_sky_predict with:
 
 
 rule real_sky_evaluate:
-    """Table 2's sweep on the real-sky test views, with the synthetic test set's F1 beside it."""
+    """Table 2's sweep on the real-sky test views, pooled and field by field, with the synthetic
+    test set's F1 beside it."""
     input:
         predictions=f"{REALSKY}/predictions.ecsv",
         labels=f"{REALSKY}/labels.ecsv",
+        views=f"{REALSKY}/views.ecsv",
         synthetic=f"{EVALUATE}/summary.json",
     output:
         sweep_csv=report(
             f"{TABLES}/table_real_sky_sweep.csv", caption="../report/table_real_sky_sweep.rst", category="Evaluation"
         ),
         sweep_tex=f"{TABLES}/table_real_sky_sweep.tex",
+        fields_csv=report(
+            f"{TABLES}/table_real_sky_fields.csv", caption="../report/table_real_sky_fields.rst", category="Evaluation"
+        ),
+        fields_tex=f"{TABLES}/table_real_sky_fields.tex",
+        field_sweeps_csv=f"{REALSKY}/field_sweeps.csv",
         summary=f"{REALSKY}/summary.json",
     log:
         "logs/real_sky/evaluate.log",
@@ -108,6 +122,68 @@ rule real_sky_evaluate:
         seed=config["seed"],
     script:
         "../scripts/real_sky_evaluate.py"
+
+
+rule real_sky_blank:
+    """The trained model over the real test fields with nothing injected: false detections per
+    square degree of blank real sky at the real-sky operating threshold, each box cross-matched
+    to the bundled real catalogues (evaluate/blank_sky.py)."""
+    input:
+        model=f"{TRAIN}/model.pt",
+        fields=f"{IMAGES}/real_fields/test.json",
+        real_sky=f"{REALSKY}/summary.json",
+        mcxc=SEARCH_CFG["mcxc"],
+        redmapper=config["catalogue"]["bundled"]["redmapper"],
+        abell=config["catalogue"]["bundled"]["abell"],
+        cuda=local_cuda_check,
+    output:
+        detections=f"{REALSKY}/blank/detections.ecsv",
+        summary=f"{REALSKY}/blank/summary.json",
+        tiles=directory(f"{REALSKY}/blank/tiles"),
+    log:
+        "logs/real_sky/blank.log",
+    conda:
+        "../envs/evaluate.yaml"
+    threads: int(_train_cfg()["predict"]["threads"])
+    resources:
+        gpu=1 if _predict_uses_gpu() else 0,
+    params:
+        config=lambda wc: {
+            "images": _images_sub("pixels", "stretch")
+            | {"mock": {"real_view_pixels": _IMGCFG["mock"]["real_view_pixels"]}},
+            "train": {"predict": _train_cfg()["predict"]},
+            "evaluate": {k: EVAL_CFG[k] for k in ("score_rule", "thresholds", "bootstrap")},
+            "catalogue": {k: config["catalogue"][k] for k in ("bundled", "match_radius_arcmin")},
+            "search": {"score_min": SEARCH_CFG["score_min"]},
+        },
+        tiles_dir=lambda wildcards, output: output.tiles,
+    script:
+        "../scripts/real_sky_blank.py"
+
+
+rule fig25_real_sky_fields:
+    """Figure 25: F1 against threshold on each real test field and pooled; false detections per
+    square degree of blank real sky against threshold."""
+    input:
+        field_sweeps=f"{REALSKY}/field_sweeps.csv",
+        sweep=f"{TABLES}/table_real_sky_sweep.csv",
+        summary=f"{REALSKY}/summary.json",
+        blank=f"{REALSKY}/blank/summary.json",
+    output:
+        pdf=report(
+            f"{FIGURES}/fig25_real_sky_fields.pdf",
+            caption="../report/fig25_real_sky_fields.rst",
+            category="Evaluation",
+        ),
+        png=f"{FIGURES}/fig25_real_sky_fields.png",
+    log:
+        "logs/real_sky/fig25.log",
+    conda:
+        "../envs/evaluate.yaml"
+    params:
+        figure="fig25",
+    script:
+        "../scripts/evaluate_figures.py"
 
 
 rule fig24_precision_recall_real_sky:
@@ -139,4 +215,8 @@ if REALSKY_ENABLED:
         f"{TABLES}/table_real_sky_sweep.tex",
         f"{FIGURES}/fig24_precision_recall_real_sky.pdf",
         f"{FIGURES}/fig24_precision_recall_real_sky.png",
+        f"{TABLES}/table_real_sky_fields.csv",
+        f"{REALSKY}/blank/summary.json",
+        f"{FIGURES}/fig25_real_sky_fields.pdf",
+        f"{FIGURES}/fig25_real_sky_fields.png",
     ]

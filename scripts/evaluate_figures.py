@@ -51,6 +51,16 @@ def main(snakemake):
     if fig == "fig07":
         plots.fig07_examples(_example_images(snakemake), *paths)
         return
+    if fig == "fig25":
+        summary = json.loads(Path(snakemake.input.summary).read_text())
+        plots.fig25_real_sky_fields(
+            read_table("real_sky_field_sweeps", snakemake.input.field_sweeps),
+            read_table("sweep", snakemake.input.sweep),
+            json.loads(Path(snakemake.input.blank).read_text()),
+            *paths,
+            chosen=summary["chosen_threshold"],
+        )
+        return
     if fig in ("fig12", "fig17", "fig24"):
         summary = json.loads(Path(snakemake.input.summary).read_text())
         sweep = read_table("sweep", snakemake.input.sweep)

@@ -1,6 +1,7 @@
 """Rules images_render_shard / images_download_shard: one shard of views -> FITS + manifest."""
 
 from deepcee.core.files import run_script
+from deepcee.images.mock.real_fields import field_files
 from deepcee.images.stage import acquire_shard
 
 
@@ -15,6 +16,7 @@ def main(sm):
         source=sm.params.source,
         truth_path=getattr(sm.output, "truth", None),
         sky_catalogues=_sky_catalogues(sm),
+        real_fields=field_files(sm.input.real_fields) if hasattr(sm.input, "real_fields") else None,
     )
 
 

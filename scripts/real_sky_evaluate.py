@@ -10,10 +10,18 @@ def main(sm):
         sm.input.predictions,
         sm.input.labels,
         sm.input.synthetic,
-        out={"sweep_csv": o.sweep_csv, "sweep_tex": o.sweep_tex, "summary": o.summary},
+        out={
+            "sweep_csv": o.sweep_csv,
+            "sweep_tex": o.sweep_tex,
+            "fields_csv": o.fields_csv,
+            "fields_tex": o.fields_tex,
+            "field_sweeps_csv": o.field_sweeps_csv,
+            "summary": o.summary,
+        },
         cfg=sm.params.evaluate,
         config=sm.params.evaluate,
         seed=sm.params.seed,
+        views=sm.input.views,
     )
     at = q["at_chosen"]
     print(
@@ -21,6 +29,11 @@ def main(sm):
         f"TP={at['tp']} FP={at['fp']} FN={at['fn']} F1={at['f1']:.4f} (synthetic F1 "
         f"{q['synthetic']['at_chosen']['f1']:.4f}; gap {q['f1_gap']:+.4f})"
     )
+    for row in q.get("fields", []):
+        print(
+            f"  {row['field']}: {row['images']} images, F1 {row['f1']:.3f} [{row['f1_lo']:.3f}, {row['f1_hi']:.3f}] "
+            f"at {row['threshold']:g}% (own best {row['best_f1']:.3f} at {row['best_threshold']:g}%)"
+        )
 
 
 run_script(main, snakemake)

@@ -1,14 +1,19 @@
-"""Rule real_sky_views: the image stage's test views, to be re-rendered over a real SDSS blank field."""
+"""Rule real_sky_views: the image stage's test views, each to be re-rendered over one real test field."""
 
 from deepcee.core.files import run_script
-from deepcee.images.views import held_out_views, read_views, write_views
+from deepcee.images.views import held_out_views, read_views, real_offset_factor, write_views
 
 
 def main(sm):
-    views = held_out_views(read_views(sm.input.views), int(sm.params.shards), sm.params.views_per_cluster)
-    views.meta["real_sky_blank_frames"] = sm.params.blank_frames
+    rv = sm.params.real_view
+    factor = real_offset_factor(
+        int(rv["real_view_pixels"]), int(rv["pixels"]), float(rv["pixel_scale_arcsec"]), float(rv["max_offset_arcsec"])
+    )
+    views = held_out_views(
+        read_views(sm.input.views), int(sm.params.shards), sm.params.views_per_cluster, list(sm.params.fields), factor
+    )
     write_views(views, sm.output.views)
-    print(f"{len(views)} test views -> {sm.output.views}")
+    print(f"{len(views)} test views over {len(sm.params.fields)} real fields -> {sm.output.views}")
 
 
 run_script(main, snakemake)

@@ -72,3 +72,10 @@ def real_frames_mef(path, which="blank"):
             wcss[band] = WCS(hdul[0].header).celestial
     write_view_fits(path, images, wcss)
     return path
+
+
+def prepared_fields(out_dir, folders=(BLANK,), pixel_scale_arcsec=1.584) -> dict:
+    """Real fields aligned and binned for the render (images.mock.real_fields): name -> FITS."""
+    from deepcee.images.mock.real_fields import prepare_fields
+
+    return {f["field"]: f["fits"] for f in prepare_fields(list(folders), pixel_scale_arcsec, out_dir)}

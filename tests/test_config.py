@@ -174,12 +174,19 @@ def test_chosen_threshold_among_swept(schema, default_config):
 
 
 def test_real_sky_field_must_be_unseen_by_training(schema, default_config):
-    """The real-sky test may not use the field the training views' real backgrounds come from."""
+    """A field is a training or a test field, never both: the real-sky test may not use a field the
+    training views' real backgrounds come from (one folder or a list, either key)."""
     default_config["images"]["mock"]["real_background_fraction"] = 0.3
-    default_config["evaluate"]["real_sky"]["blank_frames"] = default_config["images"]["mock"]["blank_frames"]
+    training = default_config["images"]["mock"]["blank_frames"]
+    assert isinstance(training, list) and len(training) > 1  # the default names several training fields
+    default_config["evaluate"]["real_sky"]["blank_frames"] = training[-1]
     assert "'evaluate.real_sky.blank_frames'" in _first_error(default_config, schema)
-    assert "name another field" in _first_error(default_config, schema)
+    assert "never both" in _first_error(default_config, schema)
+    default_config["evaluate"]["real_sky"]["blank_frames"] = ["resources/sdss-frames-run5390-camcol2-gri", training[0]]
+    assert training[0] in _first_error(default_config, schema)
     default_config["evaluate"]["real_sky"]["blank_frames"] = "resources/sdss-frames-run5390-camcol2-gri"
+    assert config_errors(default_config, schema) == []
+    default_config["images"]["mock"]["blank_frames"] = "resources/sdss-frames-run2126-camcol1-gri"  # one folder
     assert config_errors(default_config, schema) == []
     default_config["evaluate"]["real_sky"]["chosen_threshold"] = 75
     assert "'evaluate.real_sky.chosen_threshold': 75 is not one of the swept" in _first_error(default_config, schema)

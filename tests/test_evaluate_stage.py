@@ -195,7 +195,7 @@ def test_real_sky_summary_sits_beside_the_synthetic_one(tmp_path):
     assert summary["synthetic"]["at_chosen"]["f1"] == pytest.approx(syn["at_chosen"]["f1"])
     assert summary["f1_gap"] == pytest.approx(syn["at_chosen"]["f1"] - q["at_chosen"]["f1"])
     assert summary["at_synthetic_threshold"]["threshold"] == syn["chosen_threshold"]
-    assert summary["blank_frames"].endswith("sdss-frames-run5390-camcol2-gri")
+    assert summary["blank_frames"][0].endswith("sdss-frames-run5390-camcol2-gri")
     lo, hi = summary["intervals_at_chosen"]["f1"]
     assert lo <= q["at_chosen"]["f1"] <= hi
     sweep = tables.read_csv(out["sweep_csv"])

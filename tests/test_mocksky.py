@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
+from deepcee.core.errors import DeepCeeError
 from deepcee.images.fits import read_view_fits
 from deepcee.images.labels import label_view
 from deepcee.images.mock import render, universe
@@ -110,17 +109,15 @@ def test_noise_matches_sdss_frames(tmp_path):
 
 
 def test_sdss_blank_background(tmp_path):
-    cfg = small_images_cfg(
-        mock={
-            "background": "sdss_blank",
-            "mag_limit": 20.0,
-            "blank_frames": str(Path(__file__).resolve().parents[1] / "resources/sdss-frames-run2126-camcol1-gri"),
-        }
-    )
+    from images_helpers import prepared_fields
+
+    cfg = small_images_cfg(mock={"background": "sdss_blank", "mag_limit": 20.0, "real_view_pixels": 140})
     row = plan_views(small_catalogue(1), 1, 30.0, seed=2)[0]
-    img, w, info = render.render_view(row, cfg, 2)
-    assert img.shape == (3, 160, 160) and np.isfinite(img).all()
+    img, w, info = render.render_view(row, cfg, 2, real_fields=prepared_fields(tmp_path))
+    assert img.shape == (3, 140, 140) and np.isfinite(img).all()
     assert "field" not in info  # the real frame is the field
+    with pytest.raises(DeepCeeError, match="no prepared real field"):
+        render.render_view(row, cfg, 2)
 
 
 def test_truth_table_lists_every_drawn_object(tmp_path):

@@ -12,6 +12,9 @@ import yaml
 # Every rule a default run must schedule (the redMaPPer comparison included; the re-splits are
 # off by default).
 DEFAULT_RULES = {
+    "images_real_fields",
+    "real_sky_blank",
+    "fig25_real_sky_fields",
     "select_catalogue",
     "fig02_sample_properties",
     "images_views",

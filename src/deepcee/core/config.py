@@ -84,19 +84,22 @@ def cross_key_errors(config: dict, schema_dir: str | Path) -> list[tuple[tuple, 
                         f"config key '{key}': {chosen} is not one of the swept evaluate.thresholds {thresholds}",
                     )
                 )
-    # The real-sky test must use a field the training views never saw.
+    # The real-sky test must use fields the training views never saw: a field has one role.
     mock = (config.get("images") or {}).get("mock") or {}
     real_sky = evaluate.get("real_sky") or {}
-    fraction, frames = mock.get("real_background_fraction") or 0, real_sky.get("blank_frames")
-    same = frames is not None and Path(frames).resolve() == Path(mock.get("blank_frames", "")).resolve()
-    if real_sky.get("enabled", True) and fraction > 0 and same:
-        out.append(
-            (
-                ("evaluate", "real_sky", "blank_frames"),
-                f"config key 'evaluate.real_sky.blank_frames': {frames} is also images.mock.blank_frames, "
-                "which the training views use (images.mock.real_background_fraction > 0); name another field",
+    trains_on_real = (mock.get("real_background_fraction") or 0) > 0 or mock.get("background") == "sdss_blank"
+    if real_sky.get("enabled", True) and trains_on_real:
+        training = {Path(f).resolve(): f for f in _folders(mock.get("blank_frames"))}
+        both = [f for f in _folders(real_sky.get("blank_frames")) if Path(f).resolve() in training]
+        if both:
+            out.append(
+                (
+                    ("evaluate", "real_sky", "blank_frames"),
+                    f"config key 'evaluate.real_sky.blank_frames': {both[0]} is also one of images.mock.blank_frames, "
+                    "which the training views use (images.mock.real_background_fraction > 0); a field is either "
+                    "a training or a test field, never both",
+                )
             )
-        )
     # The re-split models' train overrides must be train keys (schemas/train.schema.yaml); checked
     # here, not by $ref, so that no schema default is filled into an override.
     train_schema = yaml.safe_load((Path(schema_dir) / "train.schema.yaml").read_text())
@@ -152,6 +155,13 @@ def cuda_errors(config: dict) -> list[tuple[tuple, str]]:
         )
         for path, d in wanted
     ]
+
+
+def _folders(value) -> list[str]:
+    """A config value naming one folder or a list of folders, as a list."""
+    if value is None:
+        return []
+    return [str(value)] if isinstance(value, (str, Path)) else [str(v) for v in value]
 
 
 def _holds(data, path: tuple) -> bool:

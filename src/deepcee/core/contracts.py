@@ -136,6 +136,39 @@ _LOSSES = _cols(
     ("seconds", "float", "s"),
 )
 
+#: The real-sky test per field (and pooled) at the pooled operating threshold (evaluate.stage.real_sky_fields).
+_REAL_SKY_FIELDS = _cols(
+    ("field", "str", None, "the real SDSS test field (folder name), or 'pooled'"),
+    ("images", "int"),
+    ("clusters", "int"),
+    ("threshold", "float", "percent", "the pooled sweep's operating threshold"),
+    ("tp", "int"),
+    ("fp", "int"),
+    ("fn", "int"),
+    ("precision", "float"),
+    ("recall", "float"),
+    ("f1", "float"),
+    ("f1_lo", "float", None, "bootstrap interval over the field's clusters (evaluate.bootstrap.level)"),
+    ("f1_hi", "float"),
+    ("best_threshold", "float", "percent", "the field's own best-F1 threshold"),
+    ("best_f1", "float"),
+)
+#: Each real test field's own Table-2 sweep, stacked (the figure of the fields).
+_REAL_SKY_FIELD_SWEEPS = _cols(("field", "str"), *((c.name, c.dtype, c.unit, c.description) for c in _SWEEP))
+#: Boxes the model gives on the real test fields with nothing injected (evaluate.blank_sky).
+_BLANK_DETECTIONS = _cols(
+    ("field", "str"),
+    ("tile", "int", None, "which square crop of the field"),
+    ("x", "float", "pix", "box centre, PNG pixels of the crop"),
+    ("y", "float", "pix"),
+    ("score", "float"),
+    ("ra", "float", "deg", "box centre on the sky (the field's own WCS)"),
+    ("dec", "float", "deg"),
+    ("box_arcsec", "float", "arcsec", "the box's mean side"),
+    ("known", "bool", None, "within the match radius of a redMaPPer, Abell/ACO or MCXC cluster"),
+    ("catalogue_id", "str", None, "the nearest matched catalogue cluster, or empty"),
+)
+
 #: The views plan (src/deepcee/images/views.py): one row per image to render or download.
 _VIEWS = _cols(
     ("view", "str"),
@@ -152,6 +185,7 @@ _VIEWS = _cols(
     ("centre_dec", "float", "deg"),
     ("split", "str", None, "train or test, fixed by the plan (a comparison set: all test)"),
     ("background", "str", None, "synthetic or sdss_blank (a real SDSS field under the injected cluster)"),
+    ("field", "str", None, "the real SDSS field of an sdss_blank view (its folder's name); empty for a synthetic one"),
     ("shard", "int"),
 )
 #: Every object drawn in a mock view (or, from SDSS, every spectrum near a test view) for the case studies.
@@ -307,6 +341,9 @@ TABLES: dict[str, TableContract] = {
             "sweep", "tables/{table2_sweep_test,table3_sweep_redmapper,table_real_sky_sweep}.csv", "csv", _SWEEP
         ),
         TableContract("views", "{02_images,05_redmapper,04_evaluate/real_sky}/views.ecsv", "ecsv", _VIEWS),
+        TableContract("real_sky_fields", "tables/table_real_sky_fields.csv", "csv", _REAL_SKY_FIELDS),
+        TableContract("real_sky_field_sweeps", "04_evaluate/real_sky/field_sweeps.csv", "csv", _REAL_SKY_FIELD_SWEEPS),
+        TableContract("blank_detections", "04_evaluate/real_sky/blank/detections.ecsv", "ecsv", _BLANK_DETECTIONS),
         TableContract("truth", "{02_images/truth/truth_{shard},04_evaluate/sdss_redshifts_test}.ecsv", "ecsv", _TRUTH),
         TableContract("distances", "{04_evaluate/distances_test,05_redmapper/distances}.ecsv", "ecsv", _DISTANCES),
         TableContract("recovered", "{04_evaluate/recovered_test,05_redmapper/recovered}.ecsv", "ecsv", _RECOVERED),
@@ -368,7 +405,20 @@ SUMMARIES: dict[str, SummaryContract] = {
         SummaryContract(
             "real_sky_summary",
             "04_evaluate/real_sky/summary.json",
-            {**_EVALUATE_KEYS, "f1_gap": "number", "synthetic.at_chosen": "object", "blank_frames": "str"},
+            {**_EVALUATE_KEYS, "f1_gap": "number", "synthetic.at_chosen": "object", "blank_frames": "list"},
+        ),
+        SummaryContract(
+            "blank_sky_summary",
+            "04_evaluate/real_sky/blank/summary.json",
+            {
+                "threshold": "number",
+                "area_deg2": "number",
+                "n_boxes": "number",
+                "n_false": "number",
+                "false_per_deg2": "number",
+                "false_per_deg2_interval": "list",
+                "fields": "list",
+            },
         ),
         SummaryContract(
             "search_summary",

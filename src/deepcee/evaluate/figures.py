@@ -130,6 +130,45 @@ def fig24_precision_recall_real_sky(sweep: Table, *paths, chosen: float | None =
     fig_precision_recall(sweep, *paths, title="Test set over a real SDSS field", chosen=chosen, intervals=intervals)
 
 
+def fig25_real_sky_fields(field_sweeps: Table, pooled: Table, blank: dict, *paths, chosen: float | None = None) -> None:
+    """F1 against threshold on each real test field (thin) and pooled (thick); false detections per
+    square degree of blank real sky against threshold, with their Poisson intervals."""
+    fig, (left, right) = new_figure(1, 2, figsize=(8.6, 3.6))
+    names = sorted({str(f) for f in field_sweeps["field"]})
+    for name in names:
+        rows = field_sweeps[np.asarray(field_sweeps["field"], dtype=str) == name]
+        short = name.replace("sdss-frames-", "").replace("-gri", "")
+        left.plot(rows["threshold"], rows["f1"], "-", lw=1, alpha=0.8, label=short)
+    left.plot(pooled["threshold"], pooled["f1"], "k-", lw=2.2, label="pooled")
+    if chosen is not None:
+        left.axvline(chosen, color="0.4", ls=":", lw=1)
+    left.set_xlabel("Confidence threshold (%)")
+    left.set_ylabel("F1")
+    left.set_ylim(-0.02, 1.02)
+    left.set_title("Clusters injected into real test fields")
+    left.grid(alpha=0.3)
+    left.legend(fontsize=6, loc="upper left")
+    curve = blank.get("by_threshold", [])
+    if curve:
+        t = np.asarray([c["threshold"] for c in curve], float)
+        rate = np.asarray([c["false_per_deg2"] for c in curve], float)
+        lo = np.asarray([c["interval"][0] for c in curve], float)
+        hi = np.asarray([c["interval"][1] for c in curve], float)
+        right.fill_between(t, lo, hi, color="tab:red", alpha=0.2, lw=0)
+        right.plot(t, rate, "o-", color="tab:red", ms=3)
+        right.axhline(2.0, color="0.3", ls="--", lw=1, label="goal: 2 per deg$^2$")
+    if chosen is not None:
+        right.axvline(chosen, color="0.4", ls=":", lw=1)
+    right.set_yscale("symlog", linthresh=1.0)
+    right.set_xlabel("Confidence threshold (%)")
+    right.set_ylabel("False detections per deg$^2$")
+    right.set_title(f"Blank real sky ({blank.get('area_deg2', float('nan')):.3f} deg$^2$)")
+    right.grid(alpha=0.3)
+    right.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, *paths)
+
+
 # --------------------------------------------------------------------------- Figure 13
 def fig13_distances(distances: Table, *paths, distance_kpc: float = 100.0, threshold: float = 80.0) -> None:
     """Distances of all passing predictions (top) and of those within the distance cut (bottom)."""

@@ -334,13 +334,74 @@ def evaluate_redmapper(
 
 
 # --------------------------------------------------------------------------- the real sky
-def evaluate_real_sky(
-    predictions, labels, synthetic_summary, out: dict, cfg: dict, config: dict | None = None, seed: int = 0
-) -> dict:
-    """The test views re-rendered over a real SDSS blank field, swept like Table 2, beside the
-    synthetic test set's result (``synthetic_summary``, the test-set summary of this run).
+def _field_of_views(views_path) -> dict[str, str]:
+    """View name -> its real field, from the real-sky views plan."""
+    from deepcee.images.views import read_views
 
-    ``out`` keys: sweep_csv, sweep_tex, summary.
+    views = read_views(views_path)
+    return {str(v): str(f) for v, f in zip(views["view"], views["field"])}
+
+
+def _subset(table: Table, keep_views: set[str]) -> Table:
+    return table[np.isin(np.asarray(table["view"], dtype=str), sorted(keep_views))]
+
+
+def real_sky_fields(predictions: Table, labels: Table, fields: dict[str, str], cfg: dict, threshold: float, seed: int):
+    """Each real test field's own sweep and its row at the pooled ``threshold``, with bootstrap
+    intervals over its clusters: (long sweep table: field + the sweep's columns, one row per
+    field and the pooled row each: field, images, clusters, threshold, tp, fp, fn, P, R, F1 and
+    intervals, the field's own best threshold and F1)."""
+    from astropy.table import vstack
+
+    sweeps, rows = [], []
+    boot = cfg["bootstrap"]
+    for name in sorted(set(fields.values())):
+        keep = {v for v, f in fields.items() if f == name}
+        lab = _subset(labels, keep)
+        if len(lab) == 0:
+            continue
+        res = _evaluate(_subset(predictions, keep), lab, cfg, threshold, f"real-sky predictions ({name})")
+        res["cfg"] = cfg
+        sweep = res["sweep"].copy()
+        sweep.add_column(name, name="field", index=0)
+        sweeps.append(sweep)
+        at = metrics.row_at(res["sweep"], threshold)
+        ci = bootstrap.intervals(
+            _shares(res, threshold), seed, f"real_sky:{name}", int(boot["replicates"]), float(boot["level"])
+        )
+        best = metrics.choose_threshold(res["sweep"], "best")
+        rows.append(
+            {
+                "field": name,
+                "images": int(len(res["truth"])),
+                "clusters": int(len({str(c) for c in res["truth"]["cluster_id"]})),
+                "threshold": float(threshold),
+                **{k: at[k] for k in ("tp", "fp", "fn", "precision", "recall", "f1")},
+                "f1_lo": ci["f1"][0],
+                "f1_hi": ci["f1"][1],
+                "best_threshold": float(best),
+                "best_f1": metrics.row_at(res["sweep"], best)["f1"],
+            }
+        )
+    return (vstack(sweeps) if sweeps else Table()), rows
+
+
+def evaluate_real_sky(
+    predictions,
+    labels,
+    synthetic_summary,
+    out: dict,
+    cfg: dict,
+    config: dict | None = None,
+    seed: int = 0,
+    views=None,
+) -> dict:
+    """The test views re-rendered over real SDSS test fields, swept like Table 2 (pooled), each
+    field on its own (``views``: the real-sky views plan, which names each view's field), beside
+    the synthetic test set's result (``synthetic_summary``, the test-set summary of this run).
+
+    ``out`` keys: sweep_csv, sweep_tex, summary; with ``views`` also fields_csv, fields_tex and
+    field_sweeps_csv.
     """
     import json
 
@@ -351,7 +412,7 @@ def evaluate_real_sky(
     quotable.update(intervals(res, seed, "real_sky"))
     synthetic = json.loads(Path(synthetic_summary).read_text())
     syn_f1 = float(synthetic["at_chosen"]["f1"])
-    quotable["blank_frames"] = str(cfg["real_sky"]["blank_frames"])
+    quotable["blank_frames"] = [str(f) for f in _as_list(cfg["real_sky"]["blank_frames"])]
     quotable["synthetic"] = {
         "chosen_threshold": float(synthetic["chosen_threshold"]),
         "at_chosen": synthetic["at_chosen"],
@@ -362,11 +423,42 @@ def evaluate_real_sky(
     # synthetic set's threshold (what a user who tuned on the mock would get)
     quotable["f1_gap"] = syn_f1 - float(quotable["at_chosen"]["f1"])
     quotable["at_synthetic_threshold"] = metrics.row_at(res["sweep"], float(synthetic["chosen_threshold"]))
+    if views is not None:
+        field_sweeps, rows = real_sky_fields(
+            read_table("predictions", predictions),
+            read_table("labels", labels),
+            _field_of_views(views),
+            cfg,
+            float(res["threshold"]),
+            seed,
+        )
+        pooled = quotable["at_chosen"]
+        ci = quotable["intervals_at_chosen"]["f1"]
+        rows.append(
+            {
+                "field": "pooled",
+                "images": quotable["n_test_images"],
+                "clusters": quotable["n_test_clusters_unique"],
+                "threshold": float(res["threshold"]),
+                **{k: pooled[k] for k in ("tp", "fp", "fn", "precision", "recall", "f1")},
+                "f1_lo": ci[0],
+                "f1_hi": ci[1],
+                "best_threshold": float(quotable["best_f1_threshold"]),
+                "best_f1": metrics.row_at(res["sweep"], quotable["best_f1_threshold"])["f1"],
+            }
+        )
+        tables.write_real_sky_fields(rows, out["fields_csv"], out["fields_tex"])
+        write_table("real_sky_field_sweeps", field_sweeps, out["field_sweeps_csv"])
+        quotable["fields"] = rows
     counts = _test_counts(quotable)
     write_summary(
         out["summary"], counts, config=config if config is not None else cfg, contract="real_sky_summary", **quotable
     )
     return quotable
+
+
+def _as_list(value) -> list:
+    return [value] if isinstance(value, (str, Path)) else list(value)
 
 
 # --------------------------------------------------------------------------- folds

@@ -80,6 +80,30 @@ def write_sweep(sweep_table: Table, csv_path, tex_path) -> None:
     write_text(tex_path, _tabular("rrrrrrr", header, body))
 
 
+# --------------------------------------------------------------------------- the real sky, field by field
+def write_real_sky_fields(rows: list[dict], csv_path, tex_path) -> None:
+    """Each real test field and the pooled set at the pooled threshold, with the F1 interval."""
+    name = "real_sky_fields"
+    write_table(name, rows_table(name, [[r[c] for c in table_contract(name).colnames] for r in rows]), csv_path)
+    header = ["Field", "Images", "Clusters", "TP", "FP", "FN", "Precision", "Recall", "F1 (95\\% interval)", "Own best"]
+    body = [
+        [
+            latex_escape(str(r["field"]).replace("sdss-frames-", "").replace("-gri", "")),
+            str(int(r["images"])),
+            str(int(r["clusters"])),
+            str(int(r["tp"])),
+            str(int(r["fp"])),
+            str(int(r["fn"])),
+            _fmt_ratio(r["precision"]),
+            _fmt_ratio(r["recall"]),
+            f"{_fmt_number(r['f1'], 3)} [{_fmt_number(r['f1_lo'], 3)}, {_fmt_number(r['f1_hi'], 3)}]",
+            f"{_fmt_number(r['best_f1'], 3)} at {float(r['best_threshold']):g}\\%",
+        ]
+        for r in rows
+    ]
+    write_text(tex_path, _tabular("lrrrrrrrll", header, body))
+
+
 # --------------------------------------------------------------------------- Table 1
 TABLE1_COLUMNS = tuple(table_contract("examples").colnames)
 

@@ -19,13 +19,15 @@ from deepcee.core.integrity import seal_directory
 from deepcee.images.labels import flip_row, label_view, labels_table
 from deepcee.images.split import flip_png
 from deepcee.images.stretch import stretch_fits
-from deepcee.images.views import plan_views, read_views, shard_views, write_views
+from deepcee.images.views import plan_views, read_views, real_offset_factor, shard_views, write_views
 
 
 def make_views(catalogue_path, out_path, images_cfg: dict, seed: int) -> Table:
     from deepcee.catalogue.select import read_catalogue
+    from deepcee.images.mock.real_fields import field_folders, field_name
 
     cat = read_catalogue(catalogue_path)
+    mock = images_cfg.get("mock", {})
     views = plan_views(
         cat,
         int(images_cfg["views_per_cluster"]),
@@ -34,7 +36,14 @@ def make_views(catalogue_path, out_path, images_cfg: dict, seed: int) -> Table:
         int(images_cfg["shards"]),
         where=str(catalogue_path),
         split=images_cfg.get("split"),
-        real_background_fraction=float(images_cfg.get("mock", {}).get("real_background_fraction", 0.0)),
+        real_background_fraction=float(mock.get("real_background_fraction", 0.0)),
+        real_fields=[field_name(f) for f in field_folders(mock.get("blank_frames"))],
+        real_offset=real_offset_factor(
+            int(mock.get("real_view_pixels", 350)),
+            int(images_cfg.get("pixels", 500)),
+            float(images_cfg.get("pixel_scale_arcsec", 1.584)),
+            float(images_cfg["max_offset_arcsec"]),
+        ),
     )
     views.meta["catalogue"] = str(catalogue_path)
     write_views(views, out_path)
@@ -51,6 +60,7 @@ def acquire_shard(
     source: str | None = None,
     truth_path=None,
     sky_catalogues: dict | None = None,
+    real_fields: dict | None = None,
 ) -> dict:
     """Render (mock) or download (skyview) every view of one shard; write its manifest last.
 
@@ -73,7 +83,7 @@ def acquire_shard(
     for row in tqdm(views, desc=f"{source} shard {shard}", unit="view", mininterval=5):
         out = fits_dir / f"{row['view']}.fits"
         if source == "mock":
-            info = render_view_to_fits(row, images_cfg, seed, out, sky=sky)
+            info = render_view_to_fits(row, images_cfg, seed, out, sky=sky, real_fields=real_fields)
             truths.append(info.pop("truth"))
             infos.append(
                 {"view": str(row["view"]), **{k: v for k, v in info.items() if k != "cluster_x" and k != "cluster_y"}}
@@ -117,11 +127,12 @@ def stretch_shard(views_path, shard: int, fits_dir, png_dir, manifest_path, imag
     views = shard_views(read_views(views_path), shard)
     files = []
     t0 = time.perf_counter()
+    pixels = images_cfg.get("pixels")
     for row in tqdm(views, desc=f"stretch shard {shard}", unit="view", mininterval=5):
         fits_path = Path(fits_dir) / f"{row['view']}.fits"
         png = Path(png_dir) / f"{row['view']}.png"
-        stretch_fits(fits_path, png, limits, size)
-        files.append({"view": str(row["view"]), "fits": str(fits_path), "png": str(png)})
+        rgb = stretch_fits(fits_path, png, limits, size, pixels)
+        files.append({"view": str(row["view"]), "fits": str(fits_path), "png": str(png), "size": int(rgb.shape[1])})
     seconds = time.perf_counter() - t0
     manifest = {
         "shard": int(shard),
@@ -174,6 +185,7 @@ def build_labels(
     split = {str(v): str(s) for v, s in zip(views["view"], views["split"])}  # fixed by the views plan
     rows = []
     flips = []
+    sides = []  # each row's PNG side
     for view in tqdm(views, desc="labels", unit="view", mininterval=5):
         f = pngs[str(view["view"])]
         if not Path(f["png"]).is_file():
@@ -181,15 +193,18 @@ def build_labels(
                 f"{f['png']}: PNG of view {view['view']} is missing; run again with "
                 f"--forcerun images_stretch_shard (or delete its folder) to re-create it"
             )
-        row = label_view(view, f["fits"], f["png"], size, box_kpc)
+        side = int(f.get("size", size))  # a view over a real field is a smaller square (png_side)
+        row = label_view(view, f["fits"], f["png"], side, box_kpc)
         row["split"] = split[row["view"]]
         rows.append(row)
+        sides.append(side)
         if hflip and row["split"] == "train":
             flip_path = str(
                 (Path(flip_dir) if flip_dir is not None else Path(f["png"]).parent) / f"{row['view']}_flip.png"
             )
             flips.append((f["png"], flip_path))
-            rows.append(flip_row(row, size, flip_path))
+            rows.append(flip_row(row, side, flip_path))
+            sides.append(side)
     with ThreadPoolExecutor(max_workers=max(1, int(threads))) as pool:
         list(pool.map(lambda pair: flip_png(*pair), flips))  # list(): the first error is raised here
     table = labels_table(
@@ -221,10 +236,11 @@ def build_labels(
             np.sum(
                 (np.asarray(table["x0"]) <= 0)
                 | (np.asarray(table["y0"]) <= 0)
-                | (np.asarray(table["x1"]) >= size - 1)
-                | (np.asarray(table["y1"]) >= size - 1)
+                | (np.asarray(table["x1"]) >= np.asarray(sides) - 1)
+                | (np.asarray(table["y1"]) >= np.asarray(sides) - 1)
             )
         ),
+        "real_field_images": int(np.sum(np.asarray(sides) != size)),
     }
     write_summary(summary_path, counts, config={"seed": seed, "images": images_cfg}, stage="images", **timing)
     return table

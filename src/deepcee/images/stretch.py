@@ -69,11 +69,26 @@ def native_factor(w) -> float:
     return SDSS_PIXEL_SCALE_ARCSEC**2 / pixel_area_arcsec2(w)
 
 
-def stretch_fits(fits_path: str | Path, png_path: str | Path, limits: dict | None, output_size: int) -> np.ndarray:
-    """FITS view -> PNG (and the RGB array)."""
+def png_side(fits_side: int, output_size: int, pixels: int) -> int:
+    """The PNG side of a FITS view ``fits_side`` pixels wide: resampled by the stage's one factor
+    ``output_size / pixels`` (500 / 500 in the default), so a 350 px view over a real field
+    becomes a 350 px PNG at the same scale as the 500 px synthetic views."""
+    return max(1, int(round(int(fits_side) * int(output_size) / int(pixels))))
+
+
+def stretch_fits(
+    fits_path: str | Path, png_path: str | Path, limits: dict | None, output_size: int, pixels: int | None = None
+) -> np.ndarray:
+    """FITS view -> PNG (and the RGB array).
+
+    ``output_size`` is the PNG side of a ``pixels``-wide view; a view of another width keeps that
+    ratio (``png_side``). Without ``pixels`` every view becomes ``output_size`` wide.
+    """
     if limits is None:  # callers outside the workflow: schemas/images.schema.yaml's stretch.limits
         limits = schema_defaults("images")["stretch"]["limits"]
     bands = read_view_fits(fits_path, wcs_bands=("r",))
+    if pixels is not None:
+        output_size = png_side(bands["r"][0].shape[1], output_size, pixels)
     factor = native_factor(bands["r"][1])
     rgb = to_rgb({b: bands[b][0] for b in bands}, limits, output_size, factor)
     write_png(png_path, rgb)

@@ -19,6 +19,12 @@ the renderer knows which views may get a real-sky background (training views onl
 ``images.mock.real_background_fraction``). A plan made without a split (the redMaPPer
 comparison and the real-sky evaluation) marks every view ``test``.
 
+A view over a real SDSS field (a training view the plan gives a real background, a real-sky
+test view) names its field (``field``) and is a smaller square (``images.mock.real_view_pixels``,
+350 px: a crop of one SDSS frame, ``images/mock/real_fields.py``); its offset is the same draw
+shrunk by ``real_offset_factor`` so that the cluster stays as far from the edge as in a
+synthetic view.
+
 Offset convention used everywhere in this stage (and in ``labels.ecsv``):
 ``offset_ra_arcsec`` / ``offset_dec_arcsec`` are the cluster's position RELATIVE TO
 THE IMAGE CENTRE, east and north, in arcsec on the tangent plane at the cluster. The
@@ -55,13 +61,19 @@ def plan_views(
     where: str = "catalogue",
     split: dict | None = None,
     real_background_fraction: float = 0.0,
+    real_fields: list[str] | None = None,
+    real_offset: float = 1.0,
 ) -> Table:
-    """One row per view: cluster properties, the offset, the image centre, split, background, shard.
+    """One row per view: cluster properties, the offset, the image centre, split, background,
+    field, shard.
 
     ``split`` is ``images.split`` (``by``, ``test_fraction``, ``test_views_per_cluster``);
     None marks every view ``test`` (a comparison set). ``real_background_fraction`` of the
-    training views, drawn per view from the seed, are rendered over a real SDSS blank frame.
+    training views, drawn per view from the seed, are rendered over one of ``real_fields``
+    (field names, drawn per view), their offsets shrunk by ``real_offset`` (``real_offset_factor``).
     """
+    if real_background_fraction > 0 and not real_fields:
+        raise DeepCeeError(f"{where}: real backgrounds asked for (real_background_fraction) but no real field named")
     for col in ("id", "ra", "dec", "z", "richness"):
         if col not in catalogue.colnames:
             raise DeepCeeError(f"{where}: missing column '{col}'")
@@ -94,11 +106,17 @@ def plan_views(
         offsets = gen.uniform(-max_offset_arcsec, max_offset_arcsec, size=(n_views[cid], 2))
         cluster = SkyCoord(ra[i] * u.deg, dec[i] * u.deg)
         for k in range(n_views[cid]):
+            name = f"{cid}_v{k}"
             de, dn = offsets[k]
+            background = _background(seed, name, view_split.get(name, "test"), real_background_fraction)
+            field = ""
+            if background == "sdss_blank":
+                field = str(real_fields[int(rng(seed, "background-field", name).integers(len(real_fields)))])
+                de, dn = de * real_offset, dn * real_offset
             centre = cluster.spherical_offsets_by(-de * u.arcsec, -dn * u.arcsec)
             rows.append(
                 (
-                    f"{cid}_v{k}",
+                    name,
                     cid,
                     k,
                     ra[i],
@@ -110,8 +128,9 @@ def plan_views(
                     dn,
                     centre.ra.deg,
                     centre.dec.deg,
-                    view_split.get(f"{cid}_v{k}", "test"),
-                    _background(seed, f"{cid}_v{k}", view_split.get(f"{cid}_v{k}", "test"), real_background_fraction),
+                    view_split.get(name, "test"),
+                    background,
+                    field,
                 )
             )
     table = Table(rows=rows, names=VIEW_COLUMNS[:-1])
@@ -137,6 +156,18 @@ def plan_views(
     return table
 
 
+def real_offset_factor(
+    real_view_pixels: int, pixels: int, pixel_scale_arcsec: float, max_offset_arcsec: float
+) -> float:
+    """How much a real-field view's offset is shrunk so that its cluster stays as far from an edge
+    as in a synthetic view: a ``pixels``-wide view with offsets up to ``max_offset_arcsec`` keeps
+    the cluster ``pixels x scale / 2 - max_offset`` (126" in the default) inside every edge; the
+    ``real_view_pixels`` square keeps the same margin (1 where the full offset fits)."""
+    margin = pixels * pixel_scale_arcsec / 2.0 - max_offset_arcsec
+    room = real_view_pixels * pixel_scale_arcsec / 2.0 - max(margin, 0.0)
+    return 1.0 if max_offset_arcsec <= 0 else float(min(1.0, max(0.0, room) / max_offset_arcsec))
+
+
 def _background(seed: int, view: str, split: str, fraction: float) -> str:
     """``sdss_blank`` for a seeded ``fraction`` of the training views, else ``synthetic``."""
     if split != "train" or fraction <= 0:
@@ -156,9 +187,21 @@ def shard_views(table: Table, shard: int) -> Table:
     return table[np.asarray(table["shard"]) == int(shard)]
 
 
-def held_out_views(table: Table, shards: int, views_per_cluster: int | None = None) -> Table:
+def held_out_views(
+    table: Table,
+    shards: int,
+    views_per_cluster: int | None = None,
+    fields: list[str] | None = None,
+    real_offset: float = 1.0,
+) -> Table:
     """The test views of a plan (each cluster's first ``views_per_cluster``, or all), re-sharded
-    (whole clusters per shard): the real-sky set."""
+    (whole clusters per shard): the real-sky set.
+
+    With ``fields`` (field names) every view goes over a real field: the i-th test cluster's k-th
+    view (clusters sorted by id) over field (i + k) mod len(fields), so each field holds a share
+    of every cluster's views and each cluster is seen over several fields; offsets are shrunk by
+    ``real_offset`` (``real_offset_factor``) and the centres moved to match.
+    """
     keep = np.asarray(table["split"]) == "test"
     if views_per_cluster is not None:
         keep &= np.asarray(table["k"]) < int(views_per_cluster)
@@ -168,4 +211,20 @@ def held_out_views(table: Table, shards: int, views_per_cluster: int | None = No
     order = {cid: j for j, cid in enumerate(sorted({str(c) for c in out["cluster_id"]}))}
     out["shard"] = [order[str(c)] % int(shards) for c in out["cluster_id"]]
     out.meta["shards"] = int(shards)
+    if fields:
+        out.replace_column("background", np.full(len(out), "sdss_blank"))
+        names = [str(fields[(order[str(c)] + int(k)) % len(fields)]) for c, k in zip(out["cluster_id"], out["k"])]
+        out.replace_column("field", np.asarray(names, dtype=str))
+        de = np.asarray(out["offset_ra_arcsec"], dtype=float) * real_offset
+        dn = np.asarray(out["offset_dec_arcsec"], dtype=float) * real_offset
+        cluster = SkyCoord(np.asarray(out["ra"], float) * u.deg, np.asarray(out["dec"], float) * u.deg)
+        centre = cluster.spherical_offsets_by(-de * u.arcsec, -dn * u.arcsec)
+        out["offset_ra_arcsec"], out["offset_dec_arcsec"] = de, dn
+        out["centre_ra"], out["centre_dec"] = centre.ra.deg, centre.dec.deg
+        for col in ("centre_ra", "centre_dec"):
+            out[col].unit = u.deg
+        for col in ("offset_ra_arcsec", "offset_dec_arcsec"):
+            out[col].unit = u.arcsec
+        out.meta["real_fields"] = list(fields)
+        out.meta["real_offset_factor"] = float(real_offset)
     return out

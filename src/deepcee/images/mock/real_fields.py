@@ -1,28 +1,64 @@
-"""Real SDSS blank frames as a view's background (``images.mock.background: sdss_blank`` or a
-view the views plan gave a real-sky background): a random crop of a bundled g, r, i field,
-into which ``images/mock/render.py`` injects the view's cluster.
+"""Real SDSS fields: the g, r, i frames of one field aligned, binned to the project's pixel scale,
+and cut into square views that hold nothing but real sky.
+
+An SDSS ``frame`` is 2048 x 1489 native pixels (0.396"; 13.5' x 9.8'). The three bands of one
+field are three CCD frames whose footprints differ by a few to a dozen native pixels, so each
+band is shifted (by whole native pixels, through its own WCS) onto the r frame and only the
+part all three cover is kept: the field's *footprint*. It is binned ``os x os`` (flux-summed,
+like the mock's canvas) to the project's pixel scale (1.584" = 4 x 0.396": about 510 x 368
+pixels) and written once per workflow as a view-style MEF (``images.fits.write_view_fits``: G, R,
+I in nanomaggies with the binned WCS), so every later job reads 2 MB instead of decompressing
+three 3 MB bz2 frames.
+
+A view over a real field (a training view with a real background, a real-sky test view, a
+blank-field view) is a square crop of the footprint of ``real_view_pixels`` (350 px: 554",
+the largest side under the 368 px footprint that the network's fixed 0.64 scale maps to a whole
+multiple of 32 px) -- never padded, mirrored or repeated inside. Training crops may also be
+turned and mirrored as a whole (augmentation); test crops are taken as they are.
 """
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from deepcee.core.cosmology import SDSS_PIXEL_SCALE_ARCSEC
 from deepcee.core.errors import DeepCeeError
 from deepcee.images.fits import BANDS
 
 
+def field_folders(value) -> list[str]:
+    """A config value naming one field folder or a list of them, as a list (order kept)."""
+    if value is None:
+        return []
+    if isinstance(value, (str, Path)):
+        return [str(value)]
+    return [str(v) for v in value]
+
+
+def field_name(folder: str | Path) -> str:
+    """The short name of a field folder: ``sdss-frames-run1035-camcol6-field17-gri`` -> itself (the
+    folder name is unique in resources/ and says run, camcol and field)."""
+    return Path(folder).name
+
+
 def blank_frame_paths(folder: str | Path) -> dict[str, Path]:
-    """The one g, r and i frame of a blank-field folder: ``*-<band>-*.fits[.bz2|.gz]`` each.
+    """The one g, r and i frame of a field folder: ``*-<band>-*.fits[.bz2|.gz]`` each.
 
     Any SDSS field serves (``frame-`` or ``rand_img-`` names); the folder's PROVENANCE.md
     says where the frames come from.
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise DeepCeeError(f"{folder}: SDSS blank-frame folder not found")
+        raise DeepCeeError(f"{folder}: SDSS field folder not found")
     out = {}
     for b in BANDS:
         found = sorted(p for p in folder.glob(f"*-{b}-*.fits*") if p.suffix in (".fits", ".bz2", ".gz"))
@@ -33,46 +69,186 @@ def blank_frame_paths(folder: str | Path) -> dict[str, Path]:
     return out
 
 
-@lru_cache(maxsize=1)
-def _padded_frames(folder: str, side: int):
-    """Each band's frame, reflect-padded once for crops of ``side`` native pixels, with its WCS."""
+def _read_frame(path: Path):
+    """HDU 0 of one frame: (float32 data, header). bz2/gzip are decompressed in memory first
+    (several times faster than astropy's own bz2 reader)."""
     from astropy.io import fits
+
+    raw = path.read_bytes()
+    if path.suffix == ".bz2":
+        raw = bz2.decompress(raw)
+    elif path.suffix == ".gz":
+        raw = gzip.decompress(raw)
+    try:
+        with fits.open(io.BytesIO(raw), memmap=False) as hdul:
+            data = hdul[0].data
+            if data is None or data.ndim != 2:
+                raise DeepCeeError(f"{path}: HDU 0 holds no 2-D image")
+            return np.asarray(data, dtype=np.float32), hdul[0].header.copy()
+    except OSError as err:
+        raise DeepCeeError(f"{path}: not a readable FITS frame ({err})") from None
+
+
+def _frame_wcs(header, path):
+    from astropy.wcs import WCS, FITSFixedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        try:
+            w = WCS(header).celestial
+        except Exception as err:  # astropy raises several types for broken headers
+            raise DeepCeeError(f"{path}: unreadable WCS ({type(err).__name__})") from None
+    if not w.has_celestial:
+        raise DeepCeeError(f"{path}: no celestial WCS")
+    return w
+
+
+def binned_wcs(wcs, x0: int, y0: int, factor: int):
+    """The TAN WCS of ``factor x factor`` bins of ``wcs`` starting at 0-based native pixel (x0, y0).
+
+    Native 0-based x = x0 + factor * i + (factor - 1) / 2 for bin i, so CRPIX' = (CRPIX - x0 - 0.5) /
+    factor + 0.5 and CD' = factor x CD. SIP terms (under a native pixel across an SDSS frame) are
+    dropped: a binned pixel is 4 native ones.
+    """
     from astropy.wcs import WCS
 
-    pad = side // 2 + 64  # the crop centre lies inside the frame (plus a few pixels between bands)
-    out = {}
-    for b, path in blank_frame_paths(folder).items():
-        with fits.open(path, memmap=False) as hdul:
-            data = np.asarray(hdul[0].data, dtype=np.float32)
-            out[b] = (np.pad(data, pad, mode="reflect"), WCS(hdul[0].header))
-    return out, pad
+    out = WCS(naxis=2)
+    out.wcs.ctype = [c.replace("-SIP", "") for c in wcs.wcs.ctype]
+    out.wcs.crval = wcs.wcs.crval
+    out.wcs.crpix = [(wcs.wcs.crpix[0] - x0 - 0.5) / factor + 0.5, (wcs.wcs.crpix[1] - y0 - 0.5) / factor + 0.5]
+    out.wcs.cd = wcs.pixel_scale_matrix * factor
+    out.wcs.radesys = wcs.wcs.radesys or "ICRS"
+    out.wcs.equinox = wcs.wcs.equinox if np.isfinite(wcs.wcs.equinox) else 2000.0
+    return out
 
 
-def blank_background(gen, pixels, os, folder):
-    """A g, r, i crop (binned os x os, flux-summed) of a real SDSS blank field.
-
-    The three frames are different CCD frames of one field; each band's crop is centred on
-    the same sky position through its own WCS. Crops larger than the 2048 x 1489 frame are
-    reflect-padded (the mirrored sky keeps the noise statistics, not the sources' uniqueness).
-    The crop's centre, a quarter turn and a mirror are drawn from ``gen`` (the view's stream).
-    """
-    side = pixels * os
-    frames, pad = _padded_frames(str(folder), side)
-    data_r, w_r = frames["r"]
-    ny, nx = data_r.shape[0] - 2 * pad, data_r.shape[1] - 2 * pad
-    cx, cy = gen.uniform(0.3 * nx, 0.7 * nx), gen.uniform(0.3 * ny, 0.7 * ny)
-    sky = w_r.pixel_to_world(cx, cy)
-    out = np.zeros((3, pixels, pixels), dtype=np.float32)
+def align_and_bin(folder: str | Path, pixel_scale_arcsec: float):
+    """The field's footprint at ``pixel_scale_arcsec``: ((3, ny, nx) float32 nMgy, binned WCS, info)."""
+    factor = int(round(float(pixel_scale_arcsec) / SDSS_PIXEL_SCALE_ARCSEC))
+    if factor < 1 or abs(factor * SDSS_PIXEL_SCALE_ARCSEC - pixel_scale_arcsec) > 1e-3:
+        raise DeepCeeError(
+            f'real field {folder}: pixel scale {pixel_scale_arcsec}" is not a whole multiple of SDSS\'s 0.396"'
+        )
+    paths = blank_frame_paths(folder)
+    data, wcs = {}, {}
+    for b, p in paths.items():
+        data[b], header = _read_frame(p)
+        wcs[b] = _frame_wcs(header, p)
+    ny, nx = data["r"].shape
+    centre = wcs["r"].pixel_to_world((nx - 1) / 2.0, (ny - 1) / 2.0)
+    shift = {}
+    for b in BANDS:
+        bx, by = wcs[b].world_to_pixel(centre)
+        shift[b] = (int(round(float(bx) - (nx - 1) / 2.0)), int(round(float(by) - (ny - 1) / 2.0)))
+    # the part of r's grid that every band covers
+    x0 = max(0, *(-shift[b][0] for b in BANDS))
+    y0 = max(0, *(-shift[b][1] for b in BANDS))
+    x1 = min(nx, *(data[b].shape[1] - shift[b][0] for b in BANDS))
+    y1 = min(ny, *(data[b].shape[0] - shift[b][1] for b in BANDS))
+    w, h = (x1 - x0) // factor * factor, (y1 - y0) // factor * factor
+    if w <= 0 or h <= 0:
+        raise DeepCeeError(f"real field {folder}: the g, r and i frames do not overlap")
+    out = np.empty((3, h // factor, w // factor), dtype=np.float32)
     for j, b in enumerate(BANDS):
-        padded, w = frames[b]
-        bx, by = w.world_to_pixel(sky)
-        x0 = min(max(int(round(float(bx))) - side // 2 + pad, 0), padded.shape[1] - side)
-        y0 = min(max(int(round(float(by))) - side // 2 + pad, 0), padded.shape[0] - side)
-        crop = padded[y0 : y0 + side, x0 : x0 + side]
-        # (SDSS frames have RA along y; a blank background's orientation does not matter.)
-        out[j] = crop.reshape(pixels, os, pixels, os).sum(axis=(1, 3))
-    # a random quarter turn and mirror: one field gives eight orientations of its sources
-    out = np.rot90(out, k=int(gen.integers(4)), axes=(1, 2))
-    if gen.uniform() < 0.5:
-        out = out[:, :, ::-1]
-    return np.ascontiguousarray(out)
+        dx, dy = shift[b]
+        crop = data[b][y0 + dy : y0 + dy + h, x0 + dx : x0 + dx + w]
+        out[j] = crop.reshape(h // factor, factor, w // factor, factor).sum(axis=(1, 3))
+    info = {
+        "field": field_name(folder),
+        "native_origin": [int(x0), int(y0)],
+        "band_shift_native": {b: list(shift[b]) for b in BANDS},
+        "binning": factor,
+        "shape": [int(out.shape[1]), int(out.shape[2])],
+        "centre_ra": float(centre.ra.deg),
+        "centre_dec": float(centre.dec.deg),
+        "galactic_b": float(centre.galactic.b.deg),
+    }
+    return out, binned_wcs(wcs["r"], x0, y0, factor), info
+
+
+def prepare_field(folder: str | Path, pixel_scale_arcsec: float, out_path: str | Path) -> dict:
+    """Write the field's binned footprint as a view-style MEF (G, R, I); returns its info."""
+    from deepcee.images.fits import write_view_fits
+
+    image, wcs, info = align_and_bin(folder, pixel_scale_arcsec)
+    write_view_fits(
+        out_path,
+        {b: image[j] for j, b in enumerate(BANDS)},
+        wcs,
+        meta={"SOURCE": "sdss", "FIELD": info["field"][:68], "BINNING": info["binning"]},
+    )
+    return info
+
+
+@dataclass(frozen=True)
+class RealField:
+    """One prepared field: its name, (3, ny, nx) nMgy image and binned WCS."""
+
+    name: str
+    image: np.ndarray
+    wcs: object
+
+
+@lru_cache(maxsize=16)
+def read_field(path: str) -> RealField:
+    """A prepared field (``prepare_field``'s file), kept in memory for the job."""
+    from deepcee.images.fits import read_view_fits
+
+    bands = read_view_fits(path)
+    image = np.stack([np.asarray(bands[b][0], dtype=np.float32) for b in BANDS])
+    name = Path(path).stem
+    return RealField(name, image, bands["r"][1])
+
+
+def crop_origin(field_shape: Sequence[int], side: int, gen: np.random.Generator) -> tuple[int, int]:
+    """A uniformly drawn lower-left corner (x0, y0) of a ``side`` square inside the footprint."""
+    ny, nx = int(field_shape[-2]), int(field_shape[-1])
+    if side > min(nx, ny):
+        raise DeepCeeError(
+            f"real field: a {side} px view does not fit in the {nx} x {ny} px footprint (images.mock.real_view_pixels)"
+        )
+    return int(gen.integers(0, nx - side + 1)), int(gen.integers(0, ny - side + 1))
+
+
+def crop(field: RealField, side: int, gen: np.random.Generator, orient: bool = False):
+    """A ``side`` x ``side`` crop of real sky: ((3, side, side) float32, (x0, y0, quarter turns, mirrored)).
+
+    ``orient``: the crop is also turned by a random number of quarter turns and mirrored half
+    of the time, as a whole (training augmentation: still real sky, nothing repeated inside).
+    """
+    x0, y0 = crop_origin(field.image.shape, side, gen)
+    out = field.image[:, y0 : y0 + side, x0 : x0 + side]
+    turns, mirrored = 0, False
+    if orient:
+        turns = int(gen.integers(4))
+        mirrored = bool(gen.uniform() < 0.5)
+        out = np.rot90(out, k=turns, axes=(1, 2))
+        if mirrored:
+            out = out[:, :, ::-1]
+    return np.ascontiguousarray(out), (x0, y0, turns, mirrored)
+
+
+def prepare_fields(folders, pixel_scale_arcsec: float, out_dir, threads: int = 1) -> list[dict]:
+    """``prepare_field`` for each folder into ``out_dir/<field name>.fits`` (bz2 decompression
+    releases the GIL: ``threads`` fields at once); one info dict each, in the folders' order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = [field_name(f) for f in folders]
+    if len(set(names)) != len(names):
+        raise DeepCeeError(f"real fields: two folders share the name {next(n for n in names if names.count(n) > 1)}")
+
+    def one(folder):
+        info = prepare_field(folder, pixel_scale_arcsec, out_dir / f"{field_name(folder)}.fits")
+        return {**info, "folder": str(folder), "fits": str(out_dir / f"{field_name(folder)}.fits")}
+
+    with ThreadPoolExecutor(max_workers=max(1, int(threads))) as pool:
+        return list(pool.map(one, folders))
+
+
+def field_files(manifest_path) -> dict[str, str]:
+    """Field name -> prepared FITS, from a ``real_fields`` manifest (rules/images.smk)."""
+    import json
+
+    return {f["field"]: f["fits"] for f in json.loads(Path(manifest_path).read_text())["fields"]}

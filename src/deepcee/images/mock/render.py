@@ -23,7 +23,7 @@ from deepcee.core.errors import DeepCeeError
 from deepcee.core.seeds import int_seed
 from deepcee.images.fits import BANDS, make_wcs, write_view_fits
 from deepcee.images.mock.draw import Canvas, add_sdss_noise, band_fluxes, saturate
-from deepcee.images.mock.real_fields import blank_background
+from deepcee.images.mock.real_fields import crop, read_field
 from deepcee.images.mock.sky import MockSky, SkyObjects, read_sky_catalogues
 from deepcee.images.mock.universe import Objects, catalogued_cluster_objects
 
@@ -47,12 +47,15 @@ def view_background(view, mc: dict) -> str:
     return "sdss_blank" if "sdss_blank" in (mc["background"], planned) else "synthetic"
 
 
-def render_view(view, images_cfg: dict, seed: int, sky: MockSky | None = None) -> tuple[np.ndarray, object, dict]:
+def render_view(
+    view, images_cfg: dict, seed: int, sky: MockSky | None = None, real_fields: dict | None = None
+) -> tuple[np.ndarray, object, dict]:
     """Render one planned view; returns (3 x N x N float32 nMgy, WCS, info).
 
     A synthetic view is a cutout of the one mock sky (``images/mock/sky.py``): ``sky`` is the
     stage's ``MockSky`` (of the same seed and ``images.mock``); without one, a sky holding only
-    this view's cluster is made. A view over a real blank frame (``sdss_blank``) is the frame
+    this view's cluster is made. A view over a real field (``sdss_blank``) is a square crop of the
+    field named by the view (``real_fields``: name -> prepared FITS, ``real_fields.prepare_fields``)
     with the view's cluster injected. ``images_cfg`` is the full ``images:`` section
     (schemas/images.schema.yaml's defaults filled).
     """
@@ -63,17 +66,17 @@ def render_view(view, images_cfg: dict, seed: int, sky: MockSky | None = None) -
     if view_background(view, mc) == "synthetic":
         sky = sky if sky is not None else sky_for_views([view], images_cfg, seed)
         return _render_cutout(sky, view, images_cfg)
-    return _render_injected(view, images_cfg, seed)
+    return _render_injected(view, images_cfg, seed, real_fields or {})
 
 
-def render_view_to_fits(view, images_cfg: dict, seed: int, out_path: str | Path, sky=None) -> dict:
-    img, wcs, info = render_view(view, images_cfg, seed, sky=sky)
-    write_view_fits(
-        out_path,
-        {b: img[j] for j, b in enumerate(BANDS)},
-        wcs,
-        meta={"SOURCE": "mock", "VIEW": str(view["view"]), "SEEING": round(info["psf_fwhm_arcsec"], 4)},
-    )
+def render_view_to_fits(
+    view, images_cfg: dict, seed: int, out_path: str | Path, sky=None, real_fields: dict | None = None
+) -> dict:
+    img, wcs, info = render_view(view, images_cfg, seed, sky=sky, real_fields=real_fields)
+    meta = {"SOURCE": "mock", "VIEW": str(view["view"]), "SEEING": round(info["psf_fwhm_arcsec"], 4)}
+    if info.get("real_field"):
+        meta["FIELD"] = str(info["real_field"])[:68]
+    write_view_fits(out_path, {b: img[j] for j, b in enumerate(BANDS)}, wcs, meta=meta)
     return info
 
 
@@ -136,13 +139,32 @@ def _truth_table(objs: SkyObjects, view: str, cluster_id: str) -> Table:
 # --------------------------------------------------------------------------- a real frame, the cluster injected
 
 
-def _render_injected(view, images_cfg: dict, seed: int) -> tuple[np.ndarray, object, dict]:
-    """The view's cluster injected into a random crop of a real SDSS blank frame."""
+def _view_field(view, real_fields: dict, gen: np.random.Generator) -> str:
+    """The field a view is cut from: the one the plan named, or (a plan without a ``field`` column)
+    one drawn from the view's stream."""
+    name = str(view["field"]) if "field" in getattr(view, "colnames", view) else ""
+    name = "" if name in ("", "--", "None") else name
+    if not real_fields:
+        raise DeepCeeError(f"view {view['view']}: a real-sky view but no prepared real field was given")
+    if not name:
+        name = sorted(real_fields)[int(gen.integers(len(real_fields)))]
+    if name not in real_fields:
+        raise DeepCeeError(
+            f"view {view['view']}: real field {name!r} is not among the prepared fields {sorted(real_fields)}"
+        )
+    return name
+
+
+def _render_injected(view, images_cfg: dict, seed: int, real_fields: dict) -> tuple[np.ndarray, object, dict]:
+    """The view's cluster injected into a square crop of a real SDSS field (``real_fields.crop``):
+    nothing in it but real sky and the cluster. Training views' crops are turned and mirrored as
+    a whole (augmentation); a test view's is taken as it is."""
     mc = images_cfg["mock"]
-    pixels = int(images_cfg["pixels"])
+    pixels = int(mc["real_view_pixels"])
     scale = float(images_cfg["pixel_scale_arcsec"])
     name, cid = str(view["view"]), str(view["cluster_id"])
     gen_view = np.random.default_rng(int_seed(seed, "mock", name))
+    field_name = _view_field(view, real_fields, gen_view)
     wcs = make_wcs(float(view["centre_ra"]), float(view["centre_dec"]), pixels, scale)
     fwhm = float(np.clip(gen_view.normal(mc["psf_fwhm_arcsec"], mc["psf_fwhm_sigma_arcsec"]), 0.9, 2.2))
     canvas = Canvas(pixels, scale, fwhm, mc["psf_beta"], mc["exact_mag"])
@@ -153,7 +175,9 @@ def _render_injected(view, images_cfg: dict, seed: int) -> tuple[np.ndarray, obj
     img = canvas.img
     saturate(img, canvas.os**2)
     add_sdss_noise(img, gen_view.standard_normal(img.shape, dtype=np.float32), scale, canvas.os**2, synthetic=False)
-    img += blank_background(gen_view, pixels, canvas.os, mc["blank_frames"])
+    training = str(view["split"]) == "train" if "split" in getattr(view, "colnames", view) else False
+    background, (x0, y0, turns, mirrored) = crop(read_field(real_fields[field_name]), pixels, gen_view, orient=training)
+    img += background
     info = {
         "psf_fwhm_arcsec": fwhm,
         "n_exact": canvas.n_exact,
@@ -161,6 +185,8 @@ def _render_injected(view, images_cfg: dict, seed: int) -> tuple[np.ndarray, obj
         "cluster": len(truth["x"]),
         "cluster_x": cx,
         "cluster_y": cy,
+        "real_field": field_name,
+        "real_field_crop": [x0, y0, turns, bool(mirrored)],
         "truth": truth_table(name, cid, truth),
     }
     return img, wcs, info
