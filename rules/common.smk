@@ -274,7 +274,17 @@ if SEARCH_ENABLED:
     BEYOND_PAPER_SUMMARIES.append("search_summary")
 if REALSKY_ENABLED:
     PAPER_SOURCES["real_sky_summary"] = f"{REALSKY}/summary.json"
-    BEYOND_PAPER_SUMMARIES.append("real_sky_summary")
+    PAPER_SOURCES["blank_sky_summary"] = f"{REALSKY}/blank/summary.json"
+    # for the audit notebook's real-sky section (views per field with truth and boxes)
+    PAPER_SOURCES["real_sky_views"] = f"{REALSKY}/views.ecsv"
+    PAPER_SOURCES["real_sky_labels"] = f"{REALSKY}/labels.ecsv"
+    PAPER_SOURCES["real_sky_predictions"] = f"{REALSKY}/predictions.ecsv"
+    PAPER_SOURCES["real_sky_fields"] = f"{TABLES}/table_real_sky_fields.csv"
+    PAPER_SOURCES["blank_detections"] = f"{REALSKY}/blank/detections.ecsv"
+    BEYOND_PAPER_SUMMARIES += ["real_sky_summary", "blank_sky_summary"]
+if config["images"]["source"] == "mock":
+    PAPER_SOURCES["realism_summary"] = f"{IMAGES}/realism.json"
+    BEYOND_PAPER_SUMMARIES.append("realism_summary")
 if REDSHIFT_ENABLED:
     PAPER_SOURCES["redshift_summary"] = f"{REDSHIFT}/summary.json"
     BEYOND_PAPER_SUMMARIES.append("redshift_summary")

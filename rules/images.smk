@@ -201,3 +201,32 @@ FINAL_TARGETS += [
     f"{FIGURES}/fig_examples_images.pdf",
     f"{FIGURES}/fig_examples_images.png",
 ]
+
+
+rule images_realism:
+    """Realism of the mock: a classifier two-sample test of 64 px mock crops against crops of the
+    real SDSS fields, whole fields held out (deepcee.images.realism); Figure 26. The benchmark
+    with the CNN as well: python -m deepcee.bench.realism --cnn."""
+    input:
+        **MOCK_SKY_INPUTS,
+        manifests=[f"{IMAGES}/real_fields/train.json", f"{IMAGES}/real_fields/test.json"],
+    output:
+        json=f"{IMAGES}/realism.json",
+        pdf=report(f"{FIGURES}/fig26_realism.pdf", caption="../report/fig26_realism.rst", category="Images"),
+        png=f"{FIGURES}/fig26_realism.png",
+    log:
+        "logs/images/realism.log",
+    conda:
+        "../envs/images.yaml"
+    params:
+        seed=config["seed"],
+        catalogue={k: config["catalogue"][k] for k in ("bundled", "match_radius_arcmin")},
+        images=_images_sub("pixels", "pixel_scale_arcsec", "mock", "stretch"),
+        folders=REAL_FIELD_FOLDERS["train"] + REAL_FIELD_FOLDERS["test"],
+        crop=64,
+    script:
+        "../scripts/images_realism.py"
+
+
+if _IMGCFG["source"] == "mock":
+    FINAL_TARGETS += [f"{IMAGES}/realism.json", f"{FIGURES}/fig26_realism.pdf", f"{FIGURES}/fig26_realism.png"]

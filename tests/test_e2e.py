@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 # The paper's Figures 1-17, then beyond it: false positives by cause (18), redshifts and
 # richnesses (19, 20), the blind search (21-23), the test set over a real sky (24).
-FIGURES = [f"fig{n:02d}" for n in range(1, 25)]
+FIGURES = [f"fig{n:02d}" for n in range(1, 27)]
 TABLES = [
     "table1_examples",
     "table2_sweep_test",
@@ -33,6 +33,7 @@ TABLES = [
     "table_false_positives",
     "table_search_new_candidates",
     "table_real_sky_sweep",
+    "table_real_sky_fields",
 ]
 ARTEFACTS = [
     "results/numbers.tex",
@@ -93,8 +94,18 @@ def test_numbers_match_the_tables(ci_run):
     real = read_sweep(work / "results/tables/table_real_sky_sweep.csv")
     best_real = next(r for r in real if int(round(r["threshold"])) == int(macros["RealSkyBestThreshold"]))
     assert float(macros["RealSkyBestFOne"]) == pytest.approx(best_real["f1"], abs=5e-5)
-    # each test cluster's first view over a real field (evaluate.real_sky.views_per_cluster: 1)
-    assert int(macros["RealSkyImages"]) == int(macros["NTestClusters"])
+    # every test view over a real test field (evaluate.real_sky.views_per_cluster: null), each
+    # field's rows adding up to the pooled one
+    assert int(macros["RealSkyImages"]) == int(macros["NTest"])
+    with open(work / "results/tables/table_real_sky_fields.csv", newline="") as handle:
+        fields = list(csv.DictReader(handle))
+    pooled = next(r for r in fields if r["field"] == "pooled")
+    per_field = [r for r in fields if r["field"] != "pooled"]
+    assert len(per_field) == int(macros["RealSkyNFields"]) >= 3
+    for key in ("images", "tp", "fp", "fn"):
+        assert sum(int(r[key]) for r in per_field) == int(pooled[key]), key
+    assert float(macros["BlankAreaDeg"]) > 0 and float(macros["BlankPerDegLo"]) <= float(macros["BlankPerDeg"])
+    assert 0.0 <= float(macros["RealismAUC"]) <= 1.0
     assert float(macros["RealSkyFOneGap"]) == pytest.approx(
         float(macros["TestBestFOne"]) - float(macros["RealSkyBestFOne"]), abs=2e-4
     )

@@ -97,10 +97,15 @@ def test_cluster_same_in_every_view():
 
 
 def test_noise_matches_sdss_frames(tmp_path):
-    """Blank-sky pixel noise per native pixel within 25% of the real run-2126 frames."""
+    """Blank-sky pixel noise per native pixel within 25% of the real run-2126 frames, at the median
+    sky (the field-to-field sky scatter off: test_sky_brightness_scatter)."""
     from deepcee.bench.calibration import pixel_noise
 
-    cfg = small_images_cfg(pixels=200, pixel_scale_arcsec=0.396, mock={"mag_limit": 16.0, "groups_per_deg2": 0})
+    cfg = small_images_cfg(
+        pixels=200,
+        pixel_scale_arcsec=0.396,
+        mock={"mag_limit": 16.0, "groups_per_deg2": 0, "sky_brightness_sigma_mag": 0.0},
+    )
     row = plan_views(small_catalogue(1), 1, 0.0, seed=1)[0]
     img, w, _ = render.render_view(row, cfg, 1)
     real = {"g": 0.0197, "r": 0.0280, "i": 0.0403}  # MAD sigma of the bundled real frames
@@ -156,3 +161,29 @@ def test_truth_table_lists_every_drawn_object(tmp_path):
     written = Table.read(tmp_path / "truth.ecsv", format="ascii.ecsv")
     assert set(written["view"]) == {str(v) for v in views["view"]}
     assert int(np.sum(written["view"] == str(row["view"]))) == len(truth)
+
+
+def test_sky_brightness_scatter_and_correlated_noise():
+    """The one sky's fields differ in sky brightness with the quartiles of docs/mock-numbers.md §1
+    (sigma 0.245 mag: interquartile range 0.33 mag), one value per field cell, and a share of the
+    noise is smooth: lag-1 autocorrelation near the real fields' ~0.045, white without it."""
+    from deepcee.images.mock.draw import noise_normals
+    from deepcee.images.mock.sky import MockSky
+
+    sky = MockSky(7, {"sky_brightness_sigma_mag": 0.245})
+    mags = -2.5 * np.log10([sky.sky_factor(c) for c in range(4000)])
+    q1, q3 = np.percentile(mags, [25, 75])
+    assert q3 - q1 == pytest.approx(0.33, abs=0.03)
+    assert sky.sky_factor(12) == sky.sky_factor(12)
+    assert MockSky(7, {"sky_brightness_sigma_mag": 0.0}).sky_factor(12) == 1.0
+
+    def lag(img, d):
+        return np.corrcoef(img[:, :-d].ravel(), img[:, d:].ravel())[0, 1]
+
+    smooth = noise_normals(np.random.default_rng(1), (3, 300, 300), 0.05, 2.0)
+    white = noise_normals(np.random.default_rng(1), (3, 300, 300), 0.0, 2.0)
+    assert np.array_equal(white, np.random.default_rng(1).standard_normal((3, 300, 300), dtype=np.float32))
+    for b in range(3):
+        assert smooth[b].std() == pytest.approx(1.0, abs=0.02)
+        assert 0.035 < lag(smooth[b], 1) < 0.06 and lag(smooth[b], 3) > 0.01
+        assert abs(lag(white[b], 1)) < 0.02

@@ -13,6 +13,7 @@ import yaml
 # off by default).
 DEFAULT_RULES = {
     "images_real_fields",
+    "images_realism",
     "real_sky_blank",
     "fig25_real_sky_fields",
     "select_catalogue",

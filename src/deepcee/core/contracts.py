@@ -420,6 +420,12 @@ SUMMARIES: dict[str, SummaryContract] = {
                 "fields": "list",
             },
         ),
+        #: the realism benchmark (deepcee.images.realism): mock crops against real SDSS crops
+        SummaryContract(
+            "realism_summary",
+            "02_images/realism.json",
+            {"auc.logistic.auc": "number", "auc.logistic.ci": "list", "n_real_fields": "number", "n_crops": "object"},
+        ),
         SummaryContract(
             "search_summary",
             "07_search/summary.json",

@@ -137,6 +137,21 @@ def _pooled_convfc_head(in_channels: int, crop: int, pool: int):
     return head
 
 
+def _narrow_fpn(backbone, channels: int) -> None:
+    """Rebuild a BackboneWithFPN's feature pyramid with ``channels`` per map (torchvision fixes 256).
+
+    On a CPU the pyramid's and the RPN head's 3 x 3 convolutions at 256 channels cost as much as
+    the MobileNetV3 body itself; ``train.detector.fpn_channels`` (an option beside torchvision's
+    256; the paper's Inception-v2 detector had no pyramid) trades width for training steps.
+    """
+    from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastLevelMaxPool
+
+    old = backbone.fpn
+    in_channels = [block[0].in_channels for block in old.inner_blocks]
+    backbone.fpn = FeaturePyramidNetwork(in_channels, channels, extra_blocks=LastLevelMaxPool())
+    backbone.out_channels = channels
+
+
 def _backbone_and_heads(cfg: dict, size: int, pretrained: bool):
     """Backbone, feature-map names, anchor generator, RPN head and box head for ``cfg['backbone']``."""
     from torchvision.models.detection.anchor_utils import AnchorGenerator
@@ -158,6 +173,8 @@ def _backbone_and_heads(cfg: dict, size: int, pretrained: bool):
             trainable_layers=6 if trainable is None else trainable,
             norm_layer=norm,
         )
+        if int(cfg["fpn_channels"]) != backbone.out_channels:
+            _narrow_fpn(backbone, int(cfg["fpn_channels"]))
         rpn_head = RPNHead(backbone.out_channels, generator.num_anchors_per_location()[0])
         box_head = PooledTwoMLPHead(backbone.out_channels, cfg["roi_crop_size"], cfg["roi_maxpool"])
         return backbone, ["0", "1"], generator, rpn_head, box_head

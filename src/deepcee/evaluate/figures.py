@@ -160,6 +160,7 @@ def fig25_real_sky_fields(field_sweeps: Table, pooled: Table, blank: dict, *path
     if chosen is not None:
         right.axvline(chosen, color="0.4", ls=":", lw=1)
     right.set_yscale("symlog", linthresh=1.0)
+    right.set_ylim(bottom=0.0)  # rates are never negative: no mirrored symlog decades
     right.set_xlabel("Confidence threshold (%)")
     right.set_ylabel("False detections per deg$^2$")
     right.set_title(f"Blank real sky ({blank.get('area_deg2', float('nan')):.3f} deg$^2$)")

@@ -457,10 +457,11 @@ def real_sky_numbers(summary: dict) -> dict[str, Any]:
     """The test views over a real SDSS field (beyond the paper): ``04_evaluate/real_sky/summary.json``."""
     if not summary:
         return {"RealSkyImages": None}
-    frames = str(summary.get("blank_frames") or "")
+    frames = summary.get("blank_frames") or []
     out = {
         "RealSkyImages": summary.get("n_test_images"),
-        "RealSkyField": Path(frames).name.replace("sdss-frames-", "") if frames else None,
+        "RealSkyNFields": len(frames),
+        "RealSkyFields": ", ".join(Path(str(f)).name.replace("sdss-frames-", "") for f in frames) or None,
         "RealSkyBestThreshold": summary.get("chosen_threshold"),
         "RealSkyBestPrecision": get_key(summary, "at_chosen.precision"),
         "RealSkyBestRecall": get_key(summary, "at_chosen.recall"),
@@ -474,6 +475,40 @@ def real_sky_numbers(summary: dict) -> dict[str, Any]:
     }
     out.update(interval_numbers("RealSky", summary))
     return out
+
+
+def blank_sky_numbers(summary: dict) -> dict[str, Any]:
+    """False detections on the blank real test fields: ``04_evaluate/real_sky/blank/summary.json``."""
+    if not summary:
+        return {"BlankAreaDeg": None}
+    interval = summary["false_per_deg2_interval"]
+    return {
+        "BlankAreaDeg": summary["area_deg2"],
+        "BlankTiles": summary.get("n_tiles"),
+        "BlankThreshold": summary["threshold"],
+        "BlankBoxes": summary["n_boxes"],
+        "BlankFalse": summary["n_false"],
+        "BlankKnown": summary["n_boxes"] - summary["n_false"],
+        "BlankPerDeg": summary["false_per_deg2"],
+        "BlankPerDegLo": interval[0],
+        "BlankPerDegHi": interval[1],
+        "BlankIntervalPct": round(100 * float(summary.get("level", 0.95))),
+    }
+
+
+def realism_numbers(summary: dict) -> dict[str, Any]:
+    """The realism benchmark (mock crops against real SDSS crops): ``02_images/realism.json``."""
+    if not summary:
+        return {"RealismAUC": None}
+    logistic = summary["auc"]["logistic"]
+    return {
+        "RealismAUC": logistic["auc"],
+        "RealismAUCLo": logistic["ci"][0],
+        "RealismAUCHi": logistic["ci"][1],
+        "RealismGoalAUC": summary.get("goal_auc"),
+        "RealismRealFields": summary["n_real_fields"],
+        "RealismCrops": int(summary["n_crops"]["real"]) + int(summary["n_crops"]["mock"]),
+    }
 
 
 def redmapper_numbers(inputs: dict, summary: dict) -> dict[str, Any]:
@@ -495,7 +530,7 @@ def collect_numbers(inputs: dict[str, str | Path | None], config: dict | None = 
     ``redmapper_catalogue``, ``labels``, ``redmapper_labels``, ``losses``, ``sweep_test``,
     ``sweep_redmapper``, and the summaries ``catalogue_summary``, ``train_summary``,
     ``evaluate_summary``, ``redmapper_summary``, ``ks``, ``redshift_summary``, ``search_summary``,
-    ``real_sky_summary``. Each file
+    ``real_sky_summary``, ``blank_sky_summary``, ``realism_summary``. Each file
     is read by its contract's reader
     (deepcee.core.contracts): a file that breaks its contract is an error, not a guess.
     """
@@ -510,6 +545,8 @@ def collect_numbers(inputs: dict[str, str | Path | None], config: dict | None = 
             "redshift_summary",
             "search_summary",
             "real_sky_summary",
+            "blank_sky_summary",
+            "realism_summary",
         )
     }
     train = training_numbers(inputs, summaries["train_summary"])
@@ -530,6 +567,8 @@ def collect_numbers(inputs: dict[str, str | Path | None], config: dict | None = 
     n.update(redshift_numbers(summaries["redshift_summary"]))
     n.update(search_numbers(summaries["search_summary"]))
     n.update(real_sky_numbers(summaries["real_sky_summary"]))
+    n.update(blank_sky_numbers(summaries["blank_sky_summary"]))
+    n.update(realism_numbers(summaries["realism_summary"]))
     n["RedmapperAreaDeg"] = redmapper.pop("RedmapperAreaDeg")
     n["TrainDevice"] = train.pop("TrainDevice")
     n["TestChosenBy"] = summaries["evaluate_summary"].get("chosen_by")
@@ -632,6 +671,16 @@ _INT_MACROS_FLOATFMT = {
     "RealSkyStdErrKpcLo": "{:.1f}",
     "RealSkyStdErrKpcHi": "{:.1f}",
     "RealSkyFOneGap": "{:+.4f}",
+    "BlankAreaDeg": "{:.2f}",
+    "BlankThreshold": "{:g}",
+    "BlankPerDeg": "{:.1f}",
+    "BlankPerDegLo": "{:.1f}",
+    "BlankPerDegHi": "{:.1f}",
+    "BlankIntervalPct": "{:g}",
+    "RealismAUC": "{:.3f}",
+    "RealismAUCLo": "{:.3f}",
+    "RealismAUCHi": "{:.3f}",
+    "RealismGoalAUC": "{:g}",
     "SearchAreaDeg": "{:.2f}",
     "SearchThreshold": "{:g}",
     "SearchMergeRadius": "{:g}",

@@ -295,17 +295,44 @@ def saturate(img: np.ndarray, npix_native: int) -> None:
         np.minimum(img[b], SATURATION_DN * CALIB_NMGY_PER_DN[band] * npix_native, out=img[b])
 
 
-def add_sdss_noise(img: np.ndarray, normal: np.ndarray, scale: float, npix_native: int, synthetic: bool = True) -> None:
+def noise_normals(gen: np.random.Generator, shape, fraction: float = 0.0, kernel_px: float = 1.0) -> np.ndarray:
+    """Unit-variance normals (``shape`` = 3 x N x N) of which ``fraction`` of the variance is smooth
+    over a Gaussian of ``kernel_px`` pixels: the light of sources below the mock's magnitude limit
+    and the sky subtraction leave SDSS frames' noise correlated between neighbouring pixels (MN §1:
+    lag-1 autocorrelation 0.03-0.05 in the bundled fields, ``python -m deepcee.bench.realism``).
+    The smooth part is one field for the three bands (faint galaxies shine in every band), drawn
+    after the white normals, so fraction 0 gives exactly the white normals of before."""
+    normal = gen.standard_normal(shape, dtype=np.float32)
+    if fraction <= 0:
+        return normal
+    from scipy.ndimage import gaussian_filter
+
+    smooth = gaussian_filter(gen.standard_normal(shape[1:]), float(kernel_px), mode="wrap")
+    smooth /= smooth.std()
+    normal *= np.float32(np.sqrt(1.0 - fraction))
+    normal += np.float32(np.sqrt(fraction)) * smooth.astype(np.float32)[None]
+    return normal
+
+
+def add_sdss_noise(
+    img: np.ndarray,
+    normal: np.ndarray,
+    scale: float,
+    npix_native: int,
+    synthetic: bool = True,
+    sky_factor: float = 1.0,
+) -> None:
     """SDSS noise from unit normals ``normal``, in place: sky + source Poisson + dark variance (MN §1).
 
     sigma_DN^2 = DN/gain + darkVariance (DR9 frame data model) per native pixel, summed over the
-    os^2 native pixels of an output pixel; sky-subtracted like SDSS frames. Over a real blank frame
+    os^2 native pixels of an output pixel; sky-subtracted like SDSS frames. ``sky_factor`` scales
+    the sky flux (a field's sky brightness: MN §1 quartiles). Over a real blank frame
     (``synthetic=False``) only the injected sources' own Poisson noise is added.
     """
     for b, band in enumerate(BANDS):
         calib = CALIB_NMGY_PER_DN[band]
         if synthetic:
-            sky = SKY_NMGY_ARCSEC2[band] * scale**2
+            sky = SKY_NMGY_ARCSEC2[band] * scale**2 * sky_factor
             var = (sky + np.maximum(img[b], 0)) * calib / GAIN[band] + DARK_VARIANCE[band] * calib**2 * npix_native
         else:
             var = np.maximum(img[b], 0) * calib / GAIN[band]

@@ -52,7 +52,7 @@ from deepcee.core.errors import DeepCeeError
 from deepcee.core.seeds import rng
 from deepcee.images.fits import make_wcs
 from deepcee.images.mock import universe
-from deepcee.images.mock.draw import Canvas, add_sdss_noise, band_fluxes, saturate
+from deepcee.images.mock.draw import Canvas, add_sdss_noise, band_fluxes, noise_normals, saturate
 
 FIELD_NSIDE = 512
 GROUP_NSIDE = 64
@@ -299,6 +299,20 @@ class MockSky:
         fwhm = np.clip(gen.normal(self.mc["psf_fwhm_arcsec"], self.mc["psf_fwhm_sigma_arcsec"]), 0.9, 2.2)
         return float(np.round(fwhm / SEEING_STEP_ARCSEC) * SEEING_STEP_ARCSEC)
 
+    def sky_factor(self, cell: int) -> float:
+        """The sky brightness of one ``SEEING_NSIDE`` cell (an SDSS field) relative to the median
+        (``SKY_NMGY_ARCSEC2``): lognormal, ``sky_brightness_sigma_mag`` in magnitudes (MN §1: the
+        r sky's quartiles 20.70 / 20.86 / 21.03 mag arcsec^-2 give sigma = 0.245 mag)."""
+        sigma = float(self.mc["sky_brightness_sigma_mag"])
+        if sigma <= 0:
+            return 1.0
+        gen = rng(self.seed, "sky-brightness", int(cell))
+        return float(10.0 ** (-0.4 * np.clip(gen.normal(0.0, sigma), -3 * sigma, 3 * sigma)))
+
+    def sky_factor_at(self, ra: float, dec: float) -> float:
+        cell = self.hp_seeing.lonlat_to_healpix(np.atleast_1d(ra) * u.deg, np.atleast_1d(dec) * u.deg)[0]
+        return self.sky_factor(int(cell))
+
     def seeing_at(self, ra, dec) -> np.ndarray:
         """The PSF FWHM at each (ra, dec) (deg): the seeing of the cell it lies in."""
         cells = self.hp_seeing.lonlat_to_healpix(np.atleast_1d(ra) * u.deg, np.atleast_1d(dec) * u.deg)
@@ -470,7 +484,9 @@ class MockSky:
         saturate(img, canvas.os**2)
         if noise:
             gen = rng(self.seed, "sky-noise", *(noise_key if isinstance(noise_key, tuple) else (noise_key,)))
-            add_sdss_noise(img, gen.standard_normal(img.shape, dtype=np.float32), scale, canvas.os**2)
+            corr = self.mc["noise_correlation"]
+            normal = noise_normals(gen, img.shape, float(corr["fraction"]), float(corr["kernel_px"]))
+            add_sdss_noise(img, normal, scale, canvas.os**2, sky_factor=self.sky_factor_at(ra_c, dec_c))
         info = {"n_exact": canvas.n_exact, "n_fast": canvas.n_fast, **counts, "objects": drawn}
         return img, info
 
