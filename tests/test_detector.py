@@ -85,6 +85,20 @@ def test_forward_losses_and_outputs(mobilenet):
     assert ((out["scores"] >= 0) & (out["scores"] <= 1)).all()
 
 
+def test_narrow_fpn_sets_every_width_it_feeds(mobilenet):
+    """train.detector.fpn_channels rebuilds the pyramid; the RPN head and box head follow it."""
+    m = build_detector({"backbone": "mobilenet_v3_large_fpn", "fpn_channels": 64}, 128)
+    assert m.backbone.out_channels == 64
+    assert all(block[0].out_channels == 64 for block in m.backbone.fpn.inner_blocks)
+    assert m.rpn.head.conv[0][0].in_channels == 64
+    m.train()
+    targets = [{"boxes": torch.tensor([[30.0, 40.0, 70.0, 80.0]]), "labels": torch.tensor([1])}]
+    losses = m([torch.rand(3, 128, 128)], targets)
+    assert all(torch.isfinite(v) for v in losses.values())
+    narrow = sum(p.numel() for p in m.parameters())
+    assert narrow < sum(p.numel() for p in mobilenet.parameters())
+
+
 def test_local_weights_file(tmp_path, mobilenet):
     path = tmp_path / "w.pt"
     torch.save({"model": mobilenet.state_dict()}, path)
