@@ -78,6 +78,27 @@ def test_fixed_scale_500_to_320_and_350_to_224_with_boxes_mapped_back():
     assert old([torch.rand(3, 350, 350)])[0].image_sizes == [(320, 320)]
 
 
+def test_a_padded_side_is_padded_with_the_images_own_sky_level():
+    """350 px at a 256 px network side: 179 px, padded to 192. The pad holds each band's median
+    (a flat sky), not torchvision's 0 (ImageNet's mean grey after normalisation)."""
+    t = _model(network=256).transform.eval()
+    g = torch.Generator().manual_seed(2)
+    image = 0.05 + 0.02 * torch.rand(3, 350, 350, generator=g)  # a dark sky, as the stretch gives
+    batch = t([image])[0]
+    assert batch.image_sizes == [(179, 179)]
+    tensors = batch.tensors[0]
+    assert tuple(tensors.shape[-2:]) == (192, 192)
+    inside = tensors[:, :179, :179]
+    median = inside.flatten(1).median(dim=1).values
+    for band in range(3):
+        assert torch.all(tensors[band, 179:, :] == median[band])
+        assert torch.all(tensors[band, :179, 179:] == median[band])
+    assert torch.all(median < -1.0)  # normalised dark sky: far below the grey 0 torchvision pads with
+    # an unpadded batch is torchvision's, untouched
+    exact = t([torch.rand(3, 375, 375, generator=g)])[0]
+    assert exact.image_sizes == [(192, 192)] and tuple(exact.tensors.shape[-2:]) == (192, 192)
+
+
 def test_fixed_scale_is_torchvisions_transform_bit_for_bit_at_the_reference_side(one_thread):
     """Same model, same seed, same 500 px input: identical tensors, detections and losses with the
     new transform and with torchvision's (min_size = max_size = 320), in eval and train mode."""
