@@ -228,3 +228,41 @@ def test_search_numbers_from_the_summary():
     assert m["SearchTiles"] == 78 and m["SearchRedmapperFound"] == 1
     assert m["SearchCompleteness"] == pytest.approx(25.0) and m["SearchCompletenessHi"] == pytest.approx(50.0)
     assert m["SearchPurity"] is None  # no purity in the summary: n/a
+
+
+def test_blank_sky_and_realism_macros_from_their_summaries():
+    """The blank-sky rate and the realism AUC reach numbers.tex as their summaries give them; a run
+    without them (real sky off, a survey's images) gives the None the paper's \\ifartefact reads."""
+    assert numbers.blank_sky_numbers({}) == {"BlankAreaDeg": None}
+    assert numbers.realism_numbers({}) == {"RealismAUC": None}
+    blank = numbers.blank_sky_numbers(
+        {
+            "threshold": 80.0,
+            "area_deg2": 0.173,
+            "n_tiles": 10,
+            "n_boxes": 4,
+            "n_false": 3,
+            "false_per_deg2": 17.3,
+            "false_per_deg2_interval": [3.6, 50.7],
+            "fields": ["a", "b"],
+        }
+    )
+    assert blank["BlankKnown"] == 1 and blank["BlankFalse"] == 3 and blank["BlankTiles"] == 10
+    assert (blank["BlankPerDegLo"], blank["BlankPerDegHi"]) == (3.6, 50.7)
+    assert blank["BlankIntervalPct"] == 95  # the Poisson interval's level when the summary names none
+    realism = numbers.realism_numbers(
+        {
+            "auc": {"logistic": {"auc": 0.94, "ci": [0.91, 0.97]}},
+            "goal_auc": 0.65,
+            "n_real_fields": 10,
+            "n_crops": {"real": 400, "mock": 370},
+        }
+    )
+    assert realism == {
+        "RealismAUC": 0.94,
+        "RealismAUCLo": 0.91,
+        "RealismAUCHi": 0.97,
+        "RealismGoalAUC": 0.65,
+        "RealismRealFields": 10,
+        "RealismCrops": 770,
+    }
