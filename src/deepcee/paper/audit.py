@@ -132,7 +132,8 @@ def plot_histograms(frames: dict[str, Any], columns: list[str], bins: int = 20):
             if values.size:
                 ax.hist(values, bins=bins, histtype="step", lw=1.5, label=f"{name} ({values.size})")
         ax.set_xlabel(col)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:  # a column with no finite value (BCG r on the bundled path) draws none
+            ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
