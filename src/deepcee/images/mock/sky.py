@@ -309,13 +309,16 @@ class MockSky:
         gen = rng(self.seed, "sky-brightness", int(cell))
         return float(10.0 ** (-0.4 * np.clip(gen.normal(0.0, sigma), -3 * sigma, 3 * sigma)))
 
+    def field_cells(self, ra, dec) -> np.ndarray:
+        """The ``SEEING_NSIDE`` cell (an SDSS field: its seeing and sky brightness) of each (ra, dec) (deg)."""
+        return self.hp_seeing.lonlat_to_healpix(np.atleast_1d(ra) * u.deg, np.atleast_1d(dec) * u.deg)
+
     def sky_factor_at(self, ra: float, dec: float) -> float:
-        cell = self.hp_seeing.lonlat_to_healpix(np.atleast_1d(ra) * u.deg, np.atleast_1d(dec) * u.deg)[0]
-        return self.sky_factor(int(cell))
+        return self.sky_factor(int(self.field_cells(ra, dec)[0]))
 
     def seeing_at(self, ra, dec) -> np.ndarray:
         """The PSF FWHM at each (ra, dec) (deg): the seeing of the cell it lies in."""
-        cells = self.hp_seeing.lonlat_to_healpix(np.atleast_1d(ra) * u.deg, np.atleast_1d(dec) * u.deg)
+        cells = self.field_cells(ra, dec)
         uniq, inverse = np.unique(cells, return_inverse=True)
         return np.asarray([self.seeing(c) for c in uniq], dtype=float)[inverse.reshape(-1)]
 
