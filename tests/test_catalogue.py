@@ -177,6 +177,42 @@ def test_missing_position_is_refused(resources, tmp_path):
         cat.read_redmapper_bundled(path)
 
 
+@pytest.mark.parametrize(
+    ("edit", "column", "what"),
+    [
+        ({"RA": "400"}, "RA", "outside [0, 360) deg"),
+        ({"RA": "-1"}, "RA", "outside [0, 360) deg"),
+        ({"dec": "91"}, "dec", "outside [-90, 90] deg"),
+        ({"redshift": "-0.1"}, "redshift", "not a positive finite redshift"),
+        ({"redshift": "inf"}, "redshift", "not a positive finite redshift"),
+        ({"lambda": "0"}, "lambda", "not a positive finite member count"),
+    ],
+)
+def test_impossible_value_names_file_row_and_column(resources, tmp_path, edit, column, what):
+    """A value present but off the sky or unphysical is refused on load, not carried into the sample."""
+    path, rows = _edited_redmapper(resources, tmp_path, {9: edit})
+    with pytest.raises(DeepCeeError) as err:
+        cat.read_redmapper_bundled(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: row 10 (id RM{rows[9]['ID']}): column '{column}' = ")
+    assert message.endswith(what) and "\n" not in message
+
+
+def test_repeated_cluster_id_is_refused(resources, tmp_path):
+    path, rows = _edited_redmapper(resources, tmp_path, {})
+    rows_id = rows[4]["ID"]
+    path, _ = _edited_redmapper(resources, tmp_path, {12: {"ID": rows_id}})
+    with pytest.raises(DeepCeeError, match=rf"^{path}: row 13: id RM{rows_id} repeats row 5 \(ids must be unique\)$"):
+        cat.read_redmapper_bundled(path)
+
+
+def test_abell_position_off_the_sky_names_the_line(tmp_path):
+    path = tmp_path / "abell.tsv"
+    path.write_text("#comment\n----\n1\t00 05.0\t+10 00\n2\t05 10.0\t+95 00\n")
+    with pytest.raises(DeepCeeError, match=rf"^{path}:4: ACO 2: RA 77.5 or Dec 95 deg is off the sky$"):
+        cat.read_abell_tsv([path])
+
+
 def test_missing_redshift_is_dropped_and_counted(resources, tmp_path):
     """A blank or NaN redshift: the z cut would drop the row anyway, so it is dropped and counted."""
     path, rows = _edited_redmapper(resources, tmp_path, {2: {"redshift": ""}, 7: {"redshift": "nan"}})

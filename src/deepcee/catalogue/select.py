@@ -91,6 +91,10 @@ def read_abell_tsv(paths: Sequence[str | Path]) -> Table:
                 decs.append(Angle(fields[2].strip(), unit=u.deg).deg)
             except ValueError as err:
                 raise DeepCeeError(f"{path}:{lineno}: unreadable ACO row ({err})") from None
+            if not (0 <= ras[-1] < 360 and -90 <= decs[-1] <= 90):
+                raise DeepCeeError(
+                    f"{path}:{lineno}: ACO {numbers[-1]}: RA {ras[-1]:g} or Dec {decs[-1]:g} deg is off the sky"
+                )
     if not numbers:
         raise DeepCeeError(f"{', '.join(map(str, paths))}: no Abell rows found")
     return Table({"aco": numbers, "ra": ras * u.deg, "dec": decs * u.deg})
@@ -236,6 +240,36 @@ def _integers(raw: Table, column: str, where: str) -> list[int]:
     return out
 
 
+def _check_values(table: Table, ids: Sequence[str], where: str, raw_names: dict[str, str]) -> None:
+    """Refuse a catalogue that cannot be a cluster catalogue, naming the file, the row and the column:
+    a repeated id (two rows would become one cluster twice), RA outside [0, 360), Dec outside
+    [-90, 90], a redshift or richness that is infinite or not positive. Missing values are left
+    to ``_drop_missing``."""
+    seen: dict[str, int] = {}
+    for i, cluster_id in enumerate(ids):
+        if cluster_id in seen:
+            raise DeepCeeError(
+                f"{where}: row {i + 1}: id {cluster_id} repeats row {seen[cluster_id] + 1} (ids must be unique)"
+            )
+        seen[cluster_id] = i
+    checks = {
+        "ra": (lambda v: (v >= 0) & (v < 360), "outside [0, 360) deg"),
+        "dec": (lambda v: (v >= -90) & (v <= 90), "outside [-90, 90] deg"),
+        "z": (lambda v: np.isfinite(v) & (v > 0), "not a positive finite redshift"),
+        "n_members": (lambda v: np.isfinite(v) & (v > 0), "not a positive finite member count"),
+        "richness": (lambda v: np.isfinite(v) & (v > 0), "not a positive finite richness"),
+    }
+    for name, (ok, what) in checks.items():
+        values = np.asarray(table[name], dtype=float)
+        present = ~np.isnan(values)
+        bad = np.flatnonzero(present & ~ok(np.where(present, values, 0.0)))
+        if len(bad):
+            i = int(bad[0])
+            column = raw_names.get(name, name)
+            more = f" (and {len(bad) - 1} more rows)" if len(bad) > 1 else ""
+            raise DeepCeeError(f"{where}: row {i + 1} (id {ids[i]}): column '{column}' = {values[i]:g} is {what}{more}")
+
+
 def _drop_missing(
     table: Table, ids: Sequence[str], where: str, required: dict[str, str], droppable: dict[str, str]
 ) -> Table:
@@ -244,7 +278,9 @@ def _drop_missing(
 
     The counts go to ``table.meta['dropped']`` as ``"dropped: missing z (N rows)"`` (keyed by
     the normalised column) for the stage summary and log; no row with a NaN in these columns is kept.
+    Values present but impossible are refused first (``_check_values``).
     """
+    _check_values(table, ids, where, {**required, **droppable})
     for name, column in required.items():
         bad = np.flatnonzero(~np.isfinite(np.asarray(table[name], dtype=float)))
         if len(bad):
