@@ -7,7 +7,8 @@ Without ``--labels`` it first writes ``--images`` synthetic PNGs (a red overdens
 on noise, 3-band uint8) to a temporary folder, then reads them back through
 ``deepcee.detector.dataset`` (the training loader: workers, pinned memory) and times
 ``deepcee.detector.training.train_step`` (optimiser: the paper's SGD 2e-4, momentum 0.9,
-clipping 10) and ``deepcee.detector.inference.predict_batches``. One JSON line per
+clipping 10; with ``--config config.yaml [more.yaml]`` the detector, optimiser and batch the
+workflow trains with) and ``deepcee.detector.inference.predict_batches``. One JSON line per
 measurement: images per second and peak memory (CPU: max RSS of this process;
 CUDA: ``torch.cuda.max_memory_allocated``), plus docs/design.md §5's H100 figure for the
 same backbone/batch/precision where one exists.
@@ -102,7 +103,7 @@ def bench_train(model, samples, args, device) -> dict:
     from deepcee.detector.dataset import DetectionDataset, StepBatchSampler
     from deepcee.detector.training import make_loader, make_optimiser, set_train_mode, train_step
 
-    opt = make_optimiser(model, {"name": "sgd", "lr": 2e-4, "momentum": 0.9, "weight_decay": 0.0})
+    opt = make_optimiser(model, args.optimiser)
     set_train_mode(model, False)
     total = args.warmup + args.steps
     sampler = StepBatchSampler(len(samples), args.batch, args.seed, total)
@@ -149,7 +150,7 @@ def bench_bare(model, mode: str, args, size: int, device) -> dict:
 
     images, targets = _random_batch(args, size, device)
     if mode == "train":
-        opt = make_optimiser(model, {"name": "sgd", "lr": 2e-4, "momentum": 0.9, "weight_decay": 0.0})
+        opt = make_optimiser(model, args.optimiser)
         set_train_mode(model, False)
 
         def step():
@@ -225,7 +226,7 @@ def _fresh_model(args, size: int, device):
     from deepcee.detector.model import build_detector
 
     torch.manual_seed(args.seed)
-    model = build_detector({"backbone": args.backbone, "weights": "none"}, size).to(device)
+    model = build_detector(args.detector, size).to(device)
     if args.channels_last:
         model.to(memory_format=torch.channels_last)
     return model
@@ -243,6 +244,7 @@ def bench_mode(mode: str, samples, size: int, args, device) -> dict:
         "size": size,
         "device": device.type,
         "channels_last": args.channels_last,
+        "config": args.config,
         **result,
         **peak_memory_mib(device),
     }
@@ -251,12 +253,29 @@ def bench_mode(mode: str, samples, size: int, args, device) -> dict:
         line.update(bench_bare(_fresh_model(args, size, device), mode, args, size, device))
         line["fraction_of_bare"] = round(result["img_per_s"] / line["bare_img_per_s"], 3)
     base = H100_BASELINE.get((args.backbone, mode, args.batch, args.precision))
-    if base and device.type == "cuda" and size == 1000:
+    if base and device.type == "cuda" and size == 1000 and not args.config:
         line["h100_baseline_img_per_s"] = base
         line["fraction_of_baseline"] = round(result["img_per_s"] / base, 3)
     if device.type == "cuda":
         torch.cuda.empty_cache()
     return line
+
+
+PAPER_SGD = {"name": "sgd", "lr": 2e-4, "momentum": 0.9, "weight_decay": 0.0}
+
+
+def _detector_and_optimiser(args) -> None:
+    """``args.detector`` and ``args.optimiser``: the workflow's (``--config``) or a bare detector of
+    ``--backbone`` with the paper's SGD."""
+    if not args.config:
+        args.detector, args.optimiser = {"backbone": args.backbone, "weights": "none"}, PAPER_SGD
+        return
+    from deepcee.core.config import read_config_files
+    from deepcee.detector.training import train_config
+
+    train = train_config(read_config_files(args.config).get("train"))
+    args.detector = {**train["detector"], "weights": "none"}
+    args.optimiser, args.batch, args.backbone = train["optimiser"], train["batch_size"], train["detector"]["backbone"]
 
 
 def main(argv=None) -> int:
@@ -283,7 +302,15 @@ def main(argv=None) -> int:
     )
     p.add_argument("--seed", type=int, default=2019)
     p.add_argument("--workdir", default=None, help="where to write the PNGs (default: a temp dir)")
+    p.add_argument(
+        "--config",
+        nargs="+",
+        default=None,
+        help="time the step these config files describe (train.detector, .optimiser, .batch_size), "
+        "as the workflow trains; weights none",
+    )
     args = p.parse_args(argv)
+    _detector_and_optimiser(args)
 
     from deepcee.detector.training import resolve_device
 

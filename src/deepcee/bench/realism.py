@@ -14,15 +14,6 @@ import argparse
 import glob
 from pathlib import Path
 
-import yaml
-
-
-def _merge(base, over):
-    out = dict(base or {})
-    for k, v in (over or {}).items():
-        out[k] = _merge(out.get(k), v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -46,12 +37,11 @@ def main(argv=None):
     ap.add_argument("--figure", nargs="*", default=[], help="figure paths (.png / .pdf)")
     args = ap.parse_args(argv)
 
+    from deepcee.core.config import read_config_files
     from deepcee.core.files import write_json
     from deepcee.images.realism import config_fields, format_report, realism_figure, run_realism
 
-    config = yaml.safe_load(Path(args.config).read_text())
-    for extra in args.configfile:
-        config = _merge(config, yaml.safe_load(Path(extra).read_text()))
+    config = read_config_files([args.config, *args.configfile])
     if args.seed is not None:
         config["seed"] = args.seed
     if args.fields is None:

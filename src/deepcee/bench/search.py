@@ -21,7 +21,6 @@ import time
 
 import numpy as np
 import torch
-import yaml
 
 SDSS_FOOTPRINT_DEG2 = 14555.0
 
@@ -190,11 +189,9 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=1, help="time inference over the tiles this many times")
     args = ap.parse_args(argv)
 
-    from pathlib import Path
+    from deepcee.core.config import read_config_files
 
-    config = yaml.safe_load(Path(args.config).read_text())
-    for extra in args.configfile:
-        config = _merge(config, yaml.safe_load(Path(extra).read_text()))
+    config = read_config_files([args.config, *args.configfile])
     res = bench(config, args.model, args.tiles, args.batch_size, tuple(args.devices.split(",")), args.repeat)
     print(
         f"blind search benchmark: {res['n_tiles']} tiles of {res['pixels']} px -> {res['output_size']} px, "
@@ -220,13 +217,6 @@ def main(argv=None):
                 f"{res[f'sdss_{name}_hours_infer_only']:,.1f} h if acquisition keeps up (workers / cached downloads)"
             )
     return res
-
-
-def _merge(base, over):
-    out = dict(base or {})
-    for k, v in (over or {}).items():
-        out[k] = _merge(out.get(k), v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
 
 
 if __name__ == "__main__":

@@ -191,6 +191,25 @@ def read_config_file(path: str | Path) -> dict:
     return data
 
 
+def merge_configs(base: dict | None, over: dict | None) -> dict:
+    """``over`` merged into ``base`` key by key, nested mappings merged too: what Snakemake does
+    with each further ``--configfile``."""
+    out = dict(base or {})
+    for key, value in (over or {}).items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = merge_configs(out[key], value) if both else value
+    return out
+
+
+def read_config_files(paths: list[str | Path]) -> dict:
+    """Config files merged in order, as ``snakemake --configfile A B`` merges them (for the
+    benchmarks, which run outside the workflow)."""
+    config: dict = {}
+    for path in paths:
+        config = merge_configs(config, read_config_file(path))
+    return config
+
+
 def check_workflow_config(
     config: dict, schema_path: str | Path, config_files: list[str | Path], local_cuda_check: bool = False
 ) -> None:
