@@ -236,3 +236,25 @@ def test_unknown_train_key():
     with pytest.raises(DeepCeeError, match=r"unknown config key 'train\.stpes'"):
         train_config({"steps": 300, "stpes": 2})
     assert train_config({"steps": 3, "runtime_min": 5, "predict": {}})["steps"] == 3
+
+
+def test_fused_adamw_takes_the_reference_adamw_step():
+    """make_optimiser's fused AdamW (one kernel over all tensors) updates as torch's per-tensor loop does."""
+    from deepcee.detector.training import make_optimiser
+
+    torch.manual_seed(0)
+    fused_model = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 2))
+    loop_model = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 2))
+    loop_model.load_state_dict(fused_model.state_dict())
+    opt = {"name": "adamw", "lr": 1e-2, "weight_decay": 1e-4}
+    fused = make_optimiser(fused_model, opt)
+    loop = torch.optim.AdamW(loop_model.parameters(), lr=1e-2, weight_decay=1e-4, foreach=False)
+    assert fused.defaults["fused"]
+    x = torch.randn(8, 6)
+    for _ in range(3):
+        for model, optimiser in ((fused_model, fused), (loop_model, loop)):
+            optimiser.zero_grad()
+            model(x).square().sum().backward()
+            optimiser.step()
+    for a, b in zip(fused_model.parameters(), loop_model.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
