@@ -1,7 +1,8 @@
 # Stage 3 — train the detector and predict on the test set (paper §2.1, §3.1; docs/design.md §5).
 #
 #   train_detector  labels.ecsv + PNGs → model.pt, losses.csv, summary.json
-#                   checkpoints + live losses in results/03_train/checkpoints/ and TensorBoard
+#                   checkpoints + live losses in results/03_train/checkpoints/<config>-<labels>/
+#                   (one folder per train config and labels file; the 3 newest kept) and TensorBoard
 #                   events in results/03_train/tensorboard/ are NOT outputs: a failed or killed
 #                   job keeps them and rerunning the rule resumes from the last checkpoint.
 #                   To start over: rm -r results/03_train/checkpoints

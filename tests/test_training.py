@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -51,6 +52,14 @@ def _run(labels, out: Path, cfg=CFG, seed=7, **kw):
     )
 
 
+def _run_dir(labels, out: Path, cfg=CFG, seed=7) -> Path:
+    """The checkpoint folder of ``cfg`` on ``labels`` (one per config and labels file)."""
+    from deepcee.core.files import file_sha256
+    from deepcee.detector.training import learning_hash, run_folder, train_config
+
+    return run_folder(out / "checkpoints", learning_hash(train_config(cfg), seed), file_sha256(labels))
+
+
 def _losses(path):
     return [[r[c] for c in LOSS_COLUMNS[:6]] for r in read_losses(path)]
 
@@ -95,8 +104,8 @@ class _Payload:
 
 def test_pickled_object_refused(labels, tmp_path):
     """A checkpoint holding an arbitrary pickled object is refused, not unpickled."""
-    ckpt = tmp_path / "checkpoints" / "last.pt"
-    ckpt.parent.mkdir()
+    ckpt = _run_dir(labels, tmp_path) / "last.pt"
+    ckpt.parent.mkdir(parents=True)
     torch.save({"model": {}, "payload": _Payload()}, ckpt)
     with pytest.raises(DeepCeeError, match="unreadable checkpoint") as err:
         _run(labels, tmp_path)
@@ -113,7 +122,7 @@ def test_resume_after_exception(labels, reference, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         _run(labels, tmp_path, on_step=boom)
     assert not (tmp_path / "model.pt").exists()
-    live = read_losses(tmp_path / "checkpoints" / "losses.csv")
+    live = read_losses(_run_dir(labels, tmp_path) / "losses.csv")
     assert live[-1]["step"] == 8
     summary = _run(labels, tmp_path)
     assert summary["counts"]["resumed_from_step"] == 5
@@ -132,7 +141,7 @@ def test_resume_after_kill_9(labels, tmp_path):
               {str(tmp_path / "checkpoints")!r}, threads=1)
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ckpt = tmp_path / "checkpoints" / "last.pt"
+    ckpt = _run_dir(labels, tmp_path, cfg=cfg) / "last.pt"
     deadline = time.time() + 400
     while time.time() < deadline and proc.poll() is None:
         if ckpt.exists():
@@ -150,15 +159,38 @@ def test_resume_after_kill_9(labels, tmp_path):
     assert torch.load(tmp_path / "model.pt", weights_only=True)["step"] == 12
 
 
-def test_checkpoint_from_other_config(labels, tmp_path):
+def test_changed_config_starts_fresh_restored_one_resumes(labels, tmp_path):
+    """Checkpoints are kept per train config: a changed config (here more steps, the commonest
+    change) trains from step 0 in a folder of its own, beside the old one; the old config, restored,
+    resumes from its finished checkpoint (no step retrained); only the newest KEEP_RUNS are kept."""
+    from deepcee.detector.training import KEEP_RUNS
+
+    cfg = dict(CFG, steps=2, checkpoint_every=1)
+    _run(labels, tmp_path, cfg=cfg)
+    longer = dict(cfg, steps=3)
+    assert _run(labels, tmp_path, cfg=longer)["counts"]["resumed_from_step"] == 0
+    assert _run_dir(labels, tmp_path, cfg=cfg) != _run_dir(labels, tmp_path, cfg=longer)
+    assert (_run_dir(labels, tmp_path, cfg=cfg) / "last.pt").exists()
+    # restored; runtime-only keys (device, workers, checkpoint_every) share the folder
+    restored = _run(labels, tmp_path, cfg=dict(cfg, checkpoint_every=2, device="auto"))
+    assert restored["counts"]["resumed_from_step"] == 2
+    assert [r["step"] for r in read_losses(tmp_path / "losses.csv")] == [1, 2]
+    for lr in (1e-4, 2e-4, 4e-4):
+        _run(labels, tmp_path, cfg=dict(cfg, steps=1, optimiser={"name": "adamw", "lr": lr}))
+    kept = [p for p in (tmp_path / "checkpoints").iterdir() if p.is_dir()]
+    assert len(kept) == KEEP_RUNS and _run_dir(labels, tmp_path, cfg=cfg) not in kept
+
+
+def test_checkpoint_of_another_config_in_the_folder_is_refused(labels, tmp_path):
+    """A checkpoint moved by hand into another config's folder is caught by its recorded hash."""
     cfg = dict(CFG, steps=2, checkpoint_every=1)
     _run(labels, tmp_path, cfg=cfg)
     other = dict(cfg, optimiser={"name": "adamw", "lr": 5e-4})
+    target = _run_dir(labels, tmp_path, cfg=other)
+    shutil.copytree(_run_dir(labels, tmp_path, cfg=cfg), target)
     with pytest.raises(DeepCeeError, match="another train config") as err:
         _run(labels, tmp_path, cfg=other)
     assert "\n" not in str(err.value)
-    # runtime-only keys (device, workers, checkpoint_every) do not block a resume
-    _run(labels, tmp_path, cfg=dict(cfg, checkpoint_every=2, device="auto"))
 
 
 def test_inference_settings_resave_without_retraining(labels, tmp_path):

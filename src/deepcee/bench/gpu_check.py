@@ -51,10 +51,12 @@ def _train_config(args) -> dict:
 
 
 def _live_steps(checkpoints: Path) -> int:
-    live = checkpoints / "losses.csv"
-    if not live.exists() or not (checkpoints / "last.pt").exists():
-        return 0
-    return max(0, len(live.read_text().splitlines()) - 1)
+    """Steps logged so far by the run in ``checkpoints`` (its one config folder, once it has a checkpoint)."""
+    for run in checkpoints.glob("*/last.pt") if checkpoints.is_dir() else []:
+        live = run.parent / "losses.csv"
+        if live.exists():
+            return max(0, len(live.read_text().splitlines()) - 1)
+    return 0
 
 
 def kill_during_training(args, work: Path) -> dict:

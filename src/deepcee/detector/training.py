@@ -1,12 +1,15 @@
 """Train the detector: device choice, bf16 option, clipping, checkpoints that resume.
 
-A run writes, in ``checkpoint_dir`` (never a Snakemake output, so a failed job
-does not delete it): ``last.pt`` (model, optimiser, step, RNG state, config hash;
+A run writes, in its own folder of ``checkpoint_dir`` (never a Snakemake output, so a failed
+job does not delete it), named by the hash of what it learns from (the train keys that change
+the weights, the seed, the labels file; ``run_folder``): ``last.pt`` (model, optimiser, step, RNG state, config hash;
 written atomically every ``checkpoint_every`` steps) and ``losses.csv`` (one row per
 step, appended live). Run again after any interruption — even ``kill -9`` — it
 reloads ``last.pt``, drops loss rows beyond its step and continues to the same
 final step with the same batches (``StepBatchSampler``) and RNG state, so on CPU
-the resumed run reproduces the uninterrupted one. At the end the model, the loss
+the resumed run reproduces the uninterrupted one. A changed config starts fresh in a folder of
+its own; a restored one resumes in its old folder; the ``KEEP_RUNS`` newest folders are kept.
+At the end the model, the loss
 table and a summary are copied to the declared outputs.
 """
 
@@ -16,6 +19,7 @@ import contextlib
 import io
 import math
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -77,6 +81,24 @@ def learning_hash(cfg: dict, seed: int) -> str:
     if isinstance(learned.get("detector"), dict):
         learned["detector"] = {k: v for k, v in learned["detector"].items() if k not in INFERENCE_DETECTOR_KEYS}
     return config_hash({"seed": seed, **learned})
+
+
+#: Checkpoint folders (one per config and labels file) kept in ``checkpoint_dir``; older ones go.
+KEEP_RUNS = 3
+
+
+def run_folder(checkpoint_dir: Path, chash: str, data_sha: str) -> Path:
+    """The checkpoint folder of one training config on one labels file."""
+    return Path(checkpoint_dir) / f"{chash[:12]}-{data_sha[:12]}"
+
+
+def _prune_runs(checkpoint_dir: Path, current: Path, log) -> None:
+    """Remove all but the ``KEEP_RUNS`` most recently used run folders (``current`` is always kept)."""
+    others = [p for p in checkpoint_dir.iterdir() if p.is_dir() and p != current and (p / "losses.csv").exists()]
+    others.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in others[KEEP_RUNS - 1 :]:
+        log(f"removing the checkpoints of an older train config: {old}")
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -454,9 +476,12 @@ def _train(
     sides = [png_size(s.png)[0] for s in samples]  # PNG headers only
     chash = learning_hash(cfg, seed)
     data_sha = file_sha256(labels_path)
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = checkpoint_dir / "last.pt"
-    live_losses = checkpoint_dir / "losses.csv"
+    run_dir = run_folder(checkpoint_dir, chash, data_sha)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    os.utime(run_dir)  # the most recently used run is the last to be pruned
+    _prune_runs(checkpoint_dir, run_dir, log)
+    ckpt_path = run_dir / "last.pt"
+    live_losses = run_dir / "losses.csv"
 
     from deepcee.core.seeds import int_seed
 
