@@ -35,6 +35,7 @@ rule select_catalogue:
     conda:
         "../envs/catalogue.yaml"
     params:
+        lineage=LINEAGE["catalogue"],
         catalogue=lambda wc: config["catalogue"],
     script:
         "../scripts/catalogue_select.py"
@@ -55,6 +56,8 @@ rule fig02_sample_properties:
         "logs/catalogue/fig02.log",
     conda:
         "../envs/catalogue.yaml"
+    params:
+        lineage=LINEAGE["catalogue"],
     script:
         "../scripts/catalogue_fig02.py"
 

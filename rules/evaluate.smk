@@ -35,6 +35,7 @@ rule evaluate_test:
     conda:
         "../envs/evaluate.yaml"
     params:
+        lineage=LINEAGE["evaluate"],
         evaluate=evaluate_params(),
         seed=config["seed"],
     script:
@@ -56,6 +57,7 @@ rule fig07_examples:
     conda:
         "../envs/evaluate.yaml"
     params:
+        lineage=LINEAGE["evaluate"],
         figure="fig07",
         max_boxes=5,
     script:
@@ -78,6 +80,7 @@ rule fig12_precision_recall_test:
     conda:
         "../envs/evaluate.yaml"
     params:
+        lineage=LINEAGE["evaluate"],
         figure="fig12",
     script:
         "../scripts/evaluate_figures.py"
@@ -95,6 +98,7 @@ rule fig13_distances:
     conda:
         "../envs/evaluate.yaml"
     params:
+        lineage=LINEAGE["evaluate"],
         figure="fig13",
     script:
         "../scripts/evaluate_figures.py"
@@ -116,6 +120,7 @@ rule fig14_offsets_recovered:
     conda:
         "../envs/evaluate.yaml"
     params:
+        lineage=LINEAGE["evaluate"],
         figure="fig14",
     script:
         "../scripts/evaluate_figures.py"
@@ -136,6 +141,7 @@ rule fig15_properties_ks:
     conda:
         "../envs/evaluate.yaml"
     params:
+        lineage=LINEAGE["evaluate"],
         figure="fig15",
     script:
         "../scripts/evaluate_figures.py"
@@ -179,6 +185,7 @@ if config["images"].get("source", "mock") != "mock":
         conda:
             "../envs/evaluate.yaml"
         params:
+            lineage=LINEAGE["evaluate"],
             sdss=lambda wc: config["evaluate"].get("sdss_redshifts", {}),
         script:
             "../scripts/evaluate_sdss_redshifts.py"
@@ -225,6 +232,7 @@ rule evaluate_case_studies:
     conda:
         "../envs/evaluate.yaml"
     params:
+        lineage=LINEAGE["evaluate"],
         false_positives=lambda wc: config["evaluate"].get("false_positives", {}),
     script:
         "../scripts/evaluate_case_studies.py"
@@ -264,6 +272,7 @@ rule kfold_labels:
     conda:
         "../envs/evaluate.yaml"
     params:
+        lineage=LINEAGE["evaluate"],
         kind="kfold",
         k=lambda wc: int(wc.k),
         fold=lambda wc: int(wc.fold),
@@ -284,6 +293,7 @@ rule cluster_split_labels:
     conda:
         "../envs/evaluate.yaml"
     params:
+        lineage=LINEAGE["evaluate"],
         kind="cluster",
         k=0,
         fold=0,
@@ -310,6 +320,7 @@ use rule train_detector as resplit_train with:
     log:
         "logs/evaluate/resplit_{name}_train.log",
     params:
+        lineage=LINEAGE["evaluate"],
         train=lambda wc: _resplit_train_cfg(wc.name),
         seed=config["seed"],
         checkpoints=lambda wc: f"{RESPLIT}/{wc.name}/checkpoints",
@@ -325,6 +336,8 @@ use rule predict_test as resplit_predict with:
         predictions=f"{RESPLIT}/{{name}}/predictions_test.ecsv",
     log:
         "logs/evaluate/resplit_{name}_predict.log",
+    params:
+        lineage=LINEAGE["evaluate"],
 
 
 rule resplit_sweep:
@@ -341,6 +354,7 @@ rule resplit_sweep:
     conda:
         "../envs/evaluate.yaml"
     params:
+        lineage=LINEAGE["evaluate"],
         evaluate=evaluate_params(),
     script:
         "../scripts/evaluate_sweep.py"
@@ -364,6 +378,8 @@ rule kfold_table:
         "logs/evaluate/kfold_table.log",
     conda:
         "../envs/evaluate.yaml"
+    params:
+        lineage=LINEAGE["evaluate"],
     script:
         "../scripts/evaluate_kfold_table.py"
 
@@ -382,6 +398,8 @@ rule cluster_split_table:
         tex=f"{TABLES}/table_cluster_split.tex",
     log:
         "logs/evaluate/cluster_split_table.log",
+    params:
+        lineage=LINEAGE["evaluate"],
     run:
         import shutil
 

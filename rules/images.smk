@@ -21,6 +21,7 @@ rule images_views:
     conda:
         "../envs/images.yaml"
     params:
+        lineage=LINEAGE["images"],
         images={
             **_images_sub("views_per_cluster", "max_offset_arcsec", "shards", "split", "pixels", "pixel_scale_arcsec"),
             "mock": {k: _IMGCFG["mock"][k] for k in ("real_background_fraction", "blank_frames", "real_view_pixels")},
@@ -46,6 +47,7 @@ rule images_real_fields:
         "../envs/images.yaml"
     threads: 2  # bz2 decompression releases the GIL: two fields at once
     params:
+        lineage=LINEAGE["images"],
         folders=lambda wildcards: REAL_FIELD_FOLDERS[wildcards.role],
         pixel_scale_arcsec=_IMGCFG["pixel_scale_arcsec"],
         fits_dir=lambda wildcards, output: output.fits,
@@ -86,6 +88,7 @@ if _IMGCFG["source"] == "skyview":
             skyview=1,
         params:
             **_ACQUIRE_PARAMS,
+            lineage=LINEAGE["images"],
         script:
             "../scripts/images_acquire.py"
 
@@ -112,6 +115,7 @@ else:
             "../envs/images.yaml"
         params:
             **_ACQUIRE_PARAMS,
+            lineage=LINEAGE["images"],
         script:
             "../scripts/images_acquire.py"
 
@@ -133,6 +137,7 @@ rule images_stretch_shard:
     conda:
         "../envs/images.yaml"
     params:
+        lineage=LINEAGE["images"],
         images=_images_sub("stretch", "pixels"),
         fits_dir=lambda wildcards, input: input.fits_dir,
         png_dir=lambda wildcards, output: output.png,
@@ -161,6 +166,7 @@ rule images_labels:
         "../envs/images.yaml"
     threads: 2  # the flips' PNG encoding, while nothing else can run (training waits for the labels)
     params:
+        lineage=LINEAGE["images"],
         images=_images_sub("stretch", "labels", "split", "augment"),
         seed=config["seed"],
     script:
@@ -185,6 +191,7 @@ rule images_figures:
     conda:
         "../envs/images.yaml"
     params:
+        lineage=LINEAGE["images"],
         n_examples=_IMGCFG.get("figures", {}).get("n_examples", 12),
         seed=config["seed"],
     script:
@@ -219,6 +226,7 @@ rule images_realism:
     conda:
         "../envs/images.yaml"
     params:
+        lineage=LINEAGE["images"],
         seed=config["seed"],
         catalogue={k: config["catalogue"][k] for k in ("bundled", "match_radius_arcmin")},
         images=_images_sub("pixels", "pixel_scale_arcsec", "mock", "stretch"),

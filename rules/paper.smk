@@ -50,6 +50,7 @@ rule paper_numbers:
     conda:
         "../envs/paper.yaml"
     params:
+        lineage=LINEAGE["paper"],
         config=lambda wc: _config_without_paper(),
     script:
         "../scripts/paper_numbers.py"
@@ -67,6 +68,7 @@ rule paper_provenance:
     conda:
         "../envs/paper.yaml"
     params:
+        lineage=LINEAGE["paper"],
         config=lambda wc: config,
         config_files=lambda wc: config_files(),
         summaries=PAPER_SUMMARIES + ["ks"],
@@ -87,6 +89,7 @@ rule paper_audit_notebook:
     conda:
         "../envs/paper.yaml"
     params:
+        lineage=LINEAGE["paper"],
         n_examples=lambda wc: config["paper"]["audit"]["n_examples"],
         seed=lambda wc: config["seed"],
     notebook:
@@ -104,6 +107,7 @@ rule paper_audit_html:
     conda:
         "../envs/paper.yaml"
     params:
+        lineage=LINEAGE["paper"],
         notebook=AUDIT_NOTEBOOK_EXECUTED,
     script:
         "../scripts/paper_audit_html.py"
@@ -126,6 +130,7 @@ rule paper_pdf:
     conda:
         "../envs/paper.yaml"
     params:
+        lineage=LINEAGE["paper"],
         document_class=lambda wc: config["paper"]["document_class"],
         latexmk=lambda wc: config["paper"]["latexmk"],
         timeout_s=lambda wc: config["paper"]["latex_timeout_s"],

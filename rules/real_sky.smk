@@ -24,6 +24,7 @@ rule real_sky_views:
     conda:
         "../envs/images.yaml"
     params:
+        lineage=LINEAGE["views"],
         shards=len(REALSKY_SHARDS),
         fields=[field_name(f) for f in REAL_FIELD_FOLDERS["test"]],
         views_per_cluster=REALSKY_CFG["views_per_cluster"],
@@ -43,6 +44,7 @@ use rule images_render_shard as real_sky_render_shard with:
     log:
         "logs/real_sky/render_{shard}.log",
     params:
+        lineage=LINEAGE["views"],
         images=real_sky_images_params(),
         seed=config["seed"],
         source="mock",
@@ -61,6 +63,7 @@ use rule images_stretch_shard as real_sky_stretch_shard with:
     log:
         "logs/real_sky/stretch_{shard}.log",
     params:
+        lineage=LINEAGE["views"],
         seal=dir_seal(f"{REALSKY}/manifests/png_{{shard}}.json", f"{REALSKY}/png/{{shard}}"),
 
 
@@ -79,6 +82,7 @@ use rule images_labels as real_sky_labels with:
         "logs/real_sky/labels.log",
     priority: 0  # not on the way to training
     params:
+        lineage=LINEAGE["views"],
         images=lambda wc: {**_images_sub("stretch", "labels", "split"), "augment": {"hflip": False}},
         seed=config["seed"],
 
@@ -92,6 +96,8 @@ use rule predict_test as real_sky_predict with:
         predictions=f"{REALSKY}/predictions.ecsv",
     log:
         "logs/real_sky/predict.log",
+    params:
+        lineage=LINEAGE["evaluate"],
 
 
 rule real_sky_evaluate:
@@ -118,6 +124,7 @@ rule real_sky_evaluate:
     conda:
         "../envs/evaluate.yaml"
     params:
+        lineage=LINEAGE["evaluate"],
         evaluate=evaluate_params(keep="real_sky"),
         seed=config["seed"],
     script:
@@ -148,6 +155,7 @@ rule real_sky_blank:
     resources:
         gpu=1 if _predict_uses_gpu() else 0,
     params:
+        lineage=LINEAGE["evaluate"],
         config=lambda wc: {
             "images": _images_sub("pixels", "stretch")
             | {"mock": {"real_view_pixels": _IMGCFG["mock"]["real_view_pixels"]}},
@@ -181,6 +189,7 @@ rule fig25_real_sky_fields:
     conda:
         "../envs/evaluate.yaml"
     params:
+        lineage=LINEAGE["evaluate"],
         figure="fig25",
     script:
         "../scripts/evaluate_figures.py"
@@ -203,6 +212,7 @@ rule fig24_precision_recall_real_sky:
     conda:
         "../envs/evaluate.yaml"
     params:
+        lineage=LINEAGE["evaluate"],
         figure="fig24",
     script:
         "../scripts/evaluate_figures.py"

@@ -24,6 +24,7 @@ rule redmapper_region:
     conda:
         "../envs/evaluate.yaml"
     params:
+        lineage=LINEAGE["views"],
         redmapper=lambda wc: config["evaluate"]["redmapper"],
     script:
         "../scripts/redmapper_region.py"
@@ -38,6 +39,7 @@ use rule images_views as redmapper_views with:
     log:
         "logs/redmapper/views.log",
     params:
+        lineage=LINEAGE["views"],
         images=lambda wc: {
             **_rm_images_params("max_offset_arcsec"),
             "views_per_cluster": int(RM_CFG.get("views_per_cluster", 1)),
@@ -57,6 +59,7 @@ if _RM_IMGCFG.get("source", "mock") == "skyview":
         log:
             "logs/redmapper/download_{shard}.log",
         params:
+            lineage=LINEAGE["views"],
             seal=dir_seal(f"{REDMAPPER}/manifests/fits_{{shard}}.json", f"{REDMAPPER}/fits/{{shard}}"),
 
     localrules:
@@ -74,6 +77,7 @@ else:
         log:
             "logs/redmapper/render_{shard}.log",
         params:
+            lineage=LINEAGE["views"],
             seal=dir_seal(f"{REDMAPPER}/manifests/fits_{{shard}}.json", f"{REDMAPPER}/fits/{{shard}}"),
 
 
@@ -88,6 +92,7 @@ use rule images_stretch_shard as redmapper_stretch_shard with:
     log:
         "logs/redmapper/stretch_{shard}.log",
     params:
+        lineage=LINEAGE["views"],
         seal=dir_seal(f"{REDMAPPER}/manifests/png_{{shard}}.json", f"{REDMAPPER}/png/{{shard}}"),
 
 
@@ -106,6 +111,7 @@ use rule images_labels as redmapper_labels_raw with:
         "logs/redmapper/labels_raw.log",
     priority: 0  # not on the way to training
     params:
+        lineage=LINEAGE["views"],
         images=lambda wc: {**_rm_images_params("stretch", "labels", "split"), "augment": {"hflip": False}},
         seed=config["seed"],
 
@@ -120,6 +126,8 @@ rule redmapper_labels:
         "logs/redmapper/labels.log",
     conda:
         "../envs/evaluate.yaml"
+    params:
+        lineage=LINEAGE["views"],
     script:
         "../scripts/redmapper_labels.py"
 
@@ -133,6 +141,8 @@ use rule predict_test as redmapper_predict with:
         predictions=f"{REDMAPPER}/predictions.ecsv",
     log:
         "logs/redmapper/predict.log",
+    params:
+        lineage=LINEAGE["evaluate"],
 
 
 rule redmapper_evaluate:
@@ -157,6 +167,7 @@ rule redmapper_evaluate:
     conda:
         "../envs/evaluate.yaml"
     params:
+        lineage=LINEAGE["evaluate"],
         evaluate=evaluate_params(keep_redmapper=True),
         seed=config["seed"],
     script:
@@ -180,6 +191,8 @@ rule fig16_sky_map_redmapper:
         "logs/redmapper/fig16.log",
     conda:
         "../envs/evaluate.yaml"
+    params:
+        lineage=LINEAGE["evaluate"],
     script:
         "../scripts/redmapper_fig16.py"
 
@@ -200,6 +213,7 @@ rule fig17_precision_recall_redmapper:
     conda:
         "../envs/evaluate.yaml"
     params:
+        lineage=LINEAGE["evaluate"],
         figure="fig17",
     script:
         "../scripts/evaluate_figures.py"

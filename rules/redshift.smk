@@ -21,6 +21,7 @@ rule redshift_calibrate:
     conda:
         "../envs/redshift.yaml"
     params:
+        lineage=LINEAGE["redshift"],
         redshift=lambda wc: config["redshift"],
         seed=config["seed"],
     script:
@@ -41,6 +42,7 @@ rule redshift_test:
     conda:
         "../envs/redshift.yaml"
     params:
+        lineage=LINEAGE["redshift"],
         redshift=lambda wc: config["redshift"],
     script:
         "../scripts/redshift_estimate.py"
@@ -70,6 +72,7 @@ rule redshift_summary:
     conda:
         "../envs/redshift.yaml"
     params:
+        lineage=LINEAGE["redshift"],
         redshift=lambda wc: config["redshift"],
         seed=config["seed"],
         sets=list(REDSHIFT_SETS),
@@ -96,6 +99,7 @@ rule redshift_figures:
     conda:
         "../envs/redshift.yaml"
     params:
+        lineage=LINEAGE["redshift"],
         sets=list(REDSHIFT_SETS),
     script:
         "../scripts/redshift_figures.py"

@@ -21,6 +21,7 @@ rule search_tiles:
     conda:
         "../envs/evaluate.yaml"
     params:
+        lineage=LINEAGE["search"],
         config=search_params("search", "images"),
     script:
         "../scripts/search_tiles.py"
@@ -44,6 +45,7 @@ if SEARCH_CFG["source"] != "mock":
         resources:
             skyview=1,
         params:
+            lineage=LINEAGE["search"],
             config=search_params("search", "images"),
         script:
             "../scripts/search_download.py"
@@ -70,6 +72,7 @@ rule search_shard:
     resources:
         gpu=1 if search_uses_gpu() else 0,
     params:
+        lineage=LINEAGE["search"],
         config=search_params("search", "images", "catalogue", "seed"),
     script:
         "../scripts/search_shard.py"
@@ -92,6 +95,7 @@ rule search_catalogue:
     conda:
         "../envs/evaluate.yaml"
     params:
+        lineage=LINEAGE["search"],
         config=search_params("search", "images", "catalogue", "seed", "redshift"),
     script:
         "../scripts/search_catalogue.py"

@@ -34,6 +34,7 @@ rule train_detector:
         mem_mb=16000 if _train_uses_gpu() else 6000,
         runtime=int(_train_cfg().get("runtime_min") or 240),
     params:
+        lineage=LINEAGE["train"],
         train=lambda wc: _train_cfg(),
         seed=config["seed"],
         checkpoints=f"{TRAIN}/checkpoints",
@@ -58,6 +59,7 @@ rule predict_test:
     resources:
         gpu=1 if _predict_uses_gpu() else 0,
     params:
+        lineage=LINEAGE["train"],
         split="test",
         predict=lambda wc: _train_cfg().get("predict", {}),
         photometry=lambda wc: _centring_photometry(),
@@ -85,6 +87,7 @@ rule training_figures:
     conda:
         "../envs/train.yaml"
     params:
+        lineage=LINEAGE["train"],
         figures=lambda wc: _train_cfg().get("figures", {}),
     script:
         "../scripts/train_figures.py"
@@ -101,6 +104,8 @@ rule fig01_architecture:
         "logs/train/fig01_architecture.log",
     conda:
         "../envs/train.yaml"
+    params:
+        lineage=LINEAGE["train"],
     script:
         "../scripts/train_fig01.py"
 

@@ -33,6 +33,9 @@ def test_provenance_record(tmp_path):
     assert set(record["inputs"]) == {"resources/a.csv", "resources/sub/b.txt"}
     assert record["stages"]["catalogue"]["counts"]["sample"] == 10
     assert record["stages"]["evaluate"] == {}
+    from deepcee.core.lineage import stage_hashes
+
+    assert record["stage_config_hashes"] == stage_hashes(config) and "train" in record["stage_config_hashes"]
 
 
 def test_git_commit_of_the_project(repo):

@@ -202,3 +202,52 @@ def test_check_local_cuda_blames_the_file(tmp_path, monkeypatch):
         check_local_cuda(config, [base, gpu])
     config["search"]["enabled"] = False  # no search, no search device
     check_local_cuda(config, [base, gpu])
+
+
+# ------------------------------------------------------------- results always match the config
+
+
+def test_changed_config_and_failed_upstream_job_never_leave_old_results_standing(work):
+    """A cut that empties the selection makes select_catalogue fail, which removes sample.ecsv;
+    Figure 2 (made from the old sample) still exists. Snakemake alone would call it up to date
+    (it does not rebuild a missing intermediate whose consumers exist); every rule's `lineage`
+    param (deepcee.core.lineage) changes with the upstream config, so it is rebuilt instead."""
+    target = "results/figures/fig02_sample_properties.png"
+    assert _snakemake(work, "--cores", "1", target).returncode == 0
+    (work / "empty.yaml").write_text("catalogue:\n  cuts:\n    min_members: 100000\n")
+    failed = _snakemake(work, "--cores", "1", target, "--configfile", "empty.yaml")
+    assert failed.returncode != 0 and not (work / "results/01_catalogue/sample.ecsv").exists()
+    assert (work / target).exists()  # the old figure, made from the old sample
+    for config in (["--configfile", "empty.yaml"], []):  # the failed config, and the old one restored
+        dry = _snakemake(work, "-n", target, *config)
+        assert dry.returncode == 0, dry.stderr[-2000:]
+        out = dry.stdout + dry.stderr
+        assert "Nothing to be done" not in out
+        assert "rule select_catalogue:" in out and "rule fig02_sample_properties:" in out, out[-3000:]
+
+
+def test_every_rule_reading_results_carries_its_lineage(repo):
+    """The rerun guarantee above holds only if no rule that reads a results file is left out."""
+    import re
+
+    actions = ("script:", "notebook:", "shell:", "run:")
+    rules, missing = {}, []
+    for path in sorted((repo / "rules").glob("*.smk")):
+        for block in re.split(r"\n(?=[ \t]*(?:rule \w+:|use rule ))", path.read_text())[1:]:
+            rule = re.match(r"\s*rule (\w+):", block)
+            used = re.match(r"\s*use rule (\w+) as (\w+)", block)
+            name = rule.group(1) if rule else used.group(2)
+            rules[name] = (path.name, block, used.group(1) if used else None)
+    for name, (file, block, base) in rules.items():
+        stage = re.search(r"lineage=LINEAGE\[\"(\w+)\"\]", block)
+        if base and not stage:  # a `use rule` inherits its base rule's params
+            stage = re.search(r"lineage=LINEAGE\[\"(\w+)\"\]", rules[base][1])
+            block = rules[base][1]
+        runs_a_job = any(a in block for a in actions)  # not a gathering rule such as images_render
+        if runs_a_job and "input:" in block and not stage:
+            missing.append(f"{file}: {name}")
+    assert not missing, missing
+    from deepcee.core.lineage import STAGE_SECTIONS
+
+    used = {m for _, block, _ in rules.values() for m in re.findall(r"LINEAGE\[\"(\w+)\"\]", block)}
+    assert used <= set(STAGE_SECTIONS), used - set(STAGE_SECTIONS)

@@ -19,6 +19,7 @@ from typing import Any
 
 from deepcee.core.contracts import read_summary
 from deepcee.core.files import config_hash, file_sha256, software_versions, write_json
+from deepcee.core.lineage import stage_hashes
 
 #: Packages whose versions a reader needs besides those in every stage summary.
 EXTRA_PACKAGES = ("jsonschema", "pyyaml", "pillow", "sep", "tqdm", "nbconvert", "jupyter_core", "tensorboard")
@@ -108,6 +109,8 @@ def build_provenance(
         "git_dirty": git_dirty(repo),
         "config_files": list(config_files),
         "config_hash": config_hash(config),
+        # per stage, the hash of the config sections upstream of it: the `lineage` param of its rules
+        "stage_config_hashes": stage_hashes(config),
         "config": config,
         "training_device": training_device(train),
         "platform": {
