@@ -229,6 +229,30 @@ def test_error_blamed_on_the_file_holding_the_key(schema, default_config, tmp_pa
         check_workflow_config(merged, schema, files)
 
 
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            {"region": {"dec_min": 5.0, "dec_max": 4.0}},
+            "'search.region.dec_min' (5.0) must be below 'search.region.dec_max' (4.0)",
+        ),
+        ({"region": {"ra_min": 10.0, "ra_max": 10.0}}, "'search.region.ra_min' equals 'search.region.ra_max' (10.0)"),
+        (
+            {"score_min": 0.3, "score_threshold": 0.2},
+            "'search.score_threshold' (0.2) is below 'search.score_min' (0.3)",
+        ),
+    ],
+)
+def test_search_cross_key_rules(schema, default_config, change, message):
+    """Caught at parse time (so `snakemake -n` fails), not inside the tiling job."""
+    for key, value in change.items():
+        default_config["search"][key] = {**default_config["search"][key], **value} if isinstance(value, dict) else value
+    assert message in _first_error(default_config, schema)
+    default_config["search"]["moc"] = "footprint.fits"  # a MOC overrides the box: its bounds are not used
+    if "region" in change:
+        assert config_errors(default_config, schema) == []
+
+
 def test_unreadable_config_file_named_with_its_line(tmp_path):
     from deepcee.core.config import read_config_file
 
@@ -259,3 +283,29 @@ def test_snakemake_stops_on_cross_key_rule_naming_the_file(repo, tmp_path):
     assert errors == [
         f"ERROR: {override}: config key 'catalogue.cuts.z_min' (0.3) must be below 'catalogue.cuts.z_max' (0.2)"
     ]
+
+
+def test_config_command_applies_the_workflow_checks(repo, tmp_path):
+    """`python -m deepcee.core.config FILE` checks config.yaml + FILE as the Snakefile does: an
+    unknown key and a cross-key rule are refused, blamed on FILE; the shipped profiles pass."""
+
+    def check(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "deepcee.core.config", *args], cwd=repo, capture_output=True, text=True, timeout=120
+        )
+
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("train:\n  stpes: 3\n")
+    result = check(str(typo))
+    assert result.returncode == 1 and result.stderr == f"ERROR: {typo}: unknown config key 'train.stpes'\n"
+    box = tmp_path / "box.yaml"
+    box.write_text("search:\n  region: {ra_min: 1, ra_max: 2, dec_min: 5, dec_max: 4}\n")
+    result = check(str(box))
+    assert (
+        result.returncode == 1
+        and f"ERROR: {box}: config key 'search.region.dec_min' (5) must be below" in result.stderr
+    )
+    result = check("configs/paper.yaml", "configs/ci.yaml")
+    assert result.returncode == 0 and result.stdout.startswith(
+        "config.yaml + configs/paper.yaml + configs/ci.yaml: valid"
+    )

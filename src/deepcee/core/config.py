@@ -100,6 +100,7 @@ def cross_key_errors(config: dict, schema_dir: str | Path) -> list[tuple[tuple, 
                     "a training or a test field, never both",
                 )
             )
+    out += _search_errors(config.get("search") or {})
     # The re-split models' train overrides must be train keys (schemas/train.schema.yaml); checked
     # here, not by $ref, so that no schema default is filled into an override.
     train_schema = yaml.safe_load((Path(schema_dir) / "train.schema.yaml").read_text())
@@ -118,6 +119,39 @@ def cross_key_errors(config: dict, schema_dir: str | Path) -> list[tuple[tuple, 
                 out.append((path, f"unknown config key '{'.'.join(map(str, path))}' (not a train key)"))
             else:
                 out.append((path, f"config key '{'.'.join(map(str, path))}': {error.message}"))
+    return out
+
+
+def _search_errors(search: dict) -> list[tuple[tuple, str]]:
+    """The search section's cross-key rules: a box that is not empty, a threshold above the cut."""
+    out = []
+    region = search.get("region") or {}
+    if not search.get("moc") and all(isinstance(region.get(k), (int, float)) for k in ("dec_min", "dec_max")):
+        if not region["dec_min"] < region["dec_max"]:
+            out.append(
+                (
+                    ("search", "region", "dec_min"),
+                    f"config key 'search.region.dec_min' ({region['dec_min']}) must be below "
+                    f"'search.region.dec_max' ({region['dec_max']})",
+                )
+            )
+    if not search.get("moc") and region.get("ra_min") is not None and region.get("ra_min") == region.get("ra_max"):
+        out.append(
+            (
+                ("search", "region", "ra_min"),
+                f"config key 'search.region.ra_min' equals 'search.region.ra_max' ({region['ra_min']}): an empty "
+                "box (RA wraps through 0 when ra_min > ra_max; 0 to 360 is the full ring)",
+            )
+        )
+    score_min, threshold = search.get("score_min"), search.get("score_threshold")
+    if isinstance(score_min, (int, float)) and isinstance(threshold, (int, float)) and threshold < score_min:
+        out.append(
+            (
+                ("search", "score_threshold"),
+                f"config key 'search.score_threshold' ({threshold}) is below 'search.score_min' ({score_min}), "
+                "the score under which the shards keep no box",
+            )
+        )
     return out
 
 
@@ -335,24 +369,31 @@ def schema_defaults(section: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m deepcee.core.config FILE...``: each config file read, its file and line named
-    when it is empty, not YAML or not a mapping. Snakemake reads ``--configfile`` before the
-    Snakefile, so its own message for these names neither (README "Bad input, kills and reruns")."""
+    """``python -m deepcee.core.config [FILE...]``: the config the workflow would run, checked as
+    the Snakefile checks it before the first job: ``config.yaml`` (of this folder, as Snakemake
+    reads it) with each FILE merged over it in order, as ``--configfile FILE...`` merges them;
+    then the schema (unknown keys, types, ranges) and the cross-key rules, each error blamed on
+    the file that holds the key. A file that is empty, not YAML or not a mapping is named with
+    its line (Snakemake's own message for a broken ``--configfile`` names neither)."""
     import argparse
     import sys
 
     parser = argparse.ArgumentParser(prog="python -m deepcee.core.config", description=main.__doc__)
-    parser.add_argument("files", nargs="+", type=Path)
-    status = 0
-    for path in parser.parse_args(argv).files:
-        try:
-            keys = len(read_config_file(path))
-        except DeepCeeError as err:
-            print(f"ERROR: {err}", file=sys.stderr)
-            status = 1
-        else:
-            print(f"{path}: a mapping of {keys} top-level keys")
-    return status
+    parser.add_argument("files", nargs="*", type=Path, help="config files merged over config.yaml, in order")
+    parser.add_argument("--alone", action="store_true", help="check the FILEs without config.yaml under them")
+    args = parser.parse_args(argv)
+    base = [] if args.alone or not Path("config.yaml").is_file() else [Path("config.yaml")]
+    files = base + [f for f in args.files if f not in base]
+    if not files:
+        parser.error("no config file: give FILE... or run where config.yaml is")
+    try:
+        config = read_config_files(files)
+        check_workflow_config(config, SCHEMA_DIR / "config.schema.yaml", files)
+    except DeepCeeError as err:
+        print(f"ERROR: {err}", file=sys.stderr)
+        return 1
+    print(f"{' + '.join(map(str, files))}: valid ({len(config)} top-level keys)")
+    return 0
 
 
 if __name__ == "__main__":
