@@ -23,8 +23,13 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, os.environ.get("PYT
 # rule) even when the venv was not activated (`.venv/bin/snakemake ...`).
 os.environ["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), os.environ.get("PATH", "")))
 
-from deepcee.core.config import read_config_file  # noqa: E402
+from deepcee.core.config import interpreter_path_error, read_config_file  # noqa: E402
 from deepcee.core.errors import DeepCeeError  # noqa: E402
+
+# Snakemake starts every script job as `<python> <script>` without quoting the interpreter: from a
+# virtual environment on a path with a space each job would fail, after others had run.
+if interpreter_path_error(sys.executable):
+    sys.exit(f"ERROR: {interpreter_path_error(sys.executable)}")
 
 # Snakemake reads each --configfile before this file runs (its message for a broken one names
 # neither file nor line); config.yaml it reads at the directive below, so we read it first.

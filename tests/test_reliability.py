@@ -251,3 +251,34 @@ def test_every_rule_reading_results_carries_its_lineage(repo):
 
     used = {m for _, block, _ in rules.values() for m in re.findall(r"LINEAGE\[\"(\w+)\"\]", block)}
     assert used <= set(STAGE_SECTIONS), used - set(STAGE_SECTIONS)
+
+
+# ------------------------------------------------------------------ a path that holds a space
+
+
+def test_python_on_a_path_with_a_space_refused_before_any_job(work, tmp_path):
+    """Snakemake starts script jobs as `<python> <script>`, the interpreter unquoted: from a venv
+    whose path holds a space every job would fail, after the first ones ran. Refused while
+    parsing (also with -n), in one line that says what to do."""
+    venv = Path(sys.prefix)
+    spaced = tmp_path / "my venvs" / "deepcee"
+    spaced.parent.mkdir()
+    spaced.symlink_to(venv, target_is_directory=True)  # pyvenv.cfg is found through the link
+    python = spaced / "bin" / Path(sys.executable).name
+    result = subprocess.run(
+        [str(python), "-m", "snakemake", "-n", "--cores", "1"], cwd=work, capture_output=True, text=True, timeout=300
+    )
+    errors = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("ERROR:")]
+    assert result.returncode == 1 and len(errors) == 1, result.stderr[-2000:]
+    assert str(python) in errors[0] and "without spaces" in errors[0]
+    assert "Building DAG" not in result.stdout + result.stderr
+
+
+def test_checkout_with_a_space_runs_script_jobs(repo, tmp_path):
+    """The workflow's own folder may hold a space (Snakemake quotes the script's path)."""
+    from deepcee.bench.workflow import copy_workflow
+
+    work = copy_workflow(repo, tmp_path / "my projects" / "deep cee")
+    result = _snakemake(work, "--cores", "1", "results/01_catalogue/summary.json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (work / "results/01_catalogue/summary.json").exists()

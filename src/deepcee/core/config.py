@@ -206,6 +206,20 @@ def _holds(data, path: tuple) -> bool:
     return True
 
 
+def interpreter_path_error(executable: str) -> str | None:
+    """Why Snakemake's script jobs cannot run under this Python (a path with whitespace), or None.
+
+    Snakemake runs each ``script:`` job as ``<python> <script>`` with the interpreter unquoted
+    (the script's own path is quoted: a checkout with a space works under a Python elsewhere)."""
+    if not any(ch.isspace() for ch in executable):
+        return None
+    return (
+        f"the Python running Snakemake ({executable}) lies on a path with a space, and Snakemake starts "
+        "every script job with that path unquoted, so each job would fail: move the checkout (with its "
+        ".venv) to a path without spaces, or run Snakemake from a virtual environment made at such a path"
+    )
+
+
 def read_config_file(path: str | Path) -> dict:
     """A YAML config file as a dict; empty, unreadable or not a mapping → one line naming it (and the line)."""
     path = Path(path)
