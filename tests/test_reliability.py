@@ -282,3 +282,27 @@ def test_checkout_with_a_space_runs_script_jobs(repo, tmp_path):
     result = _snakemake(work, "--cores", "1", "results/01_catalogue/summary.json")
     assert result.returncode == 0, result.stderr[-3000:]
     assert (work / "results/01_catalogue/summary.json").exists()
+
+
+# ---------------------------------------------------------------- a way out of a bad output
+
+
+def test_damaged_results_file_error_names_the_command_that_rebuilds_it(work):
+    """A results file damaged after its job finished (here the sample, which Figure 2 reads):
+    Snakemake would fail on it at every rerun (nothing upstream of it changed). The job's one
+    ERROR line names the file and the command that rebuilds it; that command works."""
+    target = "results/figures/fig02_sample_properties.png"
+    sample = "results/01_catalogue/sample.ecsv"
+    assert _snakemake(work, "--cores", "1", target).returncode == 0
+    (work / sample).write_text("# %ECSV 1.0\nnot a table\x00\n")
+    failed = _snakemake(work, "--cores", "1", target)
+    assert failed.returncode != 0
+    log = (work / "logs/catalogue/fig02.log").read_text()
+    errors = [line for line in log.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1 and sample in errors[0], log[-2000:]
+    command = f"snakemake --cores all --force {sample}"
+    assert command in errors[0]
+    rebuilt = _snakemake(work, *command.split()[1:])
+    assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
+    assert _snakemake(work, "--cores", "1", target).returncode == 0
+    assert "not a table" not in (work / sample).read_text()

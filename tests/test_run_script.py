@@ -92,3 +92,15 @@ def test_without_a_log_output_stays_on_the_terminal(tmp_path):
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert proc.stdout == "visible\n" and proc.stderr == "ERROR: bad input\n"
+
+
+def test_rebuild_hint_only_for_results_inputs_named_in_the_error():
+    from types import SimpleNamespace
+
+    from deepcee.core.files import rebuild_hint
+
+    job = SimpleNamespace(input=["results/03_train/model.pt", "resources/abell.tsv"])
+    hint = rebuild_hint("results/03_train/model.pt: unreadable model file (EOFError)", job)
+    assert "snakemake --cores all --force results/03_train/model.pt" in hint
+    assert rebuild_hint("resources/abell.tsv:4: RA 400 outside [0, 360)", job) == ""  # not the workflow's
+    assert rebuild_hint("some other error", job) == "" and rebuild_hint("x", None) == ""

@@ -159,13 +159,28 @@ def _output_to(log_path: Path) -> Iterator[None]:
             os.close(saved[1])
 
 
+def rebuild_hint(message: str, snakemake=None) -> str:
+    """The way out when a job's error names one of its inputs that the workflow made (a file under
+    ``results/``): the command that rebuilds that file. Snakemake alone would not: the file is
+    older than nothing it depends on, so a rerun fails on it again."""
+    inputs = [str(p) for p in getattr(snakemake, "input", [])] if snakemake is not None else []
+    for path in inputs:
+        if Path(path).parts[:1] == ("results",) and path in message:
+            return (
+                f" (if the file is damaged, rebuild it: snakemake --cores all --force {path}, with the same "
+                "--configfile/--profile options as your run, then run your command again)"
+            )
+    return ""
+
+
 def run_script(main, snakemake=None, *args, **kwargs) -> None:
     """Run a rule script's ``main(snakemake, ...)``: the one way a rule script logs.
 
     Everything the job says (stdout, stderr, Python logging and warnings, subprocesses) goes to
     the rule's first ``log:`` file, so parallel jobs never mix on the terminal and a failed
     job's log holds its traceback. A DeepCeeError (bad input) ends as one ``ERROR:`` line, in
-    the log and on the job's own stderr, and the job exits 1 with no traceback.
+    the log and on the job's own stderr, and the job exits 1 with no traceback; when it names
+    one of the job's results inputs, the line ends with the command that rebuilds that file.
     """
     from deepcee.core.errors import DeepCeeError
 
@@ -176,8 +191,11 @@ def run_script(main, snakemake=None, *args, **kwargs) -> None:
             try:
                 main(*call_args, **kwargs)
             except DeepCeeError as err:
+                way_out = rebuild_hint(str(err), snakemake)
+                if way_out:
+                    err = DeepCeeError(f"{err}{way_out}")
                 print(f"ERROR: {err}", file=sys.stderr, flush=True)  # the log (or stderr without one)
-                raise
+                raise err from None
             except Exception:
                 if log_path is not None:
                     traceback.print_exc()  # into the log; Python prints it on the job's stderr too
