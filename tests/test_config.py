@@ -309,3 +309,23 @@ def test_config_command_applies_the_workflow_checks(repo, tmp_path):
     assert result.returncode == 0 and result.stdout.startswith(
         "config.yaml + configs/paper.yaml + configs/ci.yaml: valid"
     )
+
+
+def test_documented_commands_put_no_target_after_configfile(repo):
+    """`--configfile` takes every following word up to the next option as a config file: a
+    target written after it is read as YAML and Snakemake fails with a traceback. Every
+    `snakemake` command in the README, docs, configs, profiles and report captions is checked."""
+    import re
+    import shlex
+
+    files = [repo / "README.md", *repo.glob("docs/*.md"), *repo.glob("configs/*.yaml"), *repo.glob("profiles/*/*")]
+    files += [*repo.glob("report/*.rst"), *repo.glob("rules/*.smk"), repo / "Snakefile"]
+    bad = []
+    for path in files:
+        for line in path.read_text().splitlines():
+            for command in re.findall(r"snakemake [^`#|;)\n]*--configfile[^`#|;)\n]*", line):
+                words = shlex.split(command.replace("…", "x.yaml").replace("<", "").replace(">", ""))
+                after = words[words.index("--configfile") + 1 :]
+                files_given = after[: next((i for i, w in enumerate(after) if w.startswith("-")), len(after))]
+                bad += [f"{path.name}: {command}" for w in files_given if not w.endswith((".yaml", ".yml", ".json"))]
+    assert not bad, bad
