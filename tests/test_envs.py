@@ -48,3 +48,17 @@ def test_lock_pins_the_project_torch(repo):
         "snakemake-executor-plugin-slurm",
     ):
         assert needed in lock, needed
+
+
+def test_pyproject_builds_without_deprecation_warnings(repo, monkeypatch):
+    """`make install` builds the project with setuptools: no deprecated table (the licence was one)."""
+    import warnings
+
+    from setuptools.config.pyprojecttoml import apply_configuration
+    from setuptools.dist import Distribution
+
+    monkeypatch.chdir(repo)  # license-files are globbed from the project folder
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        apply_configuration(Distribution(), repo / "pyproject.toml")
+    assert not [str(w.message) for w in caught if "deprecat" in str(w.message).lower()]
