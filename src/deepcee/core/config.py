@@ -126,15 +126,15 @@ def _search_errors(search: dict) -> list[tuple[tuple, str]]:
     """The search section's cross-key rules: a box that is not empty, a threshold above the cut."""
     out = []
     region = search.get("region") or {}
-    if not search.get("moc") and all(isinstance(region.get(k), (int, float)) for k in ("dec_min", "dec_max")):
-        if not region["dec_min"] < region["dec_max"]:
-            out.append(
-                (
-                    ("search", "region", "dec_min"),
-                    f"config key 'search.region.dec_min' ({region['dec_min']}) must be below "
-                    f"'search.region.dec_max' ({region['dec_max']})",
-                )
+    numeric = all(isinstance(region.get(k), (int, float)) for k in ("dec_min", "dec_max"))
+    if not search.get("moc") and numeric and not region["dec_min"] < region["dec_max"]:
+        out.append(
+            (
+                ("search", "region", "dec_min"),
+                f"config key 'search.region.dec_min' ({region['dec_min']}) must be below "
+                f"'search.region.dec_max' ({region['dec_max']})",
             )
+        )
     if not search.get("moc") and region.get("ra_min") is not None and region.get("ra_min") == region.get("ra_max"):
         out.append(
             (
