@@ -566,3 +566,21 @@ def test_candidates_without_a_calibration_are_flagged_not_measured():
     )
     assert done["n_measured"] == 0
     assert list(cands["z_flag"][:2]) == [NO_CALIBRATION] * 2 and np.isnan(cands["z_est"]).all()
+
+
+def test_projected_tile_count_matches_the_plan_and_caps_a_large_search():
+    """The tiling job projects the tile count from the footprint's area (no pixel listed) and refuses
+    a footprint above search.max_tiles with the count and hours, before making any tile."""
+    from deepcee.search.tiles import projected_tiles
+
+    box = {"ra_min": 149.0, "ra_max": 151.0, "dec_min": 1.0, "dec_max": 3.0}
+    tiles, info = plan_tiles({"region": box})
+    estimate, area, hours = projected_tiles({"region": box}, info["nside"])
+    assert abs(estimate - len(tiles)) <= 0.03 * len(tiles) and abs(area - info["area_deg2"]) <= 0.03 * area
+    assert info["projected_hours"] == pytest.approx(len(tiles) / 1.5 / 3600)
+    huge = {"ra_min": 100.0, "ra_max": 260.0, "dec_min": 0.0, "dec_max": 60.0}  # ~8,000 deg2
+    with pytest.raises(DeepCeeError, match=r"about 2,\d{3},\d{3} tiles at nside 1024, about \d[\d,]*\.\d h") as err:
+        plan_tiles({"region": huge})
+    assert "raise search.max_tiles" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(DeepCeeError, match="above search.max_tiles \\(500\\)"):
+        plan_tiles({"region": box, "max_tiles": 500})

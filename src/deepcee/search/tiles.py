@@ -150,10 +150,58 @@ def _moc_pixels(nside: int, moc_path: str | Path) -> np.ndarray:
     return np.sort(cells)
 
 
+def footprint_deg2(search_cfg: dict) -> float:
+    """The area of the configured box or MOC in deg², without listing its pixels."""
+    if search_cfg.get("moc"):
+        from mocpy import MOC
+
+        path = Path(search_cfg["moc"])
+        if not path.is_file():
+            raise DeepCeeError(f"{path}: search.moc file not found")
+        try:
+            return float(MOC.from_fits(str(path)).sky_fraction) * 4 * np.pi * (180 / np.pi) ** 2
+        except Exception as err:
+            raise DeepCeeError(f"{path}: not a readable MOC FITS file ({type(err).__name__})") from None
+    region = search_cfg.get("region") or {}
+    try:
+        width = ra_width(float(region["ra_min"]), float(region["ra_max"]))
+        dec_min, dec_max = np.radians(float(region["dec_min"])), np.radians(float(region["dec_max"]))
+    except (KeyError, TypeError, ValueError):
+        return 0.0  # plan_tiles names what is missing
+    return float(np.radians(width) * max(0.0, np.sin(dec_max) - np.sin(dec_min))) * (180 / np.pi) ** 2
+
+
+def projected_tiles(search_cfg: dict, nside: int) -> tuple[int, float, float]:
+    """(tiles, area deg², hours): the tile count of the footprint at ``nside`` (one per pixel of
+    its area) and the hours it would take at ``search.projection_tiles_per_second``."""
+    area = footprint_deg2(search_cfg)
+    per_deg2 = 12 * nside**2 / (4 * np.pi * (180 / np.pi) ** 2)
+    tiles = int(round(area * per_deg2))
+    return tiles, area, tiles / _setting(search_cfg, "projection_tiles_per_second") / 3600.0
+
+
+def _setting(search_cfg: dict, key: str):
+    """A search key, or its schema default where a caller (a test, a benchmark) left it out."""
+    from deepcee.core.config import schema_defaults
+
+    return search_cfg[key] if search_cfg.get(key) is not None else schema_defaults("search")[key]
+
+
 def plan_tiles(search_cfg: dict, tile_arcsec: float = PAPER_FIELD_ARCSEC) -> tuple[list[Tile], dict]:
-    """All tiles of the configured region (sorted by nested pixel: neighbours stay together)."""
+    """All tiles of the configured region (sorted by nested pixel: neighbours stay together).
+
+    A footprint projected above ``search.max_tiles`` is refused first, with its count and hours."""
     max_box = float(search_cfg.get("max_box_arcsec", 340.0))
     nside = int(search_cfg.get("nside") or choose_nside(tile_arcsec, max_box))
+    estimate, area, hours = projected_tiles(search_cfg, nside)
+    cap = int(_setting(search_cfg, "max_tiles"))
+    if estimate > cap:
+        raise DeepCeeError(
+            f"search: the footprint ({area:,.1f} deg2) needs about {estimate:,} tiles at nside {nside}, "
+            f"about {hours:,.1f} h at {_setting(search_cfg, 'projection_tiles_per_second')} tiles/s "
+            f"(search.projection_tiles_per_second), above search.max_tiles ({cap:,}): raise search.max_tiles "
+            "to run it (shard it on a cluster: search.shards)"
+        )
     if search_cfg.get("moc"):
         pixels = _moc_pixels(nside, search_cfg["moc"])
         source = f"moc:{search_cfg['moc']}"
@@ -183,6 +231,8 @@ def plan_tiles(search_cfg: dict, tile_arcsec: float = PAPER_FIELD_ARCSEC) -> tup
         "source": source,
         "tile_arcsec": float(tile_arcsec),
         "max_box_arcsec": max_box,
+        "tiles_per_deg2": len(tiles) / area if area else None,
+        "projected_hours": len(tiles) / float(_setting(search_cfg, "projection_tiles_per_second")) / 3600.0,
     }
 
 
