@@ -12,7 +12,7 @@ rule download_vizier:
         whl12=f"{VIZIER_RAW}/whl12.ecsv",
         redmapper=f"{VIZIER_RAW}/redmapper.ecsv",
     log:
-        "logs/catalogue/download_vizier.log",
+        f"{LOGS}/catalogue/download_vizier.log",
     localrule: True
     conda:
         "../envs/catalogue.yaml"
@@ -31,7 +31,7 @@ rule select_catalogue:
         redmapper=f"{CATALOGUE}/redmapper.ecsv",
         summary=f"{CATALOGUE}/summary.json",
     log:
-        "logs/catalogue/select.log",
+        f"{LOGS}/catalogue/select.log",
     conda:
         "../envs/catalogue.yaml"
     params:
@@ -53,7 +53,7 @@ rule fig02_sample_properties:
         ),
         png=f"{FIGURES}/fig02_sample_properties.png",
     log:
-        "logs/catalogue/fig02.log",
+        f"{LOGS}/catalogue/fig02.log",
     conda:
         "../envs/catalogue.yaml"
     params:

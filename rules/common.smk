@@ -6,7 +6,13 @@
 import os
 
 # ---------------------------------------------------------------- the results layout
-RESULTS = "results"
+# One folder per profile (config key results_dir, default "results"), so the default and the paper
+# profile sit side by side. The default's logs stay in logs/ and its paper in paper/ms.pdf; another
+# folder holds its own logs/, ms.pdf and LaTeX build/ inside it.
+RESULTS = config["results_dir"].rstrip("/")
+_OWN_FOLDERS = RESULTS != "results"
+LOGS = f"{RESULTS}/logs" if _OWN_FOLDERS else "logs"
+PAPER_BUILD = RESULTS if _OWN_FOLDERS else "paper"
 FIGURES = f"{RESULTS}/figures"
 TABLES = f"{RESULTS}/tables"
 
@@ -203,6 +209,8 @@ def real_sky_images_params():
 
 # ---------------------------------------------------------------- search (rules/search.smk)
 SEARCH_CFG = config["search"]
+# The detector the search runs: this run's own unless search.model names another file.
+SEARCH_MODEL = SEARCH_CFG["model"] or f"{TRAIN}/model.pt"
 SEARCH_ENABLED = bool(SEARCH_CFG["enabled"])
 SEARCH_SHARDS = list(range(int(SEARCH_CFG["shards"])))
 REDSHIFT_ENABLED = bool(config["redshift"]["enabled"])
@@ -246,7 +254,7 @@ def search_uses_gpu():
 
 def search_shard_inputs(wildcards):
     """Tiles, the model, the bundled catalogues of the mock sky or the shard's downloads."""
-    inputs = {"tiles": f"{SEARCH}/tiles.ecsv", "model": SEARCH_CFG["model"]}
+    inputs = {"tiles": f"{SEARCH}/tiles.ecsv", "model": SEARCH_MODEL}
     if SEARCH_CFG["source"] == "mock":
         inputs["redmapper"] = config["catalogue"]["bundled"]["redmapper"]
         inputs["abell"] = config["catalogue"]["bundled"]["abell"]
@@ -373,9 +381,9 @@ PAPER_OUTPUTS = {
     "provenance": f"{RESULTS}/provenance.json",
     "audit_summary": f"{PAPER_STAGE}/audit_summary.json",
     "audit_html": f"{RESULTS}/audit.html",
-    "pdf": "paper/ms.pdf",
+    "pdf": f"{PAPER_BUILD}/ms.pdf",
 }
-AUDIT_NOTEBOOK_EXECUTED = "logs/paper/audit.py.ipynb"
+AUDIT_NOTEBOOK_EXECUTED = f"{LOGS}/paper/audit.py.ipynb"
 
 
 def paper_sources(*names):

@@ -31,7 +31,7 @@ rule evaluate_test:
         ks=f"{EVALUATE}/ks_test.json",
         summary=f"{EVALUATE}/summary.json",
     log:
-        "logs/evaluate/evaluate_test.log",
+        f"{LOGS}/evaluate/evaluate_test.log",
     conda:
         "../envs/evaluate.yaml"
     params:
@@ -53,7 +53,7 @@ rule fig07_examples:
         pdf=report(f"{FIGURES}/fig07_examples.pdf", caption="../report/fig07_examples.rst", category="Evaluation"),
         png=f"{FIGURES}/fig07_examples.png",
     log:
-        "logs/evaluate/fig07.log",
+        f"{LOGS}/evaluate/fig07.log",
     conda:
         "../envs/evaluate.yaml"
     params:
@@ -76,7 +76,7 @@ rule fig12_precision_recall_test:
         ),
         png=f"{FIGURES}/fig12_precision_recall_test.png",
     log:
-        "logs/evaluate/fig12.log",
+        f"{LOGS}/evaluate/fig12.log",
     conda:
         "../envs/evaluate.yaml"
     params:
@@ -94,7 +94,7 @@ rule fig13_distances:
         pdf=report(f"{FIGURES}/fig13_distances.pdf", caption="../report/fig13_distances.rst", category="Evaluation"),
         png=f"{FIGURES}/fig13_distances.png",
     log:
-        "logs/evaluate/fig13.log",
+        f"{LOGS}/evaluate/fig13.log",
     conda:
         "../envs/evaluate.yaml"
     params:
@@ -116,7 +116,7 @@ rule fig14_offsets_recovered:
         ),
         png=f"{FIGURES}/fig14_offsets_recovered.png",
     log:
-        "logs/evaluate/fig14.log",
+        f"{LOGS}/evaluate/fig14.log",
     conda:
         "../envs/evaluate.yaml"
     params:
@@ -137,7 +137,7 @@ rule fig15_properties_ks:
         ),
         png=f"{FIGURES}/fig15_properties_ks.png",
     log:
-        "logs/evaluate/fig15.log",
+        f"{LOGS}/evaluate/fig15.log",
     conda:
         "../envs/evaluate.yaml"
     params:
@@ -181,7 +181,7 @@ if config["images"].get("source", "mock") != "mock":
         output:
             truth=f"{EVALUATE}/sdss_redshifts_test.ecsv",
         log:
-            "logs/evaluate/sdss_redshifts.log",
+            f"{LOGS}/evaluate/sdss_redshifts.log",
         conda:
             "../envs/evaluate.yaml"
         params:
@@ -228,7 +228,7 @@ rule evaluate_case_studies:
         fig11_pdf=f"{FIGURES}/fig11_case_study.pdf",
         fig11_png=f"{FIGURES}/fig11_case_study.png",
     log:
-        "logs/evaluate/case_studies.log",
+        f"{LOGS}/evaluate/case_studies.log",
     conda:
         "../envs/evaluate.yaml"
     params:
@@ -268,7 +268,7 @@ rule kfold_labels:
     output:
         labels=f"{RESPLIT}/kfold{{k}}_fold{{fold}}/labels.ecsv",
     log:
-        "logs/evaluate/kfold{k}_fold{fold}_labels.log",
+        f"{LOGS}/evaluate/kfold{{k}}_fold{{fold}}_labels.log",
     conda:
         "../envs/evaluate.yaml"
     params:
@@ -289,7 +289,7 @@ rule cluster_split_labels:
     output:
         labels=f"{RESPLIT}/cluster_split/labels.ecsv",
     log:
-        "logs/evaluate/cluster_split_labels.log",
+        f"{LOGS}/evaluate/cluster_split_labels.log",
     conda:
         "../envs/evaluate.yaml"
     params:
@@ -318,7 +318,7 @@ use rule train_detector as resplit_train with:
         losses=f"{RESPLIT}/{{name}}/losses.csv",
         summary=f"{RESPLIT}/{{name}}/train_summary.json",
     log:
-        "logs/evaluate/resplit_{name}_train.log",
+        f"{LOGS}/evaluate/resplit_{{name}}_train.log",
     params:
         lineage=LINEAGE["evaluate"],
         train=lambda wc: _resplit_train_cfg(wc.name),
@@ -335,7 +335,7 @@ use rule predict_test as resplit_predict with:
     output:
         predictions=f"{RESPLIT}/{{name}}/predictions_test.ecsv",
     log:
-        "logs/evaluate/resplit_{name}_predict.log",
+        f"{LOGS}/evaluate/resplit_{{name}}_predict.log",
     params:
         lineage=LINEAGE["evaluate"],
 
@@ -350,7 +350,7 @@ rule resplit_sweep:
         tex=f"{RESPLIT}/{{name}}/sweep.tex",
         summary=f"{RESPLIT}/{{name}}/summary.json",
     log:
-        "logs/evaluate/resplit_{name}_sweep.log",
+        f"{LOGS}/evaluate/resplit_{{name}}_sweep.log",
     conda:
         "../envs/evaluate.yaml"
     params:
@@ -375,7 +375,7 @@ rule kfold_table:
         ),
         png=f"{FIGURES}/figX1_precision_recall_kfold.png",
     log:
-        "logs/evaluate/kfold_table.log",
+        f"{LOGS}/evaluate/kfold_table.log",
     conda:
         "../envs/evaluate.yaml"
     params:
@@ -397,7 +397,7 @@ rule cluster_split_table:
         ),
         tex=f"{TABLES}/table_cluster_split.tex",
     log:
-        "logs/evaluate/cluster_split_table.log",
+        f"{LOGS}/evaluate/cluster_split_table.log",
     params:
         lineage=LINEAGE["evaluate"],
     run:

@@ -17,7 +17,7 @@ rule images_views:
     output:
         views=f"{IMAGES}/views.ecsv",
     log:
-        "logs/images/views.log",
+        f"{LOGS}/images/views.log",
     conda:
         "../envs/images.yaml"
     params:
@@ -40,7 +40,7 @@ rule images_real_fields:
         manifest=f"{IMAGES}/real_fields/{{role}}.json",
         fits=directory(f"{IMAGES}/real_fields/{{role}}"),
     log:
-        "logs/images/real_fields_{role}.log",
+        f"{LOGS}/images/real_fields_{{role}}.log",
     wildcard_constraints:
         role="train|test",
     conda:
@@ -81,7 +81,7 @@ if _IMGCFG["source"] == "skyview":
             # so one edited or deleted reruns the shard and everything downstream
             fits=directory(f"{IMAGES}/fits/{{shard}}"),
         log:
-            "logs/images/download_{shard}.log",
+            f"{LOGS}/images/download_{{shard}}.log",
         conda:
             "../envs/images.yaml"
         resources:
@@ -110,7 +110,7 @@ else:
             # so one edited or deleted reruns the shard and everything downstream
             fits=directory(f"{IMAGES}/fits/{{shard}}"),
         log:
-            "logs/images/render_{shard}.log",
+            f"{LOGS}/images/render_{{shard}}.log",
         conda:
             "../envs/images.yaml"
         params:
@@ -133,7 +133,7 @@ rule images_stretch_shard:
         manifest=f"{IMAGES}/manifests/png_{{shard}}.json",
         png=directory(f"{IMAGES}/png/{{shard}}"),
     log:
-        "logs/images/stretch_{shard}.log",
+        f"{LOGS}/images/stretch_{{shard}}.log",
     conda:
         "../envs/images.yaml"
     params:
@@ -158,7 +158,7 @@ rule images_labels:
         summary=f"{IMAGES}/summary.json",
         flips=directory(f"{IMAGES}/png_flip"),
     log:
-        "logs/images/labels.log",
+        f"{LOGS}/images/labels.log",
     # the gate to training: before the comparison sets' images, which would otherwise take the
     # cores first (two 1-thread jobs fit where this 2-thread one waits)
     priority: 50
@@ -187,7 +187,7 @@ rule images_figures:
             f"{FIGURES}/fig_examples_images.png", caption="../report/fig_examples_images.rst", category="Images"
         ),
     log:
-        "logs/images/figures.log",
+        f"{LOGS}/images/figures.log",
     conda:
         "../envs/images.yaml"
     params:
@@ -222,7 +222,7 @@ rule images_realism:
         pdf=report(f"{FIGURES}/fig26_realism.pdf", caption="../report/fig26_realism.rst", category="Images"),
         png=f"{FIGURES}/fig26_realism.png",
     log:
-        "logs/images/realism.log",
+        f"{LOGS}/images/realism.log",
     conda:
         "../envs/images.yaml"
     params:

@@ -46,7 +46,7 @@ rule paper_numbers:
         ),
         comparison_sweeps_csv=PAPER_OUTPUTS["comparison_sweeps_csv"],
     log:
-        "logs/paper/numbers.log",
+        f"{LOGS}/paper/numbers.log",
     conda:
         "../envs/paper.yaml"
     params:
@@ -64,7 +64,7 @@ rule paper_provenance:
     output:
         provenance=report(PAPER_OUTPUTS["provenance"], caption="../report/provenance.rst", category="Paper"),
     log:
-        "logs/paper/provenance.log",
+        f"{LOGS}/paper/provenance.log",
     conda:
         "../envs/paper.yaml"
     params:
@@ -103,7 +103,7 @@ rule paper_audit_html:
     output:
         html=report(PAPER_OUTPUTS["audit_html"], caption="../report/audit.rst", category="Audit"),
     log:
-        "logs/paper/audit_html.log",
+        f"{LOGS}/paper/audit_html.log",
     conda:
         "../envs/paper.yaml"
     params:
@@ -126,7 +126,7 @@ rule paper_pdf:
     output:
         pdf=report(PAPER_OUTPUTS["pdf"], caption="../report/ms.rst", category="Paper"),
     log:
-        "logs/paper/latex.log",
+        f"{LOGS}/paper/latex.log",
     conda:
         "../envs/paper.yaml"
     params:
@@ -134,7 +134,7 @@ rule paper_pdf:
         document_class=lambda wc: config["paper"]["document_class"],
         latexmk=lambda wc: config["paper"]["latexmk"],
         timeout_s=lambda wc: config["paper"]["latex_timeout_s"],
-        build_dir="paper/build",
+        build_dir=f"{PAPER_BUILD}/build",
         search_dirs=[RESULTS, TABLES, FIGURES],
     script:
         "../scripts/paper_pdf.py"

@@ -20,7 +20,7 @@ rule real_sky_views:
     output:
         views=f"{REALSKY}/views.ecsv",
     log:
-        "logs/real_sky/views.log",
+        f"{LOGS}/real_sky/views.log",
     conda:
         "../envs/images.yaml"
     params:
@@ -42,7 +42,7 @@ use rule images_render_shard as real_sky_render_shard with:
         manifest=f"{REALSKY}/manifests/fits_{{shard}}.json",
         fits=directory(f"{REALSKY}/fits/{{shard}}"),
     log:
-        "logs/real_sky/render_{shard}.log",
+        f"{LOGS}/real_sky/render_{{shard}}.log",
     params:
         lineage=LINEAGE["views"],
         images=real_sky_images_params(),
@@ -61,7 +61,7 @@ use rule images_stretch_shard as real_sky_stretch_shard with:
         manifest=f"{REALSKY}/manifests/png_{{shard}}.json",
         png=directory(f"{REALSKY}/png/{{shard}}"),
     log:
-        "logs/real_sky/stretch_{shard}.log",
+        f"{LOGS}/real_sky/stretch_{{shard}}.log",
     params:
         lineage=LINEAGE["views"],
         seal=dir_seal(f"{REALSKY}/manifests/png_{{shard}}.json", f"{REALSKY}/png/{{shard}}"),
@@ -79,7 +79,7 @@ use rule images_labels as real_sky_labels with:
         summary=f"{REALSKY}/images_summary.json",
         flips=directory(f"{REALSKY}/png_flip"),
     log:
-        "logs/real_sky/labels.log",
+        f"{LOGS}/real_sky/labels.log",
     priority: 0  # not on the way to training
     params:
         lineage=LINEAGE["views"],
@@ -95,7 +95,7 @@ use rule predict_test as real_sky_predict with:
     output:
         predictions=f"{REALSKY}/predictions.ecsv",
     log:
-        "logs/real_sky/predict.log",
+        f"{LOGS}/real_sky/predict.log",
     params:
         lineage=LINEAGE["evaluate"],
 
@@ -120,7 +120,7 @@ rule real_sky_evaluate:
         field_sweeps_csv=f"{REALSKY}/field_sweeps.csv",
         summary=f"{REALSKY}/summary.json",
     log:
-        "logs/real_sky/evaluate.log",
+        f"{LOGS}/real_sky/evaluate.log",
     conda:
         "../envs/evaluate.yaml"
     params:
@@ -148,7 +148,7 @@ rule real_sky_blank:
         summary=f"{REALSKY}/blank/summary.json",
         tiles=directory(f"{REALSKY}/blank/tiles"),
     log:
-        "logs/real_sky/blank.log",
+        f"{LOGS}/real_sky/blank.log",
     conda:
         "../envs/evaluate.yaml"
     threads: int(_train_cfg()["predict"]["threads"])
@@ -185,7 +185,7 @@ rule fig25_real_sky_fields:
         ),
         png=f"{FIGURES}/fig25_real_sky_fields.png",
     log:
-        "logs/real_sky/fig25.log",
+        f"{LOGS}/real_sky/fig25.log",
     conda:
         "../envs/evaluate.yaml"
     params:
@@ -208,7 +208,7 @@ rule fig24_precision_recall_real_sky:
         ),
         png=f"{FIGURES}/fig24_precision_recall_real_sky.png",
     log:
-        "logs/real_sky/fig24.log",
+        f"{LOGS}/real_sky/fig24.log",
     conda:
         "../envs/evaluate.yaml"
     params:

@@ -20,7 +20,7 @@ rule redmapper_region:
         catalogue=f"{REDMAPPER}/region.ecsv",
         summary=f"{REDMAPPER}/region.json",
     log:
-        "logs/redmapper/region.log",
+        f"{LOGS}/redmapper/region.log",
     conda:
         "../envs/evaluate.yaml"
     params:
@@ -37,7 +37,7 @@ use rule images_views as redmapper_views with:
     output:
         views=f"{REDMAPPER}/views.ecsv",
     log:
-        "logs/redmapper/views.log",
+        f"{LOGS}/redmapper/views.log",
     params:
         lineage=LINEAGE["views"],
         images=lambda wc: {
@@ -57,7 +57,7 @@ if _RM_IMGCFG.get("source", "mock") == "skyview":
             manifest=f"{REDMAPPER}/manifests/fits_{{shard}}.json",
             fits=directory(f"{REDMAPPER}/fits/{{shard}}"),
         log:
-            "logs/redmapper/download_{shard}.log",
+            f"{LOGS}/redmapper/download_{{shard}}.log",
         params:
             lineage=LINEAGE["views"],
             seal=dir_seal(f"{REDMAPPER}/manifests/fits_{{shard}}.json", f"{REDMAPPER}/fits/{{shard}}"),
@@ -75,7 +75,7 @@ else:
             manifest=f"{REDMAPPER}/manifests/fits_{{shard}}.json",
             fits=directory(f"{REDMAPPER}/fits/{{shard}}"),
         log:
-            "logs/redmapper/render_{shard}.log",
+            f"{LOGS}/redmapper/render_{{shard}}.log",
         params:
             lineage=LINEAGE["views"],
             seal=dir_seal(f"{REDMAPPER}/manifests/fits_{{shard}}.json", f"{REDMAPPER}/fits/{{shard}}"),
@@ -90,7 +90,7 @@ use rule images_stretch_shard as redmapper_stretch_shard with:
         manifest=f"{REDMAPPER}/manifests/png_{{shard}}.json",
         png=directory(f"{REDMAPPER}/png/{{shard}}"),
     log:
-        "logs/redmapper/stretch_{shard}.log",
+        f"{LOGS}/redmapper/stretch_{{shard}}.log",
     params:
         lineage=LINEAGE["views"],
         seal=dir_seal(f"{REDMAPPER}/manifests/png_{{shard}}.json", f"{REDMAPPER}/png/{{shard}}"),
@@ -108,7 +108,7 @@ use rule images_labels as redmapper_labels_raw with:
         summary=f"{REDMAPPER}/images_summary.json",
         flips=directory(f"{REDMAPPER}/png_flip"),
     log:
-        "logs/redmapper/labels_raw.log",
+        f"{LOGS}/redmapper/labels_raw.log",
     priority: 0  # not on the way to training
     params:
         lineage=LINEAGE["views"],
@@ -123,7 +123,7 @@ rule redmapper_labels:
     output:
         labels=f"{REDMAPPER}/labels.ecsv",
     log:
-        "logs/redmapper/labels.log",
+        f"{LOGS}/redmapper/labels.log",
     conda:
         "../envs/evaluate.yaml"
     params:
@@ -140,7 +140,7 @@ use rule predict_test as redmapper_predict with:
     output:
         predictions=f"{REDMAPPER}/predictions.ecsv",
     log:
-        "logs/redmapper/predict.log",
+        f"{LOGS}/redmapper/predict.log",
     params:
         lineage=LINEAGE["evaluate"],
 
@@ -163,7 +163,7 @@ rule redmapper_evaluate:
         ks=f"{REDMAPPER}/ks.json",
         summary=f"{REDMAPPER}/summary.json",
     log:
-        "logs/redmapper/evaluate.log",
+        f"{LOGS}/redmapper/evaluate.log",
     conda:
         "../envs/evaluate.yaml"
     params:
@@ -188,7 +188,7 @@ rule fig16_sky_map_redmapper:
         ),
         png=f"{FIGURES}/fig16_sky_map_redmapper.png",
     log:
-        "logs/redmapper/fig16.log",
+        f"{LOGS}/redmapper/fig16.log",
     conda:
         "../envs/evaluate.yaml"
     params:
@@ -209,7 +209,7 @@ rule fig17_precision_recall_redmapper:
         ),
         png=f"{FIGURES}/fig17_precision_recall_redmapper.png",
     log:
-        "logs/redmapper/fig17.log",
+        f"{LOGS}/redmapper/fig17.log",
     conda:
         "../envs/evaluate.yaml"
     params:

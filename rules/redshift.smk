@@ -17,7 +17,7 @@ rule redshift_calibrate:
     output:
         calibration=f"{REDSHIFT}/calibration.json",
     log:
-        "logs/redshift/calibrate.log",
+        f"{LOGS}/redshift/calibrate.log",
     conda:
         "../envs/redshift.yaml"
     params:
@@ -38,7 +38,7 @@ rule redshift_test:
     output:
         detections=f"{REDSHIFT}/detections_test.ecsv",
     log:
-        "logs/redshift/test.log",
+        f"{LOGS}/redshift/test.log",
     conda:
         "../envs/redshift.yaml"
     params:
@@ -57,7 +57,7 @@ use rule redshift_test as redshift_redmapper with:
     output:
         detections=f"{REDSHIFT}/detections_redmapper.ecsv",
     log:
-        "logs/redshift/redmapper.log",
+        f"{LOGS}/redshift/redmapper.log",
 
 
 rule redshift_summary:
@@ -68,7 +68,7 @@ rule redshift_summary:
     output:
         summary=f"{REDSHIFT}/summary.json",
     log:
-        "logs/redshift/summary.log",
+        f"{LOGS}/redshift/summary.log",
     conda:
         "../envs/redshift.yaml"
     params:
@@ -95,7 +95,7 @@ rule redshift_figures:
         ),
         richness_png=f"{FIGURES}/fig20_richness.png",
     log:
-        "logs/redshift/figures.log",
+        f"{LOGS}/redshift/figures.log",
     conda:
         "../envs/redshift.yaml"
     params:

@@ -17,7 +17,7 @@ rule search_tiles:
         tiles=f"{SEARCH}/tiles.ecsv",
         info=f"{SEARCH}/tiles.json",
     log:
-        "logs/search/tiles.log",
+        f"{LOGS}/search/tiles.log",
     conda:
         "../envs/evaluate.yaml"
     params:
@@ -38,7 +38,7 @@ if SEARCH_CFG["source"] != "mock":
         output:
             manifest=f"{SEARCH}/downloads/shard_{{shard}}.json",
         log:
-            "logs/search/download_{shard}.log",
+            f"{LOGS}/search/download_{{shard}}.log",
         localrule: True
         conda:
             "../envs/evaluate.yaml"
@@ -65,7 +65,7 @@ rule search_shard:
         detections=f"{SEARCH}/shards/shard_{{shard}}.ecsv",
         stats=f"{SEARCH}/shards/shard_{{shard}}.json",
     log:
-        "logs/search/shard_{shard}.log",
+        f"{LOGS}/search/shard_{{shard}}.log",
     conda:
         "../envs/train.yaml"
     threads: int(SEARCH_CFG["threads"])
@@ -91,7 +91,7 @@ rule search_catalogue:
     output:
         **SEARCH_OUTPUTS,
     log:
-        "logs/search/catalogue.log",
+        f"{LOGS}/search/catalogue.log",
     conda:
         "../envs/evaluate.yaml"
     params:

@@ -23,7 +23,7 @@ rule train_detector:
         losses=f"{TRAIN}/losses.csv",
         summary=f"{TRAIN}/summary.json",
     log:
-        "logs/train/train_detector.log",
+        f"{LOGS}/train/train_detector.log",
     # the longest job: started as soon as the labels exist, before jobs that do not feed it
     priority: 50
     conda:
@@ -52,7 +52,7 @@ rule predict_test:
     output:
         predictions=f"{RESULTS}/04_evaluate/predictions_test.ecsv",
     log:
-        "logs/train/predict_test.log",
+        f"{LOGS}/train/predict_test.log",
     conda:
         "../envs/train.yaml"
     threads: int(_train_cfg()["predict"]["threads"])
@@ -83,7 +83,7 @@ rule training_figures:
         table_csv=report(f"{TABLES}/tableA1_losses.csv", caption="../report/tableA1_losses.rst", category="Training"),
         table_tex=f"{TABLES}/tableA1_losses.tex",
     log:
-        "logs/train/training_figures.log",
+        f"{LOGS}/train/training_figures.log",
     conda:
         "../envs/train.yaml"
     params:
@@ -101,7 +101,7 @@ rule fig01_architecture:
         pdf=report(f"{FIGURES}/fig01_architecture.pdf", caption="../report/fig01_architecture.rst", category="Training"),
         png=f"{FIGURES}/fig01_architecture.png",
     log:
-        "logs/train/fig01_architecture.log",
+        f"{LOGS}/train/fig01_architecture.log",
     conda:
         "../envs/train.yaml"
     params:

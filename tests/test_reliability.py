@@ -306,3 +306,23 @@ def test_damaged_results_file_error_names_the_command_that_rebuilds_it(work):
     assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
     assert _snakemake(work, "--cores", "1", target).returncode == 0
     assert "not a table" not in (work / sample).read_text()
+
+
+# ------------------------------------------------------------ one results folder per profile
+
+
+def test_two_results_folders_side_by_side(work):
+    """A second profile (results_dir: results/other) runs beside the default without touching
+    its files, its logs or its up-to-date state; each has its own logs."""
+    figure = "figures/fig02_sample_properties.png"
+    assert _snakemake(work, "--cores", "1", f"results/{figure}").returncode == 0
+    sample = work / "results/01_catalogue/sample.ecsv"
+    before = sample.stat().st_mtime_ns
+    (work / "other.yaml").write_text("results_dir: results/other\ncatalogue:\n  cuts:\n    min_members: 40\n")
+    other = _snakemake(work, "--cores", "1", f"results/other/{figure}", "--configfile", "other.yaml")
+    assert other.returncode == 0, other.stderr[-3000:]
+    assert (work / "results/other/01_catalogue/sample.ecsv").read_text() != sample.read_text()
+    assert (work / "results/other/logs/catalogue/select.log").exists()
+    assert sample.stat().st_mtime_ns == before
+    again = _snakemake(work, "-n", f"results/{figure}")
+    assert "Nothing to be done" in again.stdout + again.stderr

@@ -121,6 +121,29 @@ def test_paper_profile_dag_resolves(repo):
     assert "images_render_shard" not in jobs
 
 
+def test_paper_profile_writes_only_into_its_own_results_folder(repo):
+    """results_dir: results/paper: every output and log of the paper profile lies in it, so it
+    never overwrites the default's results/, logs/ or paper/ms.pdf."""
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--forceall", "--configfile", "configs/paper.yaml"]
+        + ["--executor", "slurm", "--jobs", "100"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    paths = [
+        p.strip()
+        for line in result.stdout.splitlines()
+        if line.strip().startswith(("output:", "log:"))
+        for p in line.split(":", 1)[1].split(",")
+    ]
+    assert len(paths) > 500
+    outside = sorted({p for p in paths if not p.startswith("results/paper/")})
+    assert not outside, outside[:10]
+
+
 @pytest.mark.parametrize("configfile", [None, "configs/paper.yaml", "configs/ci.yaml"])
 def test_snakemake_lint_reports_nothing(repo, configfile):
     """Snakemake's own linter: no functions among rules, a conda env per rule, env vars declared."""

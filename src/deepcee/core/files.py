@@ -161,11 +161,12 @@ def _output_to(log_path: Path) -> Iterator[None]:
 
 def rebuild_hint(message: str, snakemake=None) -> str:
     """The way out when a job's error names one of its inputs that the workflow made (a file under
-    ``results/``): the command that rebuilds that file. Snakemake alone would not: the file is
+    ``results_dir``): the command that rebuilds that file. Snakemake alone would not: the file is
     older than nothing it depends on, so a rerun fails on it again."""
     inputs = [str(p) for p in getattr(snakemake, "input", [])] if snakemake is not None else []
+    results = Path(str((getattr(snakemake, "config", None) or {}).get("results_dir", "results")))
     for path in inputs:
-        if Path(path).parts[:1] == ("results",) and path in message:
+        if Path(path).is_relative_to(results) and path in message:
             return (
                 f" (if the file is damaged, rebuild it: snakemake --cores all --force {path}, with the same "
                 "--configfile/--profile options as your run, then run your command again)"

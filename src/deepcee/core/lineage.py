@@ -32,6 +32,10 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+# results_dir is in no stage's hash: it says where results go, not what they are (another folder
+# holds its own results, and Snakemake its own metadata for them).
+
+
 def stage_hashes(config: dict) -> dict[str, str]:
     """One short hash per stage of the config sections upstream of it (absent sections count as {})."""
     return {

@@ -151,6 +151,7 @@ COMPARISON_ROWS = [
 #: The config key of each config-derived number (the resolved config, schema defaults filled).
 CONFIG_KEYS: dict[str, str] = {
     "Seed": "seed",
+    "ResultsDir": "results_dir",
     "ViewsPerCluster": "images.views_per_cluster",
     "ImageSizePx": "images.pixels",
     "PixelScaleArcsec": "images.pixel_scale_arcsec",
