@@ -29,7 +29,7 @@ SEARCH = f"{RESULTS}/07_search"
 REDSHIFT = f"{RESULTS}/08_redshift"
 
 # ---------------------------------------------------------------- the config each stage comes from
-# Every rule that reads a results file carries `lineage=LINEAGE[stage]` in its params: a hash of
+# Each rule reading a results file carries `lineage=LINEAGE[stage]` in its params, a hash of
 # every config section upstream of its inputs. Change any of them and every downstream job reruns
 # (and so rebuilds whatever it needs, even a missing intermediate whose consumers still stand,
 # which Snakemake alone would not): results never stand for a config that is no longer in force.
