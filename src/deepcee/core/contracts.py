@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deepcee.core.errors import DeepCeeError
+from deepcee.core.errors import DamagedFileError, DeepCeeError
 from deepcee.core.files import read_ecsv, write_ecsv, write_json, write_text
 
 #: dtype name -> numpy dtype kinds that satisfy it.
@@ -472,19 +472,19 @@ def check_table(name: str, table, where: str | os.PathLike) -> None:
     contract = table_contract(name)
     for col in contract.columns:
         if col.name not in table.colnames:
-            raise DeepCeeError(
+            raise DamagedFileError(
                 f"{where}: missing column '{col.name}' ({contract.name} contract; has: {', '.join(table.colnames)})"
             )
         kind = table[col.name].dtype.kind
         if kind not in _KINDS[col.dtype]:
-            raise DeepCeeError(
+            raise DamagedFileError(
                 f"{where}: column '{col.name}' is {table[col.name].dtype}, "
                 f"the {contract.name} contract says {col.dtype}"
             )
         if contract.format == "ecsv" and col.unit is not None:
             unit = table[col.name].unit
             if unit is None or str(unit) != col.unit:
-                raise DeepCeeError(
+                raise DamagedFileError(
                     f"{where}: column '{col.name}' has unit {unit}, the {contract.name} contract says {col.unit}"
                 )
 
@@ -511,7 +511,7 @@ def _read_csv(contract: TableContract, path: Path):
         fields = reader.fieldnames or []
         for col in contract.columns:
             if col.name not in fields:
-                raise DeepCeeError(
+                raise DamagedFileError(
                     f"{path}: missing column '{col.name}' ({contract.name} contract; has: {', '.join(fields)})"
                 )
         values: dict[str, list] = {c.name: [] for c in contract.columns}
@@ -544,7 +544,7 @@ def _parse_cell(path: Path, lineno: int, col: Column, text: str | None) -> Any:
             raise ValueError(text)
         return int(number)
     except (TypeError, ValueError):
-        raise DeepCeeError(f"{path}: row {lineno}: column '{col.name}' is '{text}', not {col.dtype}") from None
+        raise DamagedFileError(f"{path}: row {lineno}: column '{col.name}' is '{text}', not {col.dtype}") from None
 
 
 def _csv_value(value):
@@ -667,13 +667,13 @@ def _type_ok(value: Any, kind: str) -> bool:
 def check_summary(name: str, data: Any, where: str | os.PathLike) -> None:
     contract = summary_contract(name)
     if not isinstance(data, dict):
-        raise DeepCeeError(f"{where}: not a JSON object ({contract.name} contract)")
+        raise DamagedFileError(f"{where}: not a JSON object ({contract.name} contract)")
     for key, kind in contract.keys.items():
         value = get_key(data, key)
         if value is None:
-            raise DeepCeeError(f"{where}: missing key '{key}' ({contract.name} contract)")
+            raise DamagedFileError(f"{where}: missing key '{key}' ({contract.name} contract)")
         if not _type_ok(value, kind):
-            raise DeepCeeError(
+            raise DamagedFileError(
                 f"{where}: key '{key}' is {type(value).__name__}, the {contract.name} contract says {kind}"
             )
     if name == "ks":
@@ -682,7 +682,7 @@ def check_summary(name: str, data: Any, where: str | os.PathLike) -> None:
             for key, kind in keys.items():
                 value = get_key(entry, key)
                 if value is None or not _type_ok(value, kind):
-                    raise DeepCeeError(
+                    raise DamagedFileError(
                         f"{where}: key 'properties.{prop}.{key}' missing or not {kind} ({contract.name} contract)"
                     )
 
@@ -695,7 +695,7 @@ def read_summary(name: str, path: str | os.PathLike) -> dict:
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as err:
-        raise DeepCeeError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from err
+        raise DamagedFileError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from err
     check_summary(name, data, path)
     return data
 

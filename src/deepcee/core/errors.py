@@ -12,6 +12,12 @@ class DeepCeeError(Exception):
         super().__init__(" ".join(_original_message(str(message)).split()))
 
 
+class DamagedFileError(DeepCeeError):
+    """A file that exists but cannot be read as what it should be: not parseable, truncated, or
+    breaking its contract. A rule script that meets one in a results file it reads names the
+    command that rebuilds that file (``deepcee.core.files.rebuild_hint``)."""
+
+
 def _original_message(message: str) -> str:
     """The worker's own message when torch re-raises an error from a DataLoader worker.
 

@@ -160,8 +160,8 @@ def _output_to(log_path: Path) -> Iterator[None]:
 
 
 def rebuild_hint(message: str, snakemake=None) -> str:
-    """The way out when a job's error names one of its inputs that the workflow made (a file under
-    ``results_dir``): the command that rebuilds that file. Snakemake alone would not: the file is
+    """The way out when a job finds one of its inputs damaged (a DamagedFileError naming a file the
+    workflow made, under ``results_dir``): the command that rebuilds that file. Snakemake alone would not: the file is
     older than nothing it depends on, so a rerun fails on it again."""
     inputs = [str(p) for p in getattr(snakemake, "input", [])] if snakemake is not None else []
     results = Path(str((getattr(snakemake, "config", None) or {}).get("results_dir", "results")))
@@ -183,7 +183,7 @@ def run_script(main, snakemake=None, *args, **kwargs) -> None:
     the log and on the job's own stderr, and the job exits 1 with no traceback; when it names
     one of the job's results inputs, the line ends with the command that rebuilds that file.
     """
-    from deepcee.core.errors import DeepCeeError
+    from deepcee.core.errors import DamagedFileError, DeepCeeError
 
     log_path = Path(str(snakemake.log[0])) if snakemake is not None and len(getattr(snakemake, "log", [])) else None
     call_args = (snakemake, *args) if snakemake is not None else args
@@ -192,7 +192,7 @@ def run_script(main, snakemake=None, *args, **kwargs) -> None:
             try:
                 main(*call_args, **kwargs)
             except DeepCeeError as err:
-                way_out = rebuild_hint(str(err), snakemake)
+                way_out = rebuild_hint(str(err), snakemake) if isinstance(err, DamagedFileError) else ""
                 if way_out:
                     err = DeepCeeError(f"{err}{way_out}")
                 print(f"ERROR: {err}", file=sys.stderr, flush=True)  # the log (or stderr without one)
@@ -217,7 +217,7 @@ def read_ecsv(path: str | os.PathLike, required: tuple[str, ...] | list[str] = (
     """Read an ECSV table; a missing file or column is a one-line DeepCeeError naming it."""
     from astropy.table import Table
 
-    from deepcee.core.errors import DeepCeeError
+    from deepcee.core.errors import DamagedFileError, DeepCeeError
 
     path = Path(path)
     if not path.is_file():
@@ -225,8 +225,8 @@ def read_ecsv(path: str | os.PathLike, required: tuple[str, ...] | list[str] = (
     try:
         table = Table.read(path, format="ascii.ecsv")
     except Exception as err:
-        raise DeepCeeError(f"{path}: cannot read as ECSV ({type(err).__name__}: {str(err)[:80]})") from None
+        raise DamagedFileError(f"{path}: cannot read as ECSV ({type(err).__name__}: {str(err)[:80]})") from None
     missing = [name for name in required if name not in table.colnames]
     if missing:
-        raise DeepCeeError(f"{path}: missing required column '{missing[0]}' (has: {', '.join(table.colnames)})")
+        raise DamagedFileError(f"{path}: missing required column '{missing[0]}' (has: {', '.join(table.colnames)})")
     return table

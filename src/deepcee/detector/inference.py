@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from deepcee.core.config import with_defaults
-from deepcee.core.errors import DeepCeeError
+from deepcee.core.errors import DamagedFileError, DeepCeeError
 from deepcee.detector.dataset import DetectionDataset, Sample, collate, png_size, read_samples
 from deepcee.detector.model import build_detector
 from deepcee.detector.training import autocast, load_torch, resolve_device, to_device
@@ -35,13 +35,13 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu"):
         raise DeepCeeError(f"{path}: model file not found")
     meta = load_torch(path, "model file")  # weights_only: a pickled object is refused, never run
     if not isinstance(meta, dict) or "model" not in meta or "detector" not in meta:
-        raise DeepCeeError(f"{path}: not a Deep-CEE model file (no 'model'/'detector' entries)")
+        raise DamagedFileError(f"{path}: not a Deep-CEE model file (no 'model'/'detector' entries)")
     cfg = dict(meta["detector"], weights="none")
     model = build_detector(cfg, int(meta["image_size"]), load_weights=False)
     try:
         model.load_state_dict(meta["model"])
     except RuntimeError as err:
-        raise DeepCeeError(
+        raise DamagedFileError(
             f"{path}: weights do not fit the detector it names ({str(err).splitlines()[0][:80]})"
         ) from None
     model.to(torch.device(device) if not isinstance(device, torch.device) else device).eval()

@@ -30,7 +30,7 @@ import torch
 
 from deepcee.core.config import with_defaults
 from deepcee.core.contracts import read_table, write_table
-from deepcee.core.errors import DeepCeeError
+from deepcee.core.errors import DamagedFileError, DeepCeeError
 from deepcee.core.files import atomic_path, config_hash, file_sha256
 from deepcee.detector.dataset import (
     DetectionDataset,
@@ -277,7 +277,7 @@ def load_torch(path: str | os.PathLike, what: str = "checkpoint") -> Any:
         reason = str(err).strip().splitlines()[0][:120] if str(err).strip() else ""
         if "weights_only" in str(err) or "Unsupported global" in str(err):
             reason = "holds objects other than tensors and plain types; refusing to unpickle it"
-        raise DeepCeeError(f"{path}: unreadable {what} ({type(err).__name__}: {reason})") from None
+        raise DamagedFileError(f"{path}: unreadable {what} ({type(err).__name__}: {reason})") from None
 
 
 @contextlib.contextmanager
