@@ -37,6 +37,19 @@ from deepcee.core.lineage import stage_hashes
 
 LINEAGE = stage_hashes(config)
 
+# Snakemake's rerun reason prints a changed param whole; say once, readably, which keys differ
+# from the config that made this folder's last finished run (its provenance.json).
+if workflow.is_main_process:
+    from deepcee.core.lineage import changes_since_last_run
+
+    _changed = changes_since_last_run(f"{RESULTS}/provenance.json", config)
+    if _changed:
+        print(
+            f"Config changed since {RESULTS}/provenance.json (the jobs these keys shape, and all downstream, "
+            "rerun): " + "; ".join(_changed),
+            file=sys.stderr,
+        )
+
 # Each rules/*.smk appends the final artefacts of its stage here.
 FINAL_TARGETS = []
 

@@ -41,3 +41,17 @@ def test_stable_across_key_order_and_covers_every_config_section(repo):
     sections = set(yaml.safe_load((SCHEMA_DIR / "config.schema.yaml").read_text())["properties"])
     # the paper stands on every key but results_dir, which says where the results go, not what they are
     assert set(STAGE_SECTIONS["paper"]) == sections - {"results_dir"}
+
+
+def test_config_changes_are_readable():
+    from deepcee.core.lineage import config_changes
+
+    before = {"seed": 1, "train": {"steps": 2, "optimiser": {"lr": 0.1}}, "images": {"shards": 2}}
+    after = {"seed": 1, "train": {"steps": 3, "optimiser": {"lr": 0.1, "momentum": 0.9}}, "images": {"shards": 2}}
+    assert config_changes(before, after) == [
+        "train.optimiser.momentum: '<absent>' -> 0.9",
+        "train.steps: 2 -> 3",
+    ]
+    many = config_changes({"a": dict.fromkeys("abcdefghij", 0)}, {"a": dict.fromkeys("abcdefghij", 1)}, limit=3)
+    assert many == ["a.a: 0 -> 1", "a.b: 0 -> 1", "a.c: 0 -> 1", "and 7 more"]
+    assert config_changes(before, before) == []

@@ -326,3 +326,26 @@ def test_two_results_folders_side_by_side(work):
     assert sample.stat().st_mtime_ns == before
     again = _snakemake(work, "-n", f"results/{figure}")
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_rerun_reason_names_the_changed_keys(work):
+    """Snakemake prints a changed param whole (the train section, a page long); the workflow
+    first says which keys differ from the config that made the results (provenance.json)."""
+    import json
+
+    from deepcee.core.config import read_config_file, with_defaults
+
+    config = read_config_file(work / "config.yaml")
+    for section in ("catalogue", "images", "train", "evaluate", "search", "redshift", "paper"):
+        config[section] = with_defaults(section, config.get(section))
+    config["results_dir"] = "results"
+    recorded = json.loads(json.dumps(config))
+    recorded["train"]["steps"] = 7
+    (work / "results").mkdir(exist_ok=True)
+    (work / "results/provenance.json").write_text(json.dumps({"config": recorded}))
+    dry = _snakemake(work, "-n", "results/01_catalogue/summary.json")
+    lines = [line for line in dry.stderr.splitlines() if line.startswith("Config changed since")]
+    assert lines == [
+        "Config changed since results/provenance.json (the jobs these keys shape, and all downstream, rerun): "
+        f"train.steps: 7 -> {config['train']['steps']}"
+    ], dry.stderr[-2000:]

@@ -42,3 +42,37 @@ def stage_hashes(config: dict) -> dict[str, str]:
         stage: config_hash({section: config.get(section) for section in sections})
         for stage, sections in STAGE_SECTIONS.items()
     }
+
+
+def _flat(data, prefix: str = "") -> dict[str, object]:
+    if not isinstance(data, dict) or not data:
+        return {prefix: data} if prefix else {}
+    out: dict[str, object] = {}
+    for key, value in data.items():
+        out.update(_flat(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def config_changes(before: dict, after: dict, limit: int = 8) -> list[str]:
+    """The keys whose values differ, as ``key: old -> new`` (dotted keys, sorted; at most ``limit``
+    and a count of the rest): the readable side of a rerun whose reason Snakemake prints as whole
+    parameter dictionaries."""
+    old, new = _flat(before), _flat(after)
+    changed = sorted(k for k in old.keys() | new.keys() if old.get(k, "<absent>") != new.get(k, "<absent>"))
+    lines = [f"{k}: {old.get(k, '<absent>')!r} -> {new.get(k, '<absent>')!r}" for k in changed[:limit]]
+    if len(changed) > limit:
+        lines.append(f"and {len(changed) - limit} more")
+    return lines
+
+
+def changes_since_last_run(provenance_path, config: dict) -> list[str]:
+    """``config_changes`` against the config recorded in the last finished run's provenance.json
+    (none when there is no readable record)."""
+    import json
+    from pathlib import Path
+
+    try:
+        recorded = json.loads(Path(provenance_path).read_text())["config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return config_changes(recorded, config) if isinstance(recorded, dict) else []
