@@ -233,6 +233,10 @@ if REDMAPPER_ENABLED:
     REDSHIFT_SETS["redmapper"] = f"{REDSHIFT}/detections_redmapper.ecsv"
 SEARCH_OUTPUTS = {
     "candidates": f"{SEARCH}/candidates.ecsv",
+    # the same candidates for TOPCAT and Aladin (units, UCDs, descriptions), and the searched footprint
+    "candidates_fits": f"{SEARCH}/candidates.fits",
+    "candidates_votable": f"{SEARCH}/candidates.vot",
+    "footprint_moc": f"{SEARCH}/footprint_moc.fits",
     "summary": f"{SEARCH}/summary.json",
     "completeness_richness": f"{TABLES}/search_completeness_richness.csv",
     "completeness_z": f"{TABLES}/search_completeness_z.csv",

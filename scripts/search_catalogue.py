@@ -1,6 +1,8 @@
 """Rule search_catalogue: merged candidates, cross-matches, completeness, purity, sky map, tables."""
 
+from deepcee.core.contracts import read_table
 from deepcee.core.files import run_script
+from deepcee.search.export import write_fits, write_footprint_moc, write_votable
 from deepcee.search.report import build_catalogue
 
 
@@ -27,6 +29,12 @@ def main(snakemake):
         out,
         calibration_path=getattr(snakemake.input, "calibration", None),
     )
+    candidates = read_table("candidates", o.candidates)
+    write_fits(candidates, o.candidates_fits)
+    write_votable(candidates, o.candidates_votable)
+    tiles = read_table("tiles", snakemake.input.tiles)
+    area = write_footprint_moc(tiles["pixel"], int(tiles.meta["nside"]), o.footprint_moc)
+    print(f"candidates as FITS and VOTable; footprint MOC of {area:.3f} deg2")
 
 
 run_script(main, snakemake)

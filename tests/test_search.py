@@ -584,3 +584,32 @@ def test_projected_tile_count_matches_the_plan_and_caps_a_large_search():
     assert "raise search.max_tiles" in str(err.value) and "\n" not in str(err.value)
     with pytest.raises(DeepCeeError, match="above search.max_tiles \\(500\\)"):
         plan_tiles({"region": box, "max_tiles": 500})
+
+
+def test_candidates_export_for_topcat_and_aladin(tmp_path):
+    """FITS and VOTable carry each column's unit, UCD and description; the footprint MOC holds
+    exactly the tiles' owned pixels."""
+    from astropy import units as u
+    from astropy.io.votable import parse_single_table
+    from mocpy import MOC
+
+    from deepcee.core.contracts import rows_table, table_contract
+    from deepcee.search.export import COLUMNS, write_fits, write_footprint_moc, write_votable
+
+    names = table_contract("candidates").colnames
+    assert set(names) <= set(COLUMNS)  # every contract column has a UCD and a description
+    row = {"id": "c1", "ra": 150.0, "dec": 2.0, "score": 0.9, "tiles": "a;b", "known": True, "z_flag": "ok"}
+    cands = rows_table("candidates", [[row.get(n, 1.0 if n not in ("id", "tiles", "z_flag") else "") for n in names]])
+    write_fits(cands, tmp_path / "c.fits")
+    write_votable(cands, tmp_path / "c.vot")
+    header = fits.getheader(tmp_path / "c.fits", "CANDIDATES")
+    i = names.index("ra") + 1
+    assert header[f"TUNIT{i}"] == "deg" and header[f"TUCD{i}"] == "pos.eq.ra;meta.main" and header[f"TCOMM{i}"]
+    fields = {f.name: f for f in parse_single_table(tmp_path / "c.vot").fields}
+    assert fields["dec"].ucd == "pos.eq.dec;meta.main" and str(fields["dec"].unit) == "deg"
+    assert all(fields[n].description for n in names)
+    tiles, info = plan_tiles({"region": {"ra_min": 149.95, "ra_max": 150.05, "dec_min": 1.95, "dec_max": 2.05}})
+    area = write_footprint_moc([t.pixel for t in tiles], info["nside"], tmp_path / "f.fits")
+    assert area == pytest.approx(info["area_deg2"], rel=1e-6)
+    moc = MOC.from_fits(str(tmp_path / "f.fits"))
+    assert moc.contains_lonlat(150.0 * u.deg, 2.0 * u.deg)[0]

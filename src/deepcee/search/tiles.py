@@ -20,7 +20,7 @@ import numpy as np
 from astropy import units as u
 
 from deepcee.core.errors import DeepCeeError
-from deepcee.core.skybox import in_box, ra_centre, ra_width
+from deepcee.core.skybox import box_area_deg2, in_box, ra_centre, ra_width
 
 #: The paper's field: 2,000 px at 0.396" (paper §2.2).
 PAPER_FIELD_ARCSEC = 2000 * 0.396
@@ -164,11 +164,10 @@ def footprint_deg2(search_cfg: dict) -> float:
             raise DeepCeeError(f"{path}: not a readable MOC FITS file ({type(err).__name__})") from None
     region = search_cfg.get("region") or {}
     try:
-        width = ra_width(float(region["ra_min"]), float(region["ra_max"]))
-        dec_min, dec_max = np.radians(float(region["dec_min"])), np.radians(float(region["dec_max"]))
+        bounds = [float(region[k]) for k in ("ra_min", "ra_max", "dec_min", "dec_max")]
     except (KeyError, TypeError, ValueError):
         return 0.0  # plan_tiles names what is missing
-    return float(np.radians(width) * max(0.0, np.sin(dec_max) - np.sin(dec_min))) * (180 / np.pi) ** 2
+    return max(0.0, box_area_deg2(*bounds))
 
 
 def projected_tiles(search_cfg: dict, nside: int) -> tuple[int, float, float]:
