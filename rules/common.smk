@@ -237,6 +237,10 @@ SEARCH_OUTPUTS = {
     "candidates_fits": f"{SEARCH}/candidates.fits",
     "candidates_votable": f"{SEARCH}/candidates.vot",
     "footprint_moc": f"{SEARCH}/footprint_moc.fits",
+    # injection and recovery (search.inject; mock sky): completeness per z x richness cell
+    "injection_completeness": f"{TABLES}/search_injection_completeness.csv",
+    "fig_injection_pdf": f"{FIGURES}/fig27_search_injection.pdf",
+    "fig_injection_png": f"{FIGURES}/fig27_search_injection.png",
     "summary": f"{SEARCH}/summary.json",
     "completeness_richness": f"{TABLES}/search_completeness_richness.csv",
     "completeness_z": f"{TABLES}/search_completeness_z.csv",
@@ -273,6 +277,7 @@ def search_shard_inputs(wildcards):
     """Tiles, the model, the bundled catalogues of the mock sky or the shard's downloads."""
     inputs = {"tiles": f"{SEARCH}/tiles.ecsv", "model": SEARCH_MODEL}
     if SEARCH_CFG["source"] == "mock":
+        inputs["injected"] = f"{SEARCH}/injected.ecsv"
         inputs["redmapper"] = config["catalogue"]["bundled"]["redmapper"]
         inputs["abell"] = config["catalogue"]["bundled"]["abell"]
     else:

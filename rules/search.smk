@@ -56,6 +56,25 @@ if SEARCH_CFG["source"] != "mock":
         localrule: True
 
 
+rule search_inject:
+    """Synthetic clusters of known position, z and λ, planted in the search's mock sky only."""
+    input:
+        tiles=f"{SEARCH}/tiles.ecsv",
+        redmapper=config["catalogue"]["bundled"]["redmapper"],
+        abell=config["catalogue"]["bundled"]["abell"],
+    output:
+        injected=f"{SEARCH}/injected.ecsv",
+    log:
+        f"{LOGS}/search/inject.log",
+    conda:
+        "../envs/evaluate.yaml"
+    params:
+        lineage=LINEAGE["search"],
+        config=search_params("search", "images", "catalogue", "seed"),
+    script:
+        "../scripts/search_inject.py"
+
+
 rule search_shard:
     """Detector inference over one shard's tiles (written atomically: a killed search redoes only this shard)."""
     input:
@@ -83,6 +102,7 @@ rule search_catalogue:
     input:
         **SEARCH_CALIBRATION,
         tiles=f"{SEARCH}/tiles.ecsv",
+        injected=f"{SEARCH}/injected.ecsv",
         detections=expand(f"{SEARCH}/shards/shard_{{shard}}.ecsv", shard=SEARCH_SHARDS),
         stats=expand(f"{SEARCH}/shards/shard_{{shard}}.json", shard=SEARCH_SHARDS),
         mcxc=SEARCH_CFG["mcxc"],

@@ -19,6 +19,8 @@ def main(snakemake):
         "fig_completeness": [o.fig_completeness_pdf, o.fig_completeness_png],
         "fig_purity": [o.fig_purity_pdf, o.fig_purity_png],
         "fig_skymap": [o.fig_skymap_pdf, o.fig_skymap_png],
+        "injection_completeness": o.injection_completeness,
+        "fig_injection": [o.fig_injection_pdf, o.fig_injection_png],
     }
     build_catalogue(
         snakemake.params.config,
@@ -28,6 +30,7 @@ def main(snakemake):
         snakemake.input.mcxc,
         out,
         calibration_path=getattr(snakemake.input, "calibration", None),
+        injected_path=snakemake.input.injected,
     )
     candidates = read_table("candidates", o.candidates)
     write_fits(candidates, o.candidates_fits)

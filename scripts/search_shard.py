@@ -13,6 +13,7 @@ def main(snakemake):
         snakemake.output.detections,
         snakemake.output.stats,
         threads=snakemake.threads,
+        injected_path=snakemake.input.get("injected"),
     )
 
 

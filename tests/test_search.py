@@ -613,3 +613,56 @@ def test_candidates_export_for_topcat_and_aladin(tmp_path):
     assert area == pytest.approx(info["area_deg2"], rel=1e-6)
     moc = MOC.from_fits(str(tmp_path / "f.fits"))
     assert moc.contains_lonlat(150.0 * u.deg, 2.0 * u.deg)[0]
+
+
+def _tiles_table(region):
+    tiles, info = plan_tiles({"region": region})
+    t = Table({"pixel": np.asarray([x.pixel for x in tiles], np.int64), "ra": [x.ra for x in tiles]})
+    t["dec"] = [x.dec for x in tiles]
+    t.meta["nside"] = info["nside"]
+    return t
+
+
+def test_injections_land_in_the_searched_area_apart_and_over_the_grid():
+    from astropy.coordinates import SkyCoord
+
+    from deepcee.search.inject import plan_injections
+    from deepcee.search.tiles import owner_pixel
+
+    region = {"ra_min": 150.0, "ra_max": 150.6, "dec_min": 2.0, "dec_max": 2.6}
+    tiles = _tiles_table(region)
+    occupied = Table({"ra": [150.3], "dec": [2.3]})
+    cfg = {"n": 9, "z_range": [0.05, 0.35], "richness_range": [10, 150], "z_bins": 3, "richness_bins": 3}
+    cfg["min_separation_arcmin"] = 6.0
+    planted = plan_injections(tiles, occupied, cfg, seed=7, log=lambda m: None)
+    assert len(planted) == 9 and len(set(planted["id"])) == 9
+    assert np.isin(owner_pixel(tiles.meta["nside"], planted["ra"], planted["dec"]), tiles["pixel"]).all()
+    c = SkyCoord(list(planted["ra"]) + [150.3], list(planted["dec"]) + [2.3], unit="deg")
+    seps = c[:, None].separation(c[None, :]).arcmin
+    assert seps[~np.eye(len(c), dtype=bool)].min() >= 6.0
+    # 9 clusters over 3 x 3 cells: one in each
+    zi = np.searchsorted(planted.meta["z_edges"], planted["z"]) - 1
+    li = np.searchsorted(planted.meta["richness_edges"], planted["richness"]) - 1
+    assert len(set(zip(zi, li))) == 9
+    again = plan_injections(tiles, occupied, cfg, seed=7, log=lambda m: None)
+    assert list(again["ra"]) == list(planted["ra"])  # seeded
+
+
+def test_recovery_counts_cells_with_wilson_intervals():
+    from deepcee.search.inject import recovery
+
+    injected = Table(
+        {"id": ["a", "b", "c"], "ra": [10.0, 10.5, 11.0], "dec": [1.0, 1.0, 1.0], "z": [0.1, 0.1, 0.3]},
+    )
+    injected["richness"] = [20.0, 20.0, 100.0]
+    injected.meta.update({"z_edges": [0.05, 0.2, 0.35], "richness_edges": [10.0, 50.0, 150.0]})
+    cands = Table({"ra": [10.0 + 30 / 3600, 11.0], "dec": [1.0, 1.0], "score": [0.9, 0.3]})
+    cands["z_est"] = [0.11, 0.3]
+    cands["richness_est"] = [25.0, 90.0]
+    cells, summary = recovery(injected, cands, threshold=0.5, radius_arcmin=3.0)
+    low = cells[(cells["z_lo"] == 0.05) & (cells["richness_lo"] == 10.0)][0]
+    assert (low["n_injected"], low["n_found"]) == (2, 1) and low["ci_lo"] < 0.5 < low["ci_hi"]
+    high = cells[(cells["z_lo"] == 0.2) & (cells["richness_lo"] == 50.0)][0]
+    assert (high["n_injected"], high["n_found"]) == (1, 0)  # its candidate is below the threshold
+    assert summary["n_found"] == 1 and summary["offset_arcsec_median"] == pytest.approx(30.0, abs=0.5)
+    assert summary["z_bias"] == pytest.approx(0.01 / 1.1, rel=1e-6)

@@ -56,6 +56,7 @@ DEFAULT_RULES = {
     "paper_pdf",
     "all",
     "search_tiles",
+    "search_inject",
     "search_shard",
     "search_catalogue",
     "real_sky_views",

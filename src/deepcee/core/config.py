@@ -143,6 +143,21 @@ def _search_errors(search: dict) -> list[tuple[tuple, str]]:
                 "box (RA wraps through 0 when ra_min > ra_max; 0 to 360 is the full ring)",
             )
         )
+    inject = search.get("inject") or {}
+    if (inject.get("n") or 0) > 0 and search.get("source", "mock") != "mock":
+        out.append(
+            (
+                ("search", "inject", "n"),
+                f"config key 'search.inject.n' ({inject['n']}): clusters are injected into the mock sky only; "
+                f"set it to 0 with search.source: {search.get('source')}",
+            )
+        )
+    for key in ("z_range", "richness_range"):
+        pair = inject.get(key)
+        if isinstance(pair, list) and len(pair) == 2 and not pair[0] < pair[1]:
+            out.append(
+                (("search", "inject", key), f"config key 'search.inject.{key}': {pair[0]} must be below {pair[1]}")
+            )
     score_min, threshold = search.get("score_min"), search.get("score_threshold")
     if isinstance(score_min, (int, float)) and isinstance(threshold, (int, float)) and threshold < score_min:
         out.append(

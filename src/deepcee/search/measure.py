@@ -204,3 +204,26 @@ def new_candidates_table(cands: Table, csv_path, tex_path, rows: int = 10, thres
     with atomic_path(tex_path) as tmp:
         tmp.write_text("\n".join(lines))
     return out
+
+
+def plot_injection(cells: Table, paths) -> None:
+    """Figure 27: completeness of the injected clusters over the z x λ grid, k/n in each cell."""
+    from deepcee.core.figures import new_figure, save_figure
+
+    z_edges = np.unique(np.concatenate([cells["z_lo"], cells["z_hi"]]))
+    lam_edges = np.unique(np.concatenate([cells["richness_lo"], cells["richness_hi"]]))
+    grid = np.full((len(lam_edges) - 1, len(z_edges) - 1), np.nan)
+    fig, ax = new_figure(figsize=(4.8, 3.6))
+    for row in cells:
+        i = int(np.searchsorted(z_edges, row["z_lo"]))
+        j = int(np.searchsorted(lam_edges, row["richness_lo"]))
+        grid[j, i] = row["completeness"]
+        zc = (row["z_lo"] + row["z_hi"]) / 2
+        lc = np.sqrt(row["richness_lo"] * row["richness_hi"])
+        ax.text(zc, lc, f"{row['n_found']}/{row['n_injected']}", ha="center", va="center", fontsize=8)
+    mesh = ax.pcolormesh(z_edges, lam_edges, np.ma.masked_invalid(grid), vmin=0, vmax=1, cmap="viridis", alpha=0.8)
+    fig.colorbar(mesh, ax=ax, label="completeness (injected)")
+    ax.set_yscale("log")
+    ax.set_xlabel("redshift")
+    ax.set_ylabel(r"richness $\lambda$")
+    save_figure(fig, *paths)

@@ -7,21 +7,29 @@ import time
 from pathlib import Path
 
 import numpy as np
-from astropy.table import Table, vstack
+from astropy.table import Table
 
 from deepcee.core.config import with_defaults
 from deepcee.core.contracts import read_table, write_table
 from deepcee.core.files import atomic_path, write_summary
-from deepcee.core.skybox import ra_intervals, unwrap_ra
 from deepcee.redshift.stage import read_calibration
 from deepcee.search import measure
 from deepcee.search.candidate_redshifts import estimate_candidates, redshift_summary
+from deepcee.search.inject import empty_injections, recovery
 from deepcee.search.merge import cross_match, load_catalogues, merge_detections, read_shards
-from deepcee.search.stage import _sky_config
+from deepcee.search.stage import _sky_config, read_injections, truth_around_tiles
 
 
 def build_catalogue(
-    config: dict, tiles_path, shard_paths, stats_paths, mcxc_path, out: dict, log=print, calibration_path=None
+    config: dict,
+    tiles_path,
+    shard_paths,
+    stats_paths,
+    mcxc_path,
+    out: dict,
+    log=print,
+    calibration_path=None,
+    injected_path=None,
 ) -> dict:
     """Merge, cross-match and measure; ``out`` names candidates, summary, the figures and tables.
 
@@ -44,6 +52,9 @@ def build_catalogue(
         from deepcee.images.mock.sky import sky_from_config
 
         sky = sky_from_config(_sky_config(config))
+    injected = read_injections(injected_path) if injected_path is not None else empty_injections()
+    if sky is not None and len(injected):
+        sky.add_clusters(injected, kind="injected")  # as the shards drew them
     calibration = None if calibration_path is None else read_calibration(calibration_path)
     measured = estimate_candidates(cands, calibration, rcfg, scfg, config["images"], sky=sky, log=log)
     cands.meta.update(
@@ -71,13 +82,7 @@ def build_catalogue(
             }
         )
     else:
-        # the tiles' RA span, unwrapped so that a region through RA 0 is one span, in the
-        # non-wrapping pieces truth_in takes
-        pad = 0.3
-        ra = unwrap_ra(np.asarray(tiles["ra"], float))
-        dec_lo, dec_hi = float(np.min(tiles["dec"])) - pad, float(np.max(tiles["dec"])) + pad
-        pieces = [sky.truth_in(lo, hi, dec_lo, dec_hi) for lo, hi in ra_intervals(ra.min() - pad, ra.max() + pad)]
-        truth = vstack(pieces) if len(pieces) > 1 else pieces[0]
+        truth = truth_around_tiles(sky, tiles)
     purity = measure.purity_curve(cands, truth, radius, scfg["purity_thresholds"])
     at_thr = measure.purity_curve(cands, truth, radius, [thr])[0]
 
@@ -88,6 +93,17 @@ def build_catalogue(
     measure.plot_purity(purity, out["fig_purity"], real_data)
     measure.plot_skymap(tiles, cands, in_area, thr, out["fig_skymap"])
     measure.new_candidates_table(cands, out["new_csv"], out["new_tex"], int(scfg["table_rows"]), thr)
+    injection = None
+    if "injection_completeness" in out:
+        if not len(injected):  # none planted (real imaging, or search.inject.n: 0): the grid, all empty
+            from deepcee.search.inject import grid_edges
+
+            z_edges, lam_edges = grid_edges(scfg["inject"])
+            injected.meta.update({"z_edges": z_edges.tolist(), "richness_edges": lam_edges.tolist()})
+        cells, injection = recovery(injected, cands, thr, radius)
+        with atomic_path(out["injection_completeness"]) as tmp:
+            cells.write(tmp, format="ascii.csv", overwrite=True)
+        measure.plot_injection(cells, out["fig_injection"])
 
     stats = [json.loads(Path(p).read_text()) for p in stats_paths]
     timings = {
@@ -130,6 +146,7 @@ def build_catalogue(
             "truth": "catalogue-matched (lower bound)" if real_data else "mock sky clusters and groups",
             "n_truth_objects": len(truth),
         },
+        "injection": injection,
         "timings": timings,
         "redshift": redshift_summary(cands, calibration_path, rcfg, scfg, measured),
     }

@@ -215,7 +215,16 @@ def run_shard(
 
 
 def search_shard(
-    model_path, tiles_path, shard: int, config: dict, out_path, stats_path, *, threads=None, log=print
+    model_path,
+    tiles_path,
+    shard: int,
+    config: dict,
+    out_path,
+    stats_path,
+    *,
+    threads=None,
+    injected_path=None,
+    log=print,
 ) -> dict:
     """The search_shard rule: one shard's detections -> ECSV + JSON, both atomically."""
     from deepcee.detector.inference import load_model
@@ -233,6 +242,8 @@ def search_shard(
         from deepcee.images.mock.sky import sky_from_config
 
         sky = sky_from_config(_sky_config(config))
+        if injected_path is not None:
+            sky.add_clusters(read_injections(injected_path), kind="injected")
     log(f"search shard {shard}: {len(mine)} tiles from {scfg['source']} with {model_path} on {device}")
     if mine:
         table, stats = run_shard(model, mine, scfg, config["images"], sky=sky, device=device, log=log)
@@ -250,6 +261,49 @@ def _sky_config(config: dict) -> dict:
     images = dict(config["images"])
     images["mock"] = {**images["mock"], **config["search"]["mock"]}
     return {**config, "images": images}
+
+
+def truth_around_tiles(sky, tiles: Table, pad_deg: float = 0.3) -> Table:
+    """Every cluster and group the mock sky holds near the tiles (``MockSky.truth_in``): the tiles'
+    RA span unwrapped, so that a region through RA 0 is one span, in the non-wrapping pieces
+    ``truth_in`` takes."""
+    from astropy.table import vstack
+
+    from deepcee.core.skybox import ra_intervals, unwrap_ra
+
+    ra = unwrap_ra(np.asarray(tiles["ra"], float))
+    dec_lo, dec_hi = float(np.min(tiles["dec"])) - pad_deg, float(np.max(tiles["dec"])) + pad_deg
+    pieces = [sky.truth_in(lo, hi, dec_lo, dec_hi) for lo, hi in ra_intervals(ra.min() - pad_deg, ra.max() + pad_deg)]
+    return vstack(pieces) if len(pieces) > 1 else pieces[0]
+
+
+def read_injections(path) -> Table:
+    """The search_inject rule's clusters (an empty table when none were planted)."""
+    from deepcee.core.files import read_ecsv
+    from deepcee.search.inject import INJECTED_COLUMNS
+
+    return read_ecsv(path, required=INJECTED_COLUMNS, what="injected clusters")
+
+
+def write_injections(config: dict, tiles_path, out_path, log=print) -> Table:
+    """The search_inject rule: where the search's injected clusters go (mock sky only)."""
+    from deepcee.core.files import write_ecsv
+    from deepcee.search.inject import empty_injections, plan_injections
+
+    scfg = with_defaults("search", config["search"])
+    icfg = scfg["inject"]
+    if scfg["source"] != "mock" or int(icfg["n"]) == 0:
+        planted = empty_injections()
+        planted.meta.update({"requested": 0})
+    else:
+        from deepcee.images.mock.sky import sky_from_config
+
+        tiles = read_table("tiles", tiles_path)
+        sky = sky_from_config(_sky_config(config))
+        planted = plan_injections(tiles, truth_around_tiles(sky, tiles), icfg, int(config["seed"]), log=log)
+    write_ecsv(planted, out_path)
+    log(f"search.inject: {len(planted)} clusters planted in the search's mock sky")
+    return planted
 
 
 def write_tiles(config: dict, out_path, info_path) -> dict:

@@ -251,17 +251,18 @@ class MockSky:
         self._cluster_row = {str(i): k for k, i in enumerate(t["id"])}
         self._members.clear()
 
-    def add_clusters(self, clusters: Table) -> None:
+    def add_clusters(self, clusters: Table, kind: str = "catalogue") -> None:
         """Hold these clusters too (id, ra, dec, z, richness, bcg_rmag optional), with their values.
 
         A views plan names its clusters from the catalogue stage; where the sky was built from
         other catalogues (a WHL12 sample) or the sample's values differ, the plan's own clusters
-        are the ones drawn at its positions.
+        are the ones drawn at its positions. The search's injected clusters come in as
+        ``kind="injected"`` (deepcee.search.inject): drawn by the same code, told apart only in truth.
         """
         if clusters is None or len(clusters) == 0:
             return
         new = self._catalogued(clusters, None)
-        new["kind"] = "catalogue"
+        new["kind"] = kind
         ids = set(new["id"])
         old = self.clusters[[str(i) not in ids for i in self.clusters["id"]]]
         old.remove_column("reach_arcsec")
