@@ -27,10 +27,11 @@ from deepcee.core.errors import DeepCeeError
 from deepcee.core.seeds import rng
 
 INJECTED_COLUMNS = ("id", "ra", "dec", "z", "richness")
+_INJECTED_DTYPES = ("U16", float, float, float, float)
 
 
 def empty_injections() -> Table:
-    return Table(names=INJECTED_COLUMNS, dtype=("U16", float, float, float, float))
+    return Table(names=INJECTED_COLUMNS, dtype=_INJECTED_DTYPES)
 
 
 def grid_edges(cfg: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -84,8 +85,7 @@ def plan_injections(tiles: Table, occupied: Table, cfg: dict, seed: int, log=pri
             f"search.inject: {n - len(rows)} of {n} clusters found no spot {min_sep}' from every other cluster "
             "in the searched area; planted the rest"
         )
-    out = Table(rows=rows, names=INJECTED_COLUMNS, dtype=("U16", float, float, float, float)) if rows else None
-    out = out if out is not None else empty_injections()
+    out = Table(rows=rows, names=INJECTED_COLUMNS, dtype=_INJECTED_DTYPES) if rows else empty_injections()
     out["ra"].unit = out["dec"].unit = "deg"
     out.meta.update({"z_edges": z_edges.tolist(), "richness_edges": lam_edges.tolist(), "requested": n})
     return out
