@@ -36,7 +36,7 @@ def main(snakemake):
     write_fits(candidates, o.candidates_fits)
     write_votable(candidates, o.candidates_votable)
     tiles = read_table("tiles", snakemake.input.tiles)
-    area = write_footprint_moc(tiles["pixel"], int(tiles.meta["nside"]), o.footprint_moc)
+    area = write_footprint_moc(tiles, o.footprint_moc)
     print(f"candidates as FITS and VOTable; footprint MOC of {area:.3f} deg2")
 
 

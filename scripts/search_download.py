@@ -8,7 +8,7 @@ from deepcee.search.stage import read_tiles
 def main(snakemake):
     config = snakemake.params.config
     scfg = config["search"]  # validated, schema defaults filled (Snakefile)
-    tiles, shards = read_tiles(snakemake.input.tiles)
+    tiles, shards, _ = read_tiles(snakemake.input.tiles)
     shard = int(snakemake.wildcards.shard)
     mine = [t for t, s in zip(tiles, shards) if s == shard]
     images = config["images"]

@@ -9,8 +9,8 @@ infer (detector/inference.py's predict_batches; bf16 on CUDA) next to the bare m
 (``model(images)`` on tensors already on the device, the number docs/design.md's GPU table
 quotes), and merge (ownership + sky merge of the detections). Without ``--model`` a detector
 of the config's architecture with random weights is timed (same cost as a trained one).
-The projection: 14,555 deg^2 (the SDSS DR7 imaging footprint) x tiles per deg^2 at the
-search's nside / the slowest step's rate with the others overlapped in DataLoader workers.
+The projection: 14,555 deg^2 (the SDSS DR7 imaging footprint) x the search grid's tiles per
+deg^2 (search/tiles.py) / each step's rate, in series on this machine and inference alone.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def bench(config: dict, model_path=None, n_tiles=16, batch_size=8, devices=("cpu
     from deepcee.search.acquire import mock_tiles
     from deepcee.search.merge import merge_detections
     from deepcee.search.stage import _sky_config, boxes_to_sky, resolve_precision
-    from deepcee.search.tiles import owner_pixel, plan_tiles
+    from deepcee.search.tiles import grid_for, plan_tiles
 
     # a config read from YAML, outside Snakemake: the schemas fill what it leaves out
     scfg = with_defaults("search", config["search"])
@@ -62,10 +62,11 @@ def bench(config: dict, model_path=None, n_tiles=16, batch_size=8, devices=("cpu
     out_size = int(images["stretch"]["output_size"])
     tiles, info = plan_tiles(scfg, pixels * scale)
     tiles = tiles[:n_tiles]
+    grid = grid_for(scfg, pixels * scale)
     sky = sky_from_config(_sky_config(config))
     res = {
         "n_tiles": len(tiles),
-        "nside": info["nside"],
+        "own_arcsec": info["own_arcsec"],
         "pixels": pixels,
         "output_size": out_size,
         "machine": platform.processor() or platform.machine(),
@@ -73,7 +74,7 @@ def bench(config: dict, model_path=None, n_tiles=16, batch_size=8, devices=("cpu
     }
 
     t0 = time.perf_counter()
-    acquired = list(mock_tiles(sky, tiles, pixels, scale, block_nside=int(scfg["mock_block_nside"])))
+    acquired = list(mock_tiles(sky, tiles, pixels, scale, grid, block_tiles=int(scfg["mock_block_tiles"])))
     res["acquire_tiles_per_s"] = len(acquired) / (time.perf_counter() - t0)
 
     t0 = time.perf_counter()
@@ -130,25 +131,25 @@ def bench(config: dict, model_path=None, n_tiles=16, batch_size=8, devices=("cpu
         scores = o["scores"].numpy() if o is not None else np.array([0.9])
         if len(boxes):
             ra, dec, side = boxes_to_sky(wcs, boxes.astype(float), out_size, pixels)
-            own = owner_pixel(tile.nside, ra, dec)
+            own = grid.owner(ra, dec)
             for k in range(len(ra)):
                 rows.append(
                     (
                         tile.name,
-                        tile.pixel,
+                        tile.index,
                         float(scores[k]),
                         ra[k],
                         dec[k],
                         side[k] * scale,
                         own[k],
-                        own[k] == tile.pixel,
+                        own[k] == tile.index,
                     )
                 )
     det = (
-        Table(rows=rows, names=("tile", "tile_pixel", "score", "ra", "dec", "box_arcsec", "owner", "owned"))
+        Table(rows=rows, names=("tile", "tile_index", "score", "ra", "dec", "box_arcsec", "owner", "owned"))
         if rows
         else Table(
-            names=("tile", "tile_pixel", "score", "ra", "dec", "box_arcsec", "owner", "owned"),
+            names=("tile", "tile_index", "score", "ra", "dec", "box_arcsec", "owner", "owned"),
             dtype=(str, int, float, float, float, float, int, bool),
         )
     )
@@ -157,10 +158,7 @@ def bench(config: dict, model_path=None, n_tiles=16, batch_size=8, devices=("cpu
     res["merge_tiles_per_s"] = len(acquired) / max(time.perf_counter() - t0, 1e-9)
     res["n_boxes"] = len(det)
 
-    import astropy.units as u
-    from astropy_healpix import HEALPix
-
-    per_deg2 = 1.0 / HEALPix(nside=info["nside"]).pixel_area.to_value(u.deg**2)
+    per_deg2 = grid.tiles_per_deg2
     res["tiles_per_deg2"] = per_deg2
     res["sdss_tiles"] = SDSS_FOOTPRINT_DEG2 * per_deg2
     for name in devices:
@@ -195,7 +193,7 @@ def main(argv=None):
     res = bench(config, args.model, args.tiles, args.batch_size, tuple(args.devices.split(",")), args.repeat)
     print(
         f"blind search benchmark: {res['n_tiles']} tiles of {res['pixels']} px -> {res['output_size']} px, "
-        f"nside {res['nside']} ({res['tiles_per_deg2']:.0f} tiles/deg2), {res['threads']} CPU threads"
+        f'{res["own_arcsec"]:.0f}" cells ({res["tiles_per_deg2"]:.1f} tiles/deg2), {res["threads"]} CPU threads'
     )
     for step in ("acquire", "stretch"):
         print(f"  {step:8s} {res[f'{step}_tiles_per_s']:9.2f} tiles/s (CPU)")

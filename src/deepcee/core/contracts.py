@@ -252,8 +252,7 @@ _EXAMPLES = _cols(
 )
 _TILES = _cols(
     ("tile", "str"),
-    ("pixel", "int", None, "nested HEALPix"),
-    ("nside", "int"),
+    ("index", "int", None, "the cell the tile owns (search/tiles.py StripGrid)"),
     ("ra", "float", "deg"),
     ("dec", "float", "deg"),
     ("shard", "int"),
@@ -261,7 +260,7 @@ _TILES = _cols(
 #: Every box of one search shard at or above score_min (src/deepcee/search/stage.py).
 _SEARCH_DETECTIONS = _cols(
     ("tile", "str"),
-    ("tile_pixel", "int"),
+    ("tile_index", "int"),
     ("x0", "float", "pix"),
     ("y0", "float", "pix"),
     ("x1", "float", "pix"),
@@ -270,7 +269,7 @@ _SEARCH_DETECTIONS = _cols(
     ("ra", "float", "deg"),
     ("dec", "float", "deg"),
     ("box_arcsec", "float", "arcsec"),
-    ("owner", "int", None, "HEALPix pixel holding the centre"),
+    ("owner", "int", None, "the tile (cell index) owning the centre"),
     ("owned", "bool"),
 )
 _CANDIDATES = _cols(
@@ -433,7 +432,7 @@ SUMMARIES: dict[str, SummaryContract] = {
                 "source": "str",
                 "area_deg2": "number",
                 "n_tiles": "number",
-                "nside": "number",
+                "tiles_per_deg2": "number",
                 "shards": "number",
                 "score_threshold": "number",
                 "merge_radius_arcsec": "number",

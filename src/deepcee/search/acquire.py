@@ -4,11 +4,13 @@ Every source yields ``(tile, image 3 x N x N float32 nMgy per tile pixel, WCS)``
 layout ``images/fits.py`` uses (north-up TAN, FITS orientation, g, r, i).
 
 * ``mock`` (default): tiles are cutouts of ``images/mock/sky.py``'s one mock sky. Neighbouring
-  tiles overlap ~15-fold (each is 792" wide but owns a ~200" HEALPix pixel), so the tiles of
-  one coarse HEALPix block (``mock_block_nside``) are cut from one rendered mosaic of the
-  block: the same sky, drawn once. A tile is the mosaic's sub-array whose centre is the
-  mosaic pixel nearest its HEALPix centre (<= 0.5 px away), with the mosaic's TAN WCS
-  shifted to it.
+  tiles overlap (each is 792" wide but owns a 440" cell, a third of its area), so the tiles of
+  one block (``mock_block_tiles`` strips by about as many cells, ``StripGrid.block_of``) are
+  cut from one rendered mosaic of the block: the same sky, drawn once. A tile is the mosaic's
+  sub-array whose centre is the mosaic pixel nearest its cell's centre (<= 0.5 px away), with
+  the mosaic's TAN WCS shifted to it; that frame is north-up at the block's centre, so a tile
+  away from it turns off local north, by at most ``tiles.MAX_TURN_RAD`` (blocks are narrowed in
+  RA at high Dec to keep it so), which the cells' margin absorbs.
 * ``skyview``: the paper's path, ``images/fits.py``'s ``fetch_skyview_band`` per band
   (cached, retried).
 * ``hips2fits``: ``astroquery.hips2fits`` over the CDS HiPS of SDSS DR9 per band
@@ -48,34 +50,31 @@ from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import atomic_path
 from deepcee.core.network import RetriesExhausted, with_retries
 from deepcee.images.fits import BANDS, fetch_skyview_band, make_wcs
-from deepcee.search.tiles import Tile, _healpix, _tan_offsets
+from deepcee.search.tiles import StripGrid, Tile, tan_offsets
 
 
 # --------------------------------------------------------------------------- the mock sky
-def block_of(tile: Tile, block_nside: int) -> int:
-    """The coarse nested pixel holding a tile's pixel (nested indices nest by factors of 4)."""
-    shift = 2 * (int(np.log2(tile.nside)) - int(np.log2(block_nside)))
-    return int(tile.pixel) >> max(shift, 0)
-
-
 def mock_tiles(
-    sky, tiles: Iterable[Tile], pixels: int, scale: float, block_nside: int = 128, noise: bool = True
+    sky, tiles: Iterable[Tile], pixels: int, scale: float, grid: StripGrid, block_tiles: int = 8, noise: bool = True
 ) -> Iterator[tuple[Tile, np.ndarray, WCS]]:
     """Cut the tiles from one rendered mosaic per block (see the module docstring)."""
+    from deepcee.core.skybox import ra_mean
+
     tiles = list(tiles)
     blocks: dict[int, list[Tile]] = {}
-    for t in tiles:
-        blocks.setdefault(block_of(t, block_nside), []).append(t)
-    hp = _healpix(block_nside)
+    for t, b in zip(tiles, grid.block_of([t.index for t in tiles], block_tiles)):
+        blocks.setdefault(int(b), []).append(t)
     for block in sorted(blocks):
         members = blocks[block]
-        lon, lat = hp.healpix_to_lonlat(block)
-        ra0, dec0 = float(lon.deg), float(lat.deg)
-        x, y = _tan_offsets(ra0, dec0, [t.ra for t in members], [t.dec for t in members])
+        ra0 = ra_mean([t.ra for t in members])
+        dec0 = float(np.mean([t.dec for t in members]))
+        x, y = tan_offsets(ra0, dec0, [t.ra for t in members], [t.dec for t in members])
         reach = float(max(np.abs(x).max(), np.abs(y).max()))
         side = int(np.ceil(2 * reach / scale)) + pixels + 4
         wcs = make_wcs(ra0, dec0, side, scale)
-        mosaic, _ = sky.render(wcs, (side, side), scale, noise_key=("search-block", block_nside, block), noise=noise)
+        mosaic, _ = sky.render(
+            wcs, (side, side), scale, noise_key=("search-block", grid.own_arcsec, block_tiles, block), noise=noise
+        )
         for t in members:
             cx, cy = wcs.world_to_pixel_values(t.ra, t.dec)
             x0 = int(round(float(cx) - (pixels - 1) / 2.0))
@@ -251,7 +250,8 @@ def acquire(
     *,
     sky=None,
     cfg: dict | None = None,
-    block_nside: int = 128,
+    grid: StripGrid | None = None,
+    block_tiles: int = 8,
     noise: bool = True,
 ) -> Iterator[tuple[Tile, np.ndarray, WCS]]:
     """Tiles with their pixels from ``source`` (mock | skyview | hips2fits); ``cfg``: the complete
@@ -259,7 +259,7 @@ def acquire(
     if source == "mock":
         if sky is None:
             raise DeepCeeError("search.source mock: no mock sky given")
-        yield from mock_tiles(sky, tiles, pixels, scale, block_nside=block_nside, noise=noise)
+        yield from mock_tiles(sky, tiles, pixels, scale, grid, block_tiles=block_tiles, noise=noise)
     elif source in ("skyview", "hips2fits"):
         fetch = skyview_tile if source == "skyview" else hips_tile
         for t in tiles:

@@ -75,13 +75,29 @@ def write_fits(candidates: Table, path) -> None:
         fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp, overwrite=True)
 
 
-def write_footprint_moc(pixels, nside: int, path) -> float:
-    """The searched footprint (the tiles' owned nested HEALPix pixels) as a MOC FITS file; its
-    area in deg²."""
+def write_footprint_moc(tiles: Table, path, max_depth: int = 15) -> float:
+    """The searched footprint (the cells the tiles own, tiles.ecsv) as a MOC FITS file at
+    ``max_depth`` (15: 6.4" cells, a cell's edge to ~1.5 % of its side); its area in deg²."""
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
     from mocpy import MOC
 
-    order = int(round(np.log2(nside)))
-    moc = MOC.from_healpix_cells(np.asarray(pixels, dtype=np.uint64), np.uint8(order), order)
+    from deepcee.search.tiles import grid_from_meta
+
+    grid = grid_from_meta(tiles.meta)
+    index = np.sort(np.asarray(tiles["index"], dtype=np.int64))
+    ra_lo, ra_hi, dec_lo, dec_hi = grid.cells(index)
+    # one zone per run of neighbouring cells of a strip (a box region: one per strip)
+    strip = grid.strip_of(index)
+    breaks = np.flatnonzero((np.diff(index) != 1) | (np.diff(strip) != 0)) + 1
+    moc = None
+    for run in np.split(np.arange(len(index)), breaks):
+        a, b = run[0], run[-1]
+        lo, hi = ra_lo[a], ra_hi[b]
+        for part_lo, part_hi in ((lo, hi),) if hi - lo <= 180 else ((lo, (lo + hi) / 2), ((lo + hi) / 2, hi)):
+            corners = SkyCoord([part_lo, part_hi] * u.deg, [dec_lo[a], dec_hi[b]] * u.deg)
+            zone = MOC.from_zone(corners, max_depth=int(max_depth))
+            moc = zone if moc is None else moc.union(zone)
     with atomic_path(path) as tmp:
         moc.save(str(tmp), format="fits", overwrite=True)
     return float(moc.sky_fraction) * 4 * np.pi * (180 / np.pi) ** 2

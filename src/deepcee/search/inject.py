@@ -42,11 +42,10 @@ def grid_edges(cfg: dict) -> tuple[np.ndarray, np.ndarray]:
 
 
 def plan_injections(tiles: Table, occupied: Table, cfg: dict, seed: int, log=print) -> Table:
-    """Where, how far and how rich each injected cluster is (``tiles``: the search's tiles with
-    ``pixel`` and ``nside``; ``occupied``: ra, dec of the clusters the sky already holds)."""
-    from astropy_healpix import HEALPix
-
-    from deepcee.search.tiles import owner_pixel
+    """Where, how far and how rich each injected cluster is (``tiles``: the search's tiles.ecsv,
+    cells and grid; ``occupied``: ra, dec of the clusters the sky already holds). A spot is drawn
+    uniformly over the area of a random tile's cell, so every planted centre is owned."""
+    from deepcee.search.tiles import grid_from_meta
 
     n = int(cfg["n"])
     if n == 0 or len(tiles) == 0:
@@ -55,11 +54,9 @@ def plan_injections(tiles: Table, occupied: Table, cfg: dict, seed: int, log=pri
     z_edges, lam_edges = grid_edges(cfg)
     cells = [(i, j) for i in range(len(z_edges) - 1) for j in range(len(lam_edges) - 1)]
     order = gen.permutation(len(cells))
-    nside = int(tiles.meta.get("nside") or tiles["nside"][0])
-    hp = HEALPix(nside=nside, order="nested")
-    pixels = np.asarray(tiles["pixel"], dtype=np.int64)
-    owned = set(pixels.tolist())
-    half = hp.pixel_resolution.to_value(u.deg) / 2
+    grid = grid_from_meta(tiles.meta)
+    ra_lo, ra_hi, dec_lo, dec_hi = grid.cells(np.asarray(tiles["index"], dtype=np.int64))
+    sin_lo, sin_hi = np.sin(np.radians(dec_lo)), np.sin(np.radians(dec_hi))
     min_sep = float(cfg["min_separation_arcmin"])
     taken_ra = list(np.asarray(occupied["ra"], float)) if len(occupied) else []
     taken_dec = list(np.asarray(occupied["dec"], float)) if len(occupied) else []
@@ -69,11 +66,9 @@ def plan_injections(tiles: Table, occupied: Table, cfg: dict, seed: int, log=pri
         z = gen.uniform(z_edges[i], z_edges[i + 1])
         lam = float(np.exp(gen.uniform(np.log(lam_edges[j]), np.log(lam_edges[j + 1]))))
         for _ in range(200):  # a free spot in the searched area
-            lon, lat = hp.healpix_to_lonlat(pixels[gen.integers(len(pixels))])
-            dec = float(lat.to_value(u.deg) + gen.uniform(-half, half))
-            ra = float((lon.to_value(u.deg) + gen.uniform(-half, half) / max(np.cos(np.radians(dec)), 1e-3)) % 360)
-            if int(owner_pixel(nside, [ra], [dec])[0]) not in owned:
-                continue
+            c = gen.integers(len(tiles))
+            ra = float(gen.uniform(ra_lo[c], ra_hi[c]) % 360.0)
+            dec = float(np.degrees(np.arcsin(gen.uniform(sin_lo[c], sin_hi[c]))))
             if taken_ra and _nearest_arcmin(ra, dec, taken_ra, taken_dec) < min_sep:
                 continue
             rows.append((f"INJ{k + 1:05d}", ra, dec, z, lam))

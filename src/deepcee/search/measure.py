@@ -1,6 +1,6 @@
 """What the blind search found, measured: completeness, purity, a sky map, the best new candidates.
 
-* Completeness: the redMaPPer clusters whose centre lies in the searched area (a pixel some
+* Completeness: the redMaPPer clusters whose centre lies in the searched area (a cell some
   tile owns) that have a candidate with score >= ``score_threshold`` within the match radius,
   binned in richness and in redshift, with Wilson binomial intervals
   (``astropy.stats.binom_conf_interval``).
@@ -36,14 +36,19 @@ def _sep_nearest(a: Table, b: Table) -> np.ndarray:
     return d.to_value(u.arcmin)
 
 
-def clusters_in_area(redmapper: Table, tile_pixels: np.ndarray, nside: int) -> Table:
-    """redMaPPer clusters whose centre lies in a pixel owned by a tile (the searched area)."""
-    from deepcee.search.tiles import owner_pixel
+def in_area(table: Table, tiles: Table) -> np.ndarray:
+    """Which rows of ``table`` (ra, dec) lie in a cell some tile of ``tiles`` (tiles.ecsv) owns."""
+    from deepcee.search.tiles import grid_from_meta
 
-    if len(redmapper) == 0:
-        return redmapper
-    own = owner_pixel(nside, redmapper["ra"], redmapper["dec"])
-    return redmapper[np.isin(own, np.asarray(tile_pixels, dtype=np.int64))]
+    if len(table) == 0:
+        return np.zeros(0, bool)
+    own = grid_from_meta(tiles.meta).owner(table["ra"], table["dec"])
+    return np.isin(own, np.asarray(tiles["index"], dtype=np.int64))
+
+
+def clusters_in_area(redmapper: Table, tiles: Table) -> Table:
+    """redMaPPer clusters whose centre lies in a cell owned by a tile (the searched area)."""
+    return redmapper[in_area(redmapper, tiles)] if len(redmapper) else redmapper
 
 
 def completeness(clusters: Table, cands: Table, threshold: float, radius_arcmin: float, column: str, bins) -> Table:

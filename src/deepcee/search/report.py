@@ -60,7 +60,7 @@ def build_catalogue(
     cands.meta.update(
         {
             "source": scfg["source"],
-            "nside": int(tiles.meta.get("nside", 0)),
+            "tiles_per_deg2": float(tiles.meta.get("tiles_per_deg2") or 0.0),
             "score_min": float(scfg["score_min"]),
             "description": "Deep-CEE blind search candidates: one per cluster after tile ownership "
             "and a sky merge (src/deepcee/search/merge.py)",
@@ -69,8 +69,7 @@ def build_catalogue(
     write_table("candidates", cands, out["candidates"])
 
     thr = float(scfg["score_threshold"])
-    nside = int(tiles.meta["nside"])
-    in_area = measure.clusters_in_area(cats["redmapper"], np.asarray(tiles["pixel"]), nside)
+    in_area = measure.clusters_in_area(cats["redmapper"], tiles)
     by_rich = measure.completeness(in_area, cands, thr, radius, "richness", measure.RICHNESS_BINS)
     by_z = measure.completeness(in_area, cands, thr, radius, "z", measure.Z_BINS)
     overall = measure.completeness(in_area, cands, thr, radius, "richness", [0, 1e9])
@@ -119,7 +118,7 @@ def build_catalogue(
         "source": scfg["source"],
         "area_deg2": float(tiles.meta.get("area_deg2", np.nan)),
         "n_tiles": len(tiles),
-        "nside": nside,
+        "tiles_per_deg2": float(tiles.meta.get("tiles_per_deg2") or 0.0),
         "shards": int(scfg["shards"]),
         "score_threshold": thr,
         "merge_radius_arcsec": float(scfg["merge_radius_arcsec"]),

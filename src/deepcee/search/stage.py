@@ -1,6 +1,6 @@
 """Inference over the tiles of one shard: acquire, stretch in memory, batched detector, boxes on the sky.
 
-A shard is a contiguous run of tiles in nested HEALPix order (``tiles.shard_tiles``), i.e. a
+A shard is a contiguous run of tiles in grid order (``tiles.shard_tiles``: strip by strip), i.e. a
 compact patch of sky, so the mock's block mosaics are shared within it. Tiles stream
 through a ``torch.utils.data.DataLoader`` (an ``IterableDataset``: each worker takes whole
 blocks) that acquires and stretches them with ``images/stretch.py``'s ``to_rgb`` (the
@@ -9,7 +9,7 @@ training images' stretch, without writing PNGs), then ``detector/inference.py``'
 
 Every box above ``search.score_min`` is kept with its tile, its centre on the sky (through
 the tile's WCS, the training images' pixel convention of ``detector/inference.py``) and
-whether the tile *owns* that position (``tiles.owner_pixel``). The shard's table is written
+whether the tile *owns* that position (``tiles.StripGrid.owner``). The shard's table is written
 atomically, so a killed search leaves only finished shards behind.
 """
 
@@ -27,37 +27,38 @@ from deepcee.core.contracts import read_table, rows_table, table_contract, write
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import write_json
 from deepcee.images.stretch import native_factor, to_rgb
-from deepcee.search.acquire import acquire, block_of
-from deepcee.search.tiles import Tile, owner_pixel
+from deepcee.search.acquire import acquire
+from deepcee.search.tiles import StripGrid, Tile, grid_from_meta
 
 DETECTION_COLUMNS = table_contract("search_detections").colnames  # docs/contracts.md
 
 
-def read_tiles(path) -> list[Tile]:
-    """Tiles from ``tiles.ecsv`` (written by the search_tiles rule)."""
+def read_tiles(path) -> tuple[list[Tile], np.ndarray, StripGrid]:
+    """Tiles, the shard of each and their grid, from ``tiles.ecsv`` (written by the search_tiles rule)."""
     t = read_table("tiles", path)
-    return [Tile(int(r["pixel"]), int(r["nside"]), float(r["ra"]), float(r["dec"])) for r in t], np.asarray(
-        t["shard"], dtype=int
-    )
+    tiles = [Tile(int(r["index"]), float(r["ra"]), float(r["dec"])) for r in t]
+    return tiles, np.asarray(t["shard"], dtype=int), grid_from_meta(t.meta)
 
 
 class TileStream(torch.utils.data.IterableDataset):
     """Tiles -> (uint8 3 x S x S tensor, tile, WCS, seconds acquiring, seconds stretching)."""
 
     def __init__(
-        self, tiles, source, pixels, scale, output_size, limits, sky=None, cfg=None, block_nside=128, noise=True
+        self, tiles, source, pixels, scale, output_size, limits, grid, sky=None, cfg=None, block_tiles=8, noise=True
     ):
         super().__init__()
         self.tiles, self.source, self.pixels, self.scale = list(tiles), source, int(pixels), float(scale)
         self.output_size, self.limits = int(output_size), limits
-        self.sky, self.cfg, self.block_nside, self.noise = sky, cfg or {}, int(block_nside), bool(noise)
+        self.grid, self.sky, self.cfg, self.noise = grid, sky, cfg or {}, bool(noise)
+        self.block_tiles = int(block_tiles)
 
     def _mine(self):
         info = torch.utils.data.get_worker_info()
         if info is None or info.num_workers <= 1:
             return self.tiles
         if self.source == "mock":  # whole blocks per worker: one mosaic is rendered once
-            return [t for t in self.tiles if block_of(t, self.block_nside) % info.num_workers == info.id]
+            blocks = self.grid.block_of([t.index for t in self.tiles], self.block_tiles)
+            return [t for t, b in zip(self.tiles, blocks) if int(b) % info.num_workers == info.id]
         return self.tiles[info.id :: info.num_workers]
 
     def __iter__(self):
@@ -68,7 +69,8 @@ class TileStream(torch.utils.data.IterableDataset):
             self.scale,
             sky=self.sky,
             cfg=self.cfg,
-            block_nside=self.block_nside,
+            grid=self.grid,
+            block_tiles=self.block_tiles,
             noise=self.noise,
         )
         t0 = time.perf_counter()
@@ -106,6 +108,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 def run_shard(
     model,
     tiles: list[Tile],
+    grid: StripGrid,
     search_cfg: dict,
     images_cfg: dict,
     *,
@@ -133,9 +136,10 @@ def run_shard(
         scale,
         output_size,
         limits,
+        grid,
         sky=sky,
         cfg=cfg,
-        block_nside=int(cfg["mock_block_nside"]),
+        block_tiles=int(cfg["mock_block_tiles"]),
         noise=bool(cfg["noise"]),
     )
     workers = int(cfg["workers"])
@@ -171,9 +175,9 @@ def run_shard(
             scores = scores[keep]
             if len(boxes):
                 ra, dec, side = boxes_to_sky(wcs, boxes, output_size, pixels)
-                owner = owner_pixel(tile.nside, ra, dec)
+                owner = grid.owner(ra, dec)
                 rows["tile"] += [tile.name] * len(boxes)
-                rows["tile_pixel"] += [tile.pixel] * len(boxes)
+                rows["tile_index"] += [tile.index] * len(boxes)
                 for j, c in enumerate(("x0", "y0", "x1", "y1")):
                     rows[c] += list(boxes[:, j])
                 rows["score"] += list(scores)
@@ -181,7 +185,7 @@ def run_shard(
                 rows["dec"] += list(dec)
                 rows["box_arcsec"] += list(side * scale)
                 rows["owner"] += list(owner)
-                rows["owned"] += list(owner == tile.pixel)
+                rows["owned"] += list(owner == tile.index)
         n_done += len(images)
         if bar is not None:
             bar.update(len(images))
@@ -189,7 +193,7 @@ def run_shard(
     if bar is not None:
         bar.close()
     wall = time.perf_counter() - t_start
-    dtypes = {"tile": str, "tile_pixel": np.int64, "owner": np.int64, "owned": bool}
+    dtypes = {"tile": str, "tile_index": np.int64, "owner": np.int64, "owned": bool}
     table = Table({c: np.asarray(rows[c], dtype=dtypes.get(c, float)) for c in DETECTION_COLUMNS})
     for c in ("x0", "y0", "x1", "y1"):
         table[c].unit = "pix"
@@ -233,7 +237,7 @@ def search_shard(
     scfg = with_defaults("search", config["search"])
     if threads:
         torch.set_num_threads(int(threads))
-    tiles, shards = read_tiles(tiles_path)
+    tiles, shards, grid = read_tiles(tiles_path)
     mine = [t for t, s in zip(tiles, shards) if s == int(shard)]
     device = resolve_device(str(scfg["device"]))
     model, meta = load_model(model_path, device)
@@ -246,7 +250,7 @@ def search_shard(
             sky.add_clusters(read_injections(injected_path), kind="injected")
     log(f"search shard {shard}: {len(mine)} tiles from {scfg['source']} with {model_path} on {device}")
     if mine:
-        table, stats = run_shard(model, mine, scfg, config["images"], sky=sky, device=device, log=log)
+        table, stats = run_shard(model, mine, grid, scfg, config["images"], sky=sky, device=device, log=log)
     else:
         table = rows_table("search_detections", [])
         stats = {"n_tiles": 0, "n_detections": 0, "n_owned": 0, "wall_s": 0.0}
@@ -306,7 +310,7 @@ def write_injections(config: dict, tiles_path, out_path, log=print) -> Table:
     return planted
 
 
-def write_tiles(config: dict, out_path, info_path) -> dict:
+def write_tiles(config: dict, out_path, info_path, log=print) -> dict:
     """The search_tiles rule: every tile of the region with its shard -> ECSV + JSON."""
     from deepcee.search.tiles import PAPER_FIELD_ARCSEC, plan_tiles
 
@@ -317,15 +321,14 @@ def write_tiles(config: dict, out_path, info_path) -> dict:
             f'images.pixels x images.pixel_scale_arcsec = {field:.1f}": the search tiles are the '
             f"paper's {PAPER_FIELD_ARCSEC:.0f}\" field"
         )
-    tiles, info = plan_tiles(scfg, field)
+    tiles, info = plan_tiles(scfg, field, log=log)
     shards = int(scfg["shards"])
     bounds = np.linspace(0, len(tiles), shards + 1).round().astype(int)
     shard_of = np.searchsorted(bounds, np.arange(len(tiles)), side="right") - 1
     t = Table(
         {
             "tile": [x.name for x in tiles],
-            "pixel": np.asarray([x.pixel for x in tiles], dtype=np.int64),
-            "nside": np.full(len(tiles), info["nside"], dtype=np.int64),
+            "index": np.asarray([x.index for x in tiles], dtype=np.int64),
             "ra": [x.ra for x in tiles],
             "dec": [x.dec for x in tiles],
             "shard": shard_of.astype(int),
