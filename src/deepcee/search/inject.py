@@ -103,9 +103,13 @@ def _column(table: Table, name: str, rows: np.ndarray) -> np.ndarray:
     return np.asarray(table[name], float)[rows] if len(rows) and name in table.colnames else np.zeros(0)
 
 
-def recovery(injected: Table, cands: Table, threshold: float, radius_arcmin: float) -> tuple[Table, dict]:
+def recovery(
+    injected: Table, cands: Table, threshold: float, radius_arcmin: float, headline: dict | None = None
+) -> tuple[Table, dict]:
     """Completeness per z x λ cell (Wilson 68.27 % intervals) and what the found ones look like:
-    the offset of the nearest candidate at or above ``threshold`` and its z and λ against truth."""
+    the offset of the nearest candidate at or above ``threshold`` and its z and λ against truth.
+    ``headline`` ({z: [lo, hi], richness_min}): the completeness of the injected clusters in that
+    range too, the trained kind (``search.inject.headline``)."""
     z_edges = np.asarray(injected.meta.get("z_edges", []), float)
     lam_edges = np.asarray(injected.meta.get("richness_edges", []), float)
     if len(z_edges) < 2 or len(lam_edges) < 2:
@@ -158,4 +162,18 @@ def recovery(injected: Table, cands: Table, threshold: float, radius_arcmin: flo
         "richness_measured": int(has_lam.sum()),
         "richness_log10_ratio_median": float(np.median(np.log10(ratio[has_lam]))) if has_lam.any() else None,
     }
+    if headline:
+        z_lo, z_hi = map(float, headline["z"])
+        sel = (z > z_lo) & (z < z_hi) & (lam >= float(headline["richness_min"]))
+        n_h, k_h = int(sel.sum()), int(found[sel].sum())
+        lo_h, hi_h = _wilson(k_h, n_h)
+        summary["headline"] = {
+            "z": [z_lo, z_hi],
+            "richness_min": float(headline["richness_min"]),
+            "n_injected": n_h,
+            "n_found": k_h,
+            "completeness": k_h / n_h if n_h else None,
+            "ci_lo": lo_h if n_h else None,
+            "ci_hi": hi_h if n_h else None,
+        }
     return table, summary

@@ -4,10 +4,14 @@
   tile owns) that have a candidate with score >= ``score_threshold`` within the match radius,
   binned in richness and in redshift, with Wilson binomial intervals
   (``astropy.stats.binom_conf_interval``).
-* Purity vs score threshold: on the mock it is exact, a candidate is real when it lies within
-  the match radius of any object the sky rendered as a cluster or group (catalogued or not;
-  ``MockSky.truth_in``); on real imaging a candidate is counted real when any bundled
-  catalogue (redMaPPer, Abell/ACO, MCXC) matches it, a lower bound.
+* Purity vs score threshold: on the mock it is exact (``MockSky.truth_in``). A candidate within
+  the match radius of a cluster the sky holds (catalogued or injected) is true; otherwise, one
+  within it of an uncatalogued group (λ of a few, ``images.mock.group_richness``) is counted
+  apart, by the group's richness: neither true nor false, since a group is a real overdensity
+  no cluster catalogue would list; the rest are false. Purity = true / (true + false), with a
+  Wilson interval; ``purity_all`` counts the group detections as false. On real imaging a
+  candidate is counted true when any bundled catalogue (redMaPPer, Abell/ACO, MCXC) matches
+  it, a lower bound, and nothing is set apart.
 """
 
 from __future__ import annotations
@@ -46,6 +50,11 @@ def in_area(table: Table, tiles: Table) -> np.ndarray:
     return np.isin(own, np.asarray(tiles["index"], dtype=np.int64))
 
 
+def on_objects(cands: Table, objects: Table, radius_arcmin: float) -> np.ndarray:
+    """Which candidates lie within the match radius of any of ``objects`` (ra, dec)."""
+    return _sep_nearest(cands, objects) <= radius_arcmin if len(cands) else np.zeros(0, bool)
+
+
 def clusters_in_area(redmapper: Table, tiles: Table) -> Table:
     """redMaPPer clusters whose centre lies in a cell owned by a tile (the searched area)."""
     return redmapper[in_area(redmapper, tiles)] if len(redmapper) else redmapper
@@ -79,27 +88,83 @@ def completeness(clusters: Table, cands: Table, threshold: float, radius_arcmin:
     )
 
 
+#: Richness bins of the uncatalogued groups a search detects (counted apart from purity).
+GROUP_RICHNESS_BINS = [0, 6, 8, 10, 12, 1e9]
+
+
+def classify(cands: Table, truth: Table, radius_arcmin: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each candidate's class (``cluster`` | ``group`` | ``none``, see the module docstring) and,
+    for a group, the group's richness (NaN otherwise). ``truth``: ra, dec, optional kind, richness."""
+    n = len(cands)
+    if n == 0:
+        return np.zeros(0, "U7"), np.zeros(0)
+    kind = np.asarray(truth["kind"], str) if "kind" in truth.colnames else np.full(len(truth), "cluster")
+    is_group = kind == "group"
+    clusters, groups = truth[~is_group], truth[is_group]
+    on_cluster = _sep_nearest(cands, clusters) <= radius_arcmin
+    out = np.where(on_cluster, "cluster", "none").astype("U7")
+    richness = np.full(n, np.nan)
+    if len(groups):
+        ca = SkyCoord(np.asarray(cands["ra"], float) * u.deg, np.asarray(cands["dec"], float) * u.deg)
+        cg = SkyCoord(np.asarray(groups["ra"], float) * u.deg, np.asarray(groups["dec"], float) * u.deg)
+        idx, d, _ = ca.match_to_catalog_sky(cg)
+        on_group = (d.to_value(u.arcmin) <= radius_arcmin) & ~on_cluster
+        out[on_group] = "group"
+        if "richness" in groups.colnames:
+            richness[on_group] = np.asarray(groups["richness"], float)[np.asarray(idx)[on_group]]
+    return out, richness
+
+
+def _wilson_or_nan(k: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ci = binom_conf_interval(k, np.maximum(n, 1), confidence_level=0.6827, interval="wilson")
+    return np.where(n > 0, ci[0], np.nan), np.where(n > 0, ci[1], np.nan)
+
+
 def purity_curve(cands: Table, truth: Table, radius_arcmin: float, thresholds) -> Table:
-    """Fraction of candidates with score >= t that lie on a true object, for each t."""
-    real = _sep_nearest(cands, truth) <= radius_arcmin if len(cands) else np.zeros(0, bool)
+    """Per threshold t, of the candidates with score >= t: true, on a group, false; purity =
+    true / (true + false) with its Wilson 68 % interval, and ``purity_all`` = true / all."""
+    cls, _ = classify(cands, truth, radius_arcmin)
     score = np.asarray(cands["score"], float) if len(cands) else np.zeros(0)
-    n, k = [], []
+    n, k, g = [], [], []
     for t in thresholds:
         sel = score >= t
         n.append(int(sel.sum()))
-        k.append(int(real[sel].sum()))
-    n_arr, k_arr = np.asarray(n), np.asarray(k)
-    ci = binom_conf_interval(k_arr, np.maximum(n_arr, 1), confidence_level=0.6827, interval="wilson")
+        k.append(int((sel & (cls == "cluster")).sum()))
+        g.append(int((sel & (cls == "group")).sum()))
+    n_arr, k_arr, g_arr = np.asarray(n), np.asarray(k), np.asarray(g)
+    judged = n_arr - g_arr
+    lo, hi = _wilson_or_nan(k_arr, judged)
     return Table(
         {
             "threshold": np.asarray(thresholds, float),
             "n_candidates": n_arr,
             "n_real": k_arr,
-            "purity": np.where(n_arr > 0, k_arr / np.maximum(n_arr, 1), np.nan),
-            "ci_lo": np.where(n_arr > 0, ci[0], np.nan),
-            "ci_hi": np.where(n_arr > 0, ci[1], np.nan),
+            "n_group": g_arr,
+            "n_false": judged - k_arr,
+            "purity": np.where(judged > 0, k_arr / np.maximum(judged, 1), np.nan),
+            "ci_lo": lo,
+            "ci_hi": hi,
+            "purity_all": np.where(n_arr > 0, k_arr / np.maximum(n_arr, 1), np.nan),
         }
     )
+
+
+def group_detections(cands: Table, truth: Table, radius_arcmin: float, threshold: float, in_area) -> dict:
+    """The uncatalogued groups the candidates at or above ``threshold`` sit on, by the group's
+    richness, beside the groups in the searched area (``in_area``: a mask over ``truth``)."""
+    cls, lam = classify(cands, truth, radius_arcmin)
+    strong = np.asarray(cands["score"], float) >= threshold if len(cands) else np.zeros(0, bool)
+    detected = lam[(cls == "group") & strong]
+    kind = np.asarray(truth["kind"], str) if "kind" in truth.colnames else np.zeros(len(truth), "U7")
+    groups = truth[(kind == "group") & np.asarray(in_area, bool)]
+    all_lam = np.asarray(groups["richness"], float) if len(groups) and "richness" in groups.colnames else np.zeros(0)
+    edges = np.asarray(GROUP_RICHNESS_BINS, float)
+    return {
+        "richness_edges": [float(e) for e in edges],
+        "n_detected": np.histogram(detected, edges)[0].tolist(),
+        "n_in_area": np.histogram(all_lam, edges)[0].tolist(),
+        "n_candidates_on_groups": int(len(detected)),
+    }
 
 
 # --------------------------------------------------------------------------- figures and tables

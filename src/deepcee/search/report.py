@@ -99,7 +99,7 @@ def build_catalogue(
 
             z_edges, lam_edges = grid_edges(scfg["inject"])
             injected.meta.update({"z_edges": z_edges.tolist(), "richness_edges": lam_edges.tolist()})
-        cells, injection = recovery(injected, cands, thr, radius)
+        cells, injection = recovery(injected, cands, thr, radius, scfg["inject"]["headline"])
         with atomic_path(out["injection_completeness"]) as tmp:
             cells.write(tmp, format="ascii.csv", overwrite=True)
         measure.plot_injection(cells, out["fig_injection"])
@@ -113,6 +113,7 @@ def build_catalogue(
     timings["tiles_per_s"] = len(tiles) / timings["wall_s"] if timings["wall_s"] > 0 else None
     strong = np.asarray(cands["score"], float) >= thr
     known = np.asarray(cands["known"], bool)
+    on_injected = measure.on_objects(cands, injected, radius)
     o = overall[0]
     summary = {
         "source": scfg["source"],
@@ -128,7 +129,9 @@ def build_catalogue(
         "n_candidates": len(cands),
         "n_candidates_above_threshold": int(strong.sum()),
         "n_known": int((strong & known).sum()),
-        "n_new": int((strong & ~known).sum()),
+        # a found injected cluster is matched by no catalogue, but it is not a new cluster
+        "n_new": int((strong & ~known & ~on_injected).sum()),
+        "n_injected_found": int((strong & on_injected).sum()),
         "completeness": {
             "n_clusters": int(o["n_clusters"]),
             "n_found": int(o["n_found"]),
@@ -141,9 +144,20 @@ def build_catalogue(
             "threshold": thr,
             "n_candidates": int(at_thr["n_candidates"]),
             "n_real": int(at_thr["n_real"]),
-            "purity": None if at_thr["n_candidates"] == 0 else float(at_thr["purity"]),
-            "truth": "catalogue-matched (lower bound)" if real_data else "mock sky clusters and groups",
+            "n_group": int(at_thr["n_group"]),
+            "n_false": int(at_thr["n_false"]),
+            "purity": None if at_thr["n_candidates"] == at_thr["n_group"] else float(at_thr["purity"]),
+            "ci_lo": None if at_thr["n_candidates"] == at_thr["n_group"] else float(at_thr["ci_lo"]),
+            "ci_hi": None if at_thr["n_candidates"] == at_thr["n_group"] else float(at_thr["ci_hi"]),
+            "purity_all": None if at_thr["n_candidates"] == 0 else float(at_thr["purity_all"]),
+            "interval": "wilson 68.27%",
+            "truth": "catalogue-matched (lower bound)"
+            if real_data
+            else "mock sky clusters (catalogued and injected); uncatalogued groups counted apart",
             "n_truth_objects": len(truth),
+            "groups": None
+            if real_data
+            else measure.group_detections(cands, truth, radius, thr, measure.in_area(truth, tiles)),
         },
         "injection": injection,
         "timings": timings,

@@ -521,21 +521,19 @@ class MockSky:
         return img, wcs, info
 
     def truth_in(self, ra_min, ra_max, dec_min, dec_max) -> Table:
-        """Catalogued clusters and uncatalogued groups centred in an RA/Dec box (purity truth)."""
+        """Catalogued (and injected) clusters and uncatalogued groups centred in an RA/Dec box, with
+        their kind and richness (purity truth)."""
         cl = self.clusters
         m = (cl["ra"] >= ra_min) & (cl["ra"] <= ra_max) & (cl["dec"] >= dec_min) & (cl["dec"] <= dec_max)
-        rows = [(str(r["id"]), float(r["ra"]), float(r["dec"]), str(r["kind"])) for r in cl[m]]
+        rows = [(str(r["id"]), float(r["ra"]), float(r["dec"]), str(r["kind"]), float(r["richness"])) for r in cl[m]]
         ra_c, dec_c = (ra_min + ra_max) / 2, (dec_min + dec_max) / 2
         radius = float(_separation_arcsec(ra_c, dec_c, ra_min, dec_min)[()])
         for cell in np.sort(self.hp_groups.cone_search_lonlat(ra_c * u.deg, dec_c * u.deg, radius * u.arcsec)):
             for r in self.groups_in_cell(cell):
                 if ra_min <= r["ra"] <= ra_max and dec_min <= r["dec"] <= dec_max:
-                    rows.append((str(r["id"]), float(r["ra"]), float(r["dec"]), "group"))
-        return (
-            Table(rows=rows, names=("id", "ra", "dec", "kind"), dtype=("U32", float, float, "U10"))
-            if rows
-            else Table(names=("id", "ra", "dec", "kind"), dtype=("U32", float, float, "U10"))
-        )
+                    rows.append((str(r["id"]), float(r["ra"]), float(r["dec"]), "group", float(r["richness"])))
+        names, dtype = ("id", "ra", "dec", "kind", "richness"), ("U32", float, float, "U10", float)
+        return Table(rows=rows, names=names, dtype=dtype) if rows else Table(names=names, dtype=dtype)
 
 
 def read_sky_catalogues(redmapper_path, abell_paths, match_radius_arcmin: float = 3.0) -> tuple[Table, Table]:
