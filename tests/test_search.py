@@ -703,3 +703,65 @@ def test_recovery_counts_cells_with_wilson_intervals():
     assert (high["n_injected"], high["n_found"]) == (1, 0)  # its candidate is below the threshold
     assert summary["n_found"] == 1 and summary["offset_arcsec_median"] == pytest.approx(30.0, abs=0.5)
     assert summary["z_bias"] == pytest.approx(0.01 / 1.1, rel=1e-6)
+    headline = recovery(injected, cands, 0.5, 3.0, {"z": [0.05, 0.2], "richness_min": 15})[1]["headline"]
+    assert (headline["n_injected"], headline["n_found"]) == (2, 1) and headline["ci_lo"] < 0.5 < headline["ci_hi"]
+
+
+def test_purity_sets_group_detections_apart_by_richness():
+    """A candidate on a cluster (catalogued or injected) is true, one on an uncatalogued group is
+    counted apart with the group's richness, the rest are false; purity = true / (true + false)."""
+    truth = Table(
+        {
+            "id": ["RM1", "INJ1", "G1", "G2"],
+            "ra": [10.0, 11.0, 12.0, 13.0],
+            "dec": [0.0] * 4,
+            "kind": ["redmapper", "injected", "group", "group"],
+            "richness": [40.0, 60.0, 7.0, 11.0],
+        }
+    )
+    cands = Table({"ra": [10.01, 11.0, 12.02, 14.0, 13.0], "dec": [0.0] * 5, "score": [0.9, 0.8, 0.7, 0.6, 0.2]})
+    cls, lam = measure.classify(cands, truth, 3.0)
+    assert list(cls) == ["cluster", "cluster", "group", "none", "group"]
+    assert lam[2] == 7.0 and np.isnan(lam[0])
+    p = measure.purity_curve(cands, truth, 3.0, [0.5])[0]
+    assert (p["n_real"], p["n_group"], p["n_false"]) == (2, 1, 1)
+    assert p["purity"] == pytest.approx(2 / 3) and p["purity_all"] == pytest.approx(0.5)
+    assert p["ci_lo"] < 2 / 3 < p["ci_hi"]
+    groups = measure.group_detections(cands, truth, 3.0, 0.5, np.ones(4, bool))
+    assert groups["n_detected"] == [0, 1, 0, 0, 0] and groups["n_in_area"] == [0, 1, 0, 1, 0]
+    # on real imaging the truth has no kinds: every match is a catalogue cluster
+    real = measure.purity_curve(cands, truth[["ra", "dec"]], 3.0, [0.5])[0]
+    assert (real["n_real"], real["n_group"]) == (3, 0)
+
+
+def test_candidates_are_centred_on_their_bcg_with_the_detectors_option():
+    """train.predict.centre.method bcg: a box centred 40" off the mock cluster moves to its BCG (the
+    catalogue position in the mock); box_ra/box_dec keep the box centre; method box moves nothing.
+    No foreground galaxies or bright stars here: a 14th-magnitude foreground galaxy 12" from the
+    box centre takes it otherwise (the brightest-galaxy rule's known failure, seed 7)."""
+    from deepcee.search.candidate_redshifts import estimate_candidates
+
+    images = with_defaults("images", {"pixels": 400, "pixel_scale_arcsec": PAPER_FIELD_ARCSEC / 400})
+    centre = with_defaults("train", {})["predict"]["centre"]
+    sky = _sky(groups_per_deg2=0.0, galaxy_density_scale=0.05, foreground_per_deg2=0.0, bright_stars_per_deg2=0)
+    for method in ("bcg", "box"):
+        cands = _candidates()
+        cands["ra"][0] += 40 / 3600
+        start = (float(cands["ra"][0]), float(cands["dec"][0]))
+        done = estimate_candidates(
+            cands,
+            None,
+            with_defaults("redshift"),
+            with_defaults("search", {"score_threshold": 0.5}),
+            images,
+            sky=sky,
+            log=lambda *a: None,
+            centre={**centre, "method": method},
+        )
+        assert (cands["box_ra"][0], cands["box_dec"][0]) == start
+        if method == "bcg":
+            assert cands["on_bcg"][0] and done["n_on_bcg"] >= 1
+            offset = np.hypot((cands["ra"][0] - 150.01) * np.cos(np.radians(2.0)), cands["dec"][0] - 2.0) * 3600
+            assert offset < 3.0  # on the BCG, a pixel or so (1.98" pixels)
+        else:
+            assert not cands["on_bcg"].any() and (cands["ra"][0], cands["dec"][0]) == start

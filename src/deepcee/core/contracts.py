@@ -291,6 +291,9 @@ _CANDIDATES = _cols(
         )
     ],
     ("known", "bool"),
+    ("box_ra", "float", "deg"),
+    ("box_dec", "float", "deg"),
+    ("on_bcg", "bool"),
     ("z_est", "float"),
     ("z_flag", "str"),
     ("richness_est", "float"),

@@ -1,4 +1,4 @@
-"""A redshift and a richness for the blind search's candidates.
+"""A position, a redshift and a richness for the blind search's candidates.
 
 The tiles are stretched in memory and never kept, so each candidate at or above
 ``search.score_threshold`` gets a fresh tile-sized cutout centred on it through the
@@ -8,6 +8,11 @@ on a training-sized view (``redshift/photometry.py``, ``redshift/red_sequence.py
 ``redshift/stage.py``'s ``measure_detection``: the box's red-sequence colour against the
 cutout's outskirts, then the member excess), and the relations fitted on the training
 clusters (``results/08_redshift/calibration.json``) turn colour and count into z and λ.
+
+The same sources give the cluster's position when ``train.predict.centre.method`` is ``bcg``
+(the detector's centring option, ``detector/centring.py``): the brightest extended galaxy
+within ``search_radius`` box sides of the box centre; ``box_ra``/``box_dec`` keep the box
+centre and ``on_bcg`` says which was moved (none are with ``method: box``, the paper's way).
 
 Only candidates at or above the threshold are measured: one render and one source
 extraction per candidate, against thousands of low-score boxes below it. The others are
@@ -28,6 +33,7 @@ from deepcee.redshift.red_sequence import Region
 from deepcee.search.acquire import Position, cutouts
 
 COLUMNS = ("z_est", "z_flag", "richness_est", "richness_flag")
+CENTRE_COLUMNS = ("box_ra", "box_dec", "on_bcg")
 BELOW_THRESHOLD = "below_score_threshold"  # not measured: the candidate's score is under search.score_threshold
 NO_CALIBRATION = "no_calibration"  # not measured: the redshift stage is disabled (no calibration.json)
 
@@ -48,12 +54,17 @@ def estimate_candidates(
     *,
     sky=None,
     log=print,
+    centre: dict | None = None,
 ) -> dict:
-    """Add COLUMNS to ``cands`` (in place) and return what was done (counts, flags, seconds).
+    """Add COLUMNS and CENTRE_COLUMNS to ``cands`` (in place; ra, dec move to the BCG where
+    ``centre['method']`` is bcg and one is found) and return what was done (counts, flags, seconds).
 
     ``redshift_cfg``, ``search_cfg``, ``images_cfg``: the complete config sections;
-    ``calibration``: the redshift stage's calibration.json (None: nothing is measured).
+    ``calibration``: the redshift stage's calibration.json (None: no z or λ is measured);
+    ``centre``: ``train.predict.centre`` (None or method box: box centres kept).
     """
+    from deepcee.detector.centring import bcg_candidates, choose_bcg
+
     t0 = time.perf_counter()
     n = len(cands)
     thr = float(search_cfg["score_threshold"])
@@ -63,7 +74,11 @@ def estimate_candidates(
     z_flag = np.where(strong, NO_CALIBRATION if calibration is None else "", BELOW_THRESHOLD).astype("U24")
     r_flag = z_flag.copy()
     pixels, scale = int(images_cfg["pixels"]), float(images_cfg["pixel_scale_arcsec"])
-    todo = np.flatnonzero(strong) if calibration is not None else np.zeros(0, int)
+    use_bcg = bool(centre) and str(centre["method"]) == "bcg"
+    box_ra = np.asarray(cands["ra"], float).copy() if n else np.zeros(0)
+    box_dec = np.asarray(cands["dec"], float).copy() if n else np.zeros(0)
+    ra, dec, on_bcg = box_ra.copy(), box_dec.copy(), np.zeros(n, bool)
+    todo = np.flatnonzero(strong) if (calibration is not None or use_bcg) else np.zeros(0, int)
     positions = [Position(str(cands["id"][k]), float(cands["ra"][k]), float(cands["dec"][k])) for k in todo]
     for k, (pos, img, wcs) in zip(
         todo,
@@ -73,9 +88,24 @@ def estimate_candidates(
     ):
         cat = photometry.measure_image(img, wcs, redshift_cfg["photometry"], f"candidate {pos.name}")
         region = candidate_region(wcs, pos.ra, pos.dec, float(cands["box_arcsec"][k]), scale)
+        if use_bcg:
+            side = float(cands["box_arcsec"][k]) / scale
+            b = choose_bcg(
+                cat, bcg_candidates(cat, centre), (region.x0 + region.x1) / 2, (region.y0 + region.y1) / 2, side, centre
+            )
+            if b >= 0:
+                a, d = wcs.pixel_to_world_values(cat.sources["x"][b], cat.sources["y"][b])
+                ra[k], dec[k], on_bcg[k] = float(a) % 360.0, float(d), True
+        if calibration is None:
+            continue
         m = rz.measure_detection(cat, region, calibration, redshift_cfg)
         z[k], z_flag[k] = m["z_est"], m["z_flag"]
         lam[k], r_flag[k] = m["richness_est"], m["richness_flag"]
+    if n:
+        cands["ra"], cands["dec"] = ra, dec
+    cands["box_ra"], cands["box_dec"], cands["on_bcg"] = box_ra, box_dec, on_bcg
+    for c in ("ra", "dec", "box_ra", "box_dec"):
+        cands[c].unit = "deg"
     cands["z_est"] = z
     cands["z_flag"] = z_flag
     cands["richness_est"] = lam
@@ -85,9 +115,16 @@ def estimate_candidates(
         "(src/deepcee/search/candidate_redshifts.py); NaN when the flag is not 'ok'"
     )
     seconds = time.perf_counter() - t0
-    n_ok = int(np.sum(z_flag[todo] == "ok")) if len(todo) else 0
-    log(f"search redshifts: {len(todo)} candidates >= {thr:g} measured in {seconds:.1f} s, {n_ok} with a z")
-    return {"n_measured": len(todo), "seconds": seconds}
+    n_ok = int(np.sum(z_flag[todo] == "ok")) if len(todo) and calibration is not None else 0
+    log(
+        f"search redshifts: {len(todo)} candidates >= {thr:g} measured in {seconds:.1f} s, {n_ok} with a z, "
+        f"{int(on_bcg.sum())} centred on a BCG"
+    )
+    return {
+        "n_measured": len(todo) if calibration is not None else 0,
+        "n_on_bcg": int(on_bcg.sum()),
+        "seconds": seconds,
+    }
 
 
 def _finite(value):

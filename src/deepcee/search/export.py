@@ -14,13 +14,16 @@ from deepcee.core.files import atomic_path
 #: UCD (IVOA UCD1+) and description of every candidate column (docs/contracts.md, 07_search).
 COLUMNS: dict[str, tuple[str, str]] = {
     "id": ("meta.id;meta.main", "Candidate identifier"),
-    "ra": ("pos.eq.ra;meta.main", "Right ascension (ICRS) of the merged detection"),
-    "dec": ("pos.eq.dec;meta.main", "Declination (ICRS) of the merged detection"),
+    "ra": ("pos.eq.ra;meta.main", "Right ascension (ICRS) of the cluster: its BCG where on_bcg, else the box centre"),
+    "dec": ("pos.eq.dec;meta.main", "Declination (ICRS) of the cluster: its BCG where on_bcg, else the box centre"),
     "score": ("stat.likelihood", "Highest detector confidence score among the merged detections"),
     "box_arcsec": ("phys.angSize", "Side of the detection box"),
     "n_detections": ("meta.number", "Detections (tiles and boxes) merged into this candidate"),
     "tiles": ("meta.id", "The tiles that saw it, ';'-joined"),
     "known": ("meta.code", "Within the match radius of a redMaPPer, Abell/ACO or MCXC cluster"),
+    "box_ra": ("pos.eq.ra", "Right ascension (ICRS) of the merged detection's box centre"),
+    "box_dec": ("pos.eq.dec", "Declination (ICRS) of the merged detection's box centre"),
+    "on_bcg": ("meta.code", "ra, dec moved to the brightest cluster galaxy near the box centre"),
     "z_est": ("src.redshift.phot", "Red-sequence photometric redshift of the candidate"),
     "z_flag": ("meta.code.qual", "Why z_est is missing (empty when measured)"),
     "richness_est": ("phys.size;arith.ratio", "Richness: red-sequence galaxies brighter than 0.4 L* within 400 kpc"),

@@ -202,7 +202,7 @@ def plot_purity(purity: Table, paths, real_data: bool) -> None:
     ax.fill_between(purity["threshold"], purity["ci_lo"], purity["ci_hi"], alpha=0.3)
     ax.plot(purity["threshold"], p, "o-", ms=3)
     ax.set_xlabel("score threshold")
-    ax.set_ylabel("purity (catalogue-matched, lower bound)" if real_data else "purity (mock truth)")
+    ax.set_ylabel("purity (catalogue-matched, lower bound)" if real_data else "purity (mock truth, groups apart)")
     ax.set_ylim(0, 1.05)
     save_figure(fig, *paths)
 

@@ -45,7 +45,6 @@ def build_catalogue(
     t_merge = time.perf_counter() - t0
     cats = load_catalogues(config, mcxc_path)
     radius = float(scfg["match_radius_arcmin"])
-    cands = cross_match(cands, cats, radius)
     real_data = scfg["source"] != "mock"
     sky = None
     if not real_data:
@@ -56,7 +55,12 @@ def build_catalogue(
     if sky is not None and len(injected):
         sky.add_clusters(injected, kind="injected")  # as the shards drew them
     calibration = None if calibration_path is None else read_calibration(calibration_path)
-    measured = estimate_candidates(cands, calibration, rcfg, scfg, config["images"], sky=sky, log=log)
+    # centres (BCG or box) and z, λ first: the cross-matches then use the cluster's position
+    centre_cfg = config["train"]["predict"]["centre"]
+    measured = estimate_candidates(
+        cands, calibration, rcfg, scfg, config["images"], sky=sky, log=log, centre=centre_cfg
+    )
+    cands = cross_match(cands, cats, radius)
     cands.meta.update(
         {
             "source": scfg["source"],
