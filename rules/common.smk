@@ -310,6 +310,12 @@ PAPER_SUMMARIES = ["catalogue_summary", "images_summary", "train_summary", "eval
 BEYOND_PAPER_SUMMARIES = []
 if SEARCH_ENABLED:
     PAPER_SOURCES["search_summary"] = f"{SEARCH}/summary.json"
+    # for the audit notebook's search section (footprint, injected truth, completeness, purity)
+    PAPER_SOURCES["search_tiles"] = f"{SEARCH}/tiles.ecsv"
+    PAPER_SOURCES["search_injected"] = f"{SEARCH}/injected.ecsv"
+    PAPER_SOURCES["search_candidates"] = SEARCH_OUTPUTS["candidates"]
+    PAPER_SOURCES["search_purity"] = SEARCH_OUTPUTS["purity"]
+    PAPER_SOURCES["search_injection_completeness"] = SEARCH_OUTPUTS["injection_completeness"]
     BEYOND_PAPER_SUMMARIES.append("search_summary")
 if REALSKY_ENABLED:
     PAPER_SOURCES["real_sky_summary"] = f"{REALSKY}/summary.json"
@@ -326,6 +332,8 @@ if config["images"]["source"] == "mock":
     BEYOND_PAPER_SUMMARIES.append("realism_summary")
 if REDSHIFT_ENABLED:
     PAPER_SOURCES["redshift_summary"] = f"{REDSHIFT}/summary.json"
+    # for the audit notebook's redshift section (z and λ against the catalogue's, per set)
+    PAPER_SOURCES.update({f"redshift_{name}": path for name, path in REDSHIFT_SETS.items()})
     BEYOND_PAPER_SUMMARIES.append("redshift_summary")
 PAPER_SUMMARIES += BEYOND_PAPER_SUMMARIES
 

@@ -148,3 +148,21 @@ def test_provenance_and_audit(ci_run):
 
 def test_second_run_does_nothing(ci_run):
     assert "Nothing to be done" in ci_run["again"]
+
+
+def test_search_summary_adds_up(ci_run):
+    """The blind search's counts: every candidate above the threshold is known, an injected cluster
+    found, or new; purity's true, group and false add up to the candidates; the tiles are at the
+    grid's density and the candidates carry their box centres beside their position."""
+    work = ci_run["dir"]
+    s = json.loads((work / "results/07_search/summary.json").read_text())
+    assert s["n_known"] + s["n_injected_found"] + s["n_new"] == s["n_candidates_above_threshold"]
+    p = s["purity"]
+    assert p["n_real"] + p["n_group"] + p["n_false"] == p["n_candidates"] == s["n_candidates_above_threshold"]
+    assert sum(p["groups"]["n_detected"]) == p["n_group"]
+    assert s["injection"]["headline"]["n_injected"] <= s["injection"]["n_injected"]
+    assert s["tiles_per_deg2"] <= 70
+    from deepcee.core.contracts import read_table
+
+    cands = read_table("candidates", work / "results/07_search/candidates.ecsv")
+    assert {"box_ra", "box_dec", "on_bcg"} <= set(cands.colnames)

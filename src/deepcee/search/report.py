@@ -135,7 +135,7 @@ def build_catalogue(
         "n_known": int((strong & known).sum()),
         # a found injected cluster is matched by no catalogue, but it is not a new cluster
         "n_new": int((strong & ~known & ~on_injected).sum()),
-        "n_injected_found": int((strong & on_injected).sum()),
+        "n_injected_found": int((strong & ~known & on_injected).sum()),
         "completeness": {
             "n_clusters": int(o["n_clusters"]),
             "n_found": int(o["n_found"]),
