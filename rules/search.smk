@@ -116,7 +116,7 @@ rule search_catalogue:
         "../envs/evaluate.yaml"
     params:
         lineage=LINEAGE["search"],
-        config=search_params("search", "images", "catalogue", "seed", "redshift"),
+        config=search_params("search", "images", "catalogue", "seed", "redshift", "train"),
     script:
         "../scripts/search_catalogue.py"
 
