@@ -73,8 +73,7 @@ def completeness(clusters: Table, cands: Table, threshold: float, radius_arcmin:
     n_arr, k_arr = np.asarray(n), np.asarray(k)
     frac = np.where(n_arr > 0, k_arr / np.maximum(n_arr, 1), np.nan)
     if len(n_arr):
-        ci = binom_conf_interval(k_arr, np.maximum(n_arr, 1), confidence_level=0.6827, interval="wilson")
-        lo, hi = np.where(n_arr > 0, ci[0], np.nan), np.where(n_arr > 0, ci[1], np.nan)
+        lo, hi = _wilson_or_nan(k_arr, n_arr)
     return Table(
         {
             f"{column}_lo": np.asarray(bins[:-1], float),
