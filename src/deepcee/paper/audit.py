@@ -372,13 +372,15 @@ def plot_recovery(sets: dict[str, Any], z: tuple[str, str], richness: tuple[str,
         if values.size:
             lo, hi = values.min(), values.max()
             ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="1:1")
-        if label != "z":
+        if label != "z" and values.size:  # a log axis needs points; an empty set stays linear
             ax.set_xscale("log")
             ax.set_yscale("log")
             for axis in (ax.xaxis, ax.yaxis):  # plain numbers at 1, 2, 5 x 10^n, not 3x10^1 beside 4x10^1
                 axis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
                 axis.set_major_formatter(plain)
                 axis.set_minor_formatter(plain)
+        if not values.size:
+            ax.text(0.5, 0.5, "no estimates", ha="center", va="center", transform=ax.transAxes)
         ax.set_xlabel(f"{label} true ({true_col})")
         ax.set_ylabel(f"{label} estimated ({est_col})")
         if ax.get_legend_handles_labels()[0]:
