@@ -241,6 +241,10 @@ SEARCH_OUTPUTS = {
     "injection_completeness": f"{TABLES}/search_injection_completeness.csv",
     "fig_injection_pdf": f"{FIGURES}/fig27_search_injection.pdf",
     "fig_injection_png": f"{FIGURES}/fig27_search_injection.png",
+    # red-sequence confirmation (search.confirm): purity and injected completeness per red-excess cut
+    "confirmation": f"{TABLES}/search_confirmation.csv",
+    "fig_confirmation_pdf": f"{FIGURES}/fig28_search_confirmation.pdf",
+    "fig_confirmation_png": f"{FIGURES}/fig28_search_confirmation.png",
     "summary": f"{SEARCH}/summary.json",
     "completeness_richness": f"{TABLES}/search_completeness_richness.csv",
     "completeness_z": f"{TABLES}/search_completeness_z.csv",
@@ -315,6 +319,7 @@ if SEARCH_ENABLED:
     PAPER_SOURCES["search_injected"] = f"{SEARCH}/injected.ecsv"
     PAPER_SOURCES["search_candidates"] = SEARCH_OUTPUTS["candidates"]
     PAPER_SOURCES["search_purity"] = SEARCH_OUTPUTS["purity"]
+    PAPER_SOURCES["search_confirmation"] = SEARCH_OUTPUTS["confirmation"]
     PAPER_SOURCES["search_injection_completeness"] = SEARCH_OUTPUTS["injection_completeness"]
     BEYOND_PAPER_SUMMARIES.append("search_summary")
 if REALSKY_ENABLED:

@@ -21,6 +21,8 @@ def main(snakemake):
         "fig_skymap": [o.fig_skymap_pdf, o.fig_skymap_png],
         "injection_completeness": o.injection_completeness,
         "fig_injection": [o.fig_injection_pdf, o.fig_injection_png],
+        "confirmation": o.confirmation,
+        "fig_confirmation": [o.fig_confirmation_pdf, o.fig_confirmation_png],
     }
     build_catalogue(
         snakemake.params.config,

@@ -228,6 +228,19 @@ def test_search_numbers_from_the_summary():
     assert m["SearchTiles"] == 78 and m["SearchRedmapperFound"] == 1
     assert m["SearchCompleteness"] == pytest.approx(25.0) and m["SearchCompletenessHi"] == pytest.approx(50.0)
     assert m["SearchPurity"] is None  # no purity in the summary: n/a
+    confirmed = numbers.search_numbers(
+        {
+            "confirmation": {
+                "min_red_excess": 5.0,
+                "n_confirmed": 12,
+                "purity": {"purity": 0.9, "ci_lo": 0.8, "ci_hi": 0.95},
+                "injection": {"headline": {"completeness": 0.5, "ci_lo": 0.4, "ci_hi": 0.6}},
+            }
+        }
+    )
+    assert confirmed["SearchConfirmed"] == 12 and confirmed["SearchConfirmedPurity"] == pytest.approx(90.0)
+    assert confirmed["SearchConfirmedInjHeadlineHi"] == pytest.approx(60.0)
+    assert confirmed["SearchInjHeadline"] is None  # the detector's own headline absent: n/a
 
 
 def test_blank_sky_and_realism_macros_from_their_summaries():

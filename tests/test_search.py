@@ -589,15 +589,42 @@ def test_candidates_get_a_redshift_or_a_flag():
     assert s["redmapper"]["sigma_nmad"] is None  # a spread of one cluster is not quoted
 
 
+def test_red_excess_confirms_the_cluster_not_the_empty_sky_without_a_calibration():
+    """The red excess is measured for the confirmation even with no redshift calibration: the
+    candidate on the mock cluster has its red sequence, the one on a sparse empty field has none."""
+    from deepcee.search.candidate_redshifts import NO_CALIBRATION, estimate_candidates
+    from deepcee.search.confirm import confirmed
+
+    images = with_defaults("images", {"pixels": 200, "pixel_scale_arcsec": PAPER_FIELD_ARCSEC / 200})
+    scfg = with_defaults("search", {"score_threshold": 0.5})
+    cands = _candidates()
+    estimate_candidates(
+        cands,
+        None,
+        with_defaults("redshift"),
+        scfg,
+        images,
+        sky=_sky(groups_per_deg2=0.0, galaxy_density_scale=0.05),
+        log=lambda *a: None,
+    )
+    on, empty, low = cands
+    assert on["red_excess"] >= scfg["confirm"]["min_red_excess"]
+    assert not (empty["red_excess"] >= scfg["confirm"]["min_red_excess"])  # NaN (too few galaxies) or small
+    assert np.isnan(low["red_excess"]) and on["z_flag"] == NO_CALIBRATION
+    assert list(confirmed(cands, 0.5, scfg["confirm"]["min_red_excess"])) == [True, False, False]
+    assert list(confirmed(cands, 0.5, None)) == [True, True, False]  # confirmation off: the detector alone
+
+
 def test_candidates_without_a_calibration_are_flagged_not_measured():
     from deepcee.search.candidate_redshifts import NO_CALIBRATION, estimate_candidates
 
     cands = _candidates()
+    unconfirmed = {**with_defaults("search"), "confirm": {"min_red_excess": None}}  # nothing to measure
     done = estimate_candidates(
         cands,
         None,
         with_defaults("redshift"),
-        with_defaults("search"),
+        unconfirmed,
         with_defaults("images"),
         sky=None,
         log=lambda *a: None,

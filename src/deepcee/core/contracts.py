@@ -298,6 +298,9 @@ _CANDIDATES = _cols(
     ("z_flag", "str"),
     ("richness_est", "float"),
     ("richness_flag", "str"),
+    ("red_excess", "float"),
+    ("confirmed", "bool"),
+    ("parent", "str"),
 )
 #: The redshift stage's estimate for every detection above the chosen threshold (src/deepcee/redshift/stage.py).
 _REDSHIFT_DETECTIONS = _cols(
@@ -445,6 +448,8 @@ SUMMARIES: dict[str, SummaryContract] = {
                 "n_new": "number",
                 "completeness": "object",
                 "purity": "object",
+                # the red-sequence confirmed candidates (deepcee.search.confirm), the operating selection
+                "confirmation": "object",
                 "timings": "object",
                 # the candidates' z and λ (deepcee.search.candidate_redshifts.redshift_summary)
                 "redshift": "object",

@@ -18,6 +18,11 @@ Only candidates at or above the threshold are measured: one render and one sourc
 extraction per candidate, against thousands of low-score boxes below it. The others are
 flagged ``below_score_threshold``; a box with too few galaxies or no red sequence keeps the
 redshift stage's flag and NaN, never a number.
+
+Each measured candidate also keeps ``red_excess``: the box's galaxies in the red-sequence colour
+window in excess of the field (the colour search's count, measured with or without a
+calibration), which ``search/confirm.py`` confirms candidates by. NaN where not measured (below
+the threshold, or too few galaxies in the box to look for a colour).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from deepcee.redshift import stage as rz
 from deepcee.redshift.red_sequence import Region
 from deepcee.search.acquire import Position, cutouts
 
-COLUMNS = ("z_est", "z_flag", "richness_est", "richness_flag")
+COLUMNS = ("z_est", "z_flag", "richness_est", "richness_flag", "red_excess")
 CENTRE_COLUMNS = ("box_ra", "box_dec", "on_bcg")
 BELOW_THRESHOLD = "below_score_threshold"  # not measured: the candidate's score is under search.score_threshold
 NO_CALIBRATION = "no_calibration"  # not measured: the redshift stage is disabled (no calibration.json)
@@ -70,6 +75,7 @@ def estimate_candidates(
     thr = float(search_cfg["score_threshold"])
     z = np.full(n, np.nan)
     lam = np.full(n, np.nan)
+    red_excess = np.full(n, np.nan)
     strong = np.asarray(cands["score"], float) >= thr if n else np.zeros(0, bool)
     z_flag = np.where(strong, NO_CALIBRATION if calibration is None else "", BELOW_THRESHOLD).astype("U24")
     r_flag = z_flag.copy()
@@ -78,7 +84,8 @@ def estimate_candidates(
     box_ra = np.asarray(cands["ra"], float).copy() if n else np.zeros(0)
     box_dec = np.asarray(cands["dec"], float).copy() if n else np.zeros(0)
     ra, dec, on_bcg = box_ra.copy(), box_dec.copy(), np.zeros(n, bool)
-    todo = np.flatnonzero(strong) if (calibration is not None or use_bcg) else np.zeros(0, int)
+    confirming = search_cfg["confirm"]["min_red_excess"] is not None  # the red excess confirms (search/confirm.py)
+    todo = np.flatnonzero(strong) if (calibration is not None or use_bcg or confirming) else np.zeros(0, int)
     positions = [Position(str(cands["id"][k]), float(cands["ra"][k]), float(cands["dec"][k])) for k in todo]
     for k, (pos, img, wcs) in zip(
         todo,
@@ -96,9 +103,10 @@ def estimate_candidates(
             if b >= 0:
                 a, d = wcs.pixel_to_world_values(cat.sources["x"][b], cat.sources["y"][b])
                 ra[k], dec[k], on_bcg[k] = float(a) % 360.0, float(d), True
+        m = rz.measure_detection(cat, region, calibration, redshift_cfg)
+        red_excess[k] = m["colour_excess"]
         if calibration is None:
             continue
-        m = rz.measure_detection(cat, region, calibration, redshift_cfg)
         z[k], z_flag[k] = m["z_est"], m["z_flag"]
         lam[k], r_flag[k] = m["richness_est"], m["richness_flag"]
     if n:
@@ -110,6 +118,7 @@ def estimate_candidates(
     cands["z_flag"] = z_flag
     cands["richness_est"] = lam
     cands["richness_flag"] = r_flag
+    cands["red_excess"] = red_excess
     cands.meta["redshift"] = (
         f"z_est, richness_est: candidates with score >= {thr:g} measured on a cutout "
         "(src/deepcee/search/candidate_redshifts.py); NaN when the flag is not 'ok'"

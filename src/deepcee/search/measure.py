@@ -296,3 +296,29 @@ def plot_injection(cells: Table, paths) -> None:
     ax.set_xlabel("redshift")
     ax.set_ylabel(r"richness $\lambda$")
     save_figure(fig, *paths)
+
+
+def plot_confirmation(sweep: Table, chosen: float | None, paths) -> None:
+    """Figure 28: the confirmed candidates' purity and the headline injected clusters' completeness
+    against the red-excess cut (``search_confirmation.csv``), each with its interval: the trade the
+    operating cut (``search.confirm.min_red_excess``, dotted) makes."""
+    from deepcee.core.figures import new_figure, save_figure
+
+    fig, ax = new_figure(figsize=(4.6, 3.4))
+    x = np.asarray(sweep["min_red_excess"], float)
+    curves = [("purity", "purity_ci_lo", "purity_ci_hi", "purity (groups apart)", "o-")]
+    if "headline_completeness" in sweep.colnames:
+        curves.append(
+            ("headline_completeness", "headline_ci_lo", "headline_ci_hi", "completeness (injected, trained kind)", "s--")
+        )
+    for col, lo, hi, label, style in curves:
+        y = np.asarray(sweep[col], float)
+        ax.fill_between(x, np.asarray(sweep[lo], float), np.asarray(sweep[hi], float), alpha=0.25)
+        ax.plot(x, y, style, ms=3, label=label)
+    if chosen is not None:
+        ax.axvline(float(chosen), color="0.5", ls=":", label=f"operating cut {float(chosen):g}")
+    ax.set_xlabel("minimum red-sequence excess (galaxies)")
+    ax.set_ylabel("fraction")
+    ax.set_ylim(0, 1.05)
+    ax.legend(fontsize=7, loc="lower left")
+    save_figure(fig, *paths)

@@ -13,7 +13,7 @@ from deepcee.core.config import with_defaults
 from deepcee.core.contracts import read_table, write_table
 from deepcee.core.files import atomic_path, write_summary
 from deepcee.redshift.stage import read_calibration
-from deepcee.search import measure
+from deepcee.search import confirm, measure
 from deepcee.search.candidate_redshifts import estimate_candidates, redshift_summary
 from deepcee.search.inject import empty_injections, recovery
 from deepcee.search.merge import cross_match, load_catalogues, merge_detections, read_shards
@@ -61,6 +61,9 @@ def build_catalogue(
         cands, calibration, rcfg, scfg, config["images"], sky=sky, log=log, centre=centre_cfg
     )
     cands = cross_match(cands, cats, radius)
+    thr = float(scfg["score_threshold"])
+    min_red_excess = scfg["confirm"]["min_red_excess"]
+    cands["confirmed"], cands["parent"] = confirm.select(cands, thr, scfg["confirm"])
     cands.meta.update(
         {
             "source": scfg["source"],
@@ -72,7 +75,6 @@ def build_catalogue(
     )
     write_table("candidates", cands, out["candidates"])
 
-    thr = float(scfg["score_threshold"])
     in_area = measure.clusters_in_area(cats["redmapper"], tiles)
     by_rich = measure.completeness(in_area, cands, thr, radius, "richness", measure.RICHNESS_BINS)
     by_z = measure.completeness(in_area, cands, thr, radius, "z", measure.Z_BINS)
@@ -107,6 +109,8 @@ def build_catalogue(
         with atomic_path(out["injection_completeness"]) as tmp:
             cells.write(tmp, format="ascii.csv", overwrite=True)
         measure.plot_injection(cells, out["fig_injection"])
+
+    confirmation = _confirmation(cands, truth, injected, in_area, thr, radius, scfg, out)
 
     stats = [json.loads(Path(p).read_text()) for p in stats_paths]
     timings = {
@@ -164,6 +168,7 @@ def build_catalogue(
             else measure.group_detections(cands, truth, radius, thr, measure.in_area(truth, tiles)),
         },
         "injection": injection,
+        "confirmation": confirmation,
         "timings": timings,
         "redshift": redshift_summary(cands, calibration_path, rcfg, scfg, measured),
     }
@@ -175,8 +180,50 @@ def build_catalogue(
         **summary,
     )
     c = summary["completeness"]
+    p, q = summary["purity"], confirmation["purity"]
+    log(
+        f"search purity at score >= {thr:g}: {p['n_real']} true, {p['n_false']} false, {p['n_group']} on groups; "
+        f"confirmed (red excess >= {min_red_excess}): {q['n_real']} true, {q['n_false']} false, {q['n_group']} on groups"
+    )
     log(
         f"search: {len(tiles)} tiles, {len(det)} boxes, {len(cands)} candidates ({int(strong.sum())} >= {thr}: "
         f"{summary['n_known']} known, {summary['n_new']} new); redMaPPer {c['n_found']}/{c['n_clusters']}"
     )
     return summary
+
+
+def _confirmation(cands, truth, injected, in_area, thr: float, radius: float, scfg: dict, out: dict) -> dict:
+    """The confirmed candidates (``search/confirm.py``) measured as the detector's are: purity,
+    redMaPPer and injected completeness; the sweep over ``min_red_excess`` and its figure."""
+    selected = np.asarray(cands["confirmed"], bool) if len(cands) else np.zeros(0, bool)
+    chosen = cands[selected]
+    known = np.asarray(cands["known"], bool)
+    on_injected = measure.on_objects(cands, injected, radius)
+    rm = measure.completeness(in_area, chosen, thr, radius, "richness", [0, 1e9])[0]
+    block = {
+        "min_red_excess": scfg["confirm"]["min_red_excess"],
+        "percolation_kpc": scfg["confirm"]["percolation_kpc"],
+        "n_percolated": int(np.sum(np.asarray(cands["parent"], str) != "")) if len(cands) else 0,
+        "n_confirmed": int(selected.sum()),
+        "n_known": int((selected & known).sum()),
+        "n_new": int((selected & ~known & ~on_injected).sum()),
+        "purity": confirm.purity_at(cands, truth, radius, selected),
+        "completeness": {
+            "n_clusters": int(rm["n_clusters"]),
+            "n_found": int(rm["n_found"]),
+            "fraction": None if rm["n_clusters"] == 0 else float(rm["completeness"]),
+        },
+        "injection": None,
+    }
+    headline = scfg["inject"]["headline"]
+    if len(injected):
+        _, rec = recovery(injected, chosen, thr, radius, headline)
+        block["injection"] = {k: rec[k] for k in ("n_injected", "n_found", "completeness", "ci_lo", "ci_hi")}
+        block["injection"]["headline"] = rec.get("headline")
+    if "confirmation" in out:
+        values = sorted({*map(float, scfg["confirm"]["sweep"])} | ({float(block["min_red_excess"])} if block["min_red_excess"] is not None else set()))
+        table = confirm.sweep(cands, truth, injected, thr, radius, values, headline, scfg["confirm"])
+        with atomic_path(out["confirmation"]) as tmp:
+            table.write(tmp, format="ascii.csv", overwrite=True)
+        measure.plot_confirmation(table, block["min_red_excess"], out["fig_confirmation"])
+    return block
