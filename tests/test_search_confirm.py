@@ -90,3 +90,20 @@ def test_percolation_keeps_the_richest_look_at_a_cluster():
     assert list(keep) == [True, False, True, True, False]
     off, none = confirm.select(c, 0.5, {**cfg, "percolation_kpc": None})
     assert off.all() and (none == "").all()
+
+
+def test_bench_confirmation_shares_and_synthetic_detections(tmp_path):
+    """The real-sky check's bookkeeping: passing shares with Wilson intervals, and the synthetic
+    test detections read from the redshift stage's table (matched = on its cluster)."""
+    from deepcee.bench.confirmation import _share, synthetic_excess
+
+    s = _share(np.array([True, True, False, True]))
+    assert (s["n"], s["passing"]) == (4, 3) and s["ci_lo"] < 0.75 < s["ci_hi"]
+    assert _share(np.zeros(0, bool))["fraction"] is None
+    folder = tmp_path / "08_redshift"
+    folder.mkdir()
+    Table({"colour_excess": [7.0, np.nan, 1.0], "matched": [True, True, False]}).write(
+        folder / "detections_test.ecsv", format="ascii.ecsv"
+    )
+    excess, on = synthetic_excess(tmp_path)
+    assert list(on) == [True, True, False] and excess[0] == 7.0 and np.isnan(excess[1])
