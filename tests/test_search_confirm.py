@@ -76,7 +76,13 @@ def test_percolation_keeps_the_richest_look_at_a_cluster():
     c = Table(
         {
             "id": ["A", "B", "C", "D", "E"],
-            "ra": [10.0, 10.0 + 2 * arcmin, 10.0 - 2 * arcmin, 10.0 + 10 * arcmin, 10.0, ],
+            "ra": [
+                10.0,
+                10.0 + 2 * arcmin,
+                10.0 - 2 * arcmin,
+                10.0 + 10 * arcmin,
+                10.0,
+            ],
             "dec": [0.0, 0.0, 0.0, 0.0, 2 * arcmin],
             "score": [0.9, 0.95, 0.9, 0.9, 0.9],
             "red_excess": [9.0, 6.0, 7.0, 8.0, 5.5],

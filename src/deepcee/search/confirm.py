@@ -81,28 +81,28 @@ def select(cands: Table, threshold: float, cfg: dict) -> tuple[np.ndarray, np.nd
 
 
 def purity_at(cands: Table, truth: Table, radius_arcmin: float, selected: np.ndarray) -> dict:
-    """Purity of the ``selected`` candidates (true / (true + false), groups apart, Wilson 68 %)."""
-    cls, _ = measure.classify(cands, truth, radius_arcmin)
-    sel = np.asarray(selected, bool)
-    k, g = int((sel & (cls == "cluster")).sum()), int((sel & (cls == "group")).sum())
-    n = int(sel.sum())
-    judged = n - g
-    lo, hi = measure._wilson_or_nan(np.asarray([k]), np.asarray([judged]))
+    """Purity of the ``selected`` candidates: ``measure.purity_curve`` over them alone (true /
+    (true + false), groups apart, Wilson 68 %), as a summary block (None where nothing is judged)."""
+    row = measure.purity_curve(cands[np.asarray(selected, bool)], truth, radius_arcmin, [-np.inf])[0]
+    counts = {k: int(row[k]) for k in ("n_candidates", "n_real", "n_group", "n_false")}
+    judged = counts["n_real"] + counts["n_false"]
     return {
-        "n_candidates": n,
-        "n_real": k,
-        "n_group": g,
-        "n_false": judged - k,
-        "purity": k / judged if judged else None,
-        "ci_lo": float(lo[0]) if judged else None,
-        "ci_hi": float(hi[0]) if judged else None,
-        "purity_all": k / n if n else None,
+        **counts,
+        **{k: float(row[k]) if judged else None for k in ("purity", "ci_lo", "ci_hi")},
+        "purity_all": float(row["purity_all"]) if counts["n_candidates"] else None,
         "interval": "wilson 68.27%",
     }
 
 
 def sweep(
-    cands, truth, injected, threshold: float, radius_arcmin: float, values, headline: dict | None, cfg: dict | None = None
+    cands,
+    truth,
+    injected,
+    threshold: float,
+    radius_arcmin: float,
+    values,
+    headline: dict | None,
+    cfg: dict | None = None,
 ) -> Table:
     """Per ``min_red_excess`` value: the confirmed candidates' purity and the injected clusters
     recovered by them (all, and the headline kind), each with its Wilson 68 % interval; ``cfg``

@@ -28,7 +28,10 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "z_flag": ("meta.code.qual", "Why z_est is missing (empty when measured)"),
     "richness_est": ("phys.size;arith.ratio", "Richness: red-sequence galaxies brighter than 0.4 L* within 400 kpc"),
     "richness_flag": ("meta.code.qual", "Why richness_est is missing (empty when measured)"),
-    "red_excess": ("meta.number", "Galaxies in the box in the red-sequence colour window beyond the field's expectation"),
+    "red_excess": (
+        "meta.number",
+        "Galaxies in the box in the red-sequence colour window beyond the field's expectation",
+    ),
     "confirmed": ("meta.code", "score >= the threshold, red_excess >= search.confirm.min_red_excess, no parent"),
     "parent": ("meta.id.parent", "The richer confirmed candidate this one was percolated into (empty for none)"),
 }

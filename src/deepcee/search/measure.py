@@ -309,7 +309,13 @@ def plot_confirmation(sweep: Table, chosen: float | None, paths) -> None:
     curves = [("purity", "purity_ci_lo", "purity_ci_hi", "purity (groups apart)", "o-")]
     if "headline_completeness" in sweep.colnames:
         curves.append(
-            ("headline_completeness", "headline_ci_lo", "headline_ci_hi", "completeness (injected, trained kind)", "s--")
+            (
+                "headline_completeness",
+                "headline_ci_lo",
+                "headline_ci_hi",
+                "completeness (injected, trained kind)",
+                "s--",
+            )
         )
     for col, lo, hi, label, style in curves:
         y = np.asarray(sweep[col], float)

@@ -183,7 +183,8 @@ def build_catalogue(
     p, q = summary["purity"], confirmation["purity"]
     log(
         f"search purity at score >= {thr:g}: {p['n_real']} true, {p['n_false']} false, {p['n_group']} on groups; "
-        f"confirmed (red excess >= {min_red_excess}): {q['n_real']} true, {q['n_false']} false, {q['n_group']} on groups"
+        f"confirmed (red excess >= {min_red_excess}): {q['n_real']} true, {q['n_false']} false, "
+        f"{q['n_group']} on groups"
     )
     log(
         f"search: {len(tiles)} tiles, {len(det)} boxes, {len(cands)} candidates ({int(strong.sum())} >= {thr}: "
@@ -221,7 +222,8 @@ def _confirmation(cands, truth, injected, in_area, thr: float, radius: float, sc
         block["injection"] = {k: rec[k] for k in ("n_injected", "n_found", "completeness", "ci_lo", "ci_hi")}
         block["injection"]["headline"] = rec.get("headline")
     if "confirmation" in out:
-        values = sorted({*map(float, scfg["confirm"]["sweep"])} | ({float(block["min_red_excess"])} if block["min_red_excess"] is not None else set()))
+        cut = block["min_red_excess"]
+        values = sorted({*map(float, scfg["confirm"]["sweep"]), *([float(cut)] if cut is not None else [])})
         table = confirm.sweep(cands, truth, injected, thr, radius, values, headline, scfg["confirm"])
         with atomic_path(out["confirmation"]) as tmp:
             table.write(tmp, format="ascii.csv", overwrite=True)
