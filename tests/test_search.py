@@ -712,6 +712,15 @@ def test_injections_land_in_the_searched_area_apart_and_over_the_grid():
     assert list(again["ra"]) == list(planted["ra"])  # seeded
 
 
+def test_wilson68_gives_floats_for_counts_and_nan_for_empty_cells():
+    """One interval for every completeness and purity: 68.27 % Wilson, NaN where nothing was judged."""
+    lo, hi = measure.wilson68(5, 10)
+    assert isinstance(lo, float) and lo < 0.5 < hi and hi - 0.5 == pytest.approx(0.5 - lo, rel=1e-9)
+    assert np.isnan(measure.wilson68(0, 0)).all()
+    lo, hi = measure.wilson68(np.array([0, 3, 0]), np.array([4, 3, 0]))
+    assert lo[0] == 0.0 and 0 < hi[0] < 1 and hi[1] == 1.0 and np.isnan([lo[2], hi[2]]).all()
+
+
 def test_recovery_counts_cells_with_wilson_intervals():
     from deepcee.search.inject import recovery
 

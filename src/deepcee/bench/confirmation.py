@@ -24,10 +24,10 @@ import numpy as np
 
 
 def _share(passing: np.ndarray) -> dict:
-    from astropy.stats import binom_conf_interval
+    from deepcee.search.measure import wilson68
 
     n, k = int(passing.size), int(passing.sum())
-    lo, hi = binom_conf_interval(k, max(n, 1), confidence_level=0.6827, interval="wilson") if n else (np.nan, np.nan)
+    lo, hi = wilson68(k, n)
     return {"n": n, "passing": k, "fraction": k / n if n else None, "ci_lo": float(lo), "ci_hi": float(hi)}
 
 

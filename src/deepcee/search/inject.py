@@ -20,11 +20,11 @@ from __future__ import annotations
 import numpy as np
 from astropy import units as u
 from astropy.coordinates import SkyCoord
-from astropy.stats import binom_conf_interval
 from astropy.table import Table
 
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.seeds import rng
+from deepcee.search.measure import wilson68
 
 INJECTED_COLUMNS = ("id", "ra", "dec", "z", "richness")
 _INJECTED_DTYPES = ("U16", float, float, float, float)
@@ -91,14 +91,6 @@ def _nearest_arcmin(ra, dec, ras, decs) -> float:
     return float(here.separation(SkyCoord(np.asarray(ras) * u.deg, np.asarray(decs) * u.deg)).min().to_value(u.arcmin))
 
 
-def _wilson(k: int, n: int) -> tuple[float, float]:
-    """The 68.27 % Wilson interval of k found in n (NaN for an empty cell)."""
-    if n == 0:
-        return np.nan, np.nan
-    lo, hi = binom_conf_interval(k, n, confidence_level=0.6827, interval="wilson")
-    return float(lo), float(hi)
-
-
 def _column(table: Table, name: str, rows: np.ndarray) -> np.ndarray:
     return np.asarray(table[name], float)[rows] if len(rows) and name in table.colnames else np.zeros(0)
 
@@ -129,7 +121,7 @@ def recovery(
         for j in range(len(lam_edges) - 1):
             sel = (z >= z_edges[i]) & (z < z_edges[i + 1]) & (lam >= lam_edges[j]) & (lam < lam_edges[j + 1])
             n, k = int(sel.sum()), int(found[sel].sum())
-            lo, hi = _wilson(k, n)
+            lo, hi = wilson68(k, n)
             frac = k / n if n else np.nan
             rows.append((z_edges[i], z_edges[i + 1], lam_edges[j], lam_edges[j + 1], n, k, frac, lo, hi))
     table = Table(
@@ -137,7 +129,7 @@ def recovery(
         names=("z_lo", "z_hi", "richness_lo", "richness_hi", "n_injected", "n_found", "completeness", "ci_lo", "ci_hi"),
     )
     n_all, k_all = len(injected), int(found.sum())
-    lo, hi = _wilson(k_all, n_all)
+    lo, hi = wilson68(k_all, n_all)
     got = match[found]
     offsets = sep[found] * 60.0
     z_est, lam_est = (_column(strong, name, got) for name in ("z_est", "richness_est"))
@@ -166,7 +158,7 @@ def recovery(
         z_lo, z_hi = map(float, headline["z"])
         sel = (z > z_lo) & (z < z_hi) & (lam >= float(headline["richness_min"]))
         n_h, k_h = int(sel.sum()), int(found[sel].sum())
-        lo_h, hi_h = _wilson(k_h, n_h)
+        lo_h, hi_h = wilson68(k_h, n_h)
         summary["headline"] = {
             "z": [z_lo, z_hi],
             "richness_min": float(headline["richness_min"]),

@@ -73,7 +73,7 @@ def completeness(clusters: Table, cands: Table, threshold: float, radius_arcmin:
     n_arr, k_arr = np.asarray(n), np.asarray(k)
     frac = np.where(n_arr > 0, k_arr / np.maximum(n_arr, 1), np.nan)
     if len(n_arr):
-        lo, hi = _wilson_or_nan(k_arr, n_arr)
+        lo, hi = wilson68(k_arr, n_arr)
     return Table(
         {
             f"{column}_lo": np.asarray(bins[:-1], float),
@@ -114,9 +114,13 @@ def classify(cands: Table, truth: Table, radius_arcmin: float) -> tuple[np.ndarr
     return out, richness
 
 
-def _wilson_or_nan(k: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    ci = binom_conf_interval(k, np.maximum(n, 1), confidence_level=0.6827, interval="wilson")
-    return np.where(n > 0, ci[0], np.nan), np.where(n > 0, ci[1], np.nan)
+def wilson68(k, n):
+    """The 68.27 % Wilson interval of k found in n, NaN where n is 0: arrays give arrays, scalars
+    floats (the one interval every completeness and purity of the search quotes)."""
+    k_arr, n_arr = np.asarray(k), np.asarray(n)
+    ci = binom_conf_interval(k_arr, np.maximum(n_arr, 1), confidence_level=0.6827, interval="wilson")
+    lo, hi = np.where(n_arr > 0, ci[0], np.nan), np.where(n_arr > 0, ci[1], np.nan)
+    return (float(lo), float(hi)) if lo.ndim == 0 else (lo, hi)
 
 
 def purity_curve(cands: Table, truth: Table, radius_arcmin: float, thresholds) -> Table:
@@ -132,7 +136,7 @@ def purity_curve(cands: Table, truth: Table, radius_arcmin: float, thresholds) -
         g.append(int((sel & (cls == "group")).sum()))
     n_arr, k_arr, g_arr = np.asarray(n), np.asarray(k), np.asarray(g)
     judged = n_arr - g_arr
-    lo, hi = _wilson_or_nan(k_arr, judged)
+    lo, hi = wilson68(k_arr, judged)
     return Table(
         {
             "threshold": np.asarray(thresholds, float),
