@@ -209,6 +209,28 @@ def test_calibration_uses_training_clusters_only(survey, tmp_path):
     assert cal_t["richness"]["slope"] == pytest.approx(cal["richness"]["slope"])
 
 
+def test_boxes_are_read_in_their_own_pngs_pixels(survey, tmp_path):
+    """A view over a real field has a smaller PNG than the labels' nominal output_size: its boxes
+    are in that PNG's pixels, so the calibration measures the same FITS region through either."""
+    from PIL import Image
+
+    _root, labels_path, labels = survey
+    half = SIZE // 2
+    small_png = tmp_path / "small.png"
+    Image.new("RGB", (half, half)).save(small_png)
+    assert stage.view_png_side(small_png, SIZE) == half
+    assert stage.view_png_side(tmp_path / "absent.png", SIZE) == SIZE  # no PNG: the nominal side
+    small = labels.copy()
+    train = np.asarray([s == "train" for s in small["split"]])
+    small["png"] = [str(small_png) if t else "" for t in train]
+    for c in ("x0", "y0", "x1", "y1", "x", "y"):  # the same boxes on a PNG of half the side
+        small[c][train] = (np.asarray(small[c][train], float) + 0.5) / 2 - 0.5
+    write_conformed("labels", small, tmp_path / "small.ecsv")
+    cal = stage.calibrate(labels_path, tmp_path / "cal.json", CFG, seed=1, log=lambda s: None)
+    cal_small = stage.calibrate(tmp_path / "small.ecsv", tmp_path / "cal_small.json", CFG, seed=1, log=lambda s: None)
+    assert np.allclose(cal_small["redshift"]["coefficients"], cal["redshift"]["coefficients"], rtol=1e-6, atol=1e-9)
+
+
 def test_calibration_subsample_is_seeded(survey):
     _, _, labels = survey
     a = stage.calibration_sample(labels, 5, seed=7)

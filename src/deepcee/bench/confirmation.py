@@ -40,7 +40,7 @@ def real_sky_excess(results: Path, redshift_cfg: dict, threshold_percent: float,
     from deepcee.core.cosmology import kpc_to_arcsec
     from deepcee.evaluate.metrics import passes
     from deepcee.redshift import photometry
-    from deepcee.redshift.stage import measure_detection, region_from_png_box
+    from deepcee.redshift.stage import measure_detection, region_from_png_box, view_png_side
 
     folder = results / "04_evaluate" / "real_sky"
     labels = read_table("labels", folder / "labels.ecsv")
@@ -56,8 +56,9 @@ def real_sky_excess(results: Path, redshift_cfg: dict, threshold_percent: float,
         cat = photometry.measure_view(row["fits"], redshift_cfg["photometry"])
         truth = SkyCoord(float(row["ra"]) * u.deg, float(row["dec"]) * u.deg)
         limit = float(kpc_to_arcsec(distance_kpc, float(row["z"])))
-        for p in mine:  # a real view's PNG is its FITS size (README, Deviations: "Real-sky views")
-            region = region_from_png_box(p["x0"], p["y0"], p["x1"], p["y1"], cat.shape, cat.shape[1])
+        side = view_png_side(row["png"], int(labels.meta["output_size"]))  # a real view's PNG is smaller
+        for p in mine:
+            region = region_from_png_box(p["x0"], p["y0"], p["x1"], p["y1"], cat.shape, side)
             excess.append(measure_detection(cat, region, None, redshift_cfg)["colour_excess"])
             here = SkyCoord(float(p["ra"]) * u.deg, float(p["dec"]) * u.deg)
             on_cluster.append(truth.separation(here).to_value(u.arcsec) <= limit)

@@ -38,6 +38,18 @@ def _output_size(labels: Table, where: str) -> int:
     raise DeepCeeError(f"{where}: no 'output_size' in the labels' metadata and no PNG to read it from")
 
 
+def view_png_side(png, nominal: int) -> int:
+    """The side of one view's PNG, the pixels its boxes are in: a view over a real field is a
+    smaller square than the labels' nominal ``output_size`` (deepcee.images.stretch.png_side)."""
+    path = Path(str(png))
+    if not path.is_file():
+        return nominal
+    from PIL import Image
+
+    with Image.open(path) as im:  # reads the header only
+        return int(im.size[0])
+
+
 def region_from_png_box(x0, y0, x1, y1, shape, output_size: int) -> Region:
     """A PNG box (x right, y down; deepcee.images.labels' convention) as a FITS-pixel region."""
     xa, ya = png_to_fits([x0, x1], [y0, y1], shape, output_size)
@@ -119,7 +131,8 @@ def calibrate(labels_path, out_json, cfg: dict | None, seed: int, log=print) -> 
     rows = []
     for row in sample:
         cat = photometry.measure_view(str(row["fits"]), cfg["photometry"])
-        region = region_from_png_box(row["x0"], row["y0"], row["x1"], row["y1"], cat.shape, size)
+        side = view_png_side(row["png"], size)
+        region = region_from_png_box(row["x0"], row["y0"], row["x1"], row["y1"], cat.shape, side)
         rs = red_sequence.find_colour(cat, region, cfg["red_sequence"])
         rows.append(
             {
@@ -254,7 +267,8 @@ def estimate(
         if fits_path not in cats:
             cats[fits_path] = photometry.measure_view(fits_path, cfg["photometry"])  # sources only: small
         cat = cats[fits_path]
-        region = region_from_png_box(r["x0"], r["y0"], r["x1"], r["y1"], cat.shape, size)
+        side = view_png_side(truth["png"][ti], size)
+        region = region_from_png_box(r["x0"], r["y0"], r["x1"], r["y1"], cat.shape, side)
         m = measure_detection(cat, region, rel, cfg)
         is_tp = bool(float(r["distance_kpc"]) <= dmax)
         rows.append(
