@@ -11,7 +11,8 @@ detections on their cluster (within ``evaluate.distance_kpc``) and the rest; eac
 is measured as a search candidate's is (``redshift.stage.measure_detection``: the red-sequence
 excess). Printed: the share of each kind that passes ``search.confirm.min_red_excess`` on each
 sky, with Wilson 68 % intervals. A confirmation that keeps the synthetic clusters but not the
-real ones would be a result of the mock alone.
+real ones would be a result of the mock alone. Run it in the workflow's directory: the tables
+name their FITS and PNG files relative to it.
 """
 
 from __future__ import annotations
