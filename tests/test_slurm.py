@@ -147,6 +147,20 @@ def _snakemake(*args):
     return [sys.executable, "-m", "snakemake", *map(str, args)]
 
 
+def _default_sigint():
+    """In the child, before exec: Ctrl-C's default action, as a terminal gives it.
+
+    A test run started in the background by a non-interactive shell (`make test &`, nohup, some
+    CI runners) inherits SIGINT *ignored*; Python then installs no KeyboardInterrupt handler and
+    Snakemake would sleep through the test's Ctrl-C and finish the workflow."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _popen_snakemake(cmd, cwd, log):
+    """Start Snakemake so that SIGINT interrupts it whatever this process inherited."""
+    return subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=_env(), preexec_fn=_default_sigint)
+
+
 def _slurm_node_states() -> list[str]:
     try:
         res = subprocess.run(["sinfo", "-h", "-N", "-o", "%t"], capture_output=True, text=True, timeout=20)
@@ -463,10 +477,10 @@ def workflow_runs(slurm_cluster, tmp_path_factory, request):
     procs = []
     with open(root / "local-run.txt", "w") as lo, open(root / "slurm-run.txt", "w") as so:
         try:
-            p_slurm = subprocess.Popen(slurm_cmd, cwd=slurm, stdout=so, stderr=subprocess.STDOUT, env=_env())
+            p_slurm = _popen_snakemake(slurm_cmd, slurm, so)
             procs.append(p_slurm)
             if reference is None:
-                p_local = subprocess.Popen(local_cmd, cwd=local, stdout=lo, stderr=subprocess.STDOUT, env=_env())
+                p_local = _popen_snakemake(local_cmd, local, lo)
                 procs.append(p_local)
             rc_slurm = p_slurm.wait(timeout=3600)
             t_slurm = time.monotonic() - t0
@@ -605,7 +619,7 @@ def test_scancel_is_retried_and_resumes(slurm_cluster, tmp_path):
     wd = _resilience_copy(tmp_path)
     cmd = _snakemake("--profile", "profiles/slurm-test", "--config", "steps=50", "step_s=0.5")
     with open(tmp_path / "run.txt", "w") as log:
-        proc = subprocess.Popen(cmd, cwd=wd, stdout=log, stderr=subprocess.STDOUT, env=_env())
+        proc = _popen_snakemake(cmd, wd, log)
         try:
             first = _wait_for(lambda: _slow_jobid(wd), 180, "the slow job's submission", proc)
             _wait_for(lambda: _ckpt(wd) >= 3, 180, "the slow job's 3rd checkpoint", proc)
@@ -633,14 +647,15 @@ def test_interrupted_workflow_restarts(slurm_cluster, tmp_path):
     """Ctrl-C of Snakemake mid-run: its Slurm jobs are cancelled; the same command again
     (rerun-incomplete) finishes, resumes the killed job, and keeps what had finished.
 
-    Snakemake can miss a SIGINT that lands while the Slurm executor polls job states (a clean
-    clone's CI run once finished the whole workflow after one); like a user, the test presses
-    Ctrl-C again while Snakemake has not said it is terminating."""
+    Snakemake is started with SIGINT at its default (`_popen_snakemake`): a CI run from a
+    background shell inherits it ignored, and Snakemake then finished the whole workflow through
+    three Ctrl-Cs. Like a user, the test presses Ctrl-C again while Snakemake has not said it is
+    terminating."""
     wd = _resilience_copy(tmp_path)
     cmd = _snakemake("--profile", "profiles/slurm-test", "--config", "steps=80", "step_s=0.5")
     run1 = tmp_path / "run1.txt"
     with open(run1, "w") as log:
-        proc = subprocess.Popen(cmd, cwd=wd, stdout=log, stderr=subprocess.STDOUT, env=_env())
+        proc = _popen_snakemake(cmd, wd, log)
         try:
             first = _wait_for(lambda: _slow_jobid(wd), 180, "the slow job's submission", proc)
             _wait_for(lambda: _ckpt(wd) >= 3, 180, "the slow job's 3rd checkpoint", proc)
