@@ -58,7 +58,12 @@ try:
     # Our own check first: it names the key at fault, and the file holding it, in one line;
     # cross-key rules too. (CUDA is checked later, by local_cuda_check: while the Snakefile is
     # parsed Snakemake does not yet say whether jobs run on this machine or on a cluster node.)
-    check_workflow_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml", _config_files)
+    check_workflow_config(
+        config,
+        Path(workflow.basedir) / "schemas" / "config.schema.yaml",
+        _config_files,
+        command_line=workflow.config_settings.config,
+    )
 except DeepCeeError as err:
     sys.exit(f"ERROR: {err}")
 # Snakemake's own validation fills the schema defaults: the whole tree checked (absent sections

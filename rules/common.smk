@@ -74,7 +74,22 @@ def catalogue_inputs(wildcards):
     cfg = config["catalogue"]
     if cfg["source"] == "vizier":
         return {"whl12": f"{VIZIER_RAW}/whl12.ecsv", "redmapper": f"{VIZIER_RAW}/redmapper.ecsv"}
+    _check_bundled_sizes([*cfg["bundled"]["abell"], cfg["bundled"]["redmapper"]])
     return {"abell": cfg["bundled"]["abell"], "redmapper": cfg["bundled"]["redmapper"]}
+
+
+def _check_bundled_sizes(paths):
+    """Each bundled file an input function names checked against the size its PROVENANCE.md records
+    (one stat each) while the DAG is built: a cut file, which still parses into a smaller sample or
+    field, stops the run before the first job with one line. The jobs reading the files also check
+    their sha256 (deepcee.core.bundled)."""
+    from deepcee.core.bundled import check_bundled
+
+    try:
+        for path in paths:
+            check_bundled(path, content=False)
+    except DeepCeeError as err:
+        sys.exit(f"ERROR: {err}")
 
 
 # ---------------------------------------------------------------- images (rules/images.smk)
@@ -461,7 +476,12 @@ def real_field_frames(wildcards):
     """The g, r, i frame files of every field of one role (a changed frame reruns the role)."""
     from deepcee.images.mock.real_fields import blank_frame_paths
 
-    return [str(p) for folder in REAL_FIELD_FOLDERS[wildcards.role] for p in blank_frame_paths(folder).values()]
+    try:
+        frames = [str(p) for folder in REAL_FIELD_FOLDERS[wildcards.role] for p in blank_frame_paths(folder).values()]
+    except DeepCeeError as err:
+        sys.exit(f"ERROR: {err}")
+    _check_bundled_sizes(frames)
+    return frames
 
 
 def training_real_fields(wildcards):

@@ -67,7 +67,8 @@ def test_bad_enum_is_named(schema, default_config):
 
 
 def test_snakemake_stops_with_one_line(repo, tmp_path):
-    """Through Snakemake itself: the run stops before any job, the error is one line."""
+    """Through Snakemake itself: the run stops before any job, the error is one line, blamed on
+    --config (which set the value), not on config.yaml (which holds the key too)."""
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--config", "seed=-3", "--directory", str(repo)],
         cwd=repo,
@@ -77,7 +78,7 @@ def test_snakemake_stops_with_one_line(repo, tmp_path):
     )
     assert result.returncode != 0
     errors = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("ERROR:")]
-    assert errors == ["ERROR: config.yaml: config key 'seed': -3 is less than the minimum of 0"]
+    assert errors == ["ERROR: --config: config key 'seed': -3 is less than the minimum of 0"]
 
 
 SECTIONS = ("catalogue", "images", "train", "evaluate", "search", "redshift", "paper")
@@ -190,6 +191,69 @@ def test_real_sky_field_must_be_unseen_by_training(schema, default_config):
     assert config_errors(default_config, schema) == []
     default_config["evaluate"]["real_sky"]["chosen_threshold"] = 75
     assert "'evaluate.real_sky.chosen_threshold': 75 is not one of the swept" in _first_error(default_config, schema)
+
+
+def test_real_sky_field_copied_under_another_name_is_still_a_training_field(schema, default_config, repo, tmp_path):
+    """The overlap check compares the frames' bytes, not only the folders' paths: a byte-identical
+    copy of a training field under another folder name is refused as a test field."""
+    import shutil
+
+    default_config["images"]["mock"]["real_background_fraction"] = 0.3
+    training = default_config["images"]["mock"]["blank_frames"][0]
+    copy_ = tmp_path / "sdss-frames-unseen-gri"
+    shutil.copytree(repo / training, copy_)
+    default_config["evaluate"]["real_sky"]["blank_frames"] = ["resources/sdss-frames-run5390-camcol2-gri", str(copy_)]
+    message = _first_error(default_config, schema)
+    assert (
+        f"'evaluate.real_sky.blank_frames': {copy_} is also a copy of {training} of images.mock.blank_frames ("
+        in message
+    )
+    assert "never both" in message
+    # one frame of the same bytes is enough; different frames of equal size are not the same field
+    for frame in sorted(copy_.glob("*.fits*"))[1:]:
+        frame.unlink()
+    assert "is also a copy of" in _first_error(default_config, schema)
+    (frame,) = copy_.glob("*.fits*")
+    data = bytearray(frame.read_bytes())
+    data[-1] ^= 0xFF
+    frame.write_bytes(bytes(data))
+    assert config_errors(default_config, schema) == []
+
+
+def test_results_dir_must_be_a_folder_of_its_own(schema, default_config, repo, monkeypatch):
+    """Never the filesystem root (the layout strips its slash: every file would land at /01_catalogue),
+    never the repository, a folder holding it, or one of its input and code folders or a folder in them."""
+    monkeypatch.chdir(repo)
+    refused = {
+        "/": "is the filesystem root",
+        "//": "is the filesystem root",
+        "resources": "is the repository's resources/ folder",
+        "resources/abell-aco-vii110a": "lies in the repository's resources/ folder",
+        "src/deepcee": "lies in the repository's src/ folder",
+        "rules": "is the repository's rules/ folder",
+        "tests/out": "lies in the repository's tests/ folder",
+        "paper": "is the repository's paper/ folder",
+        ".": f"is the repository {repo}",
+        "..": f"holds the repository {repo}",
+    }
+    for value, why in refused.items():
+        default_config["results_dir"] = value
+        assert f"config key 'results_dir' ({value!r}) {why}; a results folder must be" in _first_error(
+            default_config, schema
+        )
+    for fine in ("results", "results/paper", str(repo.parent / "elsewhere")):
+        default_config["results_dir"] = fine
+        assert config_errors(default_config, schema) == []
+
+
+def test_results_dir_on_the_command_line_blamed_on_config(schema, default_config, tmp_path):
+    """`--config results_dir=/` names --config, not config.yaml (which holds results_dir too)."""
+    from deepcee.core.config import check_workflow_config
+
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(default_config))
+    config = _merged(default_config, {"results_dir": "/"})
+    with pytest.raises(DeepCeeError, match=r"^--config: config key 'results_dir' \('/'\) is the filesystem root;"):
+        check_workflow_config(config, schema, [tmp_path / "config.yaml"], command_line={"results_dir": "/"})
 
 
 def test_cuda_without_cuda_refused_before_any_job(schema, default_config, repo, tmp_path, monkeypatch):

@@ -3,12 +3,14 @@ and the blank-sky tiling that counts every part of a field once."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
 from deepcee.core.errors import DeepCeeError
 from deepcee.images.mock import real_fields
-from images_helpers import BLANK, RESOURCES
+from images_helpers import BLANK, NGC, RESOURCES
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +80,78 @@ def test_field_folders_and_names():
         real_fields.align_and_bin(BLANK, 1.5)
     with pytest.raises(DeepCeeError, match="band g"):
         real_fields.align_and_bin(RESOURCES / "sdss-frame-r-redmapper-cluster", 1.584)
+
+
+def _doctored_field(tmp_path, doctor):
+    """A copy of the BLANK field (frames only: no PROVENANCE.md) whose g frame ``doctor(data, header)``
+    changed in place, written uncompressed."""
+    import shutil
+
+    from astropy.io import fits
+
+    from deepcee.images.mock.real_fields import _read_frame, blank_frame_paths
+
+    folder = tmp_path / "doctored-gri"
+    folder.mkdir()
+    for band, path in blank_frame_paths(BLANK).items():
+        if band != "g":
+            shutil.copy2(path, folder / path.name)
+            continue
+        data, header = _read_frame(path)
+        doctor(data, header)
+        fits.PrimaryHDU(data, header).writeto(folder / path.name.removesuffix(".bz2"))
+    return folder, folder / blank_frame_paths(BLANK)["g"].name.removesuffix(".bz2")
+
+
+def test_frame_with_nan_or_inf_pixels_is_refused(tmp_path):
+    """NaN and inf pixels would flow into every real-sky view (SDSS frames have none): refused,
+    naming the frame and the fraction."""
+
+    def holes(data, header):
+        data[:149] = np.nan  # 10 % of the rows
+        data[-1, :10] = np.inf
+
+    folder, frame = _doctored_field(tmp_path, holes)
+    with pytest.raises(
+        DeepCeeError, match=rf"^{re.escape(str(frame))}: 10\.01% of the pixels are NaN or inf \(305162 of 3049472\)"
+    ):
+        real_fields.align_and_bin(folder, 1.584)
+
+
+def test_frame_of_another_pixel_scale_is_refused(tmp_path):
+    """The binning factor assumes SDSS's 0.396" pixels: a frame whose WCS says otherwise (a 0.262"
+    CD matrix; the bundled NGC 6976 images, resampled to 1.19") is refused, naming both scales."""
+
+    def finer(data, header):
+        for key in ("CD1_1", "CD1_2", "CD2_1", "CD2_2"):
+            header[key] *= 0.262 / 0.396
+
+    folder, frame = _doctored_field(tmp_path, finer)
+    with pytest.raises(
+        DeepCeeError, match=rf'^{re.escape(str(frame))}: pixel scale 0\.262 x 0\.262" \(header WCS\), not .* 0\.396"'
+    ):
+        real_fields.align_and_bin(folder, 1.584)
+    ngc = tmp_path / "ngc6976-gri"
+    ngc.mkdir()
+    for band in "gri":  # named as a field folder's frames are, so that the folder is read as one
+        (ngc / f"img-{band}-ngc6976.fits.bz2").write_bytes((NGC / f"reprojected_sdss_{band}.fits.bz2").read_bytes())
+    with pytest.raises(DeepCeeError, match=r'img-g-ngc6976.fits.bz2: pixel scale 1\.188 x 1\.188" .* 0\.396"'):
+        real_fields.align_and_bin(ngc, 1.584)
+
+
+def test_cut_bundled_frame_is_refused(tmp_path):
+    """A bundled frame that is not what its PROVENANCE.md records (cut short) is refused before it is read."""
+    import shutil
+
+    from deepcee.core.errors import DamagedFileError
+
+    folder = shutil.copytree(BLANK, tmp_path / BLANK.name)
+    frame = real_fields.blank_frame_paths(folder)["r"]
+    frame.write_bytes(frame.read_bytes()[:1_000_000])
+    with pytest.raises(
+        DamagedFileError, match=rf"^{re.escape(str(frame))}: bundled file damaged .* 1,000,000 bytes, not the 3,041,756"
+    ):
+        real_fields.align_and_bin(folder, 1.584)
 
 
 def test_blank_tiles_cover_each_column_once():

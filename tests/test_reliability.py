@@ -82,6 +82,36 @@ def test_broken_workflow_config_named_with_its_line(work):
     assert len(errors) == 1 and errors[0].startswith("ERROR: config.yaml:4: not valid YAML ("), errors
 
 
+# ------------------------------------------------------------ results folder and bundled inputs
+
+
+def test_results_dir_at_the_root_stops_the_dry_run(work):
+    """`--config results_dir=/` would write /01_catalogue and /logs (the layout strips the slash):
+    one line naming --config and the key while the Snakefile is parsed, before any job."""
+    result = _snakemake(work, "-n", "--config", "results_dir=/")
+    out = result.stdout + result.stderr
+    errors = [line for line in out.splitlines() if line.startswith("ERROR:")]
+    assert result.returncode != 0 and "Building DAG" not in out
+    assert len(errors) == 1 and errors[0].startswith(
+        "ERROR: --config: config key 'results_dir' ('/') is the filesystem root; a results folder must be"
+    ), out[-2000:]
+
+
+def test_cut_bundled_catalogue_stops_the_dry_run(work):
+    """A bundled Abell file cut to 20 kB (which would parse into a sample of 72 clusters, not 412):
+    one line naming the file, its size and the recorded one while the DAG is built, before any job."""
+    abell = "resources/abell-aco-vii110a/abell_north.tsv"
+    (work / abell).write_bytes((work / abell).read_bytes()[:20_000])
+    result = _snakemake(work, "-n", "results/01_catalogue/sample.ecsv")
+    out = result.stdout + result.stderr
+    errors = [line for line in out.splitlines() if line.startswith("ERROR:")]
+    assert result.returncode != 0 and "Job stats" not in out
+    assert errors == [
+        f"ERROR: {abell}: bundled file damaged or replaced: it has 20,000 bytes, not the 72,085 that "
+        f"resources/abell-aco-vii110a/PROVENANCE.md records; restore it from git (git checkout -- {abell})"
+    ], out[-2000:]
+
+
 # ------------------------------------------------------------------------- CUDA without CUDA
 
 

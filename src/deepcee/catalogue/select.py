@@ -25,6 +25,7 @@ from astropy import units as u
 from astropy.coordinates import Angle, SkyCoord
 from astropy.table import MaskedColumn, Table
 
+from deepcee.core.bundled import check_bundled
 from deepcee.core.contracts import read_table, write_table
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import atomic_path
@@ -73,6 +74,7 @@ def read_abell_tsv(paths: Sequence[str | Path]) -> Table:
         path = Path(path)
         if not path.exists():
             raise DeepCeeError(f"{path}: Abell catalogue file not found")
+        check_bundled(path)  # a cut file still parses, into a smaller sample
         in_data = False
         for lineno, line in enumerate(path.read_text().splitlines(), start=1):
             if line.startswith("#") or not line.strip():
@@ -105,6 +107,7 @@ def read_redmapper_bundled(path: str | Path) -> Table:
     path = Path(path)
     if not path.exists():
         raise DeepCeeError(f"{path}: redMaPPer catalogue file not found")
+    check_bundled(path)
     raw = Table.read(path, format="ascii.csv")
     _require_columns(raw, REDMAPPER_BUNDLED_COLUMNS, str(path))
     ids = [f"RM{i}" for i in _integers(raw, "ID", str(path))]

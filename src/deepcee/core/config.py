@@ -10,6 +10,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 
+from deepcee.core.bundled import cached_sha256
 from deepcee.core.errors import DeepCeeError
 
 
@@ -46,7 +47,7 @@ def _located_errors(config: dict, schema_path: str | Path) -> list[tuple[tuple, 
 
 def cross_key_errors(config: dict, schema_dir: str | Path) -> list[tuple[tuple, str]]:
     """Rules the schema cannot say, checked before the first job: (key path, message)."""
-    out = []
+    out = _results_dir_errors(config.get("results_dir"), Path(schema_dir).resolve().parent)
     cuts = (config.get("catalogue") or {}).get("cuts") or {}
     if "z_min" in cuts and "z_max" in cuts and not cuts["z_min"] < cuts["z_max"]:
         out.append(
@@ -89,17 +90,19 @@ def cross_key_errors(config: dict, schema_dir: str | Path) -> list[tuple[tuple, 
     real_sky = evaluate.get("real_sky") or {}
     trains_on_real = (mock.get("real_background_fraction") or 0) > 0 or mock.get("background") == "sdss_blank"
     if real_sky.get("enabled", True) and trains_on_real:
-        training = {Path(f).resolve(): f for f in _folders(mock.get("blank_frames"))}
-        both = [f for f in _folders(real_sky.get("blank_frames")) if Path(f).resolve() in training]
-        if both:
-            out.append(
-                (
-                    ("evaluate", "real_sky", "blank_frames"),
-                    f"config key 'evaluate.real_sky.blank_frames': {both[0]} is also one of images.mock.blank_frames, "
-                    "which the training views use (images.mock.real_background_fraction > 0); a field is either "
-                    "a training or a test field, never both",
+        training = _folders(mock.get("blank_frames"))
+        for folder in _folders(real_sky.get("blank_frames")):
+            same = _same_field(folder, training)
+            if same:
+                out.append(
+                    (
+                        ("evaluate", "real_sky", "blank_frames"),
+                        f"config key 'evaluate.real_sky.blank_frames': {folder} is also {same}, which the training "
+                        "views use (images.mock.real_background_fraction > 0); a field is either a training or a test "
+                        "field, never both",
+                    )
                 )
-            )
+                break
     out += _search_errors(config.get("search") or {})
     # The re-split models' train overrides must be train keys (schemas/train.schema.yaml); checked
     # here, not by $ref, so that no schema default is filled into an override.
@@ -120,6 +123,72 @@ def cross_key_errors(config: dict, schema_dir: str | Path) -> list[tuple[tuple, 
             else:
                 out.append((path, f"config key '{'.'.join(map(str, path))}': {error.message}"))
     return out
+
+
+#: The repository's own folders (inputs, code, documents, tools): never a results folder's, nor inside one.
+_REPOSITORY_FOLDERS = (
+    "resources",
+    "src",
+    "rules",
+    "scripts",
+    "schemas",
+    "configs",
+    "envs",
+    "profiles",
+    "tests",
+    "tools",
+    "docs",
+    "paper",
+    "report",
+    "notebooks",
+    ".git",
+    ".snakemake",
+)
+
+
+def _results_dir_errors(value, repository: Path) -> list[tuple[tuple, str]]:
+    """A results folder must be a folder of its own: not the filesystem root (which the layout's
+    ``rstrip("/")`` turns into "", so every file lands at /01_catalogue, /logs...), not the
+    repository or a folder holding it, and neither inside nor around its inputs and code (results
+    mixed into resources/ would be read as bundled inputs, and a rerun's cleanup would reach them)."""
+    if not isinstance(value, str) or not value:
+        return []
+    folder = Path(value).resolve()
+    inside = [name for name in _REPOSITORY_FOLDERS if folder.is_relative_to(repository / name)]
+    if folder.parent == folder:
+        why = "is the filesystem root"
+    elif folder == repository or folder in repository.parents:
+        why = f"{'is' if folder == repository else 'holds'} the repository {repository}"
+    elif inside:
+        why = f"{'is' if folder == repository / inside[0] else 'lies in'} the repository's {inside[0]}/ folder"
+    else:
+        return []
+    return [
+        (
+            ("results_dir",),
+            f"config key 'results_dir' ({value!r}) {why}; a results folder must be a folder of its own "
+            "(like results or results/<profile>)",
+        )
+    ]
+
+
+def _same_field(folder: str, training: list[str]) -> str | None:
+    """How ``folder`` is one of the ``training`` field folders (the same folder, or a frame of the
+    same bytes under another name: a copy must not pass as an unseen test field), else None."""
+
+    def frames(f):
+        path = Path(f)
+        return sorted(p for p in path.glob("*.fits*") if p.is_file()) if path.is_dir() else []
+
+    for other in training:
+        if Path(other).resolve() == Path(folder).resolve():
+            return "one of images.mock.blank_frames"
+        for mine in frames(folder):
+            for theirs in frames(other):  # the size first: a sha256 only for files of equal size
+                if mine.stat().st_size == theirs.stat().st_size and cached_sha256(mine) == cached_sha256(theirs):
+                    same = f"{mine.name} is byte for byte its {theirs.name}"
+                    return f"a copy of {other} of images.mock.blank_frames ({same})"
+    return None
 
 
 def _search_errors(search: dict) -> list[tuple[tuple, str]]:
@@ -274,12 +343,17 @@ def read_config_files(paths: list[str | Path]) -> dict:
 
 
 def check_workflow_config(
-    config: dict, schema_path: str | Path, config_files: list[str | Path], local_cuda_check: bool = False
+    config: dict,
+    schema_path: str | Path,
+    config_files: list[str | Path],
+    local_cuda_check: bool = False,
+    command_line: dict | None = None,
 ) -> None:
     """The merged config checked before the first job, each error blamed on the file holding the key.
 
     ``config_files`` in the order Snakemake merged them (later ones override); each is read
-    again on its own to find which one holds the key at fault.
+    again on its own to find which one holds the key at fault. ``command_line``: the ``--config``
+    values, which override every file (an error in one of them is blamed on ``--config``).
     """
     contents = [(str(f), read_config_file(f)) for f in config_files]
     errors = _located_errors(config, schema_path)
@@ -289,6 +363,8 @@ def check_workflow_config(
         return
     path, message = errors[0]
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    if command_line and _holds(command_line, path) and _get(command_line, path) == _get(config, path):
+        raise DeepCeeError(f"--config: {message}{more}")
     raise DeepCeeError(f"{_owner(contents, config, path)}: {message}{more}")
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deepcee.core.bundled import check_bundled
 from deepcee.core.cosmology import SDSS_PIXEL_SCALE_ARCSEC
 from deepcee.core.errors import DeepCeeError
 from deepcee.images.fits import BANDS
@@ -74,6 +75,7 @@ def _read_frame(path: Path):
     (several times faster than astropy's own bz2 reader)."""
     from astropy.io import fits
 
+    check_bundled(path)  # a cut or replaced bundled frame: refused, not read as a smaller field
     raw = path.read_bytes()
     if path.suffix == ".bz2":
         raw = bz2.decompress(raw)
@@ -101,6 +103,29 @@ def _frame_wcs(header, path):
     if not w.has_celestial:
         raise DeepCeeError(f"{path}: no celestial WCS")
     return w
+
+
+def _check_frame(data: np.ndarray, wcs, path) -> None:
+    """Refuse a frame the binning would silently get wrong: non-finite pixels (SDSS frames have none;
+    a NaN or inf would spread through every view and its stretch) or a pixel scale other than the
+    0.396" the fixed binning factor assumes (a resampled image would be binned to the wrong scale
+    while its views' WCS claims the project's)."""
+    from astropy.wcs.utils import proj_plane_pixel_scales
+
+    bad = ~np.isfinite(data)
+    if bad.any():
+        raise DeepCeeError(
+            f"{path}: {bad.mean():.2%} of the pixels are NaN or inf ({int(bad.sum())} of {bad.size}); "
+            "a real SDSS frame has none"
+        )
+    scales = proj_plane_pixel_scales(wcs) * 3600.0
+    if not np.all(np.abs(scales / SDSS_PIXEL_SCALE_ARCSEC - 1.0) <= 0.01):
+        shown = " x ".join(f"{s:.3f}" for s in scales)
+        raise DeepCeeError(
+            f'{path}: pixel scale {shown}" (header WCS), not the SDSS frame '
+            f'scale {SDSS_PIXEL_SCALE_ARCSEC}" the binning assumes; a real field must be SDSS frames as the '
+            "survey took them, not resampled images"
+        )
 
 
 def binned_wcs(wcs, x0: int, y0: int, factor: int):
@@ -134,6 +159,7 @@ def align_and_bin(folder: str | Path, pixel_scale_arcsec: float):
     for b, p in paths.items():
         data[b], header = _read_frame(p)
         wcs[b] = _frame_wcs(header, p)
+        _check_frame(data[b], wcs[b], p)
     ny, nx = data["r"].shape
     centre = wcs["r"].pixel_to_world((nx - 1) / 2.0, (ny - 1) / 2.0)
     shift = {}
