@@ -3,7 +3,8 @@
 import logging
 
 from deepcee.catalogue.select import load_sources, select_sample, write_catalogue
-from deepcee.core.files import run_script, write_summary
+from deepcee.core.contracts import write_summary
+from deepcee.core.files import run_script
 
 
 def main(snakemake):

@@ -1,8 +1,8 @@
 """Rule redmapper_region: the comparison clusters (paper §3.2) and the counts of how they were chosen."""
 
 from deepcee.catalogue.select import read_catalogue, write_catalogue
-from deepcee.core.contracts import read_table
-from deepcee.core.files import run_script, write_summary
+from deepcee.core.contracts import read_table, write_summary
+from deepcee.core.files import run_script
 from deepcee.evaluate.redmapper_region import select_region
 
 

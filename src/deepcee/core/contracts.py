@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from deepcee.core.errors import DamagedFileError, DeepCeeError
-from deepcee.core.files import read_ecsv, write_ecsv, write_json, write_text
+from deepcee.core.files import config_hash, read_ecsv, software_versions, write_ecsv, write_json, write_text
 
 #: dtype name -> numpy dtype kinds that satisfy it.
 _KINDS = {"str": "UOS", "float": "f", "int": "iu", "bool": "b"}
@@ -711,3 +711,21 @@ def write_summary_checked(name: str, path: str | os.PathLike, data: dict) -> Non
     """Write a summary only if it holds every key its contract promises (no half-promised file)."""
     check_summary(name, data, f"{path} (being written)")
     write_json(path, data)
+
+
+def write_summary(
+    path: str | os.PathLike, counts: dict, config: dict | None = None, contract: str | None = None, **extra: Any
+) -> dict:
+    """Write a stage's machine-readable summary: counts, config hash, software versions.
+
+    ``contract``: the name of its declaration in deepcee.core.contracts; a summary missing a
+    promised key is refused before anything is written.
+    """
+    summary = {"counts": counts, "software": software_versions(), **extra}
+    if config is not None:
+        summary["config_hash"] = config_hash(config)
+        summary["config"] = config
+    if contract is not None:
+        check_summary(contract, summary, f"{path} (being written)")
+    write_json(path, summary)
+    return summary

@@ -104,26 +104,6 @@ def software_versions() -> dict[str, str]:
     return versions
 
 
-def write_summary(
-    path: str | os.PathLike, counts: dict, config: dict | None = None, contract: str | None = None, **extra: Any
-) -> dict:
-    """Write a stage's machine-readable summary: counts, config hash, software versions.
-
-    ``contract``: the name of its declaration in deepcee.core.contracts; a summary missing a
-    promised key is refused before anything is written.
-    """
-    summary = {"counts": counts, "software": software_versions(), **extra}
-    if config is not None:
-        summary["config_hash"] = config_hash(config)
-        summary["config"] = config
-    if contract is not None:
-        from deepcee.core.contracts import check_summary
-
-        check_summary(contract, summary, f"{path} (being written)")
-    write_json(path, summary)
-    return summary
-
-
 @contextlib.contextmanager
 def _output_to(log_path: Path) -> Iterator[None]:
     """Send file descriptors 1 and 2 to ``log_path`` (so print, tracebacks, subprocesses and C

@@ -625,7 +625,7 @@ def _write_outputs(
         "skipped_pretrained_tensors": getattr(model, "deepcee_skipped_weights", None),
     }
     if summary_path is not None:
-        from deepcee.core.files import write_summary
+        from deepcee.core.contracts import write_summary
 
         summary = write_summary(
             summary_path,

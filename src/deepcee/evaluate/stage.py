@@ -13,8 +13,8 @@ import numpy as np
 from astropy.table import Table
 
 from deepcee.core.config import with_defaults
-from deepcee.core.contracts import read_table, write_summary_checked, write_table
-from deepcee.core.files import write_json, write_summary
+from deepcee.core.contracts import read_table, write_summary, write_summary_checked, write_table
+from deepcee.core.files import write_json
 from deepcee.evaluate import bootstrap, metrics, tables
 
 #: Numbers the paper prints, kept next to ours in the summaries for the reader.

@@ -13,8 +13,9 @@ import numpy as np
 from astropy.table import Table
 from tqdm import tqdm
 
+from deepcee.core.contracts import write_summary
 from deepcee.core.errors import DeepCeeError
-from deepcee.core.files import write_json, write_summary
+from deepcee.core.files import write_json
 from deepcee.core.integrity import seal_directory
 from deepcee.images.labels import flip_row, label_view, labels_table
 from deepcee.images.split import flip_png

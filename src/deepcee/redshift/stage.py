@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
+from deepcee.core import matching as ev
 from deepcee.core.config import with_defaults
-from deepcee.core.contracts import read_table, rows_table, table_contract, write_table
+from deepcee.core.contracts import read_table, rows_table, table_contract, write_summary, write_table
 from deepcee.core.errors import DeepCeeError
-from deepcee.core.files import write_json, write_summary
+from deepcee.core.files import write_json
 from deepcee.core.seeds import rng
-from deepcee.evaluate import metrics as ev
 from deepcee.images.labels import png_to_fits
 from deepcee.redshift import calibration, photometry, red_sequence
 from deepcee.redshift.red_sequence import Region

@@ -10,8 +10,8 @@ import numpy as np
 from astropy.table import Table
 
 from deepcee.core.config import with_defaults
-from deepcee.core.contracts import read_table, write_table
-from deepcee.core.files import atomic_path, write_summary
+from deepcee.core.contracts import read_table, write_summary, write_table
+from deepcee.core.files import atomic_path
 from deepcee.redshift.stage import read_calibration
 from deepcee.search import confirm, measure
 from deepcee.search.candidate_redshifts import estimate_candidates, redshift_summary
