@@ -457,7 +457,7 @@ def config_files():
 
 
 # ---------------------------------------------------------------- real SDSS fields (rules/images.smk)
-# Each bundled field has one role (README, "Real fields"): the training fields' sky may be under
+# Each bundled field has one role (docs/real-sky.md, "Real fields and the real-sky test"): the training fields' sky may be under
 # training views (images.mock.blank_frames); the test fields' only under the real-sky test
 # (evaluate.real_sky.blank_frames). Core.config refuses a field named in both.
 from deepcee.images.mock.real_fields import field_folders, field_name

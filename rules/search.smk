@@ -1,6 +1,6 @@
 # Stage 7 — the blind search (the paper's closing aim: run the detector over survey imaging).
 #
-#   config (region | MOC) ──► search_tiles ──► tiles.ecsv (tiles on HEALPix pixel centres, shard of each)
+#   config (region | MOC) ──► search_tiles ──► tiles.ecsv (tiles on the centres of the strip grid's cells, shard of each)
 #   [skyview | hips2fits: search_download_shard, local rules, fill the cache on a node with network]
 #   tiles.ecsv + model.pt ──► search_shard (one job per shard, resumable) ──► shards/shard_{shard}.ecsv
 #   shards + 08_redshift/calibration.json ──► search_catalogue ──► candidates.ecsv, summary.json, fig21-23_search_*,

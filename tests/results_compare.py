@@ -1,4 +1,4 @@
-"""What may differ between two runs of one config, in one place (README "Bad input, kills and
+"""What may differ between two runs of one config, in one place (docs/reliability.md "Bad input, kills and
 reruns"): the reproducibility test compares two local runs' results/ byte for byte except these;
 the Slurm test (tests/test_slurm.py) drops the same keys when it compares a Slurm run with a local one.
 

@@ -5,7 +5,7 @@ configs/paper.yaml is shrunk in size only (tests/paper_offline.yaml: 16 clusters
 (tests/network_fakes.py through tests/offline_network/sitecustomize.py): VizieR's WHL12 and
 redMaPPer tables through astroquery's own Vizier client, SkyView cutouts of real SDSS frames, the
 SDSS spectra; torchvision finds "COCO weights" in TORCH_HOME as it finds a pre-fetched file.
-What only a run with the network covers is listed in the README ("Tests").
+What only a run with the network covers is listed in docs/testing.md.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def paper_run(repo, tmp_path_factory):
     from deepcee.bench.workflow import copy_workflow, workflow_env
 
     if shutil.which("latexmk") is None:
-        pytest.skip("latexmk not installed (README: make latex)")
+        pytest.skip("latexmk not installed (make latex installs it)")
     root = tmp_path_factory.mktemp("paper-profile")
     work = copy_workflow(repo, root / "workflow")
     shutil.copy(repo / "tests/paper_offline.yaml", work / "paper_offline.yaml")

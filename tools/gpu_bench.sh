@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU measurements the README quotes, in one run on one card:
+# The GPU measurements docs/lab-notebook.md quotes, in one run on one card:
 #   tools/gpu_bench.sh OUT_DIR [LABELS ROOT]
 # 1. python -m deepcee.bench.detector at the paper's settings (1000 px), each mode timed through the
 #    project's own loop (PNG files -> DataLoader -> train_step / predict_batches) and, with --bare, on the

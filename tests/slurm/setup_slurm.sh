@@ -9,7 +9,7 @@
 # 12 (CI runs it from .ci/run on a clean clone) — nothing here relies on systemd:
 # munged, slurmctld and slurmd are started by hand in the background.
 #
-# What it sets up (see tests/slurm/README section in the report / README):
+# What it sets up (see docs/reliability.md, "Running on a Slurm cluster"):
 #   - munge (authentication), slurmctld + slurmd on this host, one node, one
 #     partition `main` (Default=YES), SlurmUser=root and SlurmdUser=root so jobs
 #     may run as root (CI runs as root);

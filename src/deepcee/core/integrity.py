@@ -1,5 +1,5 @@
-"""Seals of the image folders that rules declare as ``directory()`` outputs (README "Bad input,
-kills and reruns").
+"""Seals of the image folders that rules declare as ``directory()`` outputs (docs/reliability.md
+"Bad input, kills and reruns").
 
 Snakemake dates a ``directory()`` output by its own ``.snakemake_timestamp``, not by the files
 in it, so a FITS or PNG deleted or edited by hand would go unnoticed. The shard job writes a

@@ -1,8 +1,8 @@
-"""The config upstream of each stage, as one hash per stage (README "Bad input, kills and reruns").
+"""The config upstream of each stage, as one hash per stage (docs/reliability.md "Bad input, kills and reruns").
 
 Snakemake reruns a job whose own ``params`` changed, but not one whose *inputs* were made under
 another config when those inputs still exist, or are missing while the job's outputs stand
-(it does not rebuild a missing intermediate whose consumers are present; snakemake issue 1978).
+(it does not rebuild a missing intermediate whose consumers are present; Snakemake's own GitHub tracker, issue 1978).
 After a config change and a failed upstream job, the old results would then stand as up to date.
 
 Every rule that reads a results file therefore carries ``lineage``, the hash of every config

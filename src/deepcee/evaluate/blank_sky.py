@@ -1,5 +1,5 @@
 """False detections on blank real sky: the trained model over the real TEST fields with nothing
-injected (issue 21; beyond the paper).
+injected (the blank-sky false-detection test; beyond the paper).
 
 Each test field's footprint (``images.mock.real_fields``: ~510 x 368 px at 1.584") is covered by
 square tiles of the real-sky views' side (350 px), one at each end of the field and as many

@@ -10,7 +10,7 @@ cluster (and their flipped copies) into the same side:
 * rows of a training cluster keep their un-flipped views and whatever flipped copies
   the image stage made of them (``<view>_flip``). Views that were test images in the
   image stage have no flipped copy, so a fold's training set holds fewer flips than the
-  main one — stated in the README.
+  main one — stated in docs/deviations.md ("Fold models").
 
 Assignments come from ``deepcee.core.seeds.rng(seed, "folds", ...)``: same seed, same folds.
 """

@@ -1,6 +1,6 @@
 """The paper's evaluation metrics (Chan & Stott 2019 §3; docs/design.md §7), computed exactly as defined.
 
-Definitions (all stated here once; the README and the summaries repeat them):
+Definitions (all stated here once; docs/stages.md §4–5 and the summaries repeat them):
 
 * **Ground truth.** One true cluster per test image: the catalogue cluster the image
   was made for (``labels.ecsv`` rows with ``split == 'test'``, never flipped). The

@@ -29,7 +29,7 @@ layout ``images/fits.py`` uses (north-up TAN, FITS orientation, g, r, i).
   taken as is; otherwise ``search.hips2fits.nmgy_per_unit`` (band -> nMgy per tile pixel per
   HiPS unit) must be set, and each use logs a one-line warning. Measure it once by comparing
   a hips2fits tile with the bundled calibrated frames of
-  ``resources/sdss-frames-run2126-camcol1-gri`` on the same sky (README, Blind search). An
+  ``resources/sdss-frames-run2126-camcol1-gri`` on the same sky (docs/search.md, "Acquisition"). An
   8-bit answer (a rendering, not flux) is refused.
 """
 
@@ -231,7 +231,7 @@ def hips_tile(
         else:
             raise DeepCeeError(
                 f"tile {tile.name}: {surveys[band]} pixels are in {bunit or 'unstated units'}, not "
-                f"nanomaggies; set search.hips2fits.nmgy_per_unit.{band} (README, Blind search)"
+                f"nanomaggies; set search.hips2fits.nmgy_per_unit.{band} (docs/search.md, Acquisition)"
             )
         out.append(np.asarray(hdu.data, dtype=np.float32) * np.float32(factor))
         if band == "r":

@@ -2,14 +2,16 @@
 
 Two steps (``merge_detections``):
 
-1. **Ownership.** A detection is kept only by the tile whose HEALPix pixel holds its centre
-   (``owned``): tiles overlap ~15-fold, and the owning tile is the one in which the cluster is
-   wholly inside the field (``search/tiles.py``).
+1. **Ownership.** A detection is kept only by the tile whose cell of the strip grid holds its
+   centre (``owned``; ``search/tiles.py``, ``StripGrid``: 440" cells, ~67 tiles per deg²): each
+   792" tile reaches well beyond its cell, so neighbouring tiles overlap (a point of the sky lies
+   in about three tiles), and the owning tile is the one in which the cluster is wholly inside
+   the field.
 2. **Sky merge.** The owned detections are grouped greedily from the highest score down: each
    unclaimed detection claims every other one within ``merge_radius_arcsec``. Default 60":
    the paper's match radius is 100 kpc at the cluster's redshift (paper §3.1), 60" at z = 0.09
    and smaller beyond, so two centres of one cluster seen from neighbouring tiles (which
-   straddle a pixel border a few arcsec apart) always merge, while clusters of the catalogue
+   straddle a cell border a few arcsec apart) always merge, while clusters of the catalogue
    are degrees apart on average (redMaPPer: ~2.6 deg^-2) and keep apart.
 
 A candidate takes the position, score and box of its best detection, and lists every tile
