@@ -98,3 +98,11 @@ rule all:
     default_target: True
     input:
         FINAL_TARGETS,
+
+
+# `snakemake --report` before a run: one line saying to run the workflow first (deepcee.core.report).
+from deepcee.core.report import report_before_run  # noqa: E402
+
+_no_report = report_before_run(sys.argv[1:], workflow.rules, FINAL_TARGETS) if workflow.is_main_process else None
+if _no_report:
+    sys.exit(f"ERROR: {_no_report}")

@@ -30,7 +30,9 @@ def _merged(base: dict, override: dict) -> dict:
     return out
 
 
-@pytest.mark.parametrize("profile", [None, "configs/paper.yaml", "configs/ci.yaml"])
+@pytest.mark.parametrize(
+    "profile", [None, "configs/paper.yaml", "configs/ci.yaml", "configs/survey.yaml", "configs/gpu-check.yaml"]
+)
 def test_shipped_configs_validate(repo, schema, default_config, profile):
     config = default_config
     if profile:
@@ -315,6 +317,133 @@ def test_search_cross_key_rules(schema, default_config, change, message):
     default_config["search"]["moc"] = "footprint.fits"  # a MOC overrides the box: its bounds are not used
     if "region" in change:
         assert config_errors(default_config, schema) == []
+
+
+@pytest.mark.parametrize(
+    "train, message",
+    [
+        (
+            {"steps": 8},  # a short run under config.yaml's 10-step warm-up and 25-step checkpoints
+            "'train.optimiser.warmup_steps' (10) exceeds 'train.steps' (8): the learning rate would never reach",
+        ),
+        ({"optimiser": {"warmup_steps": 481}}, "'train.optimiser.warmup_steps' (481) exceeds 'train.steps' (480)"),
+        (
+            {"checkpoint_every": 500},
+            "'train.checkpoint_every' (500) exceeds 'train.steps' (480): no checkpoint would be written before the "
+            "last step",
+        ),
+    ],
+)
+def test_warmup_and_checkpoint_within_the_run(schema, default_config, train, message):
+    """Accepted silently before: a warm-up the run never finishes, a checkpoint it never writes."""
+    assert message in _first_error(_merged(default_config, {"train": train}), schema)
+    equal = {"steps": 480, "checkpoint_every": 480, "optimiser": {"warmup_steps": 480}}
+    assert config_errors(_merged(default_config, {"train": equal}), schema) == []
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (  # was a MissingOutputException blaming filesystem latency: shard 1's render wrote no folder
+            {"catalogue": {"max_clusters": 1}, "images": {"shards": 2}},
+            "'catalogue.max_clusters' (1) is below 'images.shards' (2), and each shard images whole clusters: "
+            "1 of the 2 shards would get none",
+        ),
+        (  # was a run with zero test clusters
+            {"catalogue": {"max_clusters": 1}, "images": {"shards": 1}},
+            "'catalogue.max_clusters' (1) leaves 1 view to split by view, so the test set would be empty",
+        ),
+        (
+            {"catalogue": {"max_clusters": 1}, "images": {"shards": 1, "split": {"by": "cluster"}}},
+            "leaves 1 cluster to split by cluster, so the test set would be empty",
+        ),
+        (
+            {
+                "catalogue": {"max_clusters": 1},
+                "images": {"shards": 1, "views_per_cluster": 2},
+                "evaluate": {"cluster_split": {"enabled": True}},
+            },
+            "leaves 1 cluster to split by cluster (evaluate.cluster_split), so the test set would be empty",
+        ),
+        (
+            {"catalogue": {"max_clusters": 3}, "images": {"shards": 1}, "evaluate": {"kfold": {"k": 4}}},
+            "'evaluate.kfold.k' (4) exceeds 'catalogue.max_clusters' (3)",
+        ),
+        (  # 10 views, 1 to test: one test cluster for three real-sky shards
+            {"catalogue": {"max_clusters": 10}, "evaluate": {"real_sky": {"shards": 3}}},
+            "'evaluate.real_sky.shards' (3) exceeds the 1 test cluster(s) that 'catalogue.max_clusters' (10) leaves",
+        ),
+        (
+            {"evaluate": {"redmapper": {"max_clusters": 3}}},
+            "'evaluate.redmapper.max_clusters' (3) is below the 4 shards the comparison set is imaged on",
+        ),
+    ],
+)
+def test_enough_clusters_for_every_shard_and_split(schema, default_config, change, message):
+    assert message in _first_error(_merged(default_config, change), schema)
+
+
+def test_enough_clusters_blamed_on_the_file_and_shards_left_to_the_schema(schema, default_config, tmp_path):
+    """The rule reads the schema's default where a file leaves a key out (images.shards: 8), and
+    the line names the file that set max_clusters."""
+    from deepcee.core.config import check_workflow_config
+
+    base = copy.deepcopy(default_config)
+    del base["images"]["shards"]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(base))
+    small = tmp_path / "small.yaml"
+    small.write_text("catalogue:\n  max_clusters: 5\n")
+    merged = _merged(base, {"catalogue": {"max_clusters": 5}})
+    with pytest.raises(
+        DeepCeeError, match=rf"^{small}: config key 'catalogue.max_clusters' \(5\) is below 'images.shards' \(8\)"
+    ):
+        check_workflow_config(merged, schema, [tmp_path / "config.yaml", small])
+
+
+def test_views_job_refuses_too_few_clusters_when_no_cap_says_so():
+    """Without max_clusters the sample's size is known after the cuts: the views job refuses a shard
+    without a cluster, and a split with one side empty, in one line."""
+    from deepcee.images.split import assign_split
+    from deepcee.images.views import held_out_views, plan_views
+    from images_helpers import small_catalogue
+
+    with pytest.raises(DeepCeeError, match=r"^sample.ecsv: 2 clusters for 3 image shards \(images.shards\)"):
+        plan_views(small_catalogue(2), 1, 100.0, seed=1, shards=3, where="sample.ecsv")
+    with pytest.raises(DeepCeeError, match=r"^split by cluster: only 1 cluster to split"):
+        assign_split(["A_v0", "A_v1"], ["A", "A"], "cluster", 0.1, seed=1)
+    assert set(assign_split(["A_v0", "B_v0"], ["A", "B"], "view", 0.1, seed=1).values()) == {"train", "test"}
+    plan = plan_views(small_catalogue(4), 1, 100.0, seed=1, split={"by": "cluster", "test_fraction": 0.25})
+    with pytest.raises(DeepCeeError, match=r"^views plan: 1 test clusters for 2 real-sky shards"):
+        held_out_views(plan, shards=2)
+
+
+@pytest.mark.parametrize("scale", [6.0, 1.5, 0.2])
+def test_pixel_scale_a_whole_multiple_of_sdss(schema, default_config, scale):
+    """The real fields are binned by whole 0.396" pixels (images/mock/real_fields.py): caught here,
+    not by the real-fields job after the catalogue ran. configs/ci.yaml's 6.336 = 16 x 0.396 passes."""
+    config = _merged(default_config, {"images": {"pixel_scale_arcsec": scale}})
+    error = _first_error(config, schema)
+    assert f"config key 'images.pixel_scale_arcsec' ({scale}) is not a whole multiple of SDSS's 0.396\" pixel" in error
+    if scale == 6.0:
+        assert "(nearest: 5.94 or 6.336)" in error
+    config["images"]["source"] = "skyview"  # no real field binned: SkyView resamples to any scale
+    assert config_errors(config, schema) == []
+
+
+def test_real_view_inside_a_real_field(schema, default_config):
+    """A real-field view is a square inside an SDSS frame (2048 x 1489 px at 0.396"): at 6.336" the
+    frame is 128 x 93 px, at the default 1.584" 512 x 372 px."""
+    config = _merged(default_config, {"images": {"pixel_scale_arcsec": 6.336, "mock": {"real_view_pixels": 120}}})
+    assert (
+        "config key 'images.mock.real_view_pixels' (120) is larger than a real field: an SDSS frame "
+        '(2048 x 1489 px at 0.396") is 128 x 93 px at images.pixel_scale_arcsec 6.336"'
+    ) in _first_error(config, schema)
+    config = _merged(default_config, {"images": {"mock": {"real_view_pixels": 400}}})
+    assert 'is 512 x 372 px at images.pixel_scale_arcsec 1.584"' in _first_error(config, schema)
+    # used by nothing: no real-sky test and no real training backgrounds
+    config["images"]["mock"]["real_background_fraction"] = 0
+    config["evaluate"]["real_sky"]["enabled"] = False
+    assert config_errors(config, schema) == []
 
 
 def test_unreadable_config_file_named_with_its_line(tmp_path):

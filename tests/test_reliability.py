@@ -1,4 +1,4 @@
-"""Bad input refused before the first job, and hand-damaged image folders rerun (README "Bad
+"""Bad input refused before the first job, and hand-damaged image folders rerun (docs/reliability.md "Bad
 input, kills and reruns"): broken config files, CUDA asked for on a machine without it, the
 image folders' seals. Snakemake runs as a subprocess in a copy of the workflow."""
 
@@ -54,7 +54,7 @@ BROKEN = {
 @pytest.mark.parametrize("kind", sorted(BROKEN))
 def test_broken_configfile_stops_snakemake_and_our_check_names_the_line(work, kind):
     """Snakemake reads --configfile before the Snakefile runs: its own message, exit 1, no job.
-    `python -m deepcee.core.config FILE` (which the README points to) names the file and line."""
+    `python -m deepcee.core.config FILE` (which docs/reliability.md points to) names the file and line."""
     import re
 
     text, snakemake_says, we_say = BROKEN[kind]
@@ -82,6 +82,45 @@ def test_broken_workflow_config_named_with_its_line(work):
     assert len(errors) == 1 and errors[0].startswith("ERROR: config.yaml:4: not valid YAML ("), errors
 
 
+# ------------------------------------------------------------------------- the report before a run
+
+
+def test_report_before_any_run_says_to_run_the_workflow_first(work):
+    """`snakemake --report` in a fresh checkout: one line saying to run the workflow first (was
+    Snakemake's "File … marked for report but does not exist"), and no report written."""
+    result = _snakemake(work, "--report", "results/report.html")
+    out = result.stdout + result.stderr
+    errors = [line for line in out.splitlines() if line.startswith("ERROR:")]
+    assert result.returncode != 0 and "marked for report but does not exist" not in out, out[-2000:]
+    assert len(errors) == 1 and errors[0].startswith("ERROR: snakemake --report: results/"), out[-2000:]
+    assert errors[0].endswith("run the workflow first (the same command without --report), then make the report")
+    assert not (work / "results" / "report.html").exists()
+
+
+def test_report_check_reads_the_command_line_as_snakemake_does(tmp_path):
+    """Only a report of the default target made now is checked: not a run (-n), not
+    --report-after-run (made after the run), not a report of named targets; once every file a
+    rule marks for the report exists, nothing is said."""
+    from types import SimpleNamespace
+
+    from snakemake.io import report
+
+    from deepcee.core.report import report_asked, report_before_run
+
+    assert report_asked(["--report", "results/report.html", "--configfile", "configs/ci.yaml"])
+    assert report_asked(["--cores", "2", "--report"]) and report_asked(["--reporter", "html"])
+    assert not report_asked(["-n", "--cores", "2"])
+    assert not report_asked(["--report", "r.html", "--report-after-run", "--cores", "2"])
+    assert not report_asked(["results/03_train/model.pt", "--report", "r.html"])
+    figure, table = tmp_path / "fig.pdf", tmp_path / "table.csv"
+    rules = [SimpleNamespace(output=[report(str(figure), category="Figures"), str(table)])]
+    targets = [str(table), str(figure)]
+    assert f"{figure} does not exist yet" in report_before_run(["--report"], rules, targets)
+    assert report_before_run(["-n"], rules, targets) is None
+    figure.write_text("%PDF")  # the table is no report file: the report does not need it
+    assert report_before_run(["--report"], rules, targets) is None
+
+
 # ------------------------------------------------------------ results folder and bundled inputs
 
 
@@ -95,6 +134,28 @@ def test_results_dir_at_the_root_stops_the_dry_run(work):
     assert len(errors) == 1 and errors[0].startswith(
         "ERROR: --config: config key 'results_dir' ('/') is the filesystem root; a results folder must be"
     ), out[-2000:]
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        (  # was a MissingOutputException blaming filesystem latency, after the catalogue job
+            "catalogue: {max_clusters: 1}\nimages: {shards: 2}\n",
+            "config key 'catalogue.max_clusters' (1) is below 'images.shards' (2)",
+        ),
+        (  # passed the dry run; the real-fields job then refused it
+            "images: {pixel_scale_arcsec: 6.0}\n",
+            "config key 'images.pixel_scale_arcsec' (6.0) is not a whole multiple of SDSS's 0.396\" pixel",
+        ),
+    ],
+)
+def test_too_few_clusters_or_an_unbinnable_scale_stops_the_dry_run(work, override, message):
+    (work / "small.yaml").write_text(override)
+    result = _snakemake(work, "-n", "--configfile", "small.yaml")
+    out = result.stdout + result.stderr
+    errors = [line for line in out.splitlines() if line.startswith("ERROR:")]
+    assert result.returncode != 0 and "Building DAG" not in out
+    assert len(errors) == 1 and errors[0].startswith(f"ERROR: {work / 'small.yaml'}: {message}"), out[-2000:]
 
 
 def test_cut_bundled_catalogue_stops_the_dry_run(work):

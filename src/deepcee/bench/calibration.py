@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from deepcee.bench import positive_int
+
 BLANK_DIR = "resources/sdss-frames-run2126-camcol1-gri"
 
 
@@ -104,7 +106,7 @@ def mock_stats(
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=2019)
-    parser.add_argument("--pointings", type=int, default=6, help="mock fields averaged (default 6)")
+    parser.add_argument("--pointings", type=positive_int, default=6, help="mock fields averaged (default 6)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     mock = mock_stats(args.seed, pointings=args.pointings)

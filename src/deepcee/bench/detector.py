@@ -36,6 +36,9 @@ import time
 
 import torch
 
+from deepcee.bench import at_least, device_name, existing_file, non_negative_int, positive_int
+from deepcee.core.errors import DeepCeeError
+
 # docs/design.md §5: one H100, torch 2.11, 1000 px, random images.
 # (backbone, mode, batch, precision) -> img/s
 H100_BASELINE = {
@@ -283,17 +286,17 @@ def main(argv=None) -> int:
     p.add_argument(
         "--backbone", default="mobilenet_v3_large_fpn", choices=["mobilenet_v3_large_fpn", "resnet50_fpn_v2"]
     )
-    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--batch", type=positive_int, default=4)
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
-    p.add_argument("--steps", type=int, default=10, help="timed steps (batches) per mode")
-    p.add_argument("--warmup", type=int, default=3, help="untimed steps first")
-    p.add_argument("--size", type=int, default=None, help="image side (default 1000 on CUDA, 500 on CPU)")
+    p.add_argument("--steps", type=positive_int, default=10, help="timed steps (batches) per mode")
+    p.add_argument("--warmup", type=non_negative_int, default=3, help="untimed steps first")
+    p.add_argument("--size", type=at_least(32), default=None, help="image side (default 1000 on CUDA, 500 on CPU)")
     p.add_argument("--mode", default="both", choices=["train", "infer", "both"])
-    p.add_argument("--images", type=int, default=16, help="synthetic PNGs to write (cycled)")
-    p.add_argument("--labels", default=None, help="read these labels.ecsv training images instead")
-    p.add_argument("--workers", type=int, default=None, help="DataLoader workers (default 4 CUDA, 1 CPU)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--images", type=positive_int, default=16, help="synthetic PNGs to write (cycled)")
+    p.add_argument("--labels", type=existing_file, default=None, help="read these labels.ecsv training images instead")
+    p.add_argument("--workers", type=non_negative_int, default=None, help="DataLoader workers (default 4 CUDA, 1 CPU)")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    p.add_argument("--device", type=device_name, default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--channels-last", action="store_true")
     p.add_argument(
         "--bare",
@@ -305,18 +308,22 @@ def main(argv=None) -> int:
     p.add_argument(
         "--config",
         nargs="+",
+        type=existing_file,
         default=None,
         help="time the step these config files describe (train.detector, .optimiser, .batch_size), "
         "as the workflow trains; weights none",
     )
     args = p.parse_args(argv)
-    _detector_and_optimiser(args)
 
     from deepcee.detector.training import resolve_device
 
+    try:  # a config file that is not YAML or names a bad train key; CUDA asked for without it
+        _detector_and_optimiser(args)
+        device = resolve_device(args.device)
+    except DeepCeeError as err:
+        p.error(str(err))
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True

@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from deepcee.bench import device_name, existing_dir, existing_file, non_negative_int, positive_float, positive_int
+
 
 def _train_config(args) -> dict:
     """The paper profile's detector (docs/design.md §5), shortened to a quick check."""
@@ -174,20 +176,24 @@ def _sep_arcsec(ra1, dec1, ra2, dec2) -> float:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--labels", required=True, help="labels.ecsv of rendered views (train and test splits)")
-    p.add_argument("--root", default=".", help="folder the labels' png/fits paths are relative to")
+    p.add_argument("--labels", required=True, type=existing_file, help="labels.ecsv of rendered views (train, test)")
+    p.add_argument("--root", default=".", type=existing_dir, help="folder the labels' png/fits paths are relative to")
     p.add_argument("--workdir", required=True)
     p.add_argument("--backbone", default="resnet50_fpn_v2", choices=["resnet50_fpn_v2", "mobilenet_v3_large_fpn"])
-    p.add_argument("--device", default="cuda")
-    p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--kill-after", type=int, default=120)
-    p.add_argument("--checkpoint-every", type=int, default=50)
-    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--device", type=device_name, default="cuda")
+    p.add_argument("--steps", type=positive_int, default=300)
+    p.add_argument("--kill-after", type=positive_int, default=120, help="logged steps before the kill (< --steps)")
+    p.add_argument("--checkpoint-every", type=positive_int, default=50, help="steps (< --steps)")
+    p.add_argument("--batch", type=positive_int, default=8)
     p.add_argument("--precision", default="bf16", choices=["fp32", "bf16"])
-    p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--workers", type=int, default=4)
+    p.add_argument("--lr", type=positive_float, default=2e-4)
+    p.add_argument("--workers", type=non_negative_int, default=4)
     p.add_argument("--seed", type=int, default=2019)
     args = p.parse_args(argv)
+    # the run must be killed after a checkpoint and before its end, or there is nothing to resume
+    for flag, value in (("--kill-after", args.kill_after), ("--checkpoint-every", args.checkpoint_every)):
+        if value >= args.steps:
+            p.error(f"argument {flag}: must be below --steps ({args.steps}), or the run ends before the kill")
     args.root = str(Path(args.root).resolve())
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from deepcee.bench import at_least
+
 
 def _views(n: int, seed: int):
     from astropy.table import Table
@@ -48,14 +50,18 @@ def _timed(fn, items):
 
 def bench(sizes=(2000, 500), n_views=5, seed=2019, out_dir=None, mock_cfg=None) -> list[dict]:
     """Render ``n_views`` views per size (the first warms imports and caches; the rest are timed)
-    and stretch them; one row per (step, size)."""
+    and stretch them; one row per (step, size). Without ``out_dir`` the files go to a temporary
+    folder, removed afterwards."""
+    if out_dir is None:
+        with tempfile.TemporaryDirectory(prefix="deepcee-bench-") as tmp:
+            return bench(sizes, n_views, seed, tmp, mock_cfg)
     from deepcee.core.config import with_defaults
     from deepcee.images.mock.render import render_view_to_fits, sky_for_views
     from deepcee.images.stretch import stretch_fits
 
     with contextlib.suppress(AttributeError, OSError):  # one core, as the target says
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    out_dir = Path(out_dir or tempfile.mkdtemp(prefix="deepcee-bench-"))
+    out_dir = Path(out_dir)
     views = _views(n_views, seed)
     results = []
     for size in sizes:
@@ -98,8 +104,8 @@ def bench(sizes=(2000, 500), n_views=5, seed=2019, out_dir=None, mock_cfg=None) 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Benchmark the mock renderer and the stretch (one core).")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 500])
-    parser.add_argument("--views", type=int, default=5, help="views per size; the first is a warm-up")
+    parser.add_argument("--sizes", type=at_least(16), nargs="+", default=[2000, 500], help="view sides (px)")
+    parser.add_argument("--views", type=at_least(2), default=5, help="views per size; the first is a warm-up")
     parser.add_argument("--seed", type=int, default=2019)
     args = parser.parse_args(argv)
     rows = bench(tuple(args.sizes), args.views, args.seed)

@@ -14,34 +14,46 @@ import argparse
 import glob
 from pathlib import Path
 
+from deepcee.bench import at_least, existing_file, positive_float, positive_int, read_configs
+
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default="config.yaml")
-    ap.add_argument("--configfile", nargs="*", default=[], help="configs merged over --config (e.g. configs/ci.yaml)")
+    ap.add_argument("--config", type=existing_file, default="config.yaml")
+    ap.add_argument(
+        "--configfile",
+        nargs="*",
+        type=existing_file,
+        default=[],
+        help="configs merged over --config (e.g. configs/ci.yaml)",
+    )
     ap.add_argument(
         "--fields",
         nargs="*",
         default=None,
         help="real SDSS field folders (default: every resources/sdss-frames-run*-gri); 'config' = the config's lists",
     )
-    ap.add_argument("--crop", type=int, default=64, help="crop side in pixels (default 64)")
+    ap.add_argument("--crop", type=at_least(16), default=64, help="crop side in pixels (default 64)")
     ap.add_argument("--positions", choices=("random", "clusters"), default="random", help="where the mock cutouts lie")
     ap.add_argument("--cnn", action="store_true", help="also train the small CNN on the stretched RGB crops")
-    ap.add_argument("--epochs", type=int, default=4, help="CNN epochs per fold (default 4)")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads for the CNN (default 2)")
-    ap.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates (default 1000)")
-    ap.add_argument("--C", dest="c", type=float, default=0.1, help="logistic regression inverse regularisation")
+    ap.add_argument("--epochs", type=positive_int, default=4, help="CNN epochs per fold (default 4)")
+    ap.add_argument("--threads", type=positive_int, default=2, help="torch threads for the CNN (default 2)")
+    ap.add_argument("--bootstrap", type=positive_int, default=1000, help="bootstrap replicates (default 1000)")
+    ap.add_argument(
+        "--C", dest="c", type=positive_float, default=0.1, help="logistic regression's inverse regularisation"
+    )
     ap.add_argument("--seed", type=int, default=None, help="overrides the config's seed")
     ap.add_argument("--json", default=None, help="write the result here")
     ap.add_argument("--figure", nargs="*", default=[], help="figure paths (.png / .pdf)")
     args = ap.parse_args(argv)
+    missing = [f for f in args.fields or [] if f != "config" and not Path(f).is_dir()]
+    if missing:
+        ap.error(f"argument --fields: {missing[0]}: no such folder")
 
-    from deepcee.core.config import read_config_files
     from deepcee.core.files import write_json
     from deepcee.images.realism import config_fields, format_report, realism_figure, run_realism
 
-    config = read_config_files([args.config, *args.configfile])
+    config = read_configs(ap, [args.config, *args.configfile])
     if args.seed is not None:
         config["seed"] = args.seed
     if args.fields is None:

@@ -22,6 +22,8 @@ import time
 import numpy as np
 import torch
 
+from deepcee.bench import existing_file, positive_int, read_configs
+
 SDSS_FOOTPRINT_DEG2 = 14555.0
 
 
@@ -176,21 +178,34 @@ def bench(config: dict, model_path=None, n_tiles=16, batch_size=8, devices=("cpu
     return res
 
 
+def _devices(text: str) -> tuple[str, ...]:
+    """An argparse type: a comma-separated list of cpu and cuda."""
+    names = tuple(text.split(","))
+    bad = [n for n in names if n not in ("cpu", "cuda")]
+    if bad:
+        raise argparse.ArgumentTypeError(f"{bad[0]!r} is not cpu or cuda")
+    return names
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default="config.yaml")
-    ap.add_argument("--configfile", nargs="*", default=[], help="configs merged over --config (e.g. configs/ci.yaml)")
-    ap.add_argument("--model", default=None)
-    ap.add_argument("--tiles", type=int, default=16)
-    ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--devices", default="cpu,cuda")
-    ap.add_argument("--repeat", type=int, default=1, help="time inference over the tiles this many times")
+    ap.add_argument("--config", type=existing_file, default="config.yaml")
+    ap.add_argument(
+        "--configfile",
+        nargs="*",
+        type=existing_file,
+        default=[],
+        help="configs merged over --config (e.g. configs/ci.yaml)",
+    )
+    ap.add_argument("--model", type=existing_file, default=None)
+    ap.add_argument("--tiles", type=positive_int, default=16)
+    ap.add_argument("--batch-size", type=positive_int, default=8)
+    ap.add_argument("--devices", type=_devices, default="cpu,cuda", help="comma-separated: cpu, cuda")
+    ap.add_argument("--repeat", type=positive_int, default=1, help="time inference over the tiles this many times")
     args = ap.parse_args(argv)
 
-    from deepcee.core.config import read_config_files
-
-    config = read_config_files([args.config, *args.configfile])
-    res = bench(config, args.model, args.tiles, args.batch_size, tuple(args.devices.split(",")), args.repeat)
+    config = read_configs(ap, [args.config, *args.configfile])
+    res = bench(config, args.model, args.tiles, args.batch_size, args.devices, args.repeat)
     print(
         f"blind search benchmark: {res['n_tiles']} tiles of {res['pixels']} px -> {res['output_size']} px, "
         f'{res["own_arcsec"]:.0f}" cells ({res["tiles_per_deg2"]:.1f} tiles/deg2), {res["threads"]} CPU threads'

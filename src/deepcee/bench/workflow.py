@@ -107,14 +107,28 @@ def run_measured(
     return {"returncode": proc.returncode, "wall_s": round(wall, 1), "peak_rss_gib": round(peak / 2**30, 3)}
 
 
+def _cores(text: str) -> str:
+    """An argparse type: Snakemake's --cores, a whole number above 0 or ``all``."""
+    if text != "all" and not (text.isdigit() and int(text) > 0):
+        raise argparse.ArgumentTypeError(f"must be a whole number above 0 or all (got {text})")
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--source", default=str(Path(__file__).resolve().parents[3]), help="the workflow checkout")
-    parser.add_argument("--cores", default="2")
+    parser.add_argument("--cores", type=_cores, default="2", help="a number, or all")
     parser.add_argument("--configfile", nargs="*", default=[], help="extra config files (e.g. configs/ci.yaml)")
     parser.add_argument("--keep", default=None, help="run in this directory and keep it (default: a temp dir)")
     parser.add_argument("--out", default=None, help="also write the JSON here")
     args = parser.parse_args(argv)
+    # Before anything is copied: Snakemake's own "No Snakefile found" would lie in a kept temp folder's log.
+    if not (Path(args.source) / "Snakefile").is_file():
+        why = "holds no Snakefile" if Path(args.source).is_dir() else "is no folder"
+        parser.error(f"argument --source: {args.source} {why} (give the workflow checkout)")
+    for name in args.configfile:  # the run reads them in its copy of the checkout (or at an absolute path)
+        if not (Path(args.source) / name).is_file():
+            parser.error(f"argument --configfile: {name}: no such file in {args.source}")
 
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="deepcee-bench-"))
     copy_workflow(args.source, workdir)

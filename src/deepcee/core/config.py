@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import math
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -14,10 +16,22 @@ from deepcee.core.bundled import cached_sha256
 from deepcee.core.errors import DeepCeeError
 
 
+def _schema(path: str | Path) -> dict:
+    """A schema file's contents, parsed once per version of the file (the checks read each schema
+    several times; jsonschema never changes them)."""
+    path = Path(path)
+    return _parsed_schema(str(path.resolve()), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _parsed_schema(path: str, mtime_ns: int) -> dict:
+    return yaml.safe_load(Path(path).read_text())
+
+
 def _registry(schema_dir: Path) -> Registry:
     resources = []
     for path in sorted(schema_dir.glob("*.schema.yaml")):
-        contents = yaml.safe_load(path.read_text())
+        contents = _schema(path)
         resources.append((path.name, Resource.from_contents(contents)))
     return Registry().with_resources(resources)
 
@@ -30,7 +44,7 @@ def config_errors(config: dict, schema_path: str | Path) -> list[str]:
 def _located_errors(config: dict, schema_path: str | Path) -> list[tuple[tuple, str]]:
     """(key path, one-line message) for every schema violation, then every cross-key rule broken."""
     schema_path = Path(schema_path)
-    schema = yaml.safe_load(schema_path.read_text())
+    schema = _schema(schema_path)
     validator = Draft202012Validator(schema, registry=_registry(schema_path.parent))
     out = []
     for error in sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path]):
@@ -104,9 +118,13 @@ def cross_key_errors(config: dict, schema_dir: str | Path) -> list[tuple[tuple, 
                 )
                 break
     out += _search_errors(config.get("search") or {})
+    filled = _filled(config, Path(schema_dir))
+    out += _train_errors(filled["train"])
+    out += _sample_errors(filled)
+    out += _real_field_errors(filled)
     # The re-split models' train overrides must be train keys (schemas/train.schema.yaml); checked
     # here, not by $ref, so that no schema default is filled into an override.
-    train_schema = yaml.safe_load((Path(schema_dir) / "train.schema.yaml").read_text())
+    train_schema = _schema(Path(schema_dir) / "train.schema.yaml")
     validator = Draft202012Validator(train_schema, registry=_registry(Path(schema_dir)))
     for section in ("kfold", "cluster_split"):
         overrides = (evaluate.get(section) or {}).get("train_overrides")
@@ -189,6 +207,147 @@ def _same_field(folder: str, training: list[str]) -> str | None:
                     same = f"{mine.name} is byte for byte its {theirs.name}"
                     return f"a copy of {other} of images.mock.blank_frames ({same})"
     return None
+
+
+def _filled(config: dict, schema_dir: Path) -> dict:
+    """A copy of ``config`` with its sections' schema defaults filled in: the rules below read keys
+    a config may leave to the schema, and the Snakefile's ``validate`` fills them only after them."""
+    out = copy.deepcopy(config)
+    for section in ("catalogue", "images", "train", "evaluate"):
+        for _ in _filling_validator(schema_dir / f"{section}.schema.yaml").iter_errors(out.setdefault(section, {})):
+            pass  # the schema passed: iterating only fills the defaults
+    return out
+
+
+def _train_errors(train: dict) -> list[tuple[tuple, str]]:
+    """A warm-up or a checkpoint interval longer than the run: the learning rate would never reach
+    ``lr``, or no checkpoint would be written before the last step (a killed run restarts from 0).
+    The re-split models' ``train_overrides`` are not held to it: a few plumbing steps (configs/ci.yaml)
+    may stop inside the main run's warm-up."""
+    out = []
+    steps = train["steps"]
+    for path, value, why in (
+        (
+            ("train", "optimiser", "warmup_steps"),
+            train["optimiser"]["warmup_steps"],
+            "the learning rate would never reach train.optimiser.lr",
+        ),
+        (
+            ("train", "checkpoint_every"),
+            train["checkpoint_every"],
+            "no checkpoint would be written before the last step, so a killed run restarts from step 0",
+        ),
+    ):
+        if value > steps:
+            out.append((path, f"config key '{'.'.join(path)}' ({value}) exceeds 'train.steps' ({steps}): {why}"))
+    return out
+
+
+def _sample_errors(cfg: dict) -> list[tuple[tuple, str]]:
+    """Enough clusters for every shard and both sides of every split, where a ``max_clusters``
+    caps the sample. A shard without a cluster writes no folder (Snakemake then blames filesystem
+    latency); a split with one side empty trains, or tests, on nothing. Without a cap the number is
+    known only after the cuts: the views job refuses it then (images/views.py, images/split.py)."""
+    from deepcee.images.split import n_test_units
+
+    images, evaluate = cfg["images"], cfg["evaluate"]
+    shards, by = images["shards"], images["split"]["by"]
+    out = []
+    redmapper = evaluate["redmapper"]
+    compared, rm_shards = redmapper["max_clusters"], max(1, min(shards, 4))  # rules/common.smk's RM_SHARDS
+    if redmapper["enabled"] and compared is not None and compared < rm_shards:
+        out.append(
+            (
+                ("evaluate", "redmapper", "max_clusters"),
+                f"config key 'evaluate.redmapper.max_clusters' ({compared}) is below the {rm_shards} shards the "
+                "comparison set is imaged on (images.shards, at most 4), and each shard images whole clusters",
+            )
+        )
+    n = cfg["catalogue"]["max_clusters"]
+    if n is None:
+        return out
+    cap = ("catalogue", "max_clusters")
+    units = n * images["views_per_cluster"] if by == "view" else n
+    if n < shards:
+        out.append(
+            (
+                cap,
+                f"config key 'catalogue.max_clusters' ({n}) is below 'images.shards' ({shards}), and each shard "
+                f"images whole clusters: {shards - n} of the {shards} shards would get none; lower images.shards "
+                f"to {n} or keep more clusters",
+            )
+        )
+    elif units < 2 or (n < 2 and evaluate["cluster_split"]["enabled"]):
+        what = f"1 {by} to split by {by}" if units < 2 else "1 cluster to split by cluster (evaluate.cluster_split)"
+        fraction = images["split"]["test_fraction"] if units < 2 else evaluate["cluster_split"]["test_fraction"]
+        empty = "training" if round(float(fraction or 0)) >= 1 else "test"  # images/split.py rounds the share
+        out.append(
+            (
+                cap,
+                f"config key 'catalogue.max_clusters' ({n}) leaves {what}, so the {empty} set would be empty; "
+                "keep 2 clusters at least",
+            )
+        )
+    k = evaluate["kfold"]["k"]
+    if k >= 2 and k > n:
+        out.append(
+            (
+                ("evaluate", "kfold", "k"),
+                f"config key 'evaluate.kfold.k' ({k}) exceeds 'catalogue.max_clusters' ({n}): each fold tests on "
+                "clusters of its own",
+            )
+        )
+    real_sky = evaluate["real_sky"]
+    tested = n_test_units(units, float(images["split"]["test_fraction"])) if units >= 2 else 0
+    tested = tested if by == "cluster" else min(tested, n)  # test clusters at most
+    if real_sky["enabled"] and images["source"] == "mock" and 0 < tested < real_sky["shards"]:
+        out.append(
+            (
+                ("evaluate", "real_sky", "shards"),
+                f"config key 'evaluate.real_sky.shards' ({real_sky['shards']}) exceeds the {tested} test "
+                f"cluster(s) that 'catalogue.max_clusters' ({n}) leaves, and each shard renders whole clusters: "
+                f"lower it to {tested}",
+            )
+        )
+    return out
+
+
+def _real_field_errors(cfg: dict) -> list[tuple[tuple, str]]:
+    """The real SDSS fields (mock source: the realism figure always, training views and the real-sky
+    test when asked) are binned by a whole number of 0.396" pixels, and a view over one is a square
+    inside the field, never padded: caught here, not by the real-fields or render job."""
+    images = cfg["images"]
+    if images["source"] != "mock":
+        return []
+    from deepcee.core.cosmology import SDSS_PIXEL_SCALE_ARCSEC
+    from deepcee.images.mock.real_fields import SDSS_FRAME_PIXELS, binning_factor
+
+    scale = images["pixel_scale_arcsec"]
+    factor = binning_factor(scale)
+    if factor is None:
+        below = max(1, math.floor(scale / SDSS_PIXEL_SCALE_ARCSEC))
+        near = " or ".join(f"{round(k * SDSS_PIXEL_SCALE_ARCSEC, 4):g}" for k in (below, below + 1))
+        return [
+            (
+                ("images", "pixel_scale_arcsec"),
+                f"config key 'images.pixel_scale_arcsec' ({scale}) is not a whole multiple of SDSS's "
+                f'{SDSS_PIXEL_SCALE_ARCSEC}" pixel, by which the real fields are binned (nearest: {near})',
+            )
+        ]
+    mock = images["mock"]
+    trains_on_real = mock["real_background_fraction"] > 0 or mock["background"] == "sdss_blank"
+    side = mock["real_view_pixels"]
+    nx, ny = (n // factor for n in SDSS_FRAME_PIXELS)
+    if (trains_on_real or cfg["evaluate"]["real_sky"]["enabled"]) and side > min(nx, ny):
+        return [
+            (
+                ("images", "mock", "real_view_pixels"),
+                f"config key 'images.mock.real_view_pixels' ({side}) is larger than a real field: an SDSS frame "
+                f'({SDSS_FRAME_PIXELS[0]} x {SDSS_FRAME_PIXELS[1]} px at {SDSS_PIXEL_SCALE_ARCSEC}") is {nx} x {ny} '
+                f'px at images.pixel_scale_arcsec {scale}", and a view is a square inside it, never padded',
+            )
+        ]
+    return []
 
 
 def _search_errors(search: dict) -> list[tuple[tuple, str]]:
@@ -433,7 +592,7 @@ def _filling_validator(schema_path: Path):
     because every object in the schemas has ``default: {}``)."""
     from jsonschema import validators
 
-    schema = yaml.safe_load(schema_path.read_text())
+    schema = _schema(schema_path)
     base = Draft202012Validator
     validate_properties = base.VALIDATORS["properties"]
 

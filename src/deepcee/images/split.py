@@ -20,19 +20,29 @@ from deepcee.core.files import write_png
 from deepcee.core.seeds import rng
 
 
+def n_test_units(n_units: int, test_fraction: float) -> int:
+    """How many of ``n_units`` views or clusters go to test: round(test_fraction x N), at least 1
+    and at most N - 1 (the config check counts the test clusters with it before the first job)."""
+    return min(max(int(round(test_fraction * n_units)), 1), n_units - 1)
+
+
 def assign_split(views: list[str], clusters: list[str], by: str, test_fraction: float, seed: int) -> dict:
-    """``{view: 'train'|'test'}``; round(test_fraction x N) units go to test (at least 1 if N > 1)."""
+    """``{view: 'train'|'test'}``; ``n_test_units`` of the units go to test.
+
+    A single unit is refused: one side would be empty (a run that trains, or tests, on nothing)."""
     if by not in ("view", "cluster"):
         raise DeepCeeError(f"config key 'images.split.by': must be 'view' or 'cluster', not {by!r}")
     if len(views) != len(clusters):
         raise DeepCeeError("split: views and clusters differ in length")
     units = sorted(set(views)) if by == "view" else sorted(set(clusters))
+    if len(units) < 2:
+        raise DeepCeeError(
+            f"split by {by}: only {len(units)} {by} to split, and the training and the test set need one each "
+            "(more clusters: catalogue.cuts, catalogue.max_clusters; or more images.views_per_cluster)"
+        )
     gen = rng(seed, "split", by)
     order = gen.permutation(len(units))
-    n_test = int(round(test_fraction * len(units)))
-    if len(units) > 1:
-        n_test = min(max(n_test, 1), len(units) - 1)
-    test_units = {units[i] for i in order[:n_test]}
+    test_units = {units[i] for i in order[: n_test_units(len(units), test_fraction)]}
     return {v: ("test" if (v if by == "view" else c) in test_units else "train") for v, c in zip(views, clusters)}
 
 

@@ -80,6 +80,11 @@ def plan_views(
     if len(catalogue) == 0:
         raise DeepCeeError(f"{where}: no clusters to image")
     ids = [str(x) for x in catalogue["id"]]
+    if shards > len(ids):  # a shard without a cluster writes no folder, which Snakemake blames on latency
+        raise DeepCeeError(
+            f"{where}: {len(ids)} clusters for {shards} image shards (images.shards), and each shard images "
+            f"whole clusters: lower images.shards to {len(ids)} or keep more clusters"
+        )
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
         raise DeepCeeError(f"{where}: duplicate cluster id '{dup}'")
@@ -209,6 +214,11 @@ def held_out_views(
     if len(out) == 0:
         raise DeepCeeError("views plan: no test views to re-render")
     order = {cid: j for j, cid in enumerate(sorted({str(c) for c in out["cluster_id"]}))}
+    if int(shards) > len(order):
+        raise DeepCeeError(
+            f"views plan: {len(order)} test clusters for {shards} real-sky shards (evaluate.real_sky.shards), and "
+            f"each shard renders whole clusters: lower it to {len(order)}"
+        )
     out["shard"] = [order[str(c)] % int(shards) for c in out["cluster_id"]]
     out.meta["shards"] = int(shards)
     if fields:

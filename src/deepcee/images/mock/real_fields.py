@@ -35,6 +35,10 @@ from deepcee.core.cosmology import SDSS_PIXEL_SCALE_ARCSEC
 from deepcee.core.errors import DeepCeeError
 from deepcee.images.fits import BANDS
 
+#: An SDSS frame's columns x rows of native 0.396" pixels; a field's footprint (the part all three
+#: bands cover) is a few to a dozen pixels less each way.
+SDSS_FRAME_PIXELS = (2048, 1489)
+
 
 def field_folders(value) -> list[str]:
     """A config value naming one field folder or a list of them, as a list (order kept)."""
@@ -147,10 +151,19 @@ def binned_wcs(wcs, x0: int, y0: int, factor: int):
     return out
 
 
-def align_and_bin(folder: str | Path, pixel_scale_arcsec: float):
-    """The field's footprint at ``pixel_scale_arcsec``: ((3, ny, nx) float32 nMgy, binned WCS, info)."""
+def binning_factor(pixel_scale_arcsec: float) -> int | None:
+    """The whole number of native 0.396" pixels one ``pixel_scale_arcsec`` pixel bins (within
+    0.001"), or None where it is no whole multiple (the config check refuses such a scale)."""
     factor = int(round(float(pixel_scale_arcsec) / SDSS_PIXEL_SCALE_ARCSEC))
     if factor < 1 or abs(factor * SDSS_PIXEL_SCALE_ARCSEC - pixel_scale_arcsec) > 1e-3:
+        return None
+    return factor
+
+
+def align_and_bin(folder: str | Path, pixel_scale_arcsec: float):
+    """The field's footprint at ``pixel_scale_arcsec``: ((3, ny, nx) float32 nMgy, binned WCS, info)."""
+    factor = binning_factor(pixel_scale_arcsec)
+    if factor is None:
         raise DeepCeeError(
             f'real field {folder}: pixel scale {pixel_scale_arcsec}" is not a whole multiple of SDSS\'s 0.396"'
         )
