@@ -248,7 +248,6 @@ def _sample_errors(cfg: dict) -> list[tuple[tuple, str]]:
     caps the sample. A shard without a cluster writes no folder (Snakemake then blames filesystem
     latency); a split with one side empty trains, or tests, on nothing. Without a cap the number is
     known only after the cuts: the views job refuses it then (images/views.py, images/split.py)."""
-    from deepcee.images.split import n_test_units
 
     images, evaluate = cfg["images"], cfg["evaluate"]
     shards, by = images["shards"], images["split"]["by"]
@@ -319,8 +318,7 @@ def _real_field_errors(cfg: dict) -> list[tuple[tuple, str]]:
     images = cfg["images"]
     if images["source"] != "mock":
         return []
-    from deepcee.core.cosmology import SDSS_PIXEL_SCALE_ARCSEC
-    from deepcee.images.mock.real_fields import SDSS_FRAME_PIXELS, binning_factor
+    from deepcee.core.cosmology import SDSS_FRAME_PIXELS, SDSS_PIXEL_SCALE_ARCSEC, binning_factor
 
     scale = images["pixel_scale_arcsec"]
     factor = binning_factor(scale)
@@ -658,6 +656,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"{' + '.join(map(str, files))}: valid ({len(config)} top-level keys)")
     return 0
+
+
+def n_test_units(n_units: int, test_fraction: float) -> int:
+    """How many of ``n_units`` views or clusters go to test: round(test_fraction x N), at least 1
+    and at most N - 1 (the config check counts the test clusters with it before the first job)."""
+    return min(max(int(round(test_fraction * n_units)), 1), n_units - 1)
 
 
 if __name__ == "__main__":

@@ -15,15 +15,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from deepcee.core.config import n_test_units
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import write_png
 from deepcee.core.seeds import rng
-
-
-def n_test_units(n_units: int, test_fraction: float) -> int:
-    """How many of ``n_units`` views or clusters go to test: round(test_fraction x N), at least 1
-    and at most N - 1 (the config check counts the test clusters with it before the first job)."""
-    return min(max(int(round(test_fraction * n_units)), 1), n_units - 1)
 
 
 def assign_split(views: list[str], clusters: list[str], by: str, test_fraction: float, seed: int) -> dict:

@@ -31,13 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from deepcee.core.bundled import check_bundled
-from deepcee.core.cosmology import SDSS_PIXEL_SCALE_ARCSEC
+from deepcee.core.cosmology import SDSS_FRAME_PIXELS, SDSS_PIXEL_SCALE_ARCSEC, binning_factor  # noqa: F401
 from deepcee.core.errors import DeepCeeError
 from deepcee.images.fits import BANDS
-
-#: An SDSS frame's columns x rows of native 0.396" pixels; a field's footprint (the part all three
-#: bands cover) is a few to a dozen pixels less each way.
-SDSS_FRAME_PIXELS = (2048, 1489)
 
 
 def field_folders(value) -> list[str]:
@@ -149,15 +145,6 @@ def binned_wcs(wcs, x0: int, y0: int, factor: int):
     out.wcs.radesys = wcs.wcs.radesys or "ICRS"
     out.wcs.equinox = wcs.wcs.equinox if np.isfinite(wcs.wcs.equinox) else 2000.0
     return out
-
-
-def binning_factor(pixel_scale_arcsec: float) -> int | None:
-    """The whole number of native 0.396" pixels one ``pixel_scale_arcsec`` pixel bins (within
-    0.001"), or None where it is no whole multiple (the config check refuses such a scale)."""
-    factor = int(round(float(pixel_scale_arcsec) / SDSS_PIXEL_SCALE_ARCSEC))
-    if factor < 1 or abs(factor * SDSS_PIXEL_SCALE_ARCSEC - pixel_scale_arcsec) > 1e-3:
-        return None
-    return factor
 
 
 def align_and_bin(folder: str | Path, pixel_scale_arcsec: float):
