@@ -174,6 +174,12 @@ def test_plot_purity():
     assert "real / all (groups as false)" in lines
     assert any(label.startswith("threshold") for label in lines)
     assert audit.plot_purity(None) is None
+    # with the natural-density columns, that purity leads and the injected-density one is the aside
+    table["natural_purity"] = [0.2, 0.4, np.nan]
+    table["natural_ci_lo"] = [0.1, 0.25, np.nan]
+    table["natural_ci_hi"] = [0.35, 0.6, np.nan]
+    labels = [c.get_label() for c in audit.plot_purity(table, THRESHOLD).axes[0].containers]
+    assert labels == ["purity at the sky's own density", "aside: purity at the injected density"]
 
 
 def test_plot_recovery_skips_flagged_rows():

@@ -162,6 +162,14 @@ def test_search_summary_adds_up(ci_run):
     assert sum(p["groups"]["n_detected"]) == p["n_group"]
     assert s["injection"]["headline"]["n_injected"] <= s["injection"]["n_injected"]
     assert s["tiles_per_deg2"] <= 70
+    # the headline purity is at the sky's own density: candidates near injected clusters left out,
+    # the rest true or false (groups and second looks false), the density named
+    for name in ("detector", "confirmed"):
+        n = s["natural"][name]
+        assert n["n_judged"] + n["n_excluded_on_injected"] == n["n_candidates"]
+        assert n["n_true"] + n["n_false"] == n["n_judged"] and n["n_on_group"] + n["n_second_look"] <= n["n_false"]
+        assert n["match_radius_arcmin"] <= 1.0 and n["sky_clusters_per_deg2"] is not None
+    assert s["natural"]["detector"]["n_candidates"] == s["n_candidates_above_threshold"]
     from deepcee.core.contracts import read_table
 
     cands = read_table("candidates", work / "results/07_search/candidates.ecsv")

@@ -448,7 +448,9 @@ def test_killed_sharded_search_redoes_only_unfinished_shards(tmp_path):
     wf = copy_workflow(REPO, tmp_path / "wf")
     _tiny_model(tmp_path / "model.pt")
     (tmp_path / "search.yaml").write_text(
-        "images: {pixels: 64, pixel_scale_arcsec: 12.375, stretch: {output_size: 64}, mock: {mag_limit: 19.0}}\n"
+        # 80 x 9.9" (25 x SDSS's 0.396", as the real fields are binned) = the search's 792" tile
+        "images: {pixels: 80, pixel_scale_arcsec: 9.9, stretch: {output_size: 64},\n"
+        "  mock: {mag_limit: 19.0, real_view_pixels: 48}}\n"
         f"search: {{model: {tmp_path / 'model.pt'}, shards: 3, batch_size: 2, threads: 1, noise: false,\n"
         "  region: {ra_min: 126.43, ra_max: 126.53, dec_min: 4.44, dec_max: 4.53}}\n"
     )
@@ -689,6 +691,7 @@ def test_candidates_export_for_topcat_and_aladin(tmp_path):
 
 
 def test_injections_land_in_the_searched_area_apart_and_over_the_grid():
+    """The grid draw with isolation (the easier test): every cell once, 6' from the sky's clusters."""
     from astropy.coordinates import SkyCoord
 
     from deepcee.search.inject import plan_injections
@@ -697,7 +700,7 @@ def test_injections_land_in_the_searched_area_apart_and_over_the_grid():
     tiles = _tiles_table(*plan_tiles({"region": region}))
     occupied = Table({"ra": [150.3], "dec": [2.3]})
     cfg = {"n": 9, "z_range": [0.05, 0.35], "richness_range": [10, 150], "z_bins": 3, "richness_bins": 3}
-    cfg["min_separation_arcmin"] = 6.0
+    cfg.update({"min_separation_arcmin": 6.0, "richness_draw": "grid", "isolate": True})
     planted = plan_injections(tiles, occupied, cfg, seed=7, log=lambda m: None)
     assert len(planted) == 9 and len(set(planted["id"])) == 9
     assert np.isin(GRID.owner(planted["ra"], planted["dec"]), tiles["index"]).all()

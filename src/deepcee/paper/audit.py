@@ -326,8 +326,9 @@ def plot_completeness_map(table):
 
 
 def plot_purity(table, threshold: float | None = None):
-    """Purity against the score threshold with its interval (search_purity.csv), and the fraction
-    real among all candidates where the table has it: how the threshold trades purity for number."""
+    """Purity against the score threshold with its interval (search_purity.csv): at the sky's own
+    density where the table has it (the headline), the injected-density purity and the fraction
+    real among all candidates beside it: how the threshold trades purity for number."""
     import matplotlib.pyplot as plt
 
     if table is None or not len(table):
@@ -336,7 +337,21 @@ def plot_purity(table, threshold: float | None = None):
     lo, hi = _col(table, "ci_lo"), _col(table, "ci_hi")
     err = np.vstack([np.clip(purity - lo, 0, None), np.clip(hi - purity, 0, None)])
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.errorbar(thr, purity, yerr=np.nan_to_num(err), fmt="o-", capsize=3, label="purity")
+    natural = "natural_purity" in table.colnames
+    if natural:  # the headline: at the sky's own cluster density (search/natural.py)
+        nat = _col(table, "natural_purity")
+        nerr = np.vstack(
+            [np.clip(nat - _col(table, "natural_ci_lo"), 0, None), np.clip(_col(table, "natural_ci_hi") - nat, 0, None)]
+        )
+        ax.errorbar(thr, nat, yerr=np.nan_to_num(nerr), fmt="o-", capsize=3, label="purity at the sky's own density")
+    ax.errorbar(
+        thr,
+        purity,
+        yerr=np.nan_to_num(err),
+        fmt="^:" if natural else "o-",
+        capsize=3,
+        label="aside: purity at the injected density" if natural else "purity",
+    )
     if "purity_all" in table.colnames:
         ax.plot(thr, _col(table, "purity_all"), "s--", ms=4, label="real / all (groups as false)")
     if threshold is not None:

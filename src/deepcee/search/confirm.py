@@ -26,17 +26,25 @@ from astropy.table import Table
 from deepcee.search import measure
 
 
-def confirmed(cands: Table, threshold: float, min_red_excess: float | None) -> np.ndarray:
-    """Candidates at or above ``threshold`` whose red excess reaches ``min_red_excess`` (None:
-    every candidate at or above the threshold; a candidate never measured is not confirmed)."""
+def _at_least(cands: Table, column: str, minimum: float | None) -> np.ndarray:
+    """``column >= minimum`` (everything where ``minimum`` is None; a value never measured fails)."""
+    if minimum is None:
+        return np.ones(len(cands), bool)
+    values = np.asarray(cands[column], float) if column in cands.colnames else np.full(len(cands), np.nan)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(values) & (values >= float(minimum))
+
+
+def confirmed(
+    cands: Table, threshold: float, min_red_excess: float | None, min_richness: float | None = None
+) -> np.ndarray:
+    """Candidates at or above ``threshold`` whose red excess reaches ``min_red_excess`` and whose
+    richness estimate at its z_est reaches ``min_richness`` (each None: not required; a candidate
+    never measured is not confirmed)."""
     if not len(cands):
         return np.zeros(0, bool)
     strong = np.asarray(cands["score"], float) >= float(threshold)
-    if min_red_excess is None:
-        return strong
-    excess = np.asarray(cands["red_excess"], float) if "red_excess" in cands.colnames else np.full(len(cands), np.nan)
-    with np.errstate(invalid="ignore"):
-        return strong & np.isfinite(excess) & (excess >= float(min_red_excess))
+    return strong & _at_least(cands, "red_excess", min_red_excess) & _at_least(cands, "richness_est", min_richness)
 
 
 def percolate(cands: Table, selected: np.ndarray, radius_kpc: float | None, dz_max: float) -> np.ndarray:
@@ -73,9 +81,10 @@ def percolate(cands: Table, selected: np.ndarray, radius_kpc: float | None, dz_m
 
 def select(cands: Table, threshold: float, cfg: dict) -> tuple[np.ndarray, np.ndarray]:
     """The operating selection (``search.confirm``): (confirmed mask, parent ids). Confirmed means
-    at or above ``threshold``, a red excess of at least ``min_red_excess`` and not percolated into
-    a richer confirmed candidate."""
-    passing = confirmed(cands, threshold, cfg["min_red_excess"])
+    at or above ``threshold``, a red excess of at least ``min_red_excess``, a richness estimate of
+    at least ``min_richness`` (the catalogue's own cluster definition, λ >= 20, where set) and not
+    percolated into a richer confirmed candidate."""
+    passing = confirmed(cands, threshold, cfg["min_red_excess"], cfg.get("min_richness"))
     parent = percolate(cands, passing, cfg.get("percolation_kpc"), float(cfg.get("percolation_dz", 0.05)))
     return passing & (parent == ""), parent
 

@@ -5,10 +5,15 @@ bundled redMaPPer), so, as surveys measure their selection function, synthetic c
 position, z and λ are planted in the search's own mock sky (never in training or test views:
 ``search_inject`` writes them for the search rules only) and what comes back is counted.
 
-* ``plan_injections``: ``search.inject.n`` clusters stratified over a z x λ grid that reaches
-  beyond the trained range (λ log-uniform within its cell), at seeded positions inside the
-  searched area (a pixel some tile owns), at least ``min_separation_arcmin`` from each other and
-  from every cluster the sky already holds, so that none blends with another.
+* ``plan_injections``: ``search.inject.n`` clusters at seeded positions inside the searched area
+  (a spot some tile owns), stratified over the z cells of the grid. Their λ (``richness_draw``):
+  ``abundance`` (the default) takes z and λ together from a random cluster of the bundled
+  redMaPPer catalogue in the z cell, so the injected clusters are as rich as the sky's are (most
+  near λ = 20-40, redMaPPer's own λ-z distribution); ``grid`` spreads them log-uniformly over the
+  λ cells instead (a selection function map that reaches the rare rich end). They keep
+  ``min_separation_arcmin`` from each other only (so that one candidate cannot find two), and
+  are planted among the sky's own clusters and groups as they fall (``isolate: true`` keeps them
+  that far from those too, an easier test): blends are real.
 * They are drawn by the same code that draws catalogued clusters (``MockSky.add_clusters``, kind
   ``injected``), so the detector sees nothing that tells them apart.
 * ``recovery``: completeness in z x λ cells with Wilson intervals, the recovered position offset,
@@ -41,10 +46,49 @@ def grid_edges(cfg: dict) -> tuple[np.ndarray, np.ndarray]:
     return z, lam
 
 
-def plan_injections(tiles: Table, occupied: Table, cfg: dict, seed: int, log=print) -> Table:
+def abundance_pool(redmapper: Table, z_edges: np.ndarray, richness_min: float) -> list[np.ndarray]:
+    """Per z cell, the (z, λ) rows of the catalogue's clusters in it with λ >= ``richness_min``."""
+    z = np.asarray(redmapper["z"], float)
+    lam = np.asarray(redmapper["richness"], float)
+    pools = []
+    for lo, hi in zip(z_edges[:-1], z_edges[1:]):
+        sel = (z >= lo) & (z < hi) & (lam >= float(richness_min))
+        pools.append(np.column_stack([z[sel], lam[sel]]))
+    return pools
+
+
+def draw_z_richness(gen, cfg: dict, n: int, redmapper: Table | None) -> list[tuple[float, float]]:
+    """The (z, λ) of ``n`` injected clusters (``richness_draw``; module docstring)."""
+    z_edges, lam_edges = grid_edges(cfg)
+    if cfg.get("richness_draw", "abundance") == "grid":
+        cells = [(i, j) for i in range(len(z_edges) - 1) for j in range(len(lam_edges) - 1)]
+        order = gen.permutation(len(cells))
+        out = []
+        for k in range(n):
+            i, j = cells[order[k % len(cells)]]
+            z = gen.uniform(z_edges[i], z_edges[i + 1])
+            out.append((float(z), float(np.exp(gen.uniform(np.log(lam_edges[j]), np.log(lam_edges[j + 1]))))))
+        return out
+    if redmapper is None or len(redmapper) == 0:
+        raise DeepCeeError("search.inject.richness_draw: abundance needs the bundled redMaPPer catalogue")
+    pools = abundance_pool(redmapper, z_edges, float(cfg["richness_min"]))
+    usable = [i for i, p in enumerate(pools) if len(p)]
+    if not usable:
+        raise DeepCeeError(
+            f"search.inject: no redMaPPer cluster with lambda >= {cfg['richness_min']} in z_range {cfg['z_range']}"
+        )
+    order = gen.permutation(len(usable))
+    picks = [pools[usable[order[k % len(usable)]]] for k in range(n)]
+    return [tuple(map(float, p[gen.integers(len(p))])) for p in picks]
+
+
+def plan_injections(
+    tiles: Table, occupied: Table, cfg: dict, seed: int, log=print, redmapper: Table | None = None
+) -> Table:
     """Where, how far and how rich each injected cluster is (``tiles``: the search's tiles.ecsv,
-    cells and grid; ``occupied``: ra, dec of the clusters the sky already holds). A spot is drawn
-    uniformly over the area of a random tile's cell, so every planted centre is owned."""
+    cells and grid; ``occupied``: ra, dec of the clusters and groups the sky already holds, kept
+    clear only with ``isolate``; ``redmapper``: the catalogue the abundance draw samples). A spot
+    is drawn uniformly over the area of a random tile's cell, so every planted centre is owned."""
     from deepcee.search.tiles import grid_from_meta
 
     n = int(cfg["n"])
@@ -52,19 +96,16 @@ def plan_injections(tiles: Table, occupied: Table, cfg: dict, seed: int, log=pri
         return empty_injections()
     gen = rng(seed, "search-inject")
     z_edges, lam_edges = grid_edges(cfg)
-    cells = [(i, j) for i in range(len(z_edges) - 1) for j in range(len(lam_edges) - 1)]
-    order = gen.permutation(len(cells))
+    drawn = draw_z_richness(gen, cfg, n, redmapper)
     grid = grid_from_meta(tiles.meta)
     ra_lo, ra_hi, dec_lo, dec_hi = grid.cells(np.asarray(tiles["index"], dtype=np.int64))
     sin_lo, sin_hi = np.sin(np.radians(dec_lo)), np.sin(np.radians(dec_hi))
     min_sep = float(cfg["min_separation_arcmin"])
-    taken_ra = list(np.asarray(occupied["ra"], float)) if len(occupied) else []
-    taken_dec = list(np.asarray(occupied["dec"], float)) if len(occupied) else []
+    avoid = occupied if bool(cfg.get("isolate", False)) and len(occupied) else Table(names=("ra", "dec"))
+    taken_ra = list(np.asarray(avoid["ra"], float))
+    taken_dec = list(np.asarray(avoid["dec"], float))
     rows = []
-    for k in range(n):
-        i, j = cells[order[k % len(cells)]]
-        z = gen.uniform(z_edges[i], z_edges[i + 1])
-        lam = float(np.exp(gen.uniform(np.log(lam_edges[j]), np.log(lam_edges[j + 1]))))
+    for k, (z, lam) in enumerate(drawn):
         for _ in range(200):  # a free spot in the searched area
             c = gen.integers(len(tiles))
             ra = float(gen.uniform(ra_lo[c], ra_hi[c]) % 360.0)
@@ -77,12 +118,20 @@ def plan_injections(tiles: Table, occupied: Table, cfg: dict, seed: int, log=pri
             break
     if len(rows) < n:
         log(
-            f"search.inject: {n - len(rows)} of {n} clusters found no spot {min_sep}' from every other cluster "
-            "in the searched area; planted the rest"
+            f"search.inject: {n - len(rows)} of {n} clusters found no spot {min_sep}' from every other "
+            f"{'cluster' if cfg.get('isolate') else 'injected cluster'} in the searched area; planted the rest"
         )
     out = Table(rows=rows, names=INJECTED_COLUMNS, dtype=_INJECTED_DTYPES) if rows else empty_injections()
     out["ra"].unit = out["dec"].unit = "deg"
-    out.meta.update({"z_edges": z_edges.tolist(), "richness_edges": lam_edges.tolist(), "requested": n})
+    out.meta.update(
+        {
+            "z_edges": z_edges.tolist(),
+            "richness_edges": lam_edges.tolist(),
+            "requested": n,
+            "richness_draw": str(cfg.get("richness_draw", "abundance")),
+            "isolated": bool(cfg.get("isolate", False)),
+        }
+    )
     return out
 
 
@@ -100,8 +149,9 @@ def recovery(
 ) -> tuple[Table, dict]:
     """Completeness per z x λ cell (Wilson 68.27 % intervals) and what the found ones look like:
     the offset of the nearest candidate at or above ``threshold`` and its z and λ against truth.
-    ``headline`` ({z: [lo, hi], richness_min}): the completeness of the injected clusters in that
-    range too, the trained kind (``search.inject.headline``)."""
+    ``headline`` ({z: [lo, hi], richness_min, poor_richness_min}): the completeness of the injected
+    clusters in that range too, the trained kind (``search.inject.headline``), and apart of those
+    with poor_richness_min <= λ < richness_min (``headline_poor``)."""
     z_edges = np.asarray(injected.meta.get("z_edges", []), float)
     lam_edges = np.asarray(injected.meta.get("richness_edges", []), float)
     if len(z_edges) < 2 or len(lam_edges) < 2:
@@ -156,16 +206,20 @@ def recovery(
     }
     if headline:
         z_lo, z_hi = map(float, headline["z"])
-        sel = (z > z_lo) & (z < z_hi) & (lam >= float(headline["richness_min"]))
-        n_h, k_h = int(sel.sum()), int(found[sel].sum())
-        lo_h, hi_h = wilson68(k_h, n_h)
-        summary["headline"] = {
-            "z": [z_lo, z_hi],
-            "richness_min": float(headline["richness_min"]),
-            "n_injected": n_h,
-            "n_found": k_h,
-            "completeness": k_h / n_h if n_h else None,
-            "ci_lo": lo_h if n_h else None,
-            "ci_hi": hi_h if n_h else None,
-        }
+        rich_min = float(headline["richness_min"])
+        poor_min = float(headline.get("poor_richness_min", 20.0))
+        for key, lam_lo, lam_hi in (("headline", rich_min, np.inf), ("headline_poor", poor_min, rich_min)):
+            sel = (z > z_lo) & (z < z_hi) & (lam >= lam_lo) & (lam < lam_hi)
+            n_h, k_h = int(sel.sum()), int(found[sel].sum())
+            lo_h, hi_h = wilson68(k_h, n_h)
+            summary[key] = {
+                "z": [z_lo, z_hi],
+                "richness_min": lam_lo,
+                "richness_max": None if np.isinf(lam_hi) else lam_hi,
+                "n_injected": n_h,
+                "n_found": k_h,
+                "completeness": k_h / n_h if n_h else None,
+                "ci_lo": lo_h if n_h else None,
+                "ci_hi": hi_h if n_h else None,
+            }
     return table, summary

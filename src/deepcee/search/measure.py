@@ -201,11 +201,20 @@ def plot_purity(purity: Table, paths, real_data: bool) -> None:
     from deepcee.core.figures import new_figure, save_figure
 
     fig, ax = new_figure(figsize=(4.2, 3.2))
-    p = np.asarray(purity["purity"], float)
-    ax.fill_between(purity["threshold"], purity["ci_lo"], purity["ci_hi"], alpha=0.3)
-    ax.plot(purity["threshold"], p, "o-", ms=3)
+    thr = purity["threshold"]
+    if "natural_purity" in purity.colnames and not real_data:
+        density = purity.meta.get("natural_clusters_per_deg2")
+        label = "sky's own density" + (f" ({density:.1f} per deg$^2$)" if density is not None else "")
+        ax.fill_between(thr, purity["natural_ci_lo"], purity["natural_ci_hi"], alpha=0.3)
+        ax.plot(thr, np.asarray(purity["natural_purity"], float), "o-", ms=3, label=label)
+        ax.plot(thr, np.asarray(purity["purity"], float), "s--", ms=3, color="0.5", label="aside: injected density")
+        ax.legend(fontsize=7, loc="lower right")
+        ax.set_ylabel("purity (1' one-to-one, groups false)")
+    else:
+        ax.fill_between(thr, purity["ci_lo"], purity["ci_hi"], alpha=0.3)
+        ax.plot(thr, np.asarray(purity["purity"], float), "o-", ms=3)
+        ax.set_ylabel("purity (catalogue-matched, lower bound)" if real_data else "purity (mock truth, groups apart)")
     ax.set_xlabel("score threshold")
-    ax.set_ylabel("purity (catalogue-matched, lower bound)" if real_data else "purity (mock truth, groups apart)")
     ax.set_ylim(0, 1.05)
     save_figure(fig, *paths)
 
@@ -310,7 +319,9 @@ def plot_confirmation(sweep: Table, chosen: float | None, paths) -> None:
 
     fig, ax = new_figure(figsize=(4.6, 3.4))
     x = np.asarray(sweep["min_red_excess"], float)
-    curves = [("purity", "purity_ci_lo", "purity_ci_hi", "purity (groups apart)", "o-")]
+    curves = [("purity", "purity_ci_lo", "purity_ci_hi", "aside: purity at the injected density", "^:")]
+    if "natural_purity" in sweep.colnames:
+        curves.insert(0, ("natural_purity", "natural_ci_lo", "natural_ci_hi", "purity at the sky's own density", "o-"))
     if "headline_completeness" in sweep.colnames:
         curves.append(
             (

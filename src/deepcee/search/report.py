@@ -13,7 +13,7 @@ from deepcee.core.config import with_defaults
 from deepcee.core.contracts import read_table, write_summary, write_table
 from deepcee.core.files import atomic_path
 from deepcee.redshift.stage import read_calibration
-from deepcee.search import confirm, measure
+from deepcee.search import confirm, measure, natural
 from deepcee.search.candidate_redshifts import estimate_candidates, redshift_summary
 from deepcee.search.inject import empty_injections, recovery
 from deepcee.search.merge import cross_match, load_catalogues, merge_detections, read_shards
@@ -75,10 +75,13 @@ def build_catalogue(
     )
     write_table("candidates", cands, out["candidates"])
 
+    # every measure against truth matches within the natural radius (1'); ``radius`` is the catalogue cross-match's
+    ncfg = scfg["natural"]
+    truth_radius = float(ncfg["radius_arcmin"])
     in_area = measure.clusters_in_area(cats["redmapper"], tiles)
-    by_rich = measure.completeness(in_area, cands, thr, radius, "richness", measure.RICHNESS_BINS)
-    by_z = measure.completeness(in_area, cands, thr, radius, "z", measure.Z_BINS)
-    overall = measure.completeness(in_area, cands, thr, radius, "richness", [0, 1e9])
+    by_rich = measure.completeness(in_area, cands, thr, truth_radius, "richness", measure.RICHNESS_BINS)
+    by_z = measure.completeness(in_area, cands, thr, truth_radius, "z", measure.Z_BINS)
+    overall = measure.completeness(in_area, cands, thr, truth_radius, "richness", [0, 1e9])
     if real_data:
         truth = Table(
             {
@@ -88,8 +91,11 @@ def build_catalogue(
         )
     else:
         truth = truth_around_tiles(sky, tiles)
-    purity = measure.purity_curve(cands, truth, radius, scfg["purity_thresholds"])
-    at_thr = measure.purity_curve(cands, truth, radius, [thr])[0]
+    area = float(tiles.meta.get("area_deg2", np.nan))
+    truth_in_area = measure.in_area(truth, tiles)
+    purity = measure.purity_curve(cands, truth, truth_radius, scfg["purity_thresholds"])
+    purity = natural.add_purity_columns(purity, cands, truth, injected, ncfg, area, truth_in_area)
+    at_thr = measure.purity_curve(cands, truth, truth_radius, [thr])[0]
 
     for name, table in (("completeness_richness", by_rich), ("completeness_z", by_z), ("purity", purity)):
         with atomic_path(out[name]) as tmp:
@@ -105,12 +111,27 @@ def build_catalogue(
 
             z_edges, lam_edges = grid_edges(scfg["inject"])
             injected.meta.update({"z_edges": z_edges.tolist(), "richness_edges": lam_edges.tolist()})
-        cells, injection = recovery(injected, cands, thr, radius, scfg["inject"]["headline"])
+        cells, injection = recovery(injected, cands, thr, truth_radius, scfg["inject"]["headline"])
+        # an injected.ecsv without these keys predates the abundance draw: it was drawn on the grid, isolated
+        injection["richness_draw"] = str(injected.meta.get("richness_draw", "grid")) if len(injected) else None
+        injection["isolated"] = bool(injected.meta.get("isolated", True)) if len(injected) else None
         with atomic_path(out["injection_completeness"]) as tmp:
             cells.write(tmp, format="ascii.csv", overwrite=True)
         measure.plot_injection(cells, out["fig_injection"])
 
-    confirmation = _confirmation(cands, truth, injected, in_area, thr, radius, scfg, out)
+    confirmation = _confirmation(cands, truth, injected, in_area, thr, truth_radius, scfg, out, area, truth_in_area)
+    sky_clusters = natural.split_truth(truth[truth_in_area], float(ncfg["cluster_richness_min"]))[0]
+    strong_sel = np.asarray(cands["score"], float) >= thr if len(cands) else np.zeros(0, bool)
+    confirmed_sel = np.asarray(cands["confirmed"], bool) if len(cands) else np.zeros(0, bool)
+    natural_block = {
+        "detector": natural.purity(cands[strong_sel], truth, injected, ncfg, area, truth_in_area),
+        "confirmed": natural.purity(cands[confirmed_sel], truth, injected, ncfg, area, truth_in_area),
+        "completeness": {
+            "detector": natural.completeness(sky_clusters, cands[strong_sel], ncfg, ncfg["completeness_bands"]),
+            "confirmed": natural.completeness(sky_clusters, cands[confirmed_sel], ncfg, ncfg["completeness_bands"]),
+        },
+        "real_data": real_data,
+    }
 
     stats = [json.loads(Path(p).read_text()) for p in stats_paths]
     timings = {
@@ -132,6 +153,8 @@ def build_catalogue(
         "score_threshold": thr,
         "merge_radius_arcsec": float(scfg["merge_radius_arcsec"]),
         "match_radius_arcmin": radius,
+        "truth_match_radius_arcmin": truth_radius,
+        "sky_seed": int(config["seed"] if scfg.get("sky_seed") is None else scfg["sky_seed"]),
         "n_detections": len(det),
         "n_owned": int(np.sum(det["owned"])) if len(det) else 0,
         "n_candidates": len(cands),
@@ -161,7 +184,11 @@ def build_catalogue(
             "interval": "wilson 68.27%",
             "truth": "catalogue-matched (lower bound)"
             if real_data
-            else "mock sky clusters (catalogued and injected); uncatalogued groups counted apart",
+            else "aside, at the injected density: mock sky clusters (catalogued and injected); uncatalogued "
+            "groups counted apart (the headline is natural.detector)",
+            "clusters_per_deg2": len(truth[truth_in_area & (np.asarray(truth["kind"], str) != "group")]) / area
+            if "kind" in truth.colnames and area
+            else None,
             "n_truth_objects": len(truth),
             "groups": None
             if real_data
@@ -169,6 +196,7 @@ def build_catalogue(
         },
         "injection": injection,
         "confirmation": confirmation,
+        "natural": natural_block,
         "timings": timings,
         "redshift": redshift_summary(cands, calibration_path, rcfg, scfg, measured),
     }
@@ -181,10 +209,12 @@ def build_catalogue(
     )
     c = summary["completeness"]
     p, q = summary["purity"], confirmation["purity"]
+    for name, block in (("detector", natural_block["detector"]), ("confirmed", natural_block["confirmed"])):
+        log(f"search purity ({name}) {natural.describe(block)}")
     log(
-        f"search purity at score >= {thr:g}: {p['n_real']} true, {p['n_false']} false, {p['n_group']} on groups; "
-        f"confirmed (red excess >= {min_red_excess}): {q['n_real']} true, {q['n_false']} false, "
-        f"{q['n_group']} on groups"
+        f"aside, at the injected density (score >= {thr:g}): {p['n_real']} true, {p['n_false']} false, "
+        f"{p['n_group']} on groups; confirmed (red excess >= {min_red_excess}): {q['n_real']} true, "
+        f"{q['n_false']} false, {q['n_group']} on groups"
     )
     log(
         f"search: {len(tiles)} tiles, {len(det)} boxes, {len(cands)} candidates ({int(strong.sum())} >= {thr}: "
@@ -193,7 +223,9 @@ def build_catalogue(
     return summary
 
 
-def _confirmation(cands, truth, injected, in_area, thr: float, radius: float, scfg: dict, out: dict) -> dict:
+def _confirmation(
+    cands, truth, injected, in_area, thr: float, radius: float, scfg: dict, out: dict, area: float, truth_in_area
+) -> dict:
     """The confirmed candidates (``search/confirm.py``) measured as the detector's are: purity,
     redMaPPer and injected completeness; the sweep over ``min_red_excess`` and its figure."""
     selected = np.asarray(cands["confirmed"], bool) if len(cands) else np.zeros(0, bool)
@@ -221,10 +253,14 @@ def _confirmation(cands, truth, injected, in_area, thr: float, radius: float, sc
         _, rec = recovery(injected, chosen, thr, radius, headline)
         block["injection"] = {k: rec[k] for k in ("n_injected", "n_found", "completeness", "ci_lo", "ci_hi")}
         block["injection"]["headline"] = rec.get("headline")
+        block["injection"]["headline_poor"] = rec.get("headline_poor")
     if "confirmation" in out:
         cut = block["min_red_excess"]
         values = sorted({*map(float, scfg["confirm"]["sweep"]), *([float(cut)] if cut is not None else [])})
         table = confirm.sweep(cands, truth, injected, thr, radius, values, headline, scfg["confirm"])
+        table = natural.add_sweep_columns(
+            table, cands, thr, scfg["confirm"], truth, injected, scfg["natural"], area, truth_in_area
+        )
         with atomic_path(out["confirmation"]) as tmp:
             table.write(tmp, format="ascii.csv", overwrite=True)
         measure.plot_confirmation(table, block["min_red_excess"], out["fig_confirmation"])

@@ -261,10 +261,18 @@ def search_shard(
 
 
 def _sky_config(config: dict) -> dict:
-    """The config the mock sky is built from: images.mock with search.mock overrides."""
+    """The config the mock sky is built from: images.mock with search.mock overrides, and the
+    search's own ``sky_seed`` where one is set (a hold-out sky: other field galaxies, groups,
+    seeing and cluster members than the sky training and any chosen cut saw)."""
     images = dict(config["images"])
-    images["mock"] = {**images["mock"], **config["search"]["mock"]}
-    return {**config, "images": images}
+    images["mock"] = {**images["mock"], **config["search"].get("mock", {})}
+    return {**config, "images": images, "seed": search_seed(config)}
+
+
+def search_seed(config: dict) -> int:
+    """The seed of the search's sky and injections: ``search.sky_seed``, or the workflow's ``seed``."""
+    value = config["search"].get("sky_seed")
+    return int(config["seed"] if value is None else value)
 
 
 def truth_around_tiles(sky, tiles: Table, pad_deg: float = 0.3) -> Table:
@@ -304,7 +312,10 @@ def write_injections(config: dict, tiles_path, out_path, log=print) -> Table:
 
         tiles = read_table("tiles", tiles_path)
         sky = sky_from_config(_sky_config(config))
-        planted = plan_injections(tiles, truth_around_tiles(sky, tiles), icfg, int(config["seed"]), log=log)
+        redmapper = sky.clusters[np.asarray(sky.clusters["kind"], str) == "redmapper"]
+        planted = plan_injections(
+            tiles, truth_around_tiles(sky, tiles), icfg, search_seed(config), log=log, redmapper=redmapper
+        )
     write_ecsv(planted, out_path)
     log(f"search.inject: {len(planted)} clusters planted in the search's mock sky")
     return planted

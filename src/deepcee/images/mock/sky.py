@@ -522,17 +522,22 @@ class MockSky:
 
     def truth_in(self, ra_min, ra_max, dec_min, dec_max) -> Table:
         """Catalogued (and injected) clusters and uncatalogued groups centred in an RA/Dec box, with
-        their kind and richness (purity truth)."""
+        their kind, richness and z (purity truth)."""
         cl = self.clusters
         m = (cl["ra"] >= ra_min) & (cl["ra"] <= ra_max) & (cl["dec"] >= dec_min) & (cl["dec"] <= dec_max)
-        rows = [(str(r["id"]), float(r["ra"]), float(r["dec"]), str(r["kind"]), float(r["richness"])) for r in cl[m]]
+        rows = [
+            (str(r["id"]), float(r["ra"]), float(r["dec"]), str(r["kind"]), float(r["richness"]), float(r["z"]))
+            for r in cl[m]
+        ]
         ra_c, dec_c = (ra_min + ra_max) / 2, (dec_min + dec_max) / 2
         radius = float(_separation_arcsec(ra_c, dec_c, ra_min, dec_min)[()])
         for cell in np.sort(self.hp_groups.cone_search_lonlat(ra_c * u.deg, dec_c * u.deg, radius * u.arcsec)):
             for r in self.groups_in_cell(cell):
                 if ra_min <= r["ra"] <= ra_max and dec_min <= r["dec"] <= dec_max:
-                    rows.append((str(r["id"]), float(r["ra"]), float(r["dec"]), "group", float(r["richness"])))
-        names, dtype = ("id", "ra", "dec", "kind", "richness"), ("U32", float, float, "U10", float)
+                    rows.append(
+                        (str(r["id"]), float(r["ra"]), float(r["dec"]), "group", float(r["richness"]), float(r["z"]))
+                    )
+        names, dtype = ("id", "ra", "dec", "kind", "richness", "z"), ("U32", float, float, "U10", float, float)
         return Table(rows=rows, names=names, dtype=dtype) if rows else Table(names=names, dtype=dtype)
 
 
