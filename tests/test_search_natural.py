@@ -154,3 +154,17 @@ def test_recovery_reports_the_trained_kind_and_the_poor_band_apart():
     assert (s["headline"]["n_injected"], s["headline"]["n_found"]) == (1, 1)
     assert (s["headline_poor"]["n_injected"], s["headline_poor"]["n_found"]) == (2, 1)
     assert s["headline_poor"]["richness_max"] == 30.0
+
+
+def test_the_confirmation_sweep_carries_the_natural_purity_of_each_cut():
+    from deepcee.search import confirm
+
+    cands = _cands([10.0, 11.5, 13.0], [1.0, 1.0, 1.0], [0.9, 0.8, 0.7])
+    cands["red_excess"] = [12.0, 6.0, 2.0]
+    injected = _injected()
+    injected.meta.update({"z_edges": [0.05, 0.35], "richness_edges": [20.0, 240.0]})
+    judge = natural.sweep_judge(_truth(), injected, CFG, 2.0, None)
+    table = confirm.sweep(cands, _truth(), injected, 0.5, 1.0, [0.0, 5.0, 10.0], None, None, judge)
+    # cut 0: C1 (true), the group and nothing (false); cut 5: C1 and the group; cut 10: C1 alone
+    assert list(table["natural_n_judged"]) == [3, 2, 1]
+    assert list(table["natural_purity"]) == pytest.approx([1 / 3, 1 / 2, 1.0])

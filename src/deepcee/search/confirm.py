@@ -65,17 +65,31 @@ def percolate(cands: Table, selected: np.ndarray, radius_kpc: float | None, dz_m
     excess = np.asarray(cands["red_excess"], float)
     z = np.asarray(cands["z_est"], float) if "z_est" in cands.colnames else np.full(len(cands), np.nan)
     ids = np.asarray(cands["id"], str)
-    pos = SkyCoord(np.asarray(cands["ra"], float) * u.deg, np.asarray(cands["dec"], float) * u.deg)
-    kept: list[int] = []
+    with_z = sel[np.isfinite(z[sel]) & (z[sel] > 0)]
+    if not len(with_z):  # no kept candidate could take another
+        return parent
+    reach = np.full(len(cands), np.nan)
+    reach[with_z] = kpc_to_arcsec(radius_kpc, z[with_z])
+    pos = SkyCoord(np.asarray(cands["ra"], float)[sel] * u.deg, np.asarray(cands["dec"], float)[sel] * u.deg)
+    a, b, sep, _ = pos.search_around_sky(pos, float(np.nanmax(reach)) * u.arcsec)
+    a, b, sep = sel[a], sel[b], sep.to_value(u.arcsec)
+    near = a != b
+    neighbours: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for i in np.unique(a[near]):
+        rows = near & (a == i)
+        neighbours[int(i)] = (b[rows], sep[rows])
+    kept_rank = np.full(len(cands), np.inf)  # the order in which candidates were kept
+    n_kept = 0
     for i in sel[np.argsort(-np.nan_to_num(excess[sel], nan=-np.inf), kind="stable")]:
-        for j in kept:
-            if not np.isfinite(z[j]) or (np.isfinite(z[i]) and abs(z[i] - z[j]) / (1 + z[j]) > dz_max):
-                continue
-            if pos[i].separation(pos[j]).to_value(u.arcsec) < float(kpc_to_arcsec(radius_kpc, z[j])):
-                parent[i] = ids[j]
-                break
+        js, seps = neighbours.get(int(i), (np.zeros(0, int), np.zeros(0)))
+        with np.errstate(invalid="ignore"):
+            agree = np.isfinite(z[js]) & (~np.isfinite(z[i]) | (np.abs(z[i] - z[js]) / (1 + z[js]) <= dz_max))
+            takes = np.isfinite(kept_rank[js]) & agree & (seps < reach[js])
+        if takes.any():  # the first kept one that takes it, as kept
+            parent[i] = ids[js[takes][np.argmin(kept_rank[js[takes]])]]
         else:
-            kept.append(i)
+            kept_rank[i] = n_kept
+            n_kept += 1
     return parent
 
 
@@ -112,10 +126,13 @@ def sweep(
     values,
     headline: dict | None,
     cfg: dict | None = None,
+    judge=None,
 ) -> Table:
     """Per ``min_red_excess`` value: the confirmed candidates' purity and the injected clusters
     recovered by them (all, and the headline kind), each with its Wilson 68 % interval; ``cfg``
-    (``search.confirm``) gives the percolation each cut is followed by (None: none)."""
+    (``search.confirm``) gives the percolation each cut is followed by (None: none); ``judge``
+    (selected candidates -> {column: value}) adds columns of its own, e.g. the purity at the
+    sky's own density (``natural.sweep_judge``)."""
     from deepcee.search.inject import recovery
 
     rows = []
@@ -124,6 +141,8 @@ def sweep(
         p = purity_at(cands, truth, radius_arcmin, sel)
         row = {"min_red_excess": float(value), **{k: p[k] for k in ("n_candidates", "n_real", "n_group", "n_false")}}
         row.update({"purity": p["purity"], "purity_ci_lo": p["ci_lo"], "purity_ci_hi": p["ci_hi"]})
+        if judge is not None:
+            row.update(judge(cands[sel]))
         if len(injected):
             _, rec = recovery(injected, cands[sel], threshold, radius_arcmin, headline)
             h = rec.get("headline") or {}
@@ -141,6 +160,7 @@ def sweep(
         rows.append(row)
     names = list(rows[0]) if rows else ["min_red_excess"]
     counts = {"n_candidates", "n_real", "n_group", "n_false", "injected_found", "headline_n", "headline_found"}
+    counts |= {k for k in names if k.endswith("_n_judged")}
     return Table(
         {
             k: np.asarray([r[k] for r in rows], int)

@@ -256,18 +256,16 @@ def add_purity_columns(table: Table, cands: Table, truth: Table, injected: Table
     return out
 
 
-def add_sweep_columns(
-    table: Table, cands: Table, threshold: float, confirm_cfg: dict, truth, injected, cfg: dict, area, in_area
-) -> Table:
-    """``search_confirmation.csv``: the natural purity of the confirmed candidates at each cut."""
-    from deepcee.search import confirm
+def sweep_judge(truth: Table, injected: Table, cfg: dict, area, in_area):
+    """For ``confirm.sweep``: the natural purity of each cut's confirmed candidates as columns."""
 
-    out = table.copy()
-    values = []
-    for cut in table["min_red_excess"]:
-        sel, _ = confirm.select(cands, threshold, {**confirm_cfg, "min_red_excess": float(cut)})
-        values.append(purity(cands[sel], truth, injected, cfg, area, in_area))
-    for col, key in (("natural_purity", "purity"), ("natural_ci_lo", "ci_lo"), ("natural_ci_hi", "ci_hi")):
-        out[col] = np.asarray([np.nan if r[key] is None else r[key] for r in values], float)
-    out["natural_n_judged"] = np.asarray([r["n_judged"] for r in values], int)
-    return out
+    def judge(selected: Table) -> dict:
+        p = purity(selected, truth, injected, cfg, area, in_area)
+        return {
+            "natural_n_judged": p["n_judged"],
+            "natural_purity": p["purity"],
+            "natural_ci_lo": p["ci_lo"],
+            "natural_ci_hi": p["ci_hi"],
+        }
+
+    return judge

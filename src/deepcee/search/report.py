@@ -257,10 +257,8 @@ def _confirmation(
     if "confirmation" in out:
         cut = block["min_red_excess"]
         values = sorted({*map(float, scfg["confirm"]["sweep"]), *([float(cut)] if cut is not None else [])})
-        table = confirm.sweep(cands, truth, injected, thr, radius, values, headline, scfg["confirm"])
-        table = natural.add_sweep_columns(
-            table, cands, thr, scfg["confirm"], truth, injected, scfg["natural"], area, truth_in_area
-        )
+        judge = natural.sweep_judge(truth, injected, scfg["natural"], area, truth_in_area)
+        table = confirm.sweep(cands, truth, injected, thr, radius, values, headline, scfg["confirm"], judge)
         with atomic_path(out["confirmation"]) as tmp:
             table.write(tmp, format="ascii.csv", overwrite=True)
         measure.plot_confirmation(table, block["min_red_excess"], out["fig_confirmation"])
