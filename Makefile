@@ -11,7 +11,9 @@ CORES  ?= all
 
 install: $(VENV)/.deepcee-installed
 
+# tools/check_venv.py first: a VENV holding another checkout's editable install is refused, not re-pointed.
 $(VENV)/.deepcee-installed: requirements.lock pyproject.toml
+	$(PYTHON) tools/check_venv.py $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.lock

@@ -324,7 +324,17 @@ PAPER_SOURCES = {
     "predictions_redmapper": f"{REDMAPPER}/predictions.ecsv",
     "distances_test": f"{EVALUATE}/distances_test.ecsv",
 }
-PAPER_SUMMARIES = ["catalogue_summary", "images_summary", "train_summary", "evaluate_summary", "redmapper_summary"]
+# The redMaPPer comparison's files: with the stage off (evaluate.redmapper.enabled: false) they are
+# dropped, so no job of rules/redmapper.smk is scheduled and the paper says nothing of the stage
+# (paper/ms.tex guards its text on the stage's Table 3, \ifartefact{table3}).
+REDMAPPER_PAPER_SOURCES = ("sweep_redmapper", "redmapper_summary", "redmapper_labels", "predictions_redmapper")
+if not REDMAPPER_ENABLED:
+    for _key in REDMAPPER_PAPER_SOURCES:
+        del PAPER_SOURCES[_key]
+PAPER_SUMMARIES = ["catalogue_summary", "images_summary", "train_summary", "evaluate_summary"]
+PAPER_SUMMARIES += ["redmapper_summary"] if REDMAPPER_ENABLED else []
+# The redMaPPer comparison's files that the paper's numbers read, where the stage runs.
+REDMAPPER_NUMBERS = [k for k in ("sweep_redmapper", "redmapper_summary", "redmapper_labels") if k in PAPER_SOURCES]
 # The stages beyond the paper feed its numbers and provenance when they run.
 BEYOND_PAPER_SUMMARIES = []
 if SEARCH_ENABLED:
@@ -473,14 +483,19 @@ TRAIN_ON_REAL_SKY = _IMGCFG["source"] == "mock" and (
 
 
 def real_field_frames(wildcards):
-    """The g, r, i frame files of every field of one role (a changed frame reruns the role)."""
-    from deepcee.images.mock.real_fields import blank_frame_paths
+    """The g, r, i frame files of every field of one role (a changed frame reruns the role); a field
+    missing a band, or whose bands are of different SDSS runs, stops the run here, before the first
+    job (its headers alone are read: a few ms a frame)."""
+    from deepcee.images.mock.real_fields import blank_frame_paths, check_field_frames
 
+    folders = REAL_FIELD_FOLDERS[wildcards.role]
     try:
-        frames = [str(p) for folder in REAL_FIELD_FOLDERS[wildcards.role] for p in blank_frame_paths(folder).values()]
+        frames = [str(p) for folder in folders for p in blank_frame_paths(folder).values()]
+        _check_bundled_sizes(frames)
+        for folder in folders:
+            check_field_frames(folder)
     except DeepCeeError as err:
         sys.exit(f"ERROR: {err}")
-    _check_bundled_sizes(frames)
     return frames
 
 

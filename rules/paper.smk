@@ -29,11 +29,9 @@ rule paper_numbers:
             "losses",
             "train_summary",
             "sweep_test",
-            "sweep_redmapper",
             "evaluate_summary",
             "ks",
-            "redmapper_summary",
-            "redmapper_labels",
+            *REDMAPPER_NUMBERS,
             *BEYOND_PAPER_SUMMARIES,
         ),
     output:

@@ -17,6 +17,8 @@ def main(snakemake):
         sweeps={"test": inputs.get("sweep_test"), "redmapper": inputs.get("sweep_redmapper")},
         sweeps_tex=snakemake.output.comparison_sweeps,
         sweeps_csv=snakemake.output.comparison_sweeps_csv,
+        # the rule declares the redMaPPer comparison's files only where the stage runs (rules/common.smk)
+        redmapper="redmapper_summary" in inputs,
     )
     print(f"{len(numbers)} numbers written to {snakemake.output.numbers}", file=sys.stderr)
     if missing:

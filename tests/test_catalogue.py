@@ -246,3 +246,33 @@ def test_select_rule_summary_counts_dropped_rows(resources, repo, tmp_path, bund
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["dropped"]["redmapper"] == ["dropped: missing z (1 rows)"]
     assert "dropped: missing z (1 rows)" in (tmp_path / "select.log").read_text()
+
+
+@pytest.mark.parametrize("cut", ["half", "header"])
+def test_truncated_compressed_catalogue_names_the_file(resources, tmp_path, cut):
+    """A user's own .csv.gz cut short (no PROVENANCE record: not a bundled file): one line naming the
+    file, not astropy's bare ValueError or UnicodeDecodeError."""
+    data = (resources / "redmapper-sdss-dr8-v5.10/sdss_redmapper.csv.gz").read_bytes()
+    path = tmp_path / "my_redmapper.csv.gz"
+    path.write_bytes(data[: len(data) // 2] if cut == "half" else data[:50])
+    with pytest.raises(DeepCeeError, match=rf"^{path}: truncated or damaged compressed file \(.*\)$"):
+        cat.read_redmapper_bundled(path)
+
+
+@pytest.mark.parametrize("text", [b"", b"ID,name,RA,dec,redshift,lambda\n"])
+def test_empty_redmapper_file_is_blamed_on_the_file(tmp_path, text):
+    path = tmp_path / "my_redmapper.csv.gz"
+    path.write_bytes(gzip.compress(text))
+    with pytest.raises(DeepCeeError, match=rf"^{path}: no rows"):
+        cat.read_redmapper_bundled(path)
+
+
+def test_empty_abell_file_is_blamed_on_the_file_not_the_cuts(resources, tmp_path, bundled_cfg):
+    """An empty north file beside the south one used to leave only southern clusters, which the
+    Dec > 0 cut then emptied: "the selection is empty after the cuts". Now the file is named."""
+    north = tmp_path / "abell_north.tsv"
+    north.write_text("#\n#   VizieR Astronomical Server\n")
+    cfg = {**bundled_cfg, "bundled": {**bundled_cfg["bundled"]}}
+    cfg["bundled"]["abell"] = [str(north), bundled_cfg["bundled"]["abell"][1]]
+    with pytest.raises(DeepCeeError, match=rf"^{north}: no rows \("):
+        cat.load_sources(cfg)

@@ -108,3 +108,44 @@ def test_paper_builds_from_fake_results(repo, tmp_path, document_class):
     assert "Reference `" not in log or "undefined" not in log.split("Reference `", 1)[1][:200]
     expected = "mnras" if document_class == "auto" and latex.have_class("mnras") else "article"
     assert f"{{{expected}}}" in (tmp_path / "build/docclass.tex").read_text()
+
+
+@needs_latex
+def test_paper_without_the_redmapper_stage_says_nothing_of_it(repo, tmp_path):
+    """evaluate.redmapper.enabled: false: the rules declare no redMaPPer file and make no Table 3,
+    Fig. 16 or 17, and the built paper names no redMaPPer comparison (abstract, text, tables, figures)."""
+    import subprocess
+
+    paths = make_results(tmp_path)
+    results = tmp_path / "results"
+    inputs = {k: v for k, v in paths.items() if k not in ("sweep_redmapper", "redmapper_summary", "redmapper_labels")}
+    numbers = collect_numbers(inputs, {"seed": 1, "images": {"source": "mock"}})
+    write_numbers(numbers, results / "numbers.tex")
+    write_comparison(
+        numbers,
+        results / "tables/table_comparison.tex",
+        sweeps={"test": paths["sweep_test"]},
+        sweeps_tex=results / "tables/table_comparison_sweeps.tex",
+        redmapper=False,
+    )
+    stage = ("fig16", "fig17", "table3")
+    artefacts = [
+        p
+        for p in glob.glob(str(results / "figures/*")) + glob.glob(str(results / "tables/*"))
+        if not p.rsplit("/", 1)[1].startswith(stage)
+    ]
+    assert not set(latex.artefact_map(artefacts)) & set(stage)
+    pdf = latex.build_pdf(
+        repo / "paper/ms.tex",
+        tmp_path / "ms.pdf",
+        search_dirs=[results, results / "tables", results / "figures"],
+        artefacts=artefacts,
+        build_dir=tmp_path / "build",
+        document_class="article",
+    )
+    text = subprocess.run(["pdftotext", "-raw", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    text = " ".join(text.split())
+    assert "Chan & Stott" in text and "Table 2" in text
+    claims = ("redMaPPer clusters it has never seen", "Comparison to redMaPPer", "redMaPPer set", "Tables 2 and 3")
+    for claim in (*claims, "(paper Fig. 16)", "(paper Fig. 17)", "(paper Table 3)"):
+        assert claim not in text, claim

@@ -279,3 +279,25 @@ def test_blank_sky_and_realism_macros_from_their_summaries():
         "RealismRealFields": 10,
         "RealismCrops": 770,
     }
+
+
+def test_comparison_without_the_redmapper_stage_quotes_none_of_it(fake, tmp_path):
+    """evaluate.redmapper.enabled: false (the rule then declares no redMaPPer file): no redMaPPer row
+    in the comparison table, no Table 3 section in the row-by-row sweeps, rather than rows of "--"."""
+    inputs = {k: v for k, v in fake.items() if k not in ("sweep_redmapper", "redmapper_summary", "redmapper_labels")}
+    n = collect_numbers(inputs, CONFIG)
+    assert n["NRedmapperClusters"] is None and n["RMBestFOne"] is None
+    write_comparison(
+        n,
+        tmp_path / "c.tex",
+        tmp_path / "c.csv",
+        sweeps={"test": fake["sweep_test"], "redmapper": None},
+        sweeps_tex=tmp_path / "s.tex",
+        sweeps_csv=tmp_path / "s.csv",
+        redmapper=False,
+    )
+    for name in ("c.tex", "c.csv", "s.tex", "s.csv"):
+        text = (tmp_path / name).read_text()
+        assert "redmapper" not in text.lower() and "Table 3" not in text, name
+    assert "Test set (Table 2)" in (tmp_path / "s.tex").read_text()
+    assert {r["set"] for r in csv.DictReader((tmp_path / "s.csv").open())} == {"test"}

@@ -176,3 +176,43 @@ def test_poisson_interval():
     assert lo == 0 and hi == pytest.approx(3.689, abs=1e-3)
     lo, hi = poisson_interval(10)
     assert lo == pytest.approx(4.795, abs=1e-3) and hi == pytest.approx(18.39, abs=1e-2)
+
+
+def test_bands_of_two_sdss_runs_are_refused_naming_the_folder_and_runs(tmp_path):
+    """g and r of run 1035 with i of run 1992 share no sky (was `ValueError: cannot convert float NaN
+    to integer` in the job): refused by name from the headers alone, before the first job (the DAG's
+    input function) and by the job itself; a folder short of a band names the band."""
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    run1035 = RESOURCES / "sdss-frames-run1035-camcol6-field17-gri"
+    run1992 = RESOURCES / "sdss-frames-run1992-camcol1-field87-gri"
+    for band, source in (("g", run1035), ("r", run1035), ("i", run1992)):
+        frame = real_fields.blank_frame_paths(source)[band]
+        (folder / frame.name).write_bytes(frame.read_bytes())
+    message = (
+        rf"^real field {re.escape(str(folder))}: its g, r and i frames are not of one SDSS field "
+        r"\(g: run 1035 camcol 6, r: run 1035 camcol 6, i: run 1992 camcol 1\)"
+    )
+    with pytest.raises(DeepCeeError, match=message):
+        real_fields.check_field_frames(folder)
+    with pytest.raises(DeepCeeError, match=message):
+        real_fields.align_and_bin(folder, 1.584)
+    next(folder.glob("*-i-*")).unlink()
+    with pytest.raises(DeepCeeError, match=rf"^{re.escape(str(folder))}: no SDSS frame for band i"):
+        real_fields.check_field_frames(folder)
+
+
+def test_truncated_compressed_frame_is_one_line_naming_it(tmp_path):
+    """A user's own .fits.bz2 cut short (no PROVENANCE record to check it against): one line naming
+    the file, not a bare ValueError or EOFError, both from the header check and from the reader."""
+    folder = tmp_path / "field"
+    folder.mkdir()
+    for band, frame in real_fields.blank_frame_paths(BLANK).items():
+        data = frame.read_bytes()
+        (folder / frame.name).write_bytes(data[: len(data) // 2] if band == "r" else data)
+    cut = real_fields.blank_frame_paths(folder)["r"]
+    with pytest.raises(DeepCeeError, match=rf"^{re.escape(str(cut))}: truncated or damaged compressed file"):
+        real_fields.align_and_bin(folder, 1.584)
+    cut.write_bytes(cut.read_bytes()[:1000])  # not even the header survives
+    with pytest.raises(DeepCeeError, match=rf"^{re.escape(str(cut))}: truncated or damaged compressed file"):
+        real_fields.check_field_frames(folder)

@@ -73,6 +73,13 @@ def test_broken_configfile_stops_snakemake_and_our_check_names_the_line(work, ki
     assert re.fullmatch(rf"ERROR: {kind}\.yaml{we_say}.*\n", ours.stderr), ours.stderr
 
 
+def test_front_page_and_reliability_page_point_a_broken_configfile_to_our_check(repo):
+    """Snakemake's own message for a broken --configfile names no file or line, and no code of ours
+    runs before it: the README and docs/reliability.md say which command does name them."""
+    for page in ("README.md", "docs/reliability.md"):
+        assert "python -m deepcee.core.config FILE" in (repo / page).read_text(), page
+
+
 def test_broken_workflow_config_named_with_its_line(work):
     """config.yaml itself Snakemake reads at the Snakefile's `configfile:`: we read it first."""
     (work / "config.yaml").write_text("seed: 1\ncatalogue:\n  source: [bundled\n")
@@ -156,6 +163,68 @@ def test_too_few_clusters_or_an_unbinnable_scale_stops_the_dry_run(work, overrid
     errors = [line for line in out.splitlines() if line.startswith("ERROR:")]
     assert result.returncode != 0 and "Building DAG" not in out
     assert len(errors) == 1 and errors[0].startswith(f"ERROR: {work / 'small.yaml'}: {message}"), out[-2000:]
+
+
+@pytest.mark.parametrize("case", ["missing", "two bands", "two runs"])
+def test_real_field_folder_short_of_a_band_or_of_two_runs_stops_the_dry_run(work, case):
+    """evaluate.real_sky.blank_frames naming a missing folder, one with only g and r, or g and r of
+    run 1035 with i of run 1992 (was `ValueError: cannot convert float NaN to integer` in the job):
+    one line naming the folder and the band or the runs while the DAG is built, before any job."""
+    run1035 = work / "resources/sdss-frames-run1035-camcol6-field17-gri"
+    run1992 = work / "resources/sdss-frames-run1992-camcol1-field87-gri"
+    folder = work / "my-field"
+    if case != "missing":
+        folder.mkdir()
+        for frame in list(run1035.glob("frame-[gr]-*")) + (
+            list(run1992.glob("frame-i-*")) if case == "two runs" else []
+        ):
+            (folder / frame.name).write_bytes(frame.read_bytes())
+    (work / "fields.yaml").write_text("evaluate:\n  real_sky:\n    blank_frames: [my-field]\n")
+    result = _snakemake(work, "-n", "--configfile", "fields.yaml")
+    out = result.stdout + result.stderr
+    errors = [line for line in out.splitlines() if line.startswith("ERROR:")]
+    said = {
+        "missing": "ERROR: my-field: SDSS field folder not found",
+        "two bands": "ERROR: my-field: no SDSS frame for band i",
+        "two runs": "ERROR: real field my-field: its g, r and i frames are not of one SDSS field "
+        "(g: run 1035 camcol 6, r: run 1035 camcol 6, i: run 1992 camcol 1)",
+    }[case]
+    assert result.returncode != 0 and "Traceback" not in out and "Job stats" not in out, out[-2000:]
+    assert len(errors) == 1 and errors[0].startswith(said), out[-2000:]
+
+
+def test_make_install_refuses_a_venv_of_another_checkout(repo, tmp_path):
+    """`make ... VENV=<another clone's venv>` would reinstall into it and re-point its editable deepcee
+    install: the install recipe first runs tools/check_venv.py, which refuses it naming both checkouts
+    (a fake venv here: nothing is installed). This checkout's own venv, or a new folder, passes."""
+    import json
+    import shutil
+
+    if shutil.which("make") is None:
+        pytest.skip("make not installed")
+    other = tmp_path / "other-clone"
+    venv = other / ".venv"
+    record = venv / "lib/python3.11/site-packages/deepcee-0.1.0.dist-info/direct_url.json"
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"dir_info": {"editable": True}, "url": other.as_uri()}))
+    plan = subprocess.run(
+        ["make", "-n", "install", f"VENV={venv}", "PYTHON=python3"], cwd=repo, capture_output=True, text=True
+    )
+    assert plan.stdout.splitlines()[:2] == [f"python3 tools/check_venv.py {venv}", f"python3 -m venv {venv}"]
+
+    def check(folder):
+        return subprocess.run(
+            [sys.executable, "tools/check_venv.py", str(folder)], cwd=repo, capture_output=True, text=True
+        )
+
+    refused = check(venv)
+    assert refused.returncode == 1 and refused.stderr.splitlines() == [
+        f"ERROR: VENV={venv} holds the editable deepcee install of another checkout ({other.resolve()}), not of "
+        f"this one ({repo.resolve()}): installing here would re-point it; use a venv of this checkout's own "
+        "(the default VENV=.venv) or remove that one first"
+    ]
+    record.write_text(json.dumps({"dir_info": {"editable": True}, "url": repo.as_uri()}))
+    assert check(venv).returncode == 0 and check(tmp_path / "new-venv").returncode == 0
 
 
 def test_cut_bundled_catalogue_stops_the_dry_run(work):

@@ -6,9 +6,12 @@ descriptors, which pytest's own capture must not see) with a stand-in for Snakem
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
+
+import pytest
 
 
 def _run_rule_script(tmp_path, body: str) -> tuple[subprocess.CompletedProcess, str]:
@@ -104,3 +107,51 @@ def test_rebuild_hint_only_for_results_inputs_named_in_the_error():
     assert "snakemake --cores all --force results/03_train/model.pt" in hint
     assert rebuild_hint("resources/abell.tsv:4: RA 400 outside [0, 360)", job) == ""  # not the workflow's
     assert rebuild_hint("some other error", job) == "" and rebuild_hint("x", None) == ""
+
+
+def test_full_disk_is_one_line_naming_the_file(tmp_path):
+    """A writer that finds the disk full (OSError ENOSPC from write(), which names no file) used to end
+    in chained tracebacks; now one ERROR line naming the output atomic_path was writing, on the job's
+    stderr and in its log, exit 1 and no partial file."""
+    out = tmp_path / "results" / "table.csv"
+    proc, log = _run_rule_script(
+        tmp_path,
+        f"""
+        import errno, os, pathlib
+        from deepcee.core.files import write_text
+
+        def full(self, *args, **kwargs):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        print("working")
+        pathlib.Path.write_text = full
+        write_text({str(out)!r}, "x" * 100)
+    """,
+    )
+    line = (
+        f"ERROR: {out}: the disk is full (No space left on device while writing it); free space on that disk "
+        "and run the workflow again (the job's unfinished files are removed)"
+    )
+    assert proc.returncode == 1 and proc.stderr.splitlines() == [line], proc.stderr
+    assert log.splitlines() == ["working", line]
+    assert list(out.parent.iterdir()) == []
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full on this system")
+def test_full_disk_under_the_log_too_is_one_line(tmp_path):
+    """The log on the same full disk (here /dev/full: every write fails with ENOSPC): still one line on
+    the job's stderr, not a traceback of the log's own flush."""
+    script = tmp_path / "rule_script.py"
+    script.write_text(
+        "from types import SimpleNamespace\n"
+        "from deepcee.core.files import run_script\n\n"
+        "def main(snakemake):\n"
+        "    print('working')\n\n"
+        "run_script(main, SimpleNamespace(log=['/dev/full'], output=['results/table.csv']))\n"
+    )
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.splitlines() == [
+        "ERROR: a file of this job (/dev/full, results/table.csv): the disk is full (No space left on device "
+        "while writing it); free space on that disk and run the workflow again (the job's unfinished files are removed)"
+    ]

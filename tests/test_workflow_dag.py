@@ -209,3 +209,75 @@ def test_images_are_tracked_outputs(repo, tmp_path):
     errors = [line for line in out.splitlines() if line.startswith("ERROR:")]
     assert errors and errors[0].startswith(f"ERROR: results/02_images/png/0/{png.name}: PNG of view")
     assert not (images / "labels.ecsv").exists()
+
+
+def _resolve_ifartefact(tex: str, present: set[str]) -> str:
+    r"""What paper/ms.tex says for a run with the artefacts ``present``: each \ifartefact{key}{yes}{no}
+    replaced by its branch (as LaTeX does, comments dropped first), so the text can be read without TeX."""
+    tex = re.sub(r"(?<!\\)%.*", "", tex)
+
+    def group(k: int) -> tuple[str, int]:
+        while tex[k].isspace():
+            k += 1
+        assert tex[k] == "{", tex[k : k + 40]
+        depth, start = 0, k
+        while True:
+            if tex[k] == "\\":
+                k += 2
+                continue
+            depth += {"{": 1, "}": -1}.get(tex[k], 0)
+            k += 1
+            if depth == 0:
+                return tex[start + 1 : k - 1], k
+
+    out, i = [], 0
+    for match in re.finditer(r"\\ifartefact(?=\s*\{)", tex):
+        if match.start() < i:
+            continue  # inside a branch already resolved
+        out.append(tex[i : match.start()])
+        key, k = group(match.end())
+        yes, k = group(k)
+        no, i = group(k)
+        out.append(_resolve_ifartefact(yes if key in present else no, present))
+    return "".join(out) + tex[i:]
+
+
+def test_redmapper_off_drops_its_jobs_and_the_paper_says_nothing_of_it(repo, tmp_path):
+    """evaluate.redmapper.enabled: false schedules no job of the comparison (nor its redshifts), and
+    paper/ms.tex, read with the artefacts the dry run would make, quotes none of it: no abstract
+    sentence, no section, no figure or table of it, no macro of its numbers."""
+    from deepcee.bench.workflow import copy_workflow, workflow_env
+    from deepcee.paper.latex import artefact_map
+
+    work = copy_workflow(repo, tmp_path / "workflow")
+    (work / "rm_off.yaml").write_text("evaluate:\n  redmapper:\n    enabled: false\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--forceall", "--cores", "2", "--configfile", "rm_off.yaml"],
+        cwd=work,
+        env=workflow_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = set(re.findall(r"^rule (\w+):$", result.stdout, flags=re.M))
+    assert "paper_pdf" in jobs and "predict_test" in jobs
+    assert jobs <= DEFAULT_RULES and DEFAULT_RULES - jobs == {r for r in DEFAULT_RULES if "redmapper" in r}
+    outputs = [
+        p.strip()
+        for line in result.stdout.splitlines()
+        if line.strip().startswith("output:")
+        for p in line.split(":", 1)[1].split(",")
+    ]
+    present = set(artefact_map(outputs))
+    assert {"fig12", "table2", "fig24"} <= present and not {"fig16", "fig17", "table3"} & present
+
+    tex = (repo / "paper/ms.tex").read_text()
+    claims = r"\\(RM[A-Z]|NRedmapper|RedmapperAreaDeg|RzRedmapper)|rm-map|pr-rm|sweep-rm|\{(fig16|fig17|table3)\}"
+    assert len(re.findall(claims, _resolve_ifartefact(tex, present | {"fig16", "fig17", "table3"}))) > 20
+    text = _resolve_ifartefact(tex, present)
+    said = [m.group(0) for m in re.finditer(claims, text)]
+    assert not said, said
+    abstract = text[text.index(r"\begin{abstract}") : text.index(r"\end{abstract}")]
+    conclusions = text[text.index(r"\section{Conclusions}") : text.index(r"\begin{figure")]
+    assert "redmapper" not in abstract.lower() and "redmapper" not in conclusions.lower()

@@ -55,6 +55,39 @@ _ABELL_IN_TEXT = re.compile(r"\b(?:A|ACO|Abell)\s*(\d{1,4})\b")
 
 
 # --------------------------------------------------------------------------- reading raw files
+def read_text(path: str | Path) -> str:
+    """A catalogue file's text, a ``.gz`` or ``.bz2`` one decompressed here: a user's own file cut
+    short (no PROVENANCE record to check it against) is one line naming it, not the bare EOFError,
+    ValueError or UnicodeDecodeError astropy's reader would end in."""
+    import bz2
+    import gzip
+    import zlib
+
+    path = Path(path)
+    raw = path.read_bytes()
+    try:
+        if path.suffix == ".gz":
+            raw = gzip.decompress(raw)
+        elif path.suffix == ".bz2":
+            raw = bz2.decompress(raw)
+    except (OSError, EOFError, ValueError, zlib.error) as err:
+        raise DeepCeeError(f"{path}: truncated or damaged compressed file ({err})") from None
+    try:
+        return raw.decode()
+    except UnicodeDecodeError as err:
+        raise DeepCeeError(f"{path}: not a text catalogue ({err.reason} at byte {err.start})") from None
+
+
+def read_csv_table(path: str | Path) -> Table:
+    """A (possibly compressed) CSV catalogue with a header line and at least one row; anything else
+    is one line naming the file (an empty file is blamed on the file, not on the cuts)."""
+    lines = read_text(path).splitlines()
+    if len([line for line in lines if line.strip()]) < 2:
+        raise DeepCeeError(f"{path}: no rows (an empty or cut catalogue file)")
+    try:
+        return Table.read(lines, format="ascii.csv")
+    except ValueError as err:
+        raise DeepCeeError(f"{path}: not a readable CSV table ({err})") from None
 
 
 def _require_columns(table: Table, required: Sequence[str], where: str) -> None:
@@ -75,8 +108,8 @@ def read_abell_tsv(paths: Sequence[str | Path]) -> Table:
         if not path.exists():
             raise DeepCeeError(f"{path}: Abell catalogue file not found")
         check_bundled(path)  # a cut file still parses, into a smaller sample
-        in_data = False
-        for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+        in_data, rows = False, len(numbers)
+        for lineno, line in enumerate(read_text(path).splitlines(), start=1):
             if line.startswith("#") or not line.strip():
                 continue
             if line.startswith("----"):
@@ -97,8 +130,10 @@ def read_abell_tsv(paths: Sequence[str | Path]) -> Table:
                 raise DeepCeeError(
                     f"{path}:{lineno}: ACO {numbers[-1]}: RA {ras[-1]:g} or Dec {decs[-1]:g} deg is off the sky"
                 )
+        if len(numbers) == rows:  # each file: an empty north file would leave the south, which Dec > 0 empties
+            raise DeepCeeError(f"{path}: no rows (no ACO row after a '----' separator line: an empty or cut file)")
     if not numbers:
-        raise DeepCeeError(f"{', '.join(map(str, paths))}: no Abell rows found")
+        raise DeepCeeError("no Abell/ACO catalogue file named (catalogue.bundled.abell)")
     return Table({"aco": numbers, "ra": ras * u.deg, "dec": decs * u.deg})
 
 
@@ -108,7 +143,7 @@ def read_redmapper_bundled(path: str | Path) -> Table:
     if not path.exists():
         raise DeepCeeError(f"{path}: redMaPPer catalogue file not found")
     check_bundled(path)
-    raw = Table.read(path, format="ascii.csv")
+    raw = read_csv_table(path)
     _require_columns(raw, REDMAPPER_BUNDLED_COLUMNS, str(path))
     ids = [f"RM{i}" for i in _integers(raw, "ID", str(path))]
     lam = _numbers(raw, "lambda", ids, str(path))

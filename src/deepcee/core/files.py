@@ -7,6 +7,7 @@ output is written to a temporary sibling and renamed into place.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -35,6 +36,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as err:
+        if err.filename is None:  # a write() that failed (a full disk) names no file: name the output
+            err.filename = str(path)
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -130,13 +135,32 @@ def _output_to(log_path: Path) -> Iterator[None]:
             yield
         finally:
             logging.shutdown()
-            sys.stdout.close()
-            sys.stderr.close()
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(OSError):  # a full disk fails the last flush: not a second error
+                    stream.close()
             sys.stdout, sys.stderr = saved_streams
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
+
+
+#: errno values of a write that found no room: the disk full, or the user's quota used up.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full_message(err: OSError, snakemake=None) -> str:
+    """The one line for a job that ran out of disk space: the file it was writing (atomic_path names
+    it where the write did not) and what to do, instead of the writer's traceback chained to those of
+    the log that could not be written either."""
+    where = err.filename
+    if where is None:  # a print into the log, or a library's own write
+        files = [str(p) for key in ("log", "output") for p in getattr(snakemake, key, [])[:3]]
+        where = f"a file of this job ({', '.join(files) or 'its log or outputs'})"
+    return (
+        f"{where}: the disk is full ({os.strerror(err.errno)} while writing it); free space on that disk "
+        "and run the workflow again (the job's unfinished files are removed)"
+    )
 
 
 def rebuild_hint(message: str, snakemake=None) -> str:
@@ -161,7 +185,8 @@ def run_script(main, snakemake=None, *args, **kwargs) -> None:
     the rule's first ``log:`` file, so parallel jobs never mix on the terminal and a failed
     job's log holds its traceback. A DeepCeeError (bad input) ends as one ``ERROR:`` line, in
     the log and on the job's own stderr, and the job exits 1 with no traceback; when it names
-    one of the job's results inputs, the line ends with the command that rebuilds that file.
+    one of the job's results inputs, the line ends with the command that rebuilds that file. A
+    full disk (OSError ENOSPC or EDQUOT) ends the same way, naming the file (disk_full_message).
     """
     from deepcee.core.errors import DamagedFileError, DeepCeeError
 
@@ -170,12 +195,18 @@ def run_script(main, snakemake=None, *args, **kwargs) -> None:
     try:
         with _output_to(log_path) if log_path is not None else contextlib.nullcontext():
             try:
-                main(*call_args, **kwargs)
+                try:
+                    main(*call_args, **kwargs)
+                except OSError as err:
+                    if err.errno not in DISK_FULL:
+                        raise
+                    raise DeepCeeError(disk_full_message(err, snakemake)) from None
             except DeepCeeError as err:
                 way_out = rebuild_hint(str(err), snakemake) if isinstance(err, DamagedFileError) else ""
                 if way_out:
                     err = DeepCeeError(f"{err}{way_out}")
-                print(f"ERROR: {err}", file=sys.stderr, flush=True)  # the log (or stderr without one)
+                with contextlib.suppress(OSError):  # a log on a full disk takes no line
+                    print(f"ERROR: {err}", file=sys.stderr, flush=True)  # the log (or stderr without one)
                 raise err from None
             except Exception:
                 if log_path is not None:

@@ -832,9 +832,18 @@ def _fmt_cell(kind: str, value: Any) -> str:
     return latex_escape(value)
 
 
-def comparison_rows(numbers: dict[str, Any]) -> list[tuple[str, str, Any, Any]]:
-    """(macro, label, published, this run) for every row of the comparison table."""
-    return [(m, label, PUBLISHED.get(m), numbers.get(m)) for m, label, _ in COMPARISON_ROWS]
+def _is_redmapper_row(macro: str) -> bool:
+    return macro.startswith(("RM", "NRedmapper"))
+
+
+def comparison_rows(numbers: dict[str, Any], redmapper: bool = True) -> list[tuple[str, str, Any, Any]]:
+    """(macro, label, published, this run) for every row of the comparison table; without the
+    redMaPPer rows where the run has no redMaPPer comparison (``redmapper`` False)."""
+    return [
+        (m, label, PUBLISHED.get(m), numbers.get(m))
+        for m, label, _ in COMPARISON_ROWS
+        if redmapper or not _is_redmapper_row(m)
+    ]
 
 
 def write_comparison(
@@ -844,12 +853,17 @@ def write_comparison(
     sweeps: dict[str, str | Path | None] | None = None,
     sweeps_tex: str | Path | None = None,
     sweeps_csv: str | Path | None = None,
+    redmapper: bool = True,
 ) -> None:
-    """The published-vs-this-run tables (bare ``tabular`` environments; ms.tex adds the float)."""
+    """The published-vs-this-run tables (bare ``tabular`` environments; ms.tex adds the float).
+
+    ``redmapper`` False (evaluate.redmapper.enabled: false): the redMaPPer rows and the Table 3
+    sweep are left out, not shown as "--", so the paper says nothing of a stage that did not run.
+    """
     kinds = {m: k for m, _, k in COMPARISON_ROWS}
     body = ["\\begin{tabular}{lrr}", "\\hline", "Quantity & Chan \\& Stott (2019) & This run \\\\", "\\hline"]
     rows_csv = [["quantity", "macro", "published", "this_run"]]
-    for macro, label, pub, ours in comparison_rows(numbers):
+    for macro, label, pub, ours in comparison_rows(numbers, redmapper):
         body.append(f"{label} & {_fmt_cell(kinds[macro], pub)} & {_fmt_cell(kinds[macro], ours)} \\\\")
         rows_csv.append([re.sub(r"\\|\$", "", label), macro, "" if pub is None else pub, "" if ours is None else ours])
     body += ["\\hline", "\\end{tabular}"]
@@ -885,10 +899,9 @@ def write_comparison(
             "f1",
         ]
     ]
-    for name, title, published in (
-        ("test", "Test set (Table 2)", PUBLISHED_TABLE2),
-        ("redmapper", "redMaPPer set (Table 3)", PUBLISHED_TABLE3),
-    ):
+    sets = [("test", "Test set (Table 2)", PUBLISHED_TABLE2)]
+    sets += [("redmapper", "redMaPPer set (Table 3)", PUBLISHED_TABLE3)] if redmapper else []
+    for name, title, published in sets:
         path = sweeps.get(name)
         ours = {}
         if path is not None and Path(path).exists():

@@ -70,6 +70,54 @@ def blank_frame_paths(folder: str | Path) -> dict[str, Path]:
     return out
 
 
+def frame_header(path: Path):
+    """The primary header of a frame, read from the start of the file only: a bz2 or gzip frame is
+    decompressed a block at a time up to the END card (a few ms, not the ~0.4 s of the whole
+    frame), so the frames of every field can be checked while the DAG is built."""
+    from astropy.io import fits
+
+    opener = {".bz2": bz2.open, ".gz": gzip.open}.get(path.suffix, open)
+    raw = b""
+    try:
+        with opener(path, "rb") as f:
+            while True:
+                block = f.read(2880)  # a FITS header is whole 2880-byte blocks of 80-byte cards
+                if len(block) < 2880:
+                    raise DeepCeeError(f"{path}: not a FITS frame (no END card in its header)")
+                raw += block
+                if any(block[i : i + 80].rstrip() == b"END" for i in range(0, 2880, 80)):
+                    break
+    except (OSError, EOFError, ValueError) as err:
+        raise DeepCeeError(f"{path}: truncated or damaged compressed file ({err})") from None
+    return fits.Header.fromstring(raw.decode("ascii", "replace"))
+
+
+def check_one_field(folder: str | Path, headers: dict) -> None:
+    """Refuse frames that are not the g, r and i of one SDSS field: a file whose FILTER is not the band
+    its name says, or bands of different runs or camcols (g and r of run 1035 with i of run 1992 share
+    no sky, and aligning them would fail on a NaN pixel position). Headers without RUN/CAMCOL pass."""
+    for band, header in headers.items():
+        if header.get("FILTER") not in (None, band):
+            raise DeepCeeError(
+                f"real field {folder}: the frame named band {band} holds FILTER = {header['FILTER']} in its header"
+            )
+    runs = {band: (header.get("RUN"), header.get("CAMCOL")) for band, header in headers.items()}
+    if len(set(runs.values())) > 1:
+        shown = ", ".join(f"{band}: run {run} camcol {camcol}" for band, (run, camcol) in runs.items())
+        raise DeepCeeError(
+            f"real field {folder}: its g, r and i frames are not of one SDSS field ({shown}); "
+            "a field folder holds the three frames of one run, camcol and field"
+        )
+
+
+def check_field_frames(folder: str | Path) -> dict[str, Path]:
+    """The g, r, i frames of ``folder`` (blank_frame_paths), checked from their headers alone to be
+    one SDSS field (check_one_field): the cheap check the workflow makes before the first job."""
+    paths = blank_frame_paths(folder)
+    check_one_field(folder, {band: frame_header(path) for band, path in paths.items()})
+    return paths
+
+
 def _read_frame(path: Path):
     """HDU 0 of one frame: (float32 data, header). bz2/gzip are decompressed in memory first
     (several times faster than astropy's own bz2 reader)."""
@@ -77,10 +125,13 @@ def _read_frame(path: Path):
 
     check_bundled(path)  # a cut or replaced bundled frame: refused, not read as a smaller field
     raw = path.read_bytes()
-    if path.suffix == ".bz2":
-        raw = bz2.decompress(raw)
-    elif path.suffix == ".gz":
-        raw = gzip.decompress(raw)
+    try:
+        if path.suffix == ".bz2":
+            raw = bz2.decompress(raw)
+        elif path.suffix == ".gz":
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError, ValueError) as err:  # a user's own frame cut short: no PROVENANCE record
+        raise DeepCeeError(f"{path}: truncated or damaged compressed file ({err})") from None
     try:
         with fits.open(io.BytesIO(raw), memmap=False) as hdul:
             data = hdul[0].data
@@ -155,16 +206,19 @@ def align_and_bin(folder: str | Path, pixel_scale_arcsec: float):
             f'real field {folder}: pixel scale {pixel_scale_arcsec}" is not a whole multiple of SDSS\'s 0.396"'
         )
     paths = blank_frame_paths(folder)
-    data, wcs = {}, {}
+    data, wcs, headers = {}, {}, {}
     for b, p in paths.items():
-        data[b], header = _read_frame(p)
-        wcs[b] = _frame_wcs(header, p)
+        data[b], headers[b] = _read_frame(p)
+        wcs[b] = _frame_wcs(headers[b], p)
         _check_frame(data[b], wcs[b], p)
+    check_one_field(folder, headers)
     ny, nx = data["r"].shape
     centre = wcs["r"].pixel_to_world((nx - 1) / 2.0, (ny - 1) / 2.0)
     shift = {}
     for b in BANDS:
         bx, by = wcs[b].world_to_pixel(centre)
+        if not np.isfinite([bx, by]).all():  # r's centre lies off this band's projection: another sky
+            raise DeepCeeError(f"real field {folder}: the {b} frame does not cover the r frame's centre")
         shift[b] = (int(round(float(bx) - (nx - 1) / 2.0)), int(round(float(by) - (ny - 1) / 2.0)))
     # the part of r's grid that every band covers
     x0 = max(0, *(-shift[b][0] for b in BANDS))
