@@ -52,11 +52,13 @@ def synthetic_view(path, z, richness, seed, centre=(80.0, 80.0), cluster=True):
     ]
     if cluster:
         gr, ri = colour_law(z)
-        for _ in range(int(richness / 3)):
+        # members on a sunflower spiral (about 5 px apart): richer clusters show more separate members
+        for k in range(int(richness / 3)):
+            radius, angle = 3.0 * np.sqrt(k + 0.5), np.radians(137.508 * k)
             sources.append(
                 (
-                    centre[0] + gen.normal(0, 6),
-                    centre[1] + gen.normal(0, 6),
+                    centre[0] + radius * np.cos(angle),
+                    centre[1] + radius * np.sin(angle),
                     gen.uniform(15.5, 17.5),
                     gr + gen.normal(0, 0.02),
                     ri + gen.normal(0, 0.02),
@@ -408,3 +410,23 @@ def test_figures_with_and_without_recovered_clusters(tmp_path):
         plot_richness(tables, summary, tmp_path / f"r_{name}.png")
         assert (tmp_path / f"z_{name}.png").stat().st_size > 1000
         assert (tmp_path / f"r_{name}.png").stat().st_size > 1000
+
+
+def test_richness_calibration_is_not_shrunk_toward_the_training_mean():
+    """Counts with Poisson-like scatter at known λ: the estimate's log-slope against λ is about 1
+    (the inverse of log N = α + β log λ), where regressing λ on N would give a fraction of it; a
+    count that does not grow with λ is refused."""
+    gen = np.random.default_rng(0)
+    lam = np.exp(gen.uniform(np.log(20), np.log(150), 400))
+    count = gen.poisson(0.3 * lam**0.8) + gen.normal(0, 1.0, lam.size)  # a few members, less a background
+    cfg = {"min_clusters": 10, "clip_sigma": 3.0, "clip_iterations": 5}
+    rel = calibration.fit_richness(count, lam, cfg)
+    est = calibration.apply_richness(rel, count)
+    ok = np.isfinite(est)
+    slope = np.polyfit(np.log10(lam[ok]), np.log10(est[ok]), 1)[0]
+    assert 0.7 < rel["forward"]["beta"] < 1.0 and 0.8 < slope < 1.6
+    flat = calibration.fit_richness(gen.uniform(1, 10, 100), 30 + gen.normal(0, 1, 100), cfg)
+    if flat["forward"]["beta"] <= 0:  # a count that does not grow with λ: no estimate, not a made-up one
+        assert not flat["usable"] and np.isnan(calibration.apply_richness(flat, [5.0])).all()
+    falling = calibration.fit_richness(np.linspace(10, 1, 50), np.linspace(20, 100, 50), cfg)
+    assert not falling["usable"] and "does not grow" in falling["reason"]

@@ -95,6 +95,8 @@ def measure_detection(cat, region: Region, relation: dict | None, cfg: dict) -> 
         out["richness_flag"] = count["flag"]
     elif not count["count"] > 0:
         out["richness_flag"] = "no_excess"
+    elif relation.get("richness") is not None and not relation["richness"].get("usable", True):
+        out["richness_flag"] = "no_calibration"
     elif relation.get("richness") is not None:
         out["richness_est"] = float(calibration.apply_richness(relation["richness"], count["count"])[0])
         out["richness_flag"] = "ok"
@@ -201,10 +203,12 @@ def calibrate(labels_path, out_json, cfg: dict | None, seed: int, log=print) -> 
         "config": cfg,
     }
     write_json(out_json, result)
+    fwd = rich_rel["forward"]
     log(
         f"redshift calibration: {len(rows)} training clusters measured ({flags}); z = P{z_rel['degree']}(g-r, r-i) "
-        f"on {z_rel['n_fit']} (NMAD in sample {z_rel['nmad_in_sample']:.4f}); log lambda = "
-        f"{rich_rel['intercept']:.3f} + {rich_rel['slope']:.3f} log N on {rich_rel['n_fit']}"
+        f"on {z_rel['n_fit']} (NMAD in sample {z_rel['nmad_in_sample']:.4f}); log N = "
+        f"{fwd['alpha']:.3f} + {fwd['beta']:.3f} log lambda on {rich_rel['n_fit']}"
+        + ("" if rich_rel["usable"] else f": no richness estimates ({rich_rel['reason']})")
     )
     return result
 

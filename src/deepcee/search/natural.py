@@ -8,9 +8,11 @@ therefore measured against the sky's own truth alone, as a catalogue would be ju
 * **truth**: the sky's catalogued clusters with λ >= ``cluster_richness_min`` (20, the redMaPPer
   catalogue's own cut), any z. Uncatalogued groups (λ of a few) are *not* truth: a candidate on
   one is false, and the share of the candidates that sit on a group is reported beside.
-* **injected clusters are left out of both sides**: a candidate within ``exclusion_kpc`` of an
-  injected cluster (at its z) exists only because something was planted there, so it is neither
-  true nor false; what remains is the sky a user would search.
+* **injected clusters are left out of both sides**: a candidate within ``exclusion_kpc`` (1 Mpc,
+  about R200, as far as an injected cluster's members reach) of an injected cluster (at its z)
+  exists only because something was planted there, so it is neither true nor false; what
+  remains is the sky a user would search. (On the survey sky most false candidates 2-4' from an
+  injected cluster had its z_est: fragments of it, not of the sky.)
 * **match**: within ``radius_arcmin`` (1') or, when ``radius_kpc`` is set and the candidate has a
   z_est, that proper distance at z_est if it is smaller; **one candidate per cluster**, highest
   score first: a second candidate on a matched cluster is false.
