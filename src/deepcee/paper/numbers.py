@@ -455,6 +455,7 @@ def search_numbers(summary: dict) -> dict[str, Any]:
         "SearchPurityHi": pct("purity.ci_hi"),
         # the red-sequence confirmed candidates (search.confirm), the search's operating selection
         "SearchConfirmMinExcess": get_key(summary, "confirmation.min_red_excess"),
+        "SearchConfirmMinRichness": get_key(summary, "confirmation.min_richness"),
         "SearchConfirmed": get_key(summary, "confirmation.n_confirmed"),
         "SearchConfirmedPurity": pct("confirmation.purity.purity"),
         "SearchConfirmedPurityLo": pct("confirmation.purity.ci_lo"),

@@ -235,6 +235,7 @@ def _confirmation(
     rm = measure.completeness(in_area, chosen, thr, radius, "richness", [0, 1e9])[0]
     block = {
         "min_red_excess": scfg["confirm"]["min_red_excess"],
+        "min_richness": scfg["confirm"].get("min_richness"),
         "percolation_kpc": scfg["confirm"]["percolation_kpc"],
         "n_percolated": int(np.sum(np.asarray(cands["parent"], str) != "")) if len(cands) else 0,
         "n_confirmed": int(selected.sum()),
