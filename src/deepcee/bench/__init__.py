@@ -60,6 +60,18 @@ def existing_dir(text: str) -> str:
     return text
 
 
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--config`` (config.yaml) and ``--configfile`` (merged over it, in order), both checked to exist."""
+    parser.add_argument("--config", type=existing_file, default="config.yaml")
+    parser.add_argument(
+        "--configfile",
+        nargs="*",
+        type=existing_file,
+        default=[],
+        help="configs merged over --config (e.g. configs/ci.yaml)",
+    )
+
+
 def read_configs(parser: argparse.ArgumentParser, paths: list[str]) -> dict:
     """The config files merged in order (``deepcee.core.config.read_config_files``); one that is
     missing, empty or not YAML ends the benchmark in argparse's one line naming it (and its line)."""

@@ -14,19 +14,12 @@ import argparse
 import glob
 from pathlib import Path
 
-from deepcee.bench import at_least, existing_file, positive_float, positive_int, read_configs
+from deepcee.bench import add_config_arguments, at_least, positive_float, positive_int, read_configs
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", type=existing_file, default="config.yaml")
-    ap.add_argument(
-        "--configfile",
-        nargs="*",
-        type=existing_file,
-        default=[],
-        help="configs merged over --config (e.g. configs/ci.yaml)",
-    )
+    add_config_arguments(ap)
     ap.add_argument(
         "--fields",
         nargs="*",

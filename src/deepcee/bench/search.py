@@ -22,7 +22,7 @@ import time
 import numpy as np
 import torch
 
-from deepcee.bench import existing_file, positive_int, read_configs
+from deepcee.bench import add_config_arguments, existing_file, positive_int, read_configs
 
 SDSS_FOOTPRINT_DEG2 = 14555.0
 
@@ -189,14 +189,7 @@ def _devices(text: str) -> tuple[str, ...]:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", type=existing_file, default="config.yaml")
-    ap.add_argument(
-        "--configfile",
-        nargs="*",
-        type=existing_file,
-        default=[],
-        help="configs merged over --config (e.g. configs/ci.yaml)",
-    )
+    add_config_arguments(ap)
     ap.add_argument("--model", type=existing_file, default=None)
     ap.add_argument("--tiles", type=positive_int, default=16)
     ap.add_argument("--batch-size", type=positive_int, default=8)

@@ -59,19 +59,10 @@ def read_text(path: str | Path) -> str:
     """A catalogue file's text, a ``.gz`` or ``.bz2`` one decompressed here: a user's own file cut
     short (no PROVENANCE record to check it against) is one line naming it, not the bare EOFError,
     ValueError or UnicodeDecodeError astropy's reader would end in."""
-    import bz2
-    import gzip
-    import zlib
+    from deepcee.core.files import read_decompressed
 
     path = Path(path)
-    raw = path.read_bytes()
-    try:
-        if path.suffix == ".gz":
-            raw = gzip.decompress(raw)
-        elif path.suffix == ".bz2":
-            raw = bz2.decompress(raw)
-    except (OSError, EOFError, ValueError, zlib.error) as err:
-        raise DeepCeeError(f"{path}: truncated or damaged compressed file ({err})") from None
+    raw = read_decompressed(path)
     try:
         return raw.decode()
     except UnicodeDecodeError as err:

@@ -21,6 +21,28 @@ from typing import Any
 
 
 @contextlib.contextmanager
+def read_decompressed(path: str | os.PathLike) -> bytes:
+    """A file's bytes, a ``.gz`` or ``.bz2`` one decompressed in memory (several times faster than
+    astropy's own bz2 reader); a file cut short (a user's own, with no PROVENANCE record to check
+    it against) is one line naming it, not the bare EOFError or ValueError of the decompressor."""
+    import bz2
+    import gzip
+    import zlib
+
+    from deepcee.core.errors import DeepCeeError
+
+    path = Path(path)
+    raw = path.read_bytes()
+    try:
+        if path.suffix == ".gz":
+            return gzip.decompress(raw)
+        if path.suffix == ".bz2":
+            return bz2.decompress(raw)
+    except (OSError, EOFError, ValueError, zlib.error) as err:
+        raise DeepCeeError(f"{path}: truncated or damaged compressed file ({err})") from None
+    return raw
+
+
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
 

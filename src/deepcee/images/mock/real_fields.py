@@ -119,19 +119,13 @@ def check_field_frames(folder: str | Path) -> dict[str, Path]:
 
 
 def _read_frame(path: Path):
-    """HDU 0 of one frame: (float32 data, header). bz2/gzip are decompressed in memory first
-    (several times faster than astropy's own bz2 reader)."""
+    """HDU 0 of one frame: (float32 data, header), decompressed in memory first."""
     from astropy.io import fits
 
+    from deepcee.core.files import read_decompressed
+
     check_bundled(path)  # a cut or replaced bundled frame: refused, not read as a smaller field
-    raw = path.read_bytes()
-    try:
-        if path.suffix == ".bz2":
-            raw = bz2.decompress(raw)
-        elif path.suffix == ".gz":
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError, ValueError) as err:  # a user's own frame cut short: no PROVENANCE record
-        raise DeepCeeError(f"{path}: truncated or damaged compressed file ({err})") from None
+    raw = read_decompressed(path)  # a user's own frame cut short: one line naming it
     try:
         with fits.open(io.BytesIO(raw), memmap=False) as hdul:
             data = hdul[0].data
