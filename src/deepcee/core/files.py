@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 
-@contextlib.contextmanager
 def read_decompressed(path: str | os.PathLike) -> bytes:
     """A file's bytes, a ``.gz`` or ``.bz2`` one decompressed in memory (several times faster than
     astropy's own bz2 reader); a file cut short (a user's own, with no PROVENANCE record to check
@@ -43,6 +42,7 @@ def read_decompressed(path: str | os.PathLike) -> bytes:
     return raw
 
 
+@contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
 
