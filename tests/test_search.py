@@ -804,3 +804,21 @@ def test_candidates_are_centred_on_their_bcg_with_the_detectors_option():
             assert offset < 3.0  # on the BCG, a pixel or so (1.98" pixels)
         else:
             assert not cands["on_bcg"].any() and (cands["ra"][0], cands["dec"][0]) == start
+
+
+def test_cut_mcxc_file_is_one_line_naming_it(tmp_path):
+    """A user's MCXC file cut short (no PROVENANCE record) or empty: one line naming the file."""
+    import gzip
+
+    from deepcee.search.merge import read_mcxc
+
+    bundled = Path(__file__).resolve().parents[1] / "resources" / "mcxc-clusterdb" / "mcxc.csv.gz"
+    assert len(read_mcxc(bundled)) > 1000  # the bundled one reads, and matches its record
+    cut = tmp_path / "mcxc.csv.gz"
+    cut.write_bytes(bundled.read_bytes()[:2000])
+    with pytest.raises(DeepCeeError, match=r"mcxc\.csv\.gz: truncated or damaged compressed file"):
+        read_mcxc(cut)
+    empty = tmp_path / "empty.csv.gz"
+    empty.write_bytes(gzip.compress(b"MCXC,RAdeg,DEdeg,z,M500\n"))
+    with pytest.raises(DeepCeeError, match=r"empty\.csv\.gz: no rows"):
+        read_mcxc(empty)

@@ -92,8 +92,13 @@ def merge_detections(det: Table, radius_arcsec: float = 60.0) -> Table:
 
 # --------------------------------------------------------------------------- catalogues
 def read_mcxc(path) -> Table:
-    """The bundled MCXC (Piffaretti et al. 2011) CSV -> id, ra, dec, z, m500 (1e14 Msun)."""
-    raw = Table.read(path, format="ascii.csv")
+    """The bundled MCXC (Piffaretti et al. 2011) CSV -> id, ra, dec, z, m500 (1e14 Msun); a cut,
+    edited or empty file is one line naming it (``core.bundled``, ``catalogue.select.read_csv_table``)."""
+    from deepcee.catalogue.select import read_csv_table
+    from deepcee.core.bundled import check_bundled
+
+    check_bundled(path)
+    raw = read_csv_table(path)
     for c in ("MCXC", "RAdeg", "DEdeg", "z", "M500"):
         if c not in raw.colnames:
             raise DeepCeeError(f"{path}: MCXC table has no column '{c}'")

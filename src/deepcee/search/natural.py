@@ -143,7 +143,7 @@ def purity(cands: Table, truth: Table, injected: Table, cfg: dict, area_deg2: fl
     on_cluster = _within(judged, clusters, radii) & ~true
     on_group = _within(judged, groups, radii) & ~true & ~on_cluster
     n, k = len(judged), int(true.sum())
-    n_clusters_area = int(np.sum(in_area[: len(truth)] & _is_in(truth, clusters)))
+    n_clusters_area = int(np.sum(in_area & _is_in(truth, clusters)))
     chance = chance_match_rate(judged, clusters, radii, float(cfg["shift_arcmin"]), int(cfg["n_shifts"]))
     frac = _fraction(k, n)
     return {
