@@ -81,6 +81,19 @@ def test_latex_error_is_one_line_with_file_and_line(tmp_path):
     assert not (tmp_path / "bad.pdf").exists()
 
 
+def _build_paper(repo, tmp_path, artefacts, document_class: str):
+    """paper/ms.tex built over the fake results under ``tmp_path/results`` (build files in ``build/``)."""
+    results = tmp_path / "results"
+    return latex.build_pdf(
+        repo / "paper/ms.tex",
+        tmp_path / "ms.pdf",
+        search_dirs=[results, results / "tables", results / "figures"],
+        artefacts=artefacts,
+        build_dir=tmp_path / "build",
+        document_class=document_class,
+    )
+
+
 @needs_latex
 @pytest.mark.parametrize("document_class", ["auto", "article"])
 def test_paper_builds_from_fake_results(repo, tmp_path, document_class):
@@ -95,14 +108,7 @@ def test_paper_builds_from_fake_results(repo, tmp_path, document_class):
         sweeps_tex=results / "tables/table_comparison_sweeps.tex",
     )
     artefacts = glob.glob(str(results / "figures/*")) + glob.glob(str(results / "tables/*"))
-    pdf = latex.build_pdf(
-        repo / "paper/ms.tex",
-        tmp_path / "ms.pdf",
-        search_dirs=[results, results / "tables", results / "figures"],
-        artefacts=artefacts,
-        build_dir=tmp_path / "build",
-        document_class=document_class,
-    )
+    pdf = _build_paper(repo, tmp_path, artefacts, document_class)
     assert pdf.stat().st_size > 10_000
     log = (tmp_path / "build/ms.log").read_text(errors="replace")
     assert "Reference `" not in log or "undefined" not in log.split("Reference `", 1)[1][:200]
@@ -135,14 +141,7 @@ def test_paper_without_the_redmapper_stage_says_nothing_of_it(repo, tmp_path):
         if not p.rsplit("/", 1)[1].startswith(stage)
     ]
     assert not set(latex.artefact_map(artefacts)) & set(stage)
-    pdf = latex.build_pdf(
-        repo / "paper/ms.tex",
-        tmp_path / "ms.pdf",
-        search_dirs=[results, results / "tables", results / "figures"],
-        artefacts=artefacts,
-        build_dir=tmp_path / "build",
-        document_class="article",
-    )
+    pdf = _build_paper(repo, tmp_path, artefacts, "article")
     text = subprocess.run(["pdftotext", "-raw", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     text = " ".join(text.split())
     assert "Chan & Stott" in text and "Table 2" in text
