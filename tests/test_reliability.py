@@ -207,8 +207,14 @@ def test_make_install_refuses_a_venv_of_another_checkout(repo, tmp_path):
     record = venv / "lib/python3.11/site-packages/deepcee-0.1.0.dist-info/direct_url.json"
     record.parent.mkdir(parents=True)
     record.write_text(json.dumps({"dir_info": {"editable": True}, "url": other.as_uri()}))
+    # Under `make test` the outer make's MAKEFLAGS/MAKELEVEL would add "Entering directory" lines: drop them.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     plan = subprocess.run(
-        ["make", "-n", "install", f"VENV={venv}", "PYTHON=python3"], cwd=repo, capture_output=True, text=True
+        ["make", "--no-print-directory", "-n", "install", f"VENV={venv}", "PYTHON=python3"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert plan.stdout.splitlines()[:2] == [f"python3 tools/check_venv.py {venv}", f"python3 -m venv {venv}"]
 
