@@ -15,6 +15,10 @@ from referencing import Registry, Resource
 from deepcee.core.bundled import cached_sha256
 from deepcee.core.errors import DeepCeeError
 
+#: libyaml's safe loader where PyYAML was built with it (ten times faster: the schemas are read at
+#: every Snakemake start), else the pure-Python one; both build only plain YAML types.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def _schema(path: str | Path) -> dict:
     """A schema file's contents, parsed once per version of the file (the checks read each schema
@@ -25,7 +29,7 @@ def _schema(path: str | Path) -> dict:
 
 @lru_cache(maxsize=64)
 def _parsed_schema(path: str, mtime_ns: int) -> dict:
-    return yaml.safe_load(Path(path).read_text())
+    return yaml.load(Path(path).read_text(), Loader=_YAML_LOADER)
 
 
 def _registry(schema_dir: Path) -> Registry:
@@ -318,7 +322,7 @@ def _real_field_errors(cfg: dict) -> list[tuple[tuple, str]]:
     images = cfg["images"]
     if images["source"] != "mock":
         return []
-    from deepcee.core.cosmology import SDSS_FRAME_PIXELS, SDSS_PIXEL_SCALE_ARCSEC, binning_factor
+    from deepcee.core.sdss import SDSS_FRAME_PIXELS, SDSS_PIXEL_SCALE_ARCSEC, binning_factor
 
     scale = images["pixel_scale_arcsec"]
     factor = binning_factor(scale)
@@ -465,7 +469,7 @@ def read_config_file(path: str | Path) -> dict:
     """A YAML config file as a dict; empty, unreadable or not a mapping → one line naming it (and the line)."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_YAML_LOADER)
     except OSError as err:
         raise DeepCeeError(f"{path}: cannot read the config file ({err.strerror})") from None
     except yaml.YAMLError as err:

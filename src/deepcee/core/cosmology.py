@@ -8,23 +8,10 @@ import numpy as np
 from astropy import units as u
 from astropy.cosmology import FlatLambdaCDM
 
+from deepcee.core.sdss import SDSS_PIXEL_SCALE_ARCSEC
+
 #: Chan & Stott (2019) §1: H0 = 71 km/s/Mpc, Omega_m = 0.27, Omega_Lambda = 0.73 (flat).
 COSMO = FlatLambdaCDM(H0=71, Om0=0.27)
-
-#: SDSS imaging camera pixel scale (paper §2.2).
-SDSS_PIXEL_SCALE_ARCSEC = 0.396
-#: An SDSS frame's columns x rows of native 0.396" pixels; a field's footprint (the part all three
-#: bands cover) is a few to a dozen pixels less each way.
-SDSS_FRAME_PIXELS = (2048, 1489)
-
-
-def binning_factor(pixel_scale_arcsec: float) -> int | None:
-    """The whole number of native 0.396" pixels one ``pixel_scale_arcsec`` pixel bins (within
-    0.001"), or None where it is no whole multiple (the config check refuses such a scale)."""
-    factor = int(round(float(pixel_scale_arcsec) / SDSS_PIXEL_SCALE_ARCSEC))
-    if factor < 1 or abs(factor * SDSS_PIXEL_SCALE_ARCSEC - pixel_scale_arcsec) > 1e-3:
-        return None
-    return factor
 
 
 @lru_cache(maxsize=1)

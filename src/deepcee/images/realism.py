@@ -64,8 +64,8 @@ from pathlib import Path
 
 import numpy as np
 
-from deepcee.core.cosmology import SDSS_PIXEL_SCALE_ARCSEC
 from deepcee.core.errors import DeepCeeError
+from deepcee.core.sdss import SDSS_PIXEL_SCALE_ARCSEC
 
 BANDS = ("g", "r", "i")
 PER_BAND = ("sky", "sky_spread", "noise", "acf_x", "acf_y", "frac3", "frac10", "frac30")

@@ -23,9 +23,9 @@ from astropy.visualization import ManualInterval, SqrtStretch
 from PIL import Image
 
 from deepcee.core.config import schema_defaults
-from deepcee.core.cosmology import SDSS_PIXEL_SCALE_ARCSEC
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.files import write_png
+from deepcee.core.sdss import SDSS_PIXEL_SCALE_ARCSEC
 from deepcee.images.fits import pixel_area_arcsec2, read_view_fits
 
 #: default limits (nMgy per native SDSS pixel); lower = -0.5 sigma of a typical r sky pixel

@@ -22,7 +22,7 @@ from functools import lru_cache
 import galsim
 import numpy as np
 
-from deepcee.core.cosmology import SDSS_PIXEL_SCALE_ARCSEC
+from deepcee.core.sdss import SDSS_PIXEL_SCALE_ARCSEC
 from deepcee.images.fits import BANDS
 from deepcee.images.mock.universe import Objects, flux_nmgy
 

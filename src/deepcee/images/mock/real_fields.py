@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from deepcee.core.bundled import check_bundled
-from deepcee.core.cosmology import SDSS_FRAME_PIXELS, SDSS_PIXEL_SCALE_ARCSEC, binning_factor  # noqa: F401
 from deepcee.core.errors import DeepCeeError
+from deepcee.core.sdss import SDSS_FRAME_PIXELS, SDSS_PIXEL_SCALE_ARCSEC, binning_factor  # noqa: F401
 from deepcee.images.fits import BANDS
 
 
