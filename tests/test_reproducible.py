@@ -2,7 +2,9 @@
 fields listed once in tests/results_compare.py; and a FITS or PNG damaged by hand inside a
 directory() output makes `snakemake -n` schedule its shard and everything downstream.
 
-One extra workflow run: the other is the session's (conftest.ci_local_run, the end-to-end test's).
+No run of its own: the two runs are the session's (tests/conftest.py ``CiRuns``): the end-to-end
+test's local run and the second run, which goes through the one-node Slurm when there is one (so
+the Slurm test's run is also this test's) and runs locally again when there is none.
 """
 
 from __future__ import annotations
@@ -34,14 +36,9 @@ def _snakemake(work: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def second_run(ci_local_run, repo, tmp_path_factory) -> Path:
+def second_run(ci_second_run) -> Path:
     """configs/ci.yaml once more, in another fresh copy of the workflow (other path, other time)."""
-    from deepcee.bench.workflow import copy_workflow
-
-    work = copy_workflow(repo, tmp_path_factory.mktemp("ci-second") / "workflow")
-    run = _snakemake(work)
-    assert run.returncode == 0, (run.stdout + run.stderr)[-6000:]
-    return work
+    return ci_second_run["work"]
 
 
 def test_two_runs_write_the_same_bytes(ci_local_run, second_run):
