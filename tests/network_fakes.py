@@ -14,7 +14,8 @@ so the Snakemake run and each of its jobs use them without a line of workflow co
   as galaxy spectra at the cluster redshift.
 
 Every call is appended to ``$DEEPCEE_OFFLINE_NETWORK_LOG`` (one JSON line), so a test can say
-which services the run asked.
+which services the run asked. ``$DEEPCEE_OFFLINE_NETWORK_CACHE``, if set, is a folder where the
+SkyView fake keeps the bundled frames decompressed for the run's other jobs.
 """
 
 from __future__ import annotations
@@ -73,8 +74,20 @@ def _skyview(resources: Path):
     from astropy.io import fits
     from astroquery.skyview import SkyViewClass
 
-    @lru_cache(maxsize=4)
+    cache = os.environ.get("DEEPCEE_OFFLINE_NETWORK_CACHE")
+
+    @lru_cache(maxsize=64)
     def frame(path: Path):
+        """A frame's pixels and header; decompressed once per run where a cache folder is named
+        (a bz2 frame takes about a second, and every download job asks dozens of them)."""
+        if cache:
+            stored = Path(cache) / f"{path.parent.name}--{path.name}.fits"
+            if not stored.exists():
+                with fits.open(path) as hdul:
+                    part = stored.with_suffix(f".{os.getpid()}.part")
+                    fits.PrimaryHDU(hdul[0].data.astype(np.float32), hdul[0].header).writeto(part)
+                    part.replace(stored)  # whole or absent: jobs run side by side
+            path = stored
         with fits.open(path) as hdul:
             return hdul[0].data.astype(np.float32), hdul[0].header.copy()
 

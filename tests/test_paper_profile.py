@@ -1,7 +1,7 @@
 """The paper profile, executed: every rule of configs/paper.yaml run to a built PDF, offline.
 
-configs/paper.yaml is shrunk in size only (tests/paper_offline.yaml: 16 clusters, 250 px views,
-2 training steps, the CPU). The network is answered from bundled real files in every job process
+configs/paper.yaml is shrunk in size only (tests/paper_offline.yaml: 16 clusters, 2 views each,
+250 px views, 2 training steps, the CPU). The network is answered from bundled real files in every job process
 (tests/network_fakes.py through tests/offline_network/sitecustomize.py): VizieR's WHL12 and
 redMaPPer tables through astroquery's own Vizier client, SkyView cutouts of real SDSS frames, the
 SDSS spectra; torchvision finds "COCO weights" in TORCH_HOME as it finds a pre-fetched file.
@@ -66,6 +66,7 @@ def paper_run(repo, tmp_path_factory):
     work = copy_workflow(repo, root / "workflow")
     shutil.copy(repo / "tests/paper_offline.yaml", work / "paper_offline.yaml")
     _fake_coco_weights(root / "torch")
+    (root / "frames").mkdir()
     env = workflow_env()
     tests = repo / "tests"
     shim = [str(tests / "offline_network"), str(tests), env.get("PYTHONPATH")]
@@ -73,6 +74,7 @@ def paper_run(repo, tmp_path_factory):
     env.update(
         DEEPCEE_OFFLINE_NETWORK=str(repo / "resources"),
         DEEPCEE_OFFLINE_NETWORK_LOG=str(root / "network.jsonl"),
+        DEEPCEE_OFFLINE_NETWORK_CACHE=str(root / "frames"),
         TORCH_HOME=str(root / "torch"),
     )
     run = subprocess.run(
@@ -89,6 +91,7 @@ def paper_run(repo, tmp_path_factory):
     yield {"work": work, "out": run.stdout + run.stderr, "asked": asked, "rules": _paper_rules(work, env)}
     # ResNet-50 checkpoints of four models: gigabytes the rest of the session need not keep
     shutil.rmtree(root / "torch", ignore_errors=True)
+    shutil.rmtree(root / "frames", ignore_errors=True)
     shutil.rmtree(work / "results", ignore_errors=True)
 
 
