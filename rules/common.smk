@@ -483,12 +483,17 @@ TRAIN_ON_REAL_SKY = _IMGCFG["source"] == "mock" and (
 
 
 def real_field_frames(wildcards):
-    """The g, r, i frame files of every field of one role (a changed frame reruns the role); a field
-    missing a band, or whose bands are of different SDSS runs, stops the run here, before the first
-    job (its headers alone are read: a few ms a frame)."""
+    """The g, r, i frame files of every field of one role (a changed frame reruns the role)."""
+    return real_field_frame_files(wildcards.role)
+
+
+def real_field_frame_files(*roles):
+    """The g, r, i frame files of every field of these roles; a field missing a band, or whose bands
+    are of different SDSS runs, stops the run here, before the first job (its headers alone are
+    read: a few ms a frame)."""
     from deepcee.images.mock.real_fields import blank_frame_paths, check_field_frames
 
-    folders = REAL_FIELD_FOLDERS[wildcards.role]
+    folders = [folder for role in roles for folder in REAL_FIELD_FOLDERS[role]]
     try:
         frames = [str(p) for folder in folders for p in blank_frame_paths(folder).values()]
         _check_bundled_sizes(frames)

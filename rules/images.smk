@@ -238,3 +238,43 @@ rule images_realism:
 
 if _IMGCFG["source"] == "mock":
     FINAL_TARGETS += [f"{IMAGES}/realism.json", f"{FIGURES}/fig26_realism.pdf", f"{FIGURES}/fig26_realism.png"]
+
+
+rule images_galaxy_library:
+    """The library of real galaxies and stars cut from the training and the test SDSS fields
+    (images/mock/galaxy_library.py): found with sep on the aligned g, r, i frames, measured (Kron r
+    magnitude, g - r, r - i, half-light radius on the native pixels), split into stars and galaxies
+    by size against each field's stellar locus, each cut to its own segment (neighbours masked,
+    local background removed) and tagged with its field's role; Figure 29. Real-galaxy cluster
+    members draw from it, training views from training fields only, test views from test fields only."""
+    input:
+        frames=lambda wildcards: real_field_frame_files("train", "test"),
+    output:
+        table=f"{IMAGES}/galaxy_library/library.ecsv",
+        stamps=f"{IMAGES}/galaxy_library/stamps.npz",
+        pdf=report(
+            f"{FIGURES}/fig29_galaxy_library.pdf",
+            caption="../report/fig29_galaxy_library.rst",
+            category="Images",
+        ),
+        png=f"{FIGURES}/fig29_galaxy_library.png",
+    log:
+        f"{LOGS}/images/galaxy_library.log",
+    conda:
+        "../envs/images.yaml"
+    params:
+        lineage=LINEAGE["images"],
+        train_fields=REAL_FIELD_FOLDERS["train"],
+        test_fields=REAL_FIELD_FOLDERS["test"],
+        pixel_scale_arcsec=_IMGCFG["pixel_scale_arcsec"],
+    script:
+        "../scripts/images_galaxy_library.py"
+
+
+if _IMGCFG["source"] == "mock" and REAL_FIELD_FOLDERS["train"] and REAL_FIELD_FOLDERS["test"]:
+    FINAL_TARGETS += [
+        f"{IMAGES}/galaxy_library/library.ecsv",
+        f"{IMAGES}/galaxy_library/stamps.npz",
+        f"{FIGURES}/fig29_galaxy_library.pdf",
+        f"{FIGURES}/fig29_galaxy_library.png",
+    ]

@@ -23,6 +23,7 @@ DEFAULT_RULES = {
     "images_stretch_shard",
     "images_labels",
     "images_figures",
+    "images_galaxy_library",
     "train_detector",
     "predict_test",
     "training_figures",
