@@ -470,7 +470,7 @@ def config_files():
 # Each bundled field has one role (docs/real-sky.md, "Real fields and the real-sky test"): the training fields' sky may be under
 # training views (images.mock.blank_frames); the test fields' only under the real-sky test
 # (evaluate.real_sky.blank_frames). Core.config refuses a field named in both.
-from deepcee.images.mock.real_fields import field_folders, field_name
+from deepcee.core.sdss import field_folders, field_name
 
 REAL_FIELD_FOLDERS = {
     "train": field_folders(_IMGCFG["mock"]["blank_frames"]),

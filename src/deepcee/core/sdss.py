@@ -1,10 +1,14 @@
-"""SDSS imaging geometry: the camera's pixel scale, a frame's size, and whole-pixel binning.
+"""SDSS imaging geometry (the camera's pixel scale, a frame's size, whole-pixel binning) and the
+names of the bundled field folders.
 
-Kept apart from ``core.cosmology`` so that the workflow's config check (run at every Snakemake
-start, every Slurm job and every dry run) needs no astropy.cosmology import (about 2 s).
+Kept apart from ``core.cosmology`` so that the workflow's config check and rules/common.smk (read
+at every Snakemake start, every Slurm job and every dry run) import neither astropy.cosmology nor
+astropy's FITS and coordinates (together about 4 s).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 #: SDSS imaging camera pixel scale (paper §2.2).
 SDSS_PIXEL_SCALE_ARCSEC = 0.396
@@ -20,3 +24,18 @@ def binning_factor(pixel_scale_arcsec: float) -> int | None:
     if factor < 1 or abs(factor * SDSS_PIXEL_SCALE_ARCSEC - pixel_scale_arcsec) > 1e-3:
         return None
     return factor
+
+
+def field_folders(value) -> list[str]:
+    """A config value naming one field folder or a list of them, as a list (order kept)."""
+    if value is None:
+        return []
+    if isinstance(value, (str, Path)):
+        return [str(value)]
+    return [str(v) for v in value]
+
+
+def field_name(folder: str | Path) -> str:
+    """The short name of a field folder: ``sdss-frames-run1035-camcol6-field17-gri`` -> itself (the
+    folder name is unique in resources/ and says run, camcol and field)."""
+    return Path(folder).name

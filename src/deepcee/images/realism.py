@@ -643,7 +643,7 @@ def _summary_table(X: np.ndarray, crops: CropSet, field_rows: list[dict], uni: d
 
 def config_fields(config: dict) -> list[str]:
     """The real fields a config names: the training fields, then the test fields (each once)."""
-    from deepcee.images.mock.real_fields import field_folders
+    from deepcee.core.sdss import field_folders
 
     out = []
     for f in field_folders(config["images"].get("mock", {}).get("blank_frames")) + field_folders(

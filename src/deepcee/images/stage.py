@@ -25,7 +25,7 @@ from deepcee.images.views import plan_views, read_views, real_offset_factor, sha
 
 def make_views(catalogue_path, out_path, images_cfg: dict, seed: int) -> Table:
     from deepcee.catalogue.select import read_catalogue
-    from deepcee.images.mock.real_fields import field_folders, field_name
+    from deepcee.core.sdss import field_folders, field_name
 
     cat = read_catalogue(catalogue_path)
     mock = images_cfg.get("mock", {})

@@ -73,8 +73,8 @@ from pathlib import Path
 import numpy as np
 
 from deepcee.core.errors import DamagedFileError, DeepCeeError
-from deepcee.core.sdss import SDSS_PIXEL_SCALE_ARCSEC, binning_factor
-from deepcee.images.mock.real_fields import align_and_bin, binned_wcs, field_folders, field_name
+from deepcee.core.sdss import SDSS_PIXEL_SCALE_ARCSEC, binning_factor, field_folders, field_name
+from deepcee.images.mock.real_fields import align_and_bin, binned_wcs
 
 ROLES = ("train", "test")
 KINDS = ("galaxy", "star", "bright_star")

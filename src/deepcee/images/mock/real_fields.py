@@ -32,23 +32,14 @@ import numpy as np
 
 from deepcee.core.bundled import check_bundled
 from deepcee.core.errors import DeepCeeError
-from deepcee.core.sdss import SDSS_FRAME_PIXELS, SDSS_PIXEL_SCALE_ARCSEC, binning_factor  # noqa: F401
+from deepcee.core.sdss import (  # noqa: F401
+    SDSS_FRAME_PIXELS,
+    SDSS_PIXEL_SCALE_ARCSEC,
+    binning_factor,
+    field_folders,
+    field_name,
+)
 from deepcee.images.fits import BANDS
-
-
-def field_folders(value) -> list[str]:
-    """A config value naming one field folder or a list of them, as a list (order kept)."""
-    if value is None:
-        return []
-    if isinstance(value, (str, Path)):
-        return [str(value)]
-    return [str(v) for v in value]
-
-
-def field_name(folder: str | Path) -> str:
-    """The short name of a field folder: ``sdss-frames-run1035-camcol6-field17-gri`` -> itself (the
-    folder name is unique in resources/ and says run, camcol and field)."""
-    return Path(folder).name
 
 
 def blank_frame_paths(folder: str | Path) -> dict[str, Path]:
