@@ -271,7 +271,16 @@ rule images_galaxy_library:
         "../scripts/images_galaxy_library.py"
 
 
-if _IMGCFG["source"] == "mock" and REAL_FIELD_FOLDERS["train"] and REAL_FIELD_FOLDERS["test"]:
+# The library is built at the views' pixel scale; up to 1.584" (4 native pixels) a galaxy keeps its
+# shape. At coarser pixels (configs/ci.yaml's 6.336") a galaxy is a pixel or two and a field's
+# stellar locus cannot be found, so the library is not built (tests/test_galaxy_library.py builds it).
+GALAXY_LIBRARY_MAX_SCALE_ARCSEC = 1.584
+if (
+    _IMGCFG["source"] == "mock"
+    and REAL_FIELD_FOLDERS["train"]
+    and REAL_FIELD_FOLDERS["test"]
+    and float(_IMGCFG["pixel_scale_arcsec"]) <= GALAXY_LIBRARY_MAX_SCALE_ARCSEC + 1e-6
+):
     FINAL_TARGETS += [
         f"{IMAGES}/galaxy_library/library.ecsv",
         f"{IMAGES}/galaxy_library/stamps.npz",

@@ -108,7 +108,9 @@ def test_default_dag_resolves(repo):
 
 def test_ci_dag_is_the_default_dag_shrunk(repo):
     jobs = _scheduled_rules(repo, "--configfile", "configs/ci.yaml")
-    assert set(jobs) == DEFAULT_RULES  # k-fold and the cluster split: the paper profile's test runs them
+    # k-fold and the cluster split: the paper profile's test runs them; the real-galaxy library is not
+    # built at ci's 6.336" pixels (rules/images.smk)
+    assert set(jobs) == DEFAULT_RULES - {"images_galaxy_library"}
     assert jobs["images_render_shard"] == 2
 
 
