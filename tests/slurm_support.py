@@ -9,10 +9,8 @@ a fake ``gpu`` GRES).
 from __future__ import annotations
 
 import copy
-import fnmatch
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -56,28 +54,6 @@ TEST_OVERRIDES = {
 }
 TEST_MEM_MB = "2500 * attempt"  # every rule; the node has ~0.9 x RAM
 TEST_MEM_MB_TRAIN = "6000 * attempt"
-
-# The workflow as a user has it (no results, no .snakemake): copied per run into tmp_path.
-COPY = [
-    "Snakefile",
-    "config.yaml",
-    "rules",
-    "scripts",
-    "schemas",
-    "src",
-    "resources",
-    "configs",
-    "profiles",
-    "paper",
-    "notebooks",
-    "report",
-    "envs",
-    "tools",
-]
-_GENERATED = {  # git-ignored build products inside copied folders (see .gitignore)
-    "paper": ["*.pdf", "*.aux", "*.log", "*.fls", "*.fdb_latexmk", "*.out", "*.bbl", "*.blg", "build"],
-}
-_ALWAYS_IGNORED = ["__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info", ".snakemake"]
 
 # Local (login-node) rules of the workflow: Snakemake's aggregate targets and the downloads.
 LOCAL_RULES_OK = {
@@ -154,26 +130,6 @@ def slurm_node_states() -> list[str]:
     except (FileNotFoundError, subprocess.TimeoutExpired):
         return []
     return res.stdout.split() if res.returncode == 0 else []
-
-
-def copy_workflow_for_slurm(dest: Path) -> Path:
-    dest.mkdir(parents=True)
-    for name in COPY:
-        src = REPO / name
-        if not src.exists():
-            continue
-        if src.is_dir():
-
-            def ignore(folder, names, _top=src, name=name):
-                pats = list(_ALWAYS_IGNORED)
-                if Path(folder) == _top:
-                    pats += _GENERATED.get(name, [])
-                return {n for n in names if any(fnmatch.fnmatch(n, p) for p in pats)}
-
-            shutil.copytree(src, dest / name, ignore=ignore, symlinks=True)
-        else:
-            shutil.copy2(src, dest / name)
-    return dest
 
 
 def make_test_profile(dest: Path, extra: dict | None = None) -> Path:
@@ -274,7 +230,9 @@ def node_memory_mb() -> int:
 def start_slurm_run(root: Path) -> dict:
     """configs/ci.yaml to the workflow's final targets through the test Slurm, started (not waited
     for) in a fresh copy of the workflow under ``root``: its Popen, folder, log, targets."""
-    work = copy_workflow_for_slurm(root / "slurm")
+    from deepcee.bench.workflow import copy_workflow  # the same copy as the local run's
+
+    work = copy_workflow(REPO, root / "slurm")
     make_test_profile(work, {"cores": NCPU, "resources": {"mem_mb": node_memory_mb()}})
     targets, fell_back = resolve_targets(work)
     log = root / "slurm-run.txt"
