@@ -355,6 +355,7 @@ if REALSKY_ENABLED:
     PAPER_SOURCES["real_sky_labels"] = f"{REALSKY}/labels.ecsv"
     PAPER_SOURCES["real_sky_predictions"] = f"{REALSKY}/predictions.ecsv"
     PAPER_SOURCES["real_sky_fields"] = f"{TABLES}/table_real_sky_fields.csv"
+    PAPER_SOURCES["real_sky_members"] = f"{TABLES}/table_real_sky_members.csv"
     PAPER_SOURCES["blank_detections"] = f"{REALSKY}/blank/detections.ecsv"
     BEYOND_PAPER_SUMMARIES += ["real_sky_summary", "blank_sky_summary"]
 if config["images"]["source"] == "mock":
@@ -502,6 +503,40 @@ def real_field_frame_files(*roles):
     except DeepCeeError as err:
         sys.exit(f"ERROR: {err}")
     return frames
+
+
+# The real-galaxy library (rules/images.smk, images_galaxy_library): built wherever a view can
+# draw real members from it (images.mock.members or the real-sky test's real kind).
+from deepcee.core.sdss import library_pixel_scale
+
+GALAXY_LIBRARY_SCALE = library_pixel_scale(float(_IMGCFG["pixel_scale_arcsec"]))
+GALAXY_LIBRARY_FILES = {
+    "library_table": f"{IMAGES}/galaxy_library/library.ecsv",
+    "library_stamps": f"{IMAGES}/galaxy_library/stamps.npz",
+}
+REALSKY_MEMBER_KINDS = list(REALSKY_CFG["member_kinds"])
+TRAIN_ON_REAL_MEMBERS = TRAIN_ON_REAL_SKY and _IMGCFG["mock"]["members"] != "galsim"
+GALAXY_LIBRARY_ENABLED = (
+    _IMGCFG["source"] == "mock"
+    and bool(REAL_FIELD_FOLDERS["train"])
+    and bool(REAL_FIELD_FOLDERS["test"])
+    and GALAXY_LIBRARY_SCALE is not None
+)
+if (TRAIN_ON_REAL_MEMBERS or (REALSKY_ENABLED and "real" in REALSKY_MEMBER_KINDS)) and not GALAXY_LIBRARY_ENABLED:
+    sys.exit(
+        "ERROR: images.mock.members / evaluate.real_sky.member_kinds ask for real-galaxy members, but the galaxy "
+        "library cannot be built (it needs images.source: mock and both training and test fields)"
+    )
+
+
+def training_galaxy_library(wildcards):
+    """The galaxy library, where training views draw real members from it."""
+    return GALAXY_LIBRARY_FILES if TRAIN_ON_REAL_MEMBERS else {}
+
+
+def real_sky_galaxy_library(wildcards):
+    """The galaxy library, where the real-sky test has a real-member kind."""
+    return GALAXY_LIBRARY_FILES if "real" in REALSKY_MEMBER_KINDS else {}
 
 
 def training_real_fields(wildcards):

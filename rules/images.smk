@@ -46,6 +46,7 @@ rule images_real_fields:
     conda:
         "../envs/images.yaml"
     threads: 2  # bz2 decompression releases the GIL: two fields at once
+    priority: 10  # the test fields start the real-sky chain, the longest after training
     params:
         lineage=LINEAGE["images"],
         folders=lambda wildcards: REAL_FIELD_FOLDERS[wildcards.role],
@@ -101,6 +102,7 @@ else:
     rule images_render_shard:
         input:
             unpack(training_real_fields),
+            unpack(training_galaxy_library),
             **MOCK_SKY_INPUTS,
             views=f"{IMAGES}/views.ecsv",
         output:
@@ -266,21 +268,14 @@ rule images_galaxy_library:
         lineage=LINEAGE["images"],
         train_fields=REAL_FIELD_FOLDERS["train"],
         test_fields=REAL_FIELD_FOLDERS["test"],
-        pixel_scale_arcsec=_IMGCFG["pixel_scale_arcsec"],
+        pixel_scale_arcsec=GALAXY_LIBRARY_SCALE,
     script:
         "../scripts/images_galaxy_library.py"
 
 
-# The library is built at the views' pixel scale; up to 1.584" (4 native pixels) a galaxy keeps its
-# shape. At coarser pixels (configs/ci.yaml's 6.336") a galaxy is a pixel or two and a field's
-# stellar locus cannot be found, so the library is not built (tests/test_galaxy_library.py builds it).
-GALAXY_LIBRARY_MAX_SCALE_ARCSEC = 1.584
-if (
-    _IMGCFG["source"] == "mock"
-    and REAL_FIELD_FOLDERS["train"]
-    and REAL_FIELD_FOLDERS["test"]
-    and float(_IMGCFG["pixel_scale_arcsec"]) <= GALAXY_LIBRARY_MAX_SCALE_ARCSEC + 1e-6
-):
+# The library is measured at 1.584" at most (core.sdss.library_pixel_scale): there a galaxy has a
+# shape and each field a stellar locus; coarser views (configs/ci.yaml's 6.336") sum its stamps.
+if GALAXY_LIBRARY_ENABLED:
     FINAL_TARGETS += [
         f"{IMAGES}/galaxy_library/library.ecsv",
         f"{IMAGES}/galaxy_library/stamps.npz",

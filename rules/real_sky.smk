@@ -3,7 +3,9 @@
 # test fields, evaluate.real_sky.blank_frames; each view a square crop of one field's frame,
 # nothing in it but real sky), predicted by the trained model and swept like Table 2, per field
 # and pooled; and the same model over the test fields with nothing injected (false detections
-# per square degree of blank real sky).
+# per square degree of blank real sky). Each view is rendered once per member kind
+# (evaluate.real_sky.member_kinds): GalSim members, real-galaxy members (the galaxy library's test
+# galaxies), the members scattered over the view, and nothing (evaluate/real_sky_members.py).
 #
 #   02_images/views.ecsv (test rows) + 02_images/real_fields/test ──► the image stage's render
 #       + stretch + labels (all 'test') ──► the detector's predict script with 03_train/model.pt
@@ -28,6 +30,7 @@ rule real_sky_views:
         shards=len(REALSKY_SHARDS),
         fields=[field_name(f) for f in REAL_FIELD_FOLDERS["test"]],
         views_per_cluster=REALSKY_CFG["views_per_cluster"],
+        member_kinds=REALSKY_MEMBER_KINDS,
         real_view=_images_sub("pixels", "pixel_scale_arcsec", "max_offset_arcsec")
         | {"real_view_pixels": _IMGCFG["mock"]["real_view_pixels"]},
     script:
@@ -36,6 +39,7 @@ rule real_sky_views:
 
 use rule images_render_shard as real_sky_render_shard with:
     input:
+        unpack(real_sky_galaxy_library),
         views=f"{REALSKY}/views.ecsv",
         real_fields=f"{IMAGES}/real_fields/test.json",
     output:
@@ -43,6 +47,7 @@ use rule images_render_shard as real_sky_render_shard with:
         fits=directory(f"{REALSKY}/fits/{{shard}}"),
     log:
         f"{LOGS}/real_sky/render_{{shard}}.log",
+    priority: 10
     params:
         lineage=LINEAGE["views"],
         images=real_sky_images_params(),
@@ -62,6 +67,7 @@ use rule images_stretch_shard as real_sky_stretch_shard with:
         png=directory(f"{REALSKY}/png/{{shard}}"),
     log:
         f"{LOGS}/real_sky/stretch_{{shard}}.log",
+    priority: 10
     params:
         lineage=LINEAGE["views"],
         seal=dir_seal(f"{REALSKY}/manifests/png_{{shard}}.json", f"{REALSKY}/png/{{shard}}"),
@@ -80,7 +86,7 @@ use rule images_labels as real_sky_labels with:
         flips=directory(f"{REALSKY}/png_flip"),
     log:
         f"{LOGS}/real_sky/labels.log",
-    priority: 0  # not on the way to training
+    priority: 10  # not on the way to training; the real-sky chain is the longest after it
     params:
         lineage=LINEAGE["views"],
         images=lambda wc: {**_images_sub("stretch", "labels", "split"), "augment": {"hflip": False}},
@@ -96,6 +102,8 @@ use rule predict_test as real_sky_predict with:
         predictions=f"{REALSKY}/predictions.ecsv",
     log:
         f"{LOGS}/real_sky/predict.log",
+    threads: int(REALSKY_CFG["predict_threads"])
+    priority: 10  # the real-sky chain is the longest after training: start it first
     params:
         lineage=LINEAGE["evaluate"],
 
@@ -118,6 +126,12 @@ rule real_sky_evaluate:
         ),
         fields_tex=f"{TABLES}/table_real_sky_fields.tex",
         field_sweeps_csv=f"{REALSKY}/field_sweeps.csv",
+        members_csv=report(
+            f"{TABLES}/table_real_sky_members.csv",
+            caption="../report/table_real_sky_members.rst",
+            category="Evaluation",
+        ),
+        members_tex=f"{TABLES}/table_real_sky_members.tex",
         summary=f"{REALSKY}/summary.json",
     log:
         f"{LOGS}/real_sky/evaluate.log",
@@ -226,6 +240,8 @@ if REALSKY_ENABLED:
         f"{FIGURES}/fig24_precision_recall_real_sky.pdf",
         f"{FIGURES}/fig24_precision_recall_real_sky.png",
         f"{TABLES}/table_real_sky_fields.csv",
+        f"{TABLES}/table_real_sky_members.csv",
+        f"{TABLES}/table_real_sky_members.tex",
         f"{REALSKY}/blank/summary.json",
         f"{FIGURES}/fig25_real_sky_fields.pdf",
         f"{FIGURES}/fig25_real_sky_fields.png",

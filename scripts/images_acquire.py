@@ -17,6 +17,9 @@ def main(sm):
         truth_path=getattr(sm.output, "truth", None),
         sky_catalogues=_sky_catalogues(sm),
         real_fields=field_files(sm.input.real_fields) if hasattr(sm.input, "real_fields") else None,
+        galaxy_library=(sm.input.library_table, sm.input.library_stamps)
+        if hasattr(sm.input, "library_table")
+        else None,
     )
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from deepcee.bench.workflow import workflow_env
+from deepcee.core.contracts import read_table
 from deepcee.paper.numbers import parse_numbers_tex, read_sweep
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -34,6 +35,7 @@ TABLES = [
     "table_search_new_candidates",
     "table_real_sky_sweep",
     "table_real_sky_fields",
+    "table_real_sky_members",
 ]
 ARTEFACTS = [
     "results/numbers.tex",
@@ -104,6 +106,15 @@ def test_numbers_match_the_tables(ci_run):
     assert len(per_field) == int(macros["RealSkyNFields"]) >= 3
     for key in ("images", "tp", "fp", "fn"):
         assert sum(int(r[key]) for r in per_field) == int(pooled[key]), key
+    # every real-sky view once per member kind (config.yaml's evaluate.real_sky.member_kinds): real-galaxy
+    # members drawn from the galaxy library (measured at 1.584", summed to ci's 6.336" pixels)
+    for key in ("RealMembersImages", "ScatteredN", "BlankCropN"):
+        assert int(macros[key]) == int(macros["RealSkyImages"]), key
+    assert float(macros["ScatteredThreshold"]) == float(macros["RealSkyBestThreshold"])
+    members = read_table("real_sky_members", work / "results/tables/table_real_sky_members.csv")
+    assert list(members["kind"]) == ["galsim", "real", "scattered", "blank"]
+    assert int(members["tp"][0]) == int(macros["RealSkyTP"])
+    assert (work / "results/figures/fig29_galaxy_library.png").stat().st_size > 0
     assert float(macros["BlankAreaDeg"]) > 0 and float(macros["BlankPerDegLo"]) <= float(macros["BlankPerDeg"])
     assert 0.0 <= float(macros["RealismAUC"]) <= 1.0
     assert float(macros["RealSkyFOneGap"]) == pytest.approx(
@@ -143,7 +154,11 @@ def test_provenance_and_audit(ci_run):
     assert record["config"]["catalogue"]["max_clusters"] == 40  # the ci.yaml override is the resolved config
     assert any(k.startswith("resources/") for k in record["inputs"])
     audit = json.loads((work / "results/06_paper/audit_summary.json").read_text())
-    assert {"catalogue", "images", "train", "evaluate"} <= set(audit["sections"])
+    assert {"catalogue", "images", "train", "evaluate", "real_sky", "real_sky_members"} <= set(audit["sections"])
+    # each real-sky view shown in its four member kinds, side by side
+    assert len(audit["real_sky_member_kind_views"]) % 4 == 0 and audit["real_sky_member_kind_views"]
+    # the figures are in the page (an Agg backend once left every plt.show() out of it)
+    assert (work / "results/audit.html").read_text().count("data:image/jpeg") >= 8
 
 
 def test_second_run_does_nothing(ci_run):

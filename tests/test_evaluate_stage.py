@@ -220,3 +220,76 @@ def test_bcg_centres_are_counted_and_the_box_centres_reported_beside(tmp_path):
     assert summary["sigma_kpc"] == pytest.approx(0.0, abs=1e-6)
     assert summary["box_centre"]["at_chosen"]["tp"] == 0
     assert summary["at_chosen"]["tp"] > 0
+
+
+def test_real_sky_member_kinds_are_evaluated_apart(tmp_path):
+    """A real-sky plan with the four member kinds: the pooled and per-field tables are the galsim
+    views' alone, real-galaxy members get their own sweep and interval, and the controls count the
+    views with a box above the galsim operating threshold (every such box a false detection)."""
+    from astropy.table import vstack
+
+    pred, lab, sample = _make_inputs(tmp_path)
+    evaluate_stage.evaluate_test(pred, lab, _outs(tmp_path), cfg={}, sample=sample)
+    real_dir = tmp_path / "real"
+    real_dir.mkdir()
+    gpred, glab, _ = _make_inputs(real_dir, seed=7)
+    (real_dir / "r").mkdir()
+    rpred, rlab, _ = _make_inputs(real_dir / "r", seed=8)
+    glab_t, gpred_t = read_table("labels", glab), read_table("predictions", gpred)
+    glab_t = glab_t[glab_t["split"] == "test"]
+    parts_lab, parts_pred, kinds = [glab_t], [gpred_t], ["galsim"] * len(glab_t)
+    rl, rp = read_table("labels", rlab), read_table("predictions", rpred)
+    rl = rl[rl["split"] == "test"]
+    for t in (rl, rp):
+        t["view"] = [f"{v}-real" for v in t["view"]]
+    parts_lab.append(rl)
+    parts_pred.append(rp)
+    kinds += ["real"] * len(rl)
+    for kind, n_boxed in (("scattered", 5), ("blank", 2)):
+        lab_k = glab_t.copy()
+        lab_k["view"] = [f"{v}-{kind}" for v in lab_k["view"]]
+        parts_lab.append(lab_k)
+        kinds += [kind] * len(lab_k)
+        boxes = gpred_t[:0].copy()
+        for j, v in enumerate(lab_k["view"]):  # n_boxed views with one sure box, the rest one faint box
+            row = dict(zip(gpred_t.colnames, gpred_t[0]))
+            boxes.add_row({**row, "view": v, "score": 0.999 if j < n_boxed else 0.001})
+        parts_pred.append(boxes)
+    labels, predictions = vstack(parts_lab), vstack(parts_pred)
+    write_conformed("labels", labels, real_dir / "all_labels.ecsv")
+    write_conformed("predictions", predictions, real_dir / "all_predictions.ecsv")
+    views = Table(
+        {
+            "view": np.asarray(labels["view"], dtype=str),
+            "cluster_id": np.asarray(labels["cluster_id"], dtype=str),
+            "field": np.asarray(["fieldA" if i % 2 else "fieldB" for i in range(len(labels))]),
+            "members": np.asarray(kinds),
+        }
+    )
+    write_conformed("views", views, real_dir / "views.ecsv")
+    names = ("sweep_csv", "sweep_tex", "summary", "fields_csv", "fields_tex", "field_sweeps_csv")
+    out = {k: real_dir / f"out_{k}" for k in (*names, "members_csv", "members_tex")}
+    q = evaluate_stage.evaluate_real_sky(
+        real_dir / "all_predictions.ecsv",
+        real_dir / "all_labels.ecsv",
+        _outs(tmp_path)["summary"],
+        out,
+        cfg={},
+        seed=1,
+        views=real_dir / "views.ecsv",
+    )
+    alone = {k: real_dir / f"alone_{k}" for k in names}
+    q_alone = evaluate_stage.evaluate_real_sky(gpred, glab, _outs(tmp_path)["summary"], alone, cfg={}, seed=1)
+    assert q["at_chosen"] == q_alone["at_chosen"]  # the galsim views' numbers, whatever else the plan holds
+    assert q["n_test_images"] == 12
+    members = q["members"]
+    assert members["real"]["views"] == 12 and members["galsim"]["views"] == 12
+    lo, hi = members["real"]["f1_interval"]
+    assert lo <= members["real"]["at_chosen"]["f1"] <= hi
+    assert members["scattered"]["views_with_box"] == 5 and members["blank"]["views_with_box"] == 2
+    assert members["scattered"]["threshold"] == q["chosen_threshold"]
+    assert members["scattered_vs_blank"]["scattered_no_more_than_blank"] is False
+    table = read_table("real_sky_members", out["members_csv"])
+    assert list(table["kind"]) == ["galsim", "real", "scattered", "blank"]
+    assert list(table["views_with_box"][2:]) == [5, 2]
+    assert "scattered" in out["members_tex"].read_text()

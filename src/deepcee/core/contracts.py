@@ -153,6 +153,26 @@ _REAL_SKY_FIELDS = _cols(
     ("best_threshold", "float", "percent", "the field's own best-F1 threshold"),
     ("best_f1", "float"),
 )
+#: The real-sky test by member kind (evaluate/real_sky_members.py): galsim and real as Table 2's row at
+#: each kind's own operating threshold; the controls (scattered, blank) as views with a passing box.
+_REAL_SKY_MEMBERS = _cols(
+    ("kind", "str", None, "galsim, real, scattered or blank (evaluate.real_sky.member_kinds)"),
+    ("views", "int"),
+    ("threshold", "float", "percent", "galsim, controls: the galsim views' operating threshold; real: its own best"),
+    ("tp", "int", None, "-1 for a control (no cluster)"),
+    ("fp", "int"),
+    ("fn", "int", None, "-1 for a control"),
+    ("precision", "float"),
+    ("recall", "float"),
+    ("f1", "float", None, "NaN for a control"),
+    ("f1_lo", "float", None, "bootstrap interval over the kind's clusters (evaluate.bootstrap.level)"),
+    ("f1_hi", "float"),
+    ("views_with_box", "int", None, "views with a box passing the threshold"),
+    ("fraction_with_box", "float"),
+    ("fraction_lo", "float", None, "Wilson interval (evaluate.bootstrap.level); NaN for galsim and real"),
+    ("fraction_hi", "float"),
+    ("boxes_per_view", "float"),
+)
 #: Each real test field's own Table-2 sweep, stacked (the figure of the fields).
 _REAL_SKY_FIELD_SWEEPS = _cols(("field", "str"), *((c.name, c.dtype, c.unit, c.description) for c in _SWEEP))
 #: Boxes the model gives on the real test fields with nothing injected (evaluate.blank_sky).
@@ -347,6 +367,7 @@ TABLES: dict[str, TableContract] = {
         ),
         TableContract("views", "{02_images,05_redmapper,04_evaluate/real_sky}/views.ecsv", "ecsv", _VIEWS),
         TableContract("real_sky_fields", "tables/table_real_sky_fields.csv", "csv", _REAL_SKY_FIELDS),
+        TableContract("real_sky_members", "tables/table_real_sky_members.csv", "csv", _REAL_SKY_MEMBERS),
         TableContract("real_sky_field_sweeps", "04_evaluate/real_sky/field_sweeps.csv", "csv", _REAL_SKY_FIELD_SWEEPS),
         TableContract("blank_detections", "04_evaluate/real_sky/blank/detections.ecsv", "ecsv", _BLANK_DETECTIONS),
         TableContract("truth", "{02_images/truth/truth_{shard},04_evaluate/sdss_redshifts_test}.ecsv", "ecsv", _TRUTH),

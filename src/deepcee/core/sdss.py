@@ -26,6 +26,24 @@ def binning_factor(pixel_scale_arcsec: float) -> int | None:
     return factor
 
 
+#: The coarsest pixel the real-galaxy library is measured at (images/mock/galaxy_library.py): at
+#: 4 native pixels a galaxy still has a shape and each field a stellar locus; coarser views sum its stamps.
+LIBRARY_MAX_SCALE_ARCSEC = 1.584
+
+
+def library_pixel_scale(view_scale_arcsec: float) -> float | None:
+    """The pixel scale the galaxy library is measured at for views of ``view_scale_arcsec``: the
+    coarsest whole number of native pixels up to ``LIBRARY_MAX_SCALE_ARCSEC`` that bins to the
+    views' pixel by a whole number (6.336" views: 1.584"; 1.584": itself); None for a scale that
+    is no whole multiple of the native pixel."""
+    factor = binning_factor(view_scale_arcsec)
+    if factor is None:
+        return None
+    most = int(round(LIBRARY_MAX_SCALE_ARCSEC / SDSS_PIXEL_SCALE_ARCSEC))
+    k = max(k for k in range(1, most + 1) if factor % k == 0)
+    return round(k * SDSS_PIXEL_SCALE_ARCSEC, 6)
+
+
 def field_folders(value) -> list[str]:
     """A config value naming one field folder or a list of them, as a list (order kept)."""
     if value is None:

@@ -69,10 +69,13 @@ def _evaluate(predictions: Table, labels: Table, cfg: dict, chosen, what: str) -
 
 
 def _run(predictions_path, labels_path, cfg: dict, chosen, what: str) -> dict:
+    """The sweep of a prediction set (paths, or tables already read) under the stage's settings."""
     cfg = _cfg(cfg)
-    predictions = read_table("predictions", predictions_path)
-    labels = read_table("labels", labels_path)
-    res = _evaluate(predictions, labels, cfg, chosen, str(predictions_path))
+    predictions = (
+        predictions_path if isinstance(predictions_path, Table) else read_table("predictions", predictions_path)
+    )
+    labels = labels_path if isinstance(labels_path, Table) else read_table("labels", labels_path)
+    res = _evaluate(predictions, labels, cfg, chosen, what)
     res["cfg"] = cfg
     res["chosen_setting"] = chosen
     res["box_centre"] = _box_centre(predictions, labels, cfg, chosen, str(predictions_path))
@@ -397,16 +400,25 @@ def evaluate_real_sky(
     views=None,
 ) -> dict:
     """The test views re-rendered over real SDSS test fields, swept like Table 2 (pooled), each
-    field on its own (``views``: the real-sky views plan, which names each view's field), beside
-    the synthetic test set's result (``synthetic_summary``, the test-set summary of this run).
+    field on its own (``views``: the real-sky views plan, which names each view's field and member
+    kind), beside the synthetic test set's result (``synthetic_summary``, the test-set summary of
+    this run). The pooled and per-field tables are the ``galsim`` views'; the other member kinds
+    (evaluate/real_sky_members.py) go to ``members_csv``/``members_tex`` and the summary's ``members``.
 
-    ``out`` keys: sweep_csv, sweep_tex, summary; with ``views`` also fields_csv, fields_tex and
-    field_sweeps_csv.
+    ``out`` keys: sweep_csv, sweep_tex, summary; with ``views`` also fields_csv, fields_tex,
+    field_sweeps_csv, members_csv and members_tex.
     """
     import json
 
+    from deepcee.evaluate import real_sky_members as kinds_mod
+
     cfg = _cfg(cfg)
-    res = _run(predictions, labels, cfg, cfg["real_sky"]["chosen_threshold"], "real-sky predictions.ecsv")
+    all_predictions = read_table("predictions", predictions)
+    all_labels = read_table("labels", labels)
+    kinds = kinds_mod.view_kinds(_read_views(views)) if views is not None else {}
+    galsim = kinds_mod.views_of(kinds, "galsim") if kinds else {str(v) for v in all_labels["view"]}
+    pred_g, lab_g = kinds_mod.subset(all_predictions, galsim), kinds_mod.subset(all_labels, galsim)
+    res = _run(pred_g, lab_g, cfg, cfg["real_sky"]["chosen_threshold"], f"{predictions} (galsim members)")
     tables.write_sweep(res["sweep"], out["sweep_csv"], out["sweep_tex"])
     quotable = _quotable(res, paper_threshold=PAPER_TEST["chosen_threshold"])
     quotable.update(intervals(res, seed, "real_sky"))
@@ -424,37 +436,103 @@ def evaluate_real_sky(
     quotable["f1_gap"] = syn_f1 - float(quotable["at_chosen"]["f1"])
     quotable["at_synthetic_threshold"] = metrics.row_at(res["sweep"], float(synthetic["chosen_threshold"]))
     if views is not None:
+        field_of = _field_of_views(views)
         field_sweeps, rows = real_sky_fields(
-            read_table("predictions", predictions),
-            read_table("labels", labels),
-            _field_of_views(views),
-            cfg,
-            float(res["threshold"]),
-            seed,
+            pred_g, lab_g, {v: f for v, f in field_of.items() if v in galsim}, cfg, float(res["threshold"]), seed
         )
-        pooled = quotable["at_chosen"]
-        ci = quotable["intervals_at_chosen"]["f1"]
-        rows.append(
-            {
-                "field": "pooled",
-                "images": quotable["n_test_images"],
-                "clusters": quotable["n_test_clusters_unique"],
-                "threshold": float(res["threshold"]),
-                **{k: pooled[k] for k in ("tp", "fp", "fn", "precision", "recall", "f1")},
-                "f1_lo": ci[0],
-                "f1_hi": ci[1],
-                "best_threshold": float(quotable["best_f1_threshold"]),
-                "best_f1": metrics.row_at(res["sweep"], quotable["best_f1_threshold"])["f1"],
-            }
-        )
+        rows.append(_pooled_row(quotable, res))
         tables.write_real_sky_fields(rows, out["fields_csv"], out["fields_tex"])
         write_table("real_sky_field_sweeps", field_sweeps, out["field_sweeps_csv"])
         quotable["fields"] = rows
+        quotable["members"] = _real_sky_member_kinds(
+            all_predictions, all_labels, kinds, field_of, cfg, seed, quotable, res, predictions
+        )
+        if "members_csv" in out:
+            tables.write_real_sky_members(quotable["members"], out["members_csv"], out["members_tex"])
     counts = _test_counts(quotable)
     write_summary(
         out["summary"], counts, config=config if config is not None else cfg, contract="real_sky_summary", **quotable
     )
     return quotable
+
+
+def _read_views(views_path):
+    from deepcee.images.views import read_views
+
+    return read_views(views_path)
+
+
+def _pooled_row(quotable: dict, res: dict) -> dict:
+    """The pooled row of the per-field table: the set's own numbers at its operating threshold."""
+    at = quotable["at_chosen"]
+    ci = quotable["intervals_at_chosen"]["f1"]
+    return {
+        "field": "pooled",
+        "images": quotable["n_test_images"],
+        "clusters": quotable["n_test_clusters_unique"],
+        "threshold": float(res["threshold"]),
+        **{k: at[k] for k in ("tp", "fp", "fn", "precision", "recall", "f1")},
+        "f1_lo": ci[0],
+        "f1_hi": ci[1],
+        "best_threshold": float(quotable["best_f1_threshold"]),
+        "best_f1": metrics.row_at(res["sweep"], quotable["best_f1_threshold"])["f1"],
+    }
+
+
+def _real_sky_member_kinds(predictions, labels, kinds, field_of, cfg, seed, galsim_q, galsim_res, where) -> dict:
+    """The real-sky kinds beside ``galsim`` (evaluate/real_sky_members.py): ``real`` swept like Table 2
+    (its own best threshold, and at the galsim views' operating threshold, pooled with intervals and
+    per field), the ``scattered`` and ``blank`` controls as views with a passing box."""
+    from deepcee.evaluate import real_sky_members as kinds_mod
+
+    threshold = float(galsim_res["threshold"])
+    level = float(cfg["bootstrap"]["level"])
+    out = {
+        "operating_threshold": threshold,
+        "galsim": {
+            "views": galsim_q["n_test_images"],
+            "chosen_threshold": threshold,
+            "at_chosen": galsim_q["at_chosen"],
+            "f1_interval": galsim_q["intervals_at_chosen"]["f1"],
+        },
+    }
+    present = [k for k in kinds_mod.KINDS if k in set(kinds.values())]
+    if "real" in present:
+        keep = kinds_mod.views_of(kinds, "real")
+        pred, lab = kinds_mod.subset(predictions, keep), kinds_mod.subset(labels, keep)
+        res = _run(pred, lab, cfg, cfg["real_sky"]["chosen_threshold"], f"{where} (real-galaxy members)")
+        q = _quotable(res)
+        q.update(intervals(res, seed, "real_sky_real_members"))
+        at_galsim = _run(pred, lab, cfg, threshold, f"{where} (real-galaxy members)")
+        at_galsim_ci = intervals(at_galsim, seed, "real_sky_real_members_at_galsim")["intervals_at_chosen"]["f1"]
+        _, rows = real_sky_fields(pred, lab, {v: f for v, f in field_of.items() if v in keep}, cfg, threshold, seed)
+        out["real"] = {
+            "views": q["n_test_images"],
+            "chosen_threshold": q["chosen_threshold"],
+            "at_chosen": q["at_chosen"],
+            "f1_interval": q["intervals_at_chosen"]["f1"],
+            "sweep": [dict(zip(res["sweep"].colnames, map(_plain, r))) for r in res["sweep"]],
+            "at_galsim_threshold": metrics.row_at(res["sweep"], threshold),
+            "at_galsim_threshold_f1_interval": at_galsim_ci,
+            "f1_gap_to_galsim": float(galsim_q["at_chosen"]["f1"]) - float(q["at_chosen"]["f1"]),
+            "fields": rows,
+        }
+    rows = {}
+    for kind in (k for k in kinds_mod.CONTROLS if k in present):
+        keep = kinds_mod.views_of(kinds, kind)
+        rows[kind] = kinds_mod.control_row(predictions, keep, threshold, cfg["score_rule"], level)
+        out[kind] = {
+            **rows[kind],
+            "sweep": kinds_mod.control_sweep(predictions, keep, cfg["thresholds"], cfg["score_rule"], level),
+        }
+    verdict = kinds_mod.controls_verdict(rows)
+    if verdict is not None:
+        out["scattered_vs_blank"] = verdict
+    return out
+
+
+def _plain(value):
+    return value.item() if hasattr(value, "item") else value
 
 
 def _as_list(value) -> list:

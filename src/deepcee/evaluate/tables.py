@@ -104,6 +104,92 @@ def write_real_sky_fields(rows: list[dict], csv_path, tex_path) -> None:
     write_text(tex_path, _tabular("lrrrrrrrll", header, body))
 
 
+def real_sky_member_rows(members: dict) -> list[dict]:
+    """One row per member kind of the summary's ``members`` (evaluate.stage._real_sky_member_kinds)."""
+    nan = float("nan")
+    rows = []
+    for kind in ("galsim", "real"):
+        if kind not in members:
+            continue
+        m = members[kind]
+        at, ci = m["at_chosen"], m["f1_interval"]
+        rows.append(
+            {
+                "kind": kind,
+                "views": int(m["views"]),
+                "threshold": float(m["chosen_threshold"]),
+                **{k: at[k] for k in ("tp", "fp", "fn", "precision", "recall", "f1")},
+                "f1_lo": ci[0],
+                "f1_hi": ci[1],
+                "views_with_box": -1,
+                "fraction_with_box": nan,
+                "fraction_lo": nan,
+                "fraction_hi": nan,
+                "boxes_per_view": nan,
+            }
+        )
+    for kind in ("scattered", "blank"):
+        if kind not in members:
+            continue
+        c = members[kind]
+        rows.append(
+            {
+                "kind": kind,
+                "views": c["views"],
+                "threshold": c["threshold"],
+                "tp": -1,
+                "fp": c["boxes"],
+                "fn": -1,
+                "precision": nan,
+                "recall": nan,
+                "f1": nan,
+                "f1_lo": nan,
+                "f1_hi": nan,
+                **{
+                    k: c[k]
+                    for k in ("views_with_box", "fraction_with_box", "fraction_lo", "fraction_hi", "boxes_per_view")
+                },
+            }
+        )
+    return rows
+
+
+def write_real_sky_members(members: dict, csv_path, tex_path) -> None:
+    """The real-sky test by member kind: F1 with GalSim and with real-galaxy members, and the
+    scattered-member and blank controls' views with a passing box."""
+    name = "real_sky_members"
+    rows = real_sky_member_rows(members)
+    write_table(name, rows_table(name, [[r[c] for c in table_contract(name).colnames] for r in rows]), csv_path)
+    header = ["Members", "Views", "Threshold", "TP", "FP", "FN", "F1 (95\\% interval)", "Views with a box"]
+    body = []
+    for r in rows:
+        control = r["kind"] in ("scattered", "blank")
+        f1 = (
+            "--"
+            if control
+            else f"{_fmt_number(r['f1'], 3)} [{_fmt_number(r['f1_lo'], 3)}, {_fmt_number(r['f1_hi'], 3)}]"
+        )
+        boxes = (
+            f"{int(r['views_with_box'])} ({_fmt_number(100 * r['fraction_with_box'], 1)}\\% "
+            f"[{_fmt_number(100 * r['fraction_lo'], 1)}, {_fmt_number(100 * r['fraction_hi'], 1)}])"
+            if control
+            else "--"
+        )
+        body.append(
+            [
+                r["kind"],
+                str(int(r["views"])),
+                f"{float(r['threshold']):g}\\%",
+                "--" if control else str(int(r["tp"])),
+                str(int(r["fp"])),
+                "--" if control else str(int(r["fn"])),
+                f1,
+                boxes,
+            ]
+        )
+    write_text(tex_path, _tabular("lrrrrrll", header, body))
+
+
 # --------------------------------------------------------------------------- Table 1
 TABLE1_COLUMNS = tuple(table_contract("examples").colnames)
 

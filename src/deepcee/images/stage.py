@@ -62,6 +62,7 @@ def acquire_shard(
     truth_path=None,
     sky_catalogues: dict | None = None,
     real_fields: dict | None = None,
+    galaxy_library: tuple[str, str] | None = None,
 ) -> dict:
     """Render (mock) or download (skyview) every view of one shard; write its manifest last.
 
@@ -69,6 +70,8 @@ def acquire_shard(
     sky position, magnitude, redshift and membership (``mock.render.TRUTH_COLUMNS``), for the case
     studies (paper Figs 8-11) and the false-positive breakdown. ``sky_catalogues`` (mock only):
     the bundled catalogues the one mock sky holds (``images.mock.render.sky_for_views``).
+    ``galaxy_library`` (mock only): the real-galaxy library's (table, stamps) files, for views whose
+    members are real galaxies (``images.mock.render.member_kind``).
     """
     source = source or images_cfg["source"]
     views = shard_views(read_views(views_path), shard)
@@ -84,7 +87,9 @@ def acquire_shard(
     for row in tqdm(views, desc=f"{source} shard {shard}", unit="view", mininterval=5):
         out = fits_dir / f"{row['view']}.fits"
         if source == "mock":
-            info = render_view_to_fits(row, images_cfg, seed, out, sky=sky, real_fields=real_fields)
+            info = render_view_to_fits(
+                row, images_cfg, seed, out, sky=sky, real_fields=real_fields, galaxy_library=galaxy_library
+            )
             truths.append(info.pop("truth"))
             infos.append(
                 {"view": str(row["view"]), **{k: v for k, v in info.items() if k != "cluster_x" and k != "cluster_y"}}

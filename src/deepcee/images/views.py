@@ -238,3 +238,28 @@ def held_out_views(
         out.meta["real_fields"] = list(fields)
         out.meta["real_offset_factor"] = float(real_offset)
     return out
+
+
+def with_member_kinds(table: Table, kinds) -> Table:
+    """The real-sky views once per member kind (``images.mock.real_members.MEMBER_KINDS``), in the
+    kinds' order, each row's ``members`` column naming its kind. A ``galsim`` view keeps its name;
+    another kind's is ``<view>-<kind>``. Every kind of a view has the same field, shard and
+    ``source_view`` (the galsim view's name, which keys the crop and the seeing drawn for it), so
+    the kinds differ only in what is injected."""
+    from astropy.table import vstack
+
+    kinds = [str(k) for k in kinds]
+    if not kinds or len(set(kinds)) != len(kinds):
+        raise DeepCeeError(f"real-sky member kinds: want distinct kinds, got {kinds}")
+    parts = []
+    for kind in kinds:
+        part = table.copy()
+        part["source_view"] = np.asarray(part["view"], dtype=str)
+        if kind != "galsim":
+            part["view"] = np.asarray([f"{v}-{kind}" for v in part["view"]], dtype=str)
+        part["members"] = np.full(len(part), kind, dtype="U10")
+        parts.append(part)
+    out = vstack(parts, metadata_conflicts="silent")
+    out.meta = dict(table.meta)
+    out.meta["member_kinds"] = kinds
+    return out

@@ -60,9 +60,17 @@ def pick_examples(labels, n: int, seed: int, split: str = "test") -> list[str]:
 
 
 def plot_examples(
-    labels, predictions, views: list[str], threshold_pct: float | None = None, root: str | Path = ".", ncols: int = 3
+    labels,
+    predictions,
+    views: list[str],
+    threshold_pct: float | None = None,
+    root: str | Path = ".",
+    ncols: int = 3,
+    without_truth=(),
 ):
-    """A grid of PNGs with the true box (green) and predicted boxes at >= threshold (dashed, with scores)."""
+    """A grid of PNGs with the true box (green) and predicted boxes at >= threshold (dashed, with scores).
+
+    ``without_truth``: views that hold no cluster (the real-sky controls), drawn without a true box."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
@@ -78,17 +86,18 @@ def plot_examples(
             ax.imshow(plt.imread(png))
         else:
             ax.text(0.5, 0.5, f"missing {png.name}", ha="center", transform=ax.transAxes)
-        ax.add_patch(
-            Rectangle(
-                (row["x0"], row["y0"]),
-                row["x1"] - row["x0"],
-                row["y1"] - row["y0"],
-                fill=False,
-                ec="lime",
-                lw=2,
-                label="truth",
+        if view not in without_truth:
+            ax.add_patch(
+                Rectangle(
+                    (row["x0"], row["y0"]),
+                    row["x1"] - row["x0"],
+                    row["y1"] - row["y0"],
+                    fill=False,
+                    ec="lime",
+                    lw=2,
+                    label="truth",
+                )
             )
-        )
         n_pred = 0
         if predictions is not None:
             boxes = predictions[(predictions["view"].astype(str) == view) & (predictions["score"] >= thr)]

@@ -514,6 +514,42 @@ def real_sky_numbers(summary: dict) -> dict[str, Any]:
         "RealSkyFOneAtSyntheticThreshold": get_key(summary, "at_synthetic_threshold.f1"),
     }
     out.update(interval_numbers("RealSky", summary))
+    out.update(real_sky_member_numbers(summary.get("members") or {}))
+    return out
+
+
+def real_sky_member_numbers(members: dict) -> dict[str, Any]:
+    """The real-sky test by member kind (``members`` of the real-sky summary): real-galaxy members'
+    F1 (own best threshold, interval, and at the galsim views' threshold) and the two controls."""
+    out: dict[str, Any] = {"RealMembersImages": None}
+    real = members.get("real")
+    if real:
+        lo, hi = real["f1_interval"]
+        out.update(
+            {
+                "RealMembersImages": real["views"],
+                "RealMembersThreshold": real["chosen_threshold"],
+                "RealMembersFOne": real["at_chosen"]["f1"],
+                "RealMembersFOneLo": lo,
+                "RealMembersFOneHi": hi,
+                "RealMembersRecall": real["at_chosen"]["recall"],
+                "RealMembersFOneAtGalsimThreshold": real["at_galsim_threshold"]["f1"],
+                "RealMembersFOneGap": real["f1_gap_to_galsim"],
+            }
+        )
+    for kind, prefix in (("scattered", "Scattered"), ("blank", "BlankCrop")):
+        c = members.get(kind)
+        if c:
+            out.update(
+                {
+                    f"{prefix}N": c["views"],
+                    f"{prefix}WithBox": c["views_with_box"],
+                    f"{prefix}Pct": 100 * c["fraction_with_box"],
+                    f"{prefix}PctLo": 100 * c["fraction_lo"],
+                    f"{prefix}PctHi": 100 * c["fraction_hi"],
+                    f"{prefix}Threshold": c["threshold"],
+                }
+            )
     return out
 
 
@@ -712,6 +748,17 @@ _INT_MACROS_FLOATFMT = {
     "RealSkyStdErrKpcLo": "{:.1f}",
     "RealSkyStdErrKpcHi": "{:.1f}",
     "RealSkyFOneGap": "{:+.4f}",
+    "RealMembersThreshold": "{:g}",
+    "RealMembersFOneGap": "{:+.4f}",
+    "RealMembersFOneAtGalsimThreshold": "{:.4f}",
+    "ScatteredPct": "{:.1f}",
+    "ScatteredPctLo": "{:.1f}",
+    "ScatteredPctHi": "{:.1f}",
+    "ScatteredThreshold": "{:g}",
+    "BlankCropPct": "{:.1f}",
+    "BlankCropPctLo": "{:.1f}",
+    "BlankCropPctHi": "{:.1f}",
+    "BlankCropThreshold": "{:g}",
     "BlankAreaDeg": "{:.2f}",
     "BlankThreshold": "{:g}",
     "BlankPerDeg": "{:.1f}",

@@ -24,6 +24,7 @@ from deepcee.core.seeds import int_seed
 from deepcee.images.fits import BANDS, make_wcs, write_view_fits
 from deepcee.images.mock.draw import Canvas, add_sdss_noise, band_fluxes, saturate
 from deepcee.images.mock.real_fields import crop, read_field
+from deepcee.images.mock.real_members import MEMBER_KINDS, RealMemberSettings, draw_real_members, load_role_galaxies
 from deepcee.images.mock.sky import MockSky, SkyObjects, read_sky_catalogues
 from deepcee.images.mock.universe import Objects, catalogued_cluster_objects
 
@@ -47,8 +48,30 @@ def view_background(view, mc: dict) -> str:
     return "sdss_blank" if "sdss_blank" in (mc["background"], planned) else "synthetic"
 
 
+def member_kind(view, mc: dict, seed: int) -> str:
+    """How a real-background view's cluster is drawn (``real_members.MEMBER_KINDS``): the view's own
+    ``members`` (the real-sky plan's kinds), else ``images.mock.members``; ``mixed`` makes a share
+    ``real_members.fraction`` of the views real, drawn from the view's own stream."""
+    planned = str(view["members"]) if "members" in getattr(view, "colnames", view) else ""
+    if planned in MEMBER_KINDS:
+        return planned
+    if planned not in ("", "--", "None"):
+        raise DeepCeeError(f"view {view['view']}: unknown members kind {planned!r} (want {', '.join(MEMBER_KINDS)})")
+    setting = str(mc.get("members", "galsim"))
+    if setting == "mixed":
+        fraction = float(mc.get("real_members", {}).get("fraction", 0.5))
+        gen = np.random.default_rng(int_seed(seed, "members-kind", str(view["view"])))
+        return "real" if gen.uniform() < fraction else "galsim"
+    return setting
+
+
 def render_view(
-    view, images_cfg: dict, seed: int, sky: MockSky | None = None, real_fields: dict | None = None
+    view,
+    images_cfg: dict,
+    seed: int,
+    sky: MockSky | None = None,
+    real_fields: dict | None = None,
+    galaxy_library: tuple[str, str] | None = None,
 ) -> tuple[np.ndarray, object, dict]:
     """Render one planned view; returns (3 x N x N float32 nMgy, WCS, info).
 
@@ -57,7 +80,8 @@ def render_view(
     this view's cluster is made. A view over a real field (``sdss_blank``) is a square crop of the
     field named by the view (``real_fields``: name -> prepared FITS, ``real_fields.prepare_fields``)
     with the view's cluster injected. ``images_cfg`` is the full ``images:`` section
-    (schemas/images.schema.yaml's defaults filled).
+    (schemas/images.schema.yaml's defaults filled). ``galaxy_library``: the (table, stamps) files
+    of the real-galaxy library, for views whose members are real galaxies (``member_kind``).
     """
     mc = images_cfg["mock"]
     cid, z = str(view["cluster_id"]), float(view["z"])
@@ -66,13 +90,21 @@ def render_view(
     if view_background(view, mc) == "synthetic":
         sky = sky if sky is not None else sky_for_views([view], images_cfg, seed)
         return _render_cutout(sky, view, images_cfg)
-    return _render_injected(view, images_cfg, seed, real_fields or {})
+    return _render_injected(view, images_cfg, seed, real_fields or {}, galaxy_library)
 
 
 def render_view_to_fits(
-    view, images_cfg: dict, seed: int, out_path: str | Path, sky=None, real_fields: dict | None = None
+    view,
+    images_cfg: dict,
+    seed: int,
+    out_path: str | Path,
+    sky=None,
+    real_fields: dict | None = None,
+    galaxy_library: tuple[str, str] | None = None,
 ) -> dict:
-    img, wcs, info = render_view(view, images_cfg, seed, sky=sky, real_fields=real_fields)
+    img, wcs, info = render_view(
+        view, images_cfg, seed, sky=sky, real_fields=real_fields, galaxy_library=galaxy_library
+    )
     meta = {"SOURCE": "mock", "VIEW": str(view["view"]), "SEEING": round(info["psf_fwhm_arcsec"], 4)}
     if info.get("real_field"):
         meta["FIELD"] = str(info["real_field"])[:68]
@@ -155,15 +187,28 @@ def _view_field(view, real_fields: dict, gen: np.random.Generator) -> str:
     return name
 
 
-def _render_injected(view, images_cfg: dict, seed: int, real_fields: dict) -> tuple[np.ndarray, object, dict]:
+def _render_injected(
+    view, images_cfg: dict, seed: int, real_fields: dict, galaxy_library: tuple[str, str] | None = None
+) -> tuple[np.ndarray, object, dict]:
     """The view's cluster injected into a square crop of a real SDSS field (``real_fields.crop``):
     nothing in it but real sky and the cluster. Training views' crops are turned and mirrored as
-    a whole (augmentation); a test view's is taken as it is."""
+    a whole (augmentation); a test view's is taken as it is.
+
+    The members are drawn as ``member_kind`` says: ``galsim`` (all by GalSim), ``real`` (those
+    brighter than ``real_members.mag_limit`` as real library galaxies of the view's role, the rest
+    by GalSim), ``scattered`` (the GalSim members that land in the view, each moved to a uniformly
+    drawn position: the same light, no cluster) or ``blank`` (nothing injected). The member
+    choices come from their own stream, so a ``galsim`` view is the same whatever the setting."""
     mc = images_cfg["mock"]
     pixels = int(mc["real_view_pixels"])
     scale = float(images_cfg["pixel_scale_arcsec"])
     name, cid = str(view["view"]), str(view["cluster_id"])
-    gen_view = np.random.default_rng(int_seed(seed, "mock", name))
+    # the crop and seeing stream: the view's, or (a real-sky member kind) its galsim twin's, so every
+    # kind of a view lies over the same crop with the same seeing
+    source = str(view["source_view"]) if "source_view" in getattr(view, "colnames", view) else name
+    gen_view = np.random.default_rng(int_seed(seed, "mock", source))
+    gen_members = np.random.default_rng(int_seed(seed, "mock-members", name))
+    kind = member_kind(view, mc, seed)
     field_name = _view_field(view, real_fields, gen_view)
     wcs = make_wcs(float(view["centre_ra"]), float(view["centre_dec"]), pixels, scale)
     fwhm = float(np.clip(gen_view.normal(mc["psf_fwhm_arcsec"], mc["psf_fwhm_sigma_arcsec"]), 0.9, 2.2))
@@ -171,18 +216,49 @@ def _render_injected(view, images_cfg: dict, seed: int, real_fields: dict) -> tu
     # the cluster centre in output pixels, through the WCS (exactly the label's position)
     cx, cy = (float(v) for v in wcs.world_to_pixel(SkyCoord(float(view["ra"]) * u.deg, float(view["dec"]) * u.deg)))
     target = catalogued_cluster_objects(seed, cid, view["z"], view["richness"], view["bcg_rmag"], mc)
-    truth = _draw_target(canvas, target, (cx, cy), wcs, pixels, scale)
+    placed = _place_target(target, (cx, cy), pixels, scale)
+    training = str(view["split"]) == "train" if "split" in getattr(view, "colnames", view) else False
+    real = np.zeros(len(placed["xs"]), dtype=bool)
+    stamps = None
+    if kind == "blank":
+        placed = {k: v[:0] for k, v in placed.items()}
+        real = real[:0]
+    elif kind == "scattered":
+        placed["xs"] = gen_members.uniform(-0.5, pixels - 0.5, len(placed["xs"]))
+        placed["ys"] = gen_members.uniform(-0.5, pixels - 0.5, len(placed["ys"]))
+    elif kind == "real":
+        if galaxy_library is None:
+            raise DeepCeeError(f"view {name}: real-galaxy members asked for, but no galaxy library was given")
+        galaxies = load_role_galaxies(*(str(p) for p in galaxy_library), "train" if training else "test", scale)
+        stamps = np.zeros((3, pixels, pixels), dtype=np.float32)
+        real, mags, _ = draw_real_members(
+            stamps,
+            galaxies,
+            placed["xs"],
+            placed["ys"],
+            placed["mag_r"],
+            placed["gr"],
+            placed["ri"],
+            gen_members,
+            RealMemberSettings.from_config(mc.get("real_members")),
+            exclude_field=field_name,
+        )
+        placed["mag_r"] = mags
+    truth = _draw_target(canvas, placed, ~real, wcs, "scattered" if kind == "scattered" else "target")
     img = canvas.img
     saturate(img, canvas.os**2)
     add_sdss_noise(img, gen_view.standard_normal(img.shape, dtype=np.float32), scale, canvas.os**2, synthetic=False)
-    training = str(view["split"]) == "train" if "split" in getattr(view, "colnames", view) else False
+    if stamps is not None:  # real galaxies carry their own noise
+        img += stamps
     background, (x0, y0, turns, mirrored) = crop(read_field(real_fields[field_name]), pixels, gen_view, orient=training)
     img += background
     info = {
         "psf_fwhm_arcsec": fwhm,
         "n_exact": canvas.n_exact,
         "n_fast": canvas.n_fast,
-        "cluster": len(truth["x"]),
+        "cluster": len(truth["x"]) if kind in ("galsim", "real") else 0,
+        "members": kind,
+        "real_members": int(real.sum()),
         "cluster_x": cx,
         "cluster_y": cy,
         "real_field": field_name,
@@ -192,30 +268,48 @@ def _render_injected(view, images_cfg: dict, seed: int, real_fields: dict) -> tu
     return img, wcs, info
 
 
-def _draw_target(canvas, objs: Objects, cluster_xy, wcs, pixels: int, scale: float) -> dict:
-    """Draw the cluster's members that land in (or within ``MARGIN_ARCSEC`` of) the view; their truth."""
+def _place_target(objs: Objects, cluster_xy, pixels: int, scale: float) -> dict:
+    """The cluster's members that land in (or within ``MARGIN_ARCSEC`` of) the view: their pixel
+    positions and every column the drawing needs, the BCG (``central``) marked."""
     margin = MARGIN_ARCSEC / scale
     a = objs.arrays()
     xs = cluster_xy[0] - a["east"] / scale
     ys = cluster_xy[1] + a["north"] / scale
     keep = (xs > -margin) & (xs < pixels + margin) & (ys > -margin) & (ys < pixels + margin)
-    fl = band_fluxes(a["mag_r"], a["gr"], a["ri"])
-    for j in np.flatnonzero(keep):
+    out = {k: np.asarray(a[k])[keep] for k in ("mag_r", "gr", "ri", "kind", "n", "hlr", "q", "beta", "z")}
+    out.update(xs=xs[keep], ys=ys[keep], central=np.arange(len(keep))[keep] == 0)
+    return out
+
+
+def _draw_target(canvas, placed: dict, galsim_drawn, wcs, member: str = "target") -> dict:
+    """Draw by GalSim the placed members marked ``galsim_drawn`` (the others were drawn from the
+    library); the truth of them all."""
+    xs, ys = placed["xs"], placed["ys"]
+    fl = band_fluxes(placed["mag_r"], placed["gr"], placed["ri"])
+    for j in np.flatnonzero(galsim_drawn):
         canvas.draw(
-            xs[j], ys[j], fl[j], a["mag_r"][j], int(a["kind"][j]), a["n"][j], a["hlr"][j], a["q"][j], a["beta"][j]
+            xs[j],
+            ys[j],
+            fl[j],
+            placed["mag_r"][j],
+            int(placed["kind"][j]),
+            placed["n"][j],
+            placed["hlr"][j],
+            placed["q"][j],
+            placed["beta"][j],
         )
-    n = int(keep.sum())
-    ra, dec = wcs.pixel_to_world_values(xs[keep], ys[keep]) if n else (np.zeros(0), np.zeros(0))
+    n = len(xs)
+    ra, dec = wcs.pixel_to_world_values(xs, ys) if n else (np.zeros(0), np.zeros(0))
     return {
         "ra": ra,
         "dec": dec,
-        "x": xs[keep],
-        "y": ys[keep],
-        "mag_r": a["mag_r"][keep],
-        "z": a["z"][keep],
-        "member": np.full(n, "target", dtype="U10"),
+        "x": xs,
+        "y": ys,
+        "mag_r": placed["mag_r"],
+        "z": placed["z"],
+        "member": np.full(n, member, dtype="U10"),
         "group": np.zeros(n, dtype=int),
-        "central": np.arange(len(keep))[keep] == 0,
+        "central": placed["central"] if member == "target" else np.zeros(n, dtype=bool),
     }
 
 
