@@ -43,10 +43,10 @@ rule images_real_fields:
         f"{LOGS}/images/real_fields_{{role}}.log",
     wildcard_constraints:
         role="train|test",
+    priority: 10  # the test fields start the real-sky chain, the longest after training
     conda:
         "../envs/images.yaml"
     threads: 2  # bz2 decompression releases the GIL: two fields at once
-    priority: 10  # the test fields start the real-sky chain, the longest after training
     params:
         lineage=LINEAGE["images"],
         folders=lambda wildcards: REAL_FIELD_FOLDERS[wildcards.role],

@@ -102,8 +102,8 @@ use rule predict_test as real_sky_predict with:
         predictions=f"{REALSKY}/predictions.ecsv",
     log:
         f"{LOGS}/real_sky/predict.log",
-    threads: int(REALSKY_CFG["predict_threads"])
     priority: 10  # the real-sky chain is the longest after training: start it first
+    threads: int(REALSKY_CFG["predict_threads"])
     params:
         lineage=LINEAGE["evaluate"],
 
