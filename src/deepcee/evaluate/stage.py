@@ -16,6 +16,7 @@ from deepcee.core.config import with_defaults
 from deepcee.core.contracts import read_table, write_summary, write_summary_checked, write_table
 from deepcee.core.files import write_json
 from deepcee.evaluate import bootstrap, metrics, tables
+from deepcee.evaluate.real_sky_members import subset
 
 #: Numbers the paper prints, kept next to ours in the summaries for the reader.
 PAPER_TEST = {
@@ -337,16 +338,9 @@ def evaluate_redmapper(
 
 
 # --------------------------------------------------------------------------- the real sky
-def _field_of_views(views_path) -> dict[str, str]:
+def _field_of_views(views: Table) -> dict[str, str]:
     """View name -> its real field, from the real-sky views plan."""
-    from deepcee.images.views import read_views
-
-    views = read_views(views_path)
     return {str(v): str(f) for v, f in zip(views["view"], views["field"])}
-
-
-def _subset(table: Table, keep_views: set[str]) -> Table:
-    return table[np.isin(np.asarray(table["view"], dtype=str), sorted(keep_views))]
 
 
 def real_sky_fields(predictions: Table, labels: Table, fields: dict[str, str], cfg: dict, threshold: float, seed: int):
@@ -360,10 +354,10 @@ def real_sky_fields(predictions: Table, labels: Table, fields: dict[str, str], c
     boot = cfg["bootstrap"]
     for name in sorted(set(fields.values())):
         keep = {v for v, f in fields.items() if f == name}
-        lab = _subset(labels, keep)
+        lab = subset(labels, keep)
         if len(lab) == 0:
             continue
-        res = _evaluate(_subset(predictions, keep), lab, cfg, threshold, f"real-sky predictions ({name})")
+        res = _evaluate(subset(predictions, keep), lab, cfg, threshold, f"real-sky predictions ({name})")
         res["cfg"] = cfg
         sweep = res["sweep"].copy()
         sweep.add_column(name, name="field", index=0)
@@ -415,7 +409,8 @@ def evaluate_real_sky(
     cfg = _cfg(cfg)
     all_predictions = read_table("predictions", predictions)
     all_labels = read_table("labels", labels)
-    kinds = kinds_mod.view_kinds(_read_views(views)) if views is not None else {}
+    plan = read_table("views", views) if views is not None else None
+    kinds = kinds_mod.view_kinds(plan) if plan is not None else {}
     galsim = kinds_mod.views_of(kinds, "galsim") if kinds else {str(v) for v in all_labels["view"]}
     pred_g, lab_g = kinds_mod.subset(all_predictions, galsim), kinds_mod.subset(all_labels, galsim)
     res = _run(pred_g, lab_g, cfg, cfg["real_sky"]["chosen_threshold"], f"{predictions} (galsim members)")
@@ -436,7 +431,7 @@ def evaluate_real_sky(
     quotable["f1_gap"] = syn_f1 - float(quotable["at_chosen"]["f1"])
     quotable["at_synthetic_threshold"] = metrics.row_at(res["sweep"], float(synthetic["chosen_threshold"]))
     if views is not None:
-        field_of = _field_of_views(views)
+        field_of = _field_of_views(plan)
         field_sweeps, rows = real_sky_fields(
             pred_g, lab_g, {v: f for v, f in field_of.items() if v in galsim}, cfg, float(res["threshold"]), seed
         )
@@ -454,12 +449,6 @@ def evaluate_real_sky(
         out["summary"], counts, config=config if config is not None else cfg, contract="real_sky_summary", **quotable
     )
     return quotable
-
-
-def _read_views(views_path):
-    from deepcee.images.views import read_views
-
-    return read_views(views_path)
 
 
 def _pooled_row(quotable: dict, res: dict) -> dict:
