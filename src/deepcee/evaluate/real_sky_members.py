@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from astropy.table import Table
 
+from deepcee.core.intervals import wilson
 from deepcee.evaluate.metrics import passes
 
 KINDS = ("galsim", "real", "scattered", "blank")
@@ -37,16 +38,6 @@ def views_of(kinds: dict[str, str], kind: str) -> set[str]:
 
 def subset(table: Table, keep: set[str]) -> Table:
     return table[np.isin(np.asarray(table["view"], dtype=str), sorted(keep))]
-
-
-def wilson(k: int, n: int, level: float) -> tuple[float, float]:
-    """The Wilson score interval of k successes in n (astropy's binom_conf_interval)."""
-    from astropy.stats import binom_conf_interval
-
-    if n <= 0:
-        return float("nan"), float("nan")
-    lo, hi = binom_conf_interval(int(k), int(n), confidence_level=float(level), interval="wilson")
-    return float(lo), float(hi)
 
 
 def control_row(predictions: Table, views: set[str], threshold: float, score_rule: str, level: float) -> dict:

@@ -59,6 +59,13 @@ def pick_examples(labels, n: int, seed: int, split: str = "test") -> list[str]:
     return [views[i] for i in sorted(pick)]
 
 
+def _box_patch(box, **style):
+    """An unfilled matplotlib rectangle over a box's PNG corners (x0, y0, x1, y1)."""
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((box["x0"], box["y0"]), box["x1"] - box["x0"], box["y1"] - box["y0"], fill=False, **style)
+
+
 def plot_examples(
     labels,
     predictions,
@@ -72,7 +79,6 @@ def plot_examples(
 
     ``without_truth``: views that hold no cluster (the real-sky controls), drawn without a true box."""
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
 
     if not views:
         return None
@@ -87,33 +93,13 @@ def plot_examples(
         else:
             ax.text(0.5, 0.5, f"missing {png.name}", ha="center", transform=ax.transAxes)
         if view not in without_truth:
-            ax.add_patch(
-                Rectangle(
-                    (row["x0"], row["y0"]),
-                    row["x1"] - row["x0"],
-                    row["y1"] - row["y0"],
-                    fill=False,
-                    ec="lime",
-                    lw=2,
-                    label="truth",
-                )
-            )
+            ax.add_patch(_box_patch(row, ec="lime", lw=2, label="truth"))
         n_pred = 0
         if predictions is not None:
             boxes = predictions[(predictions["view"].astype(str) == view) & (predictions["score"] >= thr)]
             n_pred = len(boxes)
             for _, b in boxes.sort_values("score", ascending=False).head(10).iterrows():
-                ax.add_patch(
-                    Rectangle(
-                        (b["x0"], b["y0"]),
-                        b["x1"] - b["x0"],
-                        b["y1"] - b["y0"],
-                        fill=False,
-                        ec="magenta",
-                        lw=1.2,
-                        ls="--",
-                    )
-                )
+                ax.add_patch(_box_patch(b, ec="magenta", lw=1.2, ls="--"))
                 ax.text(b["x0"], b["y0"], f"{100 * b['score']:.0f}", color="magenta", fontsize=7, va="bottom")
         z = f", z={row['z']:.3f}" if "z" in row else ""
         ax.set_title(f"{view}{z}\n{n_pred} boxes >= {100 * thr:.0f}%", fontsize=8)

@@ -3,7 +3,7 @@
 * Completeness: the redMaPPer clusters whose centre lies in the searched area (a cell some
   tile owns) that have a candidate with score >= ``score_threshold`` within the match radius,
   binned in richness and in redshift, with Wilson binomial intervals
-  (``astropy.stats.binom_conf_interval``).
+  (``core.intervals.wilson``).
 * Purity vs score threshold: on the mock it is exact (``MockSky.truth_in``). A candidate within
   the match radius of a cluster the sky holds (catalogued or injected) is true; otherwise, one
   within it of an uncatalogued group (λ of a few, ``images.mock.group_richness``) is counted
@@ -19,10 +19,10 @@ from __future__ import annotations
 import numpy as np
 from astropy import units as u
 from astropy.coordinates import SkyCoord
-from astropy.stats import binom_conf_interval
 from astropy.table import Table
 
 from deepcee.core.files import atomic_path
+from deepcee.core.intervals import wilson
 
 RICHNESS_BINS = [20, 30, 45, 70, 300]
 Z_BINS = [0.05, 0.15, 0.25, 0.35, 0.45, 0.6]
@@ -117,10 +117,7 @@ def classify(cands: Table, truth: Table, radius_arcmin: float) -> tuple[np.ndarr
 def wilson68(k, n):
     """The 68.27 % Wilson interval of k found in n, NaN where n is 0: arrays give arrays, scalars
     floats (the one interval every completeness and purity of the search quotes)."""
-    k_arr, n_arr = np.asarray(k), np.asarray(n)
-    ci = binom_conf_interval(k_arr, np.maximum(n_arr, 1), confidence_level=0.6827, interval="wilson")
-    lo, hi = np.where(n_arr > 0, ci[0], np.nan), np.where(n_arr > 0, ci[1], np.nan)
-    return (float(lo), float(hi)) if lo.ndim == 0 else (lo, hi)
+    return wilson(k, n, 0.6827)
 
 
 def purity_curve(cands: Table, truth: Table, radius_arcmin: float, thresholds) -> Table:
