@@ -516,22 +516,31 @@ GALAXY_LIBRARY_FILES = {
 }
 REALSKY_MEMBER_KINDS = list(REALSKY_CFG["member_kinds"])
 TRAIN_ON_REAL_MEMBERS = TRAIN_ON_REAL_SKY and _IMGCFG["mock"]["members"] != "galsim"
+SKY_FROM_LIBRARY = _IMGCFG["source"] == "mock" and _IMGCFG["mock"]["sky_objects"] == "real"
 GALAXY_LIBRARY_ENABLED = (
     _IMGCFG["source"] == "mock"
     and bool(REAL_FIELD_FOLDERS["train"])
     and bool(REAL_FIELD_FOLDERS["test"])
     and GALAXY_LIBRARY_SCALE is not None
 )
-if (TRAIN_ON_REAL_MEMBERS or (REALSKY_ENABLED and "real" in REALSKY_MEMBER_KINDS)) and not GALAXY_LIBRARY_ENABLED:
+if (
+    TRAIN_ON_REAL_MEMBERS or SKY_FROM_LIBRARY or (REALSKY_ENABLED and "real" in REALSKY_MEMBER_KINDS)
+) and not GALAXY_LIBRARY_ENABLED:
     sys.exit(
-        "ERROR: images.mock.members / evaluate.real_sky.member_kinds ask for real-galaxy members, but the galaxy "
-        "library cannot be built (it needs images.source: mock and both training and test fields)"
+        "ERROR: images.mock.members / images.mock.sky_objects / evaluate.real_sky.member_kinds ask for real "
+        "galaxies, but the galaxy library cannot be built (it needs images.source: mock and both training and "
+        "test fields)"
     )
 
 
 def training_galaxy_library(wildcards):
-    """The galaxy library, where training views draw real members from it."""
-    return GALAXY_LIBRARY_FILES if TRAIN_ON_REAL_MEMBERS else {}
+    """The galaxy library, where the image stage's views draw real members or sky objects from it."""
+    return GALAXY_LIBRARY_FILES if TRAIN_ON_REAL_MEMBERS or SKY_FROM_LIBRARY else {}
+
+
+def sky_galaxy_library(wildcards):
+    """The galaxy library, where the synthetic sky's bright objects are drawn from it."""
+    return GALAXY_LIBRARY_FILES if SKY_FROM_LIBRARY else {}
 
 
 def real_sky_galaxy_library(wildcards):

@@ -217,6 +217,7 @@ rule images_realism:
     real SDSS fields, whole fields held out (deepcee.images.realism); Figure 26. The benchmark
     with the CNN as well: python -m deepcee.bench.realism --cnn."""
     input:
+        unpack(sky_galaxy_library),
         **MOCK_SKY_INPUTS,
         manifests=[f"{IMAGES}/real_fields/train.json", f"{IMAGES}/real_fields/test.json"],
     output:

@@ -69,6 +69,7 @@ else:
 
     use rule images_render_shard as redmapper_render_shard with:
         input:
+            unpack(sky_galaxy_library),
             **MOCK_SKY_INPUTS,
             views=f"{REDMAPPER}/views.ecsv",
         output:

@@ -21,6 +21,9 @@ def main(sm):
         manifests=manifests,
         crop=int(sm.params.crop),
         threads=sm.threads,
+        galaxy_library=(sm.input.library_table, sm.input.library_stamps)
+        if hasattr(sm.input, "library_table")
+        else None,
     )
 
 

@@ -1,5 +1,5 @@
 """The mock package's imports go downhill: universe -> draw -> real_fields -> galaxy_library -> real_members
--> sky -> render.
+-> library_objects -> sky -> render.
 
 Read from the source with ``ast`` (module-level and function-level imports alike), so a lazy
 import that goes back up the list fails here as surely as one at the top of a file.
@@ -15,7 +15,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = "deepcee.images.mock"
 #: The package's modules in import order: each may import only those before it.
-ORDER = ("universe", "draw", "real_fields", "galaxy_library", "real_members", "sky", "render")
+ORDER = ("universe", "draw", "real_fields", "galaxy_library", "real_members", "library_objects", "sky", "render")
 #: What each module may import from deepcee outside the package (a module or its submodules).
 OUTSIDE = {
     "universe": ("deepcee.core",),
@@ -23,6 +23,7 @@ OUTSIDE = {
     "real_fields": ("deepcee.core", "deepcee.images.fits"),
     "galaxy_library": ("deepcee.core",),
     "real_members": ("deepcee.core",),
+    "library_objects": ("deepcee.core",),
     "sky": ("deepcee.core", "deepcee.images.fits", "deepcee.catalogue.select"),
     "render": ("deepcee.core", "deepcee.images.fits"),
 }

@@ -285,3 +285,25 @@ def test_redmapper_off_drops_its_jobs_and_the_paper_says_nothing_of_it(repo, tmp
     abstract = text[text.index(r"\begin{abstract}") : text.index(r"\end{abstract}")]
     conclusions = text[text.index(r"\section{Conclusions}") : text.index(r"\begin{figure")]
     assert "redmapper" not in abstract.lower() and "redmapper" not in conclusions.lower()
+
+
+def test_a_sky_of_real_galaxies_feeds_the_library_to_every_sky_cutout(repo, tmp_path):
+    """images.mock.sky_objects: real: the image stage's shards, the redMaPPer views' shards and the
+    realism check take the galaxy library as an input (the default's image shards do not)."""
+    lever = tmp_path / "sky_real.yaml"
+    lever.write_text("images:\n  mock:\n    sky_objects: real\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--forceall", "--cores", "2", "--configfile", str(lever)],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    inputs = {}
+    for block in re.split(r"^rule ", result.stdout, flags=re.M)[1:]:
+        name = block.split(":", 1)[0]
+        line = next((x for x in block.splitlines() if x.strip().startswith("input:")), "")
+        inputs.setdefault(name, []).append(line)
+    for rule in ("images_render_shard", "redmapper_render_shard", "images_realism"):
+        assert inputs[rule] and all("galaxy_library/library.ecsv" in x for x in inputs[rule]), rule

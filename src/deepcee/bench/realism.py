@@ -2,6 +2,8 @@
 
     python -m deepcee.bench.realism --json /tmp/realism.json            # statistics + logistic regression
     python -m deepcee.bench.realism --cnn --threads 2 --json /tmp/r.json  # and a small CNN on the RGB crops
+    python -m deepcee.bench.realism --sky-objects real \
+        --galaxy-library results/02_images/galaxy_library           # the sky's bright objects real galaxies
 
 Every bundled SDSS field (resources/sdss-frames-run*-gri) against as many 500 px cutouts of
 the one mock sky, both cut into 64 px crops at 1.584"/px; folds leave one real field out. The
@@ -35,6 +37,18 @@ def main(argv=None):
     ap.add_argument(
         "--C", dest="c", type=positive_float, default=0.1, help="logistic regression's inverse regularisation"
     )
+    ap.add_argument(
+        "--galaxy-library",
+        default=None,
+        help="folder of the galaxy library (library.ecsv, stamps.npz: rule images_galaxy_library), "
+        "for a config with images.mock.sky_objects: real",
+    )
+    ap.add_argument(
+        "--sky-objects",
+        choices=("galsim", "real"),
+        default=None,
+        help="overrides images.mock.sky_objects (real: the mock's bright objects from --galaxy-library)",
+    )
     ap.add_argument("--seed", type=int, default=None, help="overrides the config's seed")
     ap.add_argument("--json", default=None, help="write the result here")
     ap.add_argument("--figure", nargs="*", default=[], help="figure paths (.png / .pdf)")
@@ -42,6 +56,12 @@ def main(argv=None):
     missing = [f for f in args.fields or [] if f != "config" and not Path(f).is_dir()]
     if missing:
         ap.error(f"argument --fields: {missing[0]}: no such folder")
+    library = None
+    if args.galaxy_library is not None:
+        library = tuple(str(Path(args.galaxy_library) / name) for name in ("library.ecsv", "stamps.npz"))
+        absent = [p for p in library if not Path(p).is_file()]
+        if absent:
+            ap.error(f"argument --galaxy-library: {absent[0]}: no such file (make it with rule images_galaxy_library)")
 
     from deepcee.core.files import write_json
     from deepcee.images.realism import config_fields, format_report, realism_figure, run_realism
@@ -49,6 +69,10 @@ def main(argv=None):
     config = read_configs(ap, [args.config, *args.configfile])
     if args.seed is not None:
         config["seed"] = args.seed
+    if args.sky_objects is not None:
+        config.setdefault("images", {}).setdefault("mock", {})["sky_objects"] = args.sky_objects
+    if config.get("images", {}).get("mock", {}).get("sky_objects") == "real" and library is None:
+        ap.error("images.mock.sky_objects: real needs --galaxy-library (the folder rule images_galaxy_library makes)")
     if args.fields is None:
         folders = sorted(glob.glob("resources/sdss-frames-run*-gri"))
     elif args.fields == ["config"]:
@@ -65,6 +89,7 @@ def main(argv=None):
         c=args.c,
         epochs=args.epochs,
         threads=args.threads,
+        galaxy_library=library,
     )
     print()
     print(format_report(result))

@@ -367,21 +367,28 @@ def mock_positions(n: int, seed: int, positions: str = "random", clusters=None, 
     return out
 
 
-def mock_cutouts(sky, pointings, pixels: int, pixel_scale_arcsec: float) -> list[Field]:
-    """North-up cutouts of the one mock sky at each (ra, dec): ``pixels`` square at the scale."""
+def mock_cutouts(sky, pointings, pixels: int, pixel_scale_arcsec: float, library=None) -> list[Field]:
+    """North-up cutouts of the one mock sky at each (ra, dec): ``pixels`` square at the scale
+    (``library``: the real entries its bright objects are drawn from, ``images.mock.sky_objects``)."""
     from astropy import units as u
     from astropy.coordinates import SkyCoord
 
     out = []
     for k, (ra, dec) in enumerate(pointings):
-        img, _, info = sky.cutout(ra, dec, int(pixels), float(pixel_scale_arcsec), noise_key=("realism", k))
+        img, _, info = sky.cutout(
+            ra, dec, int(pixels), float(pixel_scale_arcsec), noise_key=("realism", k), library=library
+        )
         b = float(SkyCoord(ra * u.deg, dec * u.deg).galactic.b.deg)
         info = {
             "ra": float(ra),
             "dec": float(dec),
             "galactic_b": b,
             "shape": list(img.shape[1:]),
-            **{key: int(info[key]) for key in ("star", "field", "foreground", "group", "cluster") if key in info},
+            **{
+                key: int(info[key])
+                for key in ("star", "field", "foreground", "group", "cluster", "library")
+                if key in info
+            },
         }
         out.append(Field(f"mock_{k:02d}", "mock", img, info))
     return out
@@ -667,9 +674,14 @@ def run_realism(
     epochs: int = 4,
     threads: int = 1,
     log=print,
+    galaxy_library: tuple[str, str] | None = None,
 ) -> tuple[dict, np.ndarray, CropSet]:
-    """The whole benchmark on a workflow config: (result dict, per-crop statistics, crops)."""
+    """The whole benchmark on a workflow config: (result dict, per-crop statistics, crops).
+
+    With ``images.mock.sky_objects: real`` the mock's bright objects are the training role's
+    entries of ``galaxy_library`` (its table and stamps files), as a training view draws them."""
     from deepcee.core.config import with_defaults
+    from deepcee.images.mock.render import sky_library
     from deepcee.images.mock.sky import sky_from_config
 
     t0, c0 = time.perf_counter(), time.process_time()
@@ -685,7 +697,8 @@ def run_realism(
     log(f"realism: {len(real)} real fields read ({time.perf_counter() - t0:.1f} s)")
     sky = sky_from_config({**config, "images": images})
     clusters = sky.clusters if positions == "clusters" else None
-    mock = mock_cutouts(sky, mock_positions(len(real), seed, positions, clusters), pixels, scale)
+    library = sky_library({"view": "realism", "split": "train"}, images, galaxy_library)
+    mock = mock_cutouts(sky, mock_positions(len(real), seed, positions, clusters), pixels, scale, library)
     log(f"realism: {len(mock)} mock cutouts of {pixels} px rendered ({time.perf_counter() - t0:.1f} s)")
     fields = real + mock
     crops = make_crops(fields, int(crop), limits, factor)
@@ -700,6 +713,7 @@ def run_realism(
         "pixel_scale_arcsec": scale,
         "mock_pixels": pixels,
         "mock_positions": positions,
+        "sky_objects": "real" if library is not None else "galsim",
         "n_real_fields": len(real),
         "n_mock_cutouts": len(mock),
         "n_crops": {"real": int(np.sum(crops.y == 0)), "mock": int(np.sum(crops.y == 1))},
@@ -849,6 +863,7 @@ def realism_summary(
     replicates: int = 1000,
     threads: int = 1,
     log=print,
+    galaxy_library: tuple[str, str] | None = None,
 ) -> dict:
     """The workflow's realism check: statistics and the logistic regression (and the CNN if
     ``cnn``), the JSON to ``out_json`` and the figure to ``out_pdf`` / ``out_png`` where given."""
@@ -863,6 +878,7 @@ def realism_summary(
         replicates=replicates,
         threads=threads,
         log=log,
+        galaxy_library=galaxy_library,
     )
     write_json(out_json, result)
     paths = [p for p in (out_pdf, out_png) if p is not None]

@@ -9,6 +9,7 @@ lazily or not; ``tests/test_mock_package.py`` checks it):
   * ``real_fields``: real SDSS blank frames as a background;
   * ``galaxy_library``: real galaxies and stars cut from the bundled SDSS fields;
   * ``real_members``: cluster members drawn from that library instead of GalSim;
+  * ``library_objects``: the one sky's bright galaxies and stars drawn from that library;
   * ``sky``: the one mock sky (``MockSky``): objects per HEALPix cell, catalogued clusters and
     groups; any TAN cutout of it;
   * ``render``: one planned view: a cutout of the sky, or a real frame with its cluster

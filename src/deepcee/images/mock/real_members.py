@@ -27,7 +27,7 @@ Fainter members stay GalSim's (``render._draw_target``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 
 import numpy as np
@@ -53,12 +53,14 @@ class RealMemberSettings:
 
     @classmethod
     def from_config(cls, cfg: dict | None) -> RealMemberSettings:
-        cfg = cfg or {}
-        return cls(
-            mag_limit=float(cfg.get("mag_limit", cls.mag_limit)),
-            max_flux_scale=float(cfg.get("max_flux_scale", cls.max_flux_scale)),
-            candidates=int(cfg.get("candidates", cls.candidates)),
-        )
+        return settings_from_config(cls, cfg)
+
+
+def settings_from_config(cls, cfg: dict | None):
+    """A settings dataclass from its config block: each field from the block where given (cast to
+    its default's type), else its default."""
+    cfg = cfg or {}
+    return cls(**{f.name: type(f.default)(cfg.get(f.name, f.default)) for f in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -103,12 +105,14 @@ def library_scale_factor(library_scale: float, view_scale: float) -> int:
     return factor
 
 
-def role_galaxies(library: GalaxyLibrary, role: str, view_scale: float) -> RealGalaxies:
-    """The library's galaxies of ``role`` (``GalaxyLibrary.select``: the train/test wall) at ``view_scale``."""
-    chosen = library.select(role, "galaxy")
+def role_galaxies(library: GalaxyLibrary, role: str, view_scale: float, kinds=("galaxy",)) -> RealGalaxies:
+    """The library's entries of ``role`` (``GalaxyLibrary.select``: the train/test wall) and ``kinds``
+    (galaxies by default) at ``view_scale``."""
+    chosen = library.select(role, kinds)
     t = chosen.table
     if len(t) == 0:
-        raise DeepCeeError(f"galaxy library: no {role} galaxies to draw real members from")
+        plural = {"galaxy": "galaxies", "star": "stars", "bright_star": "bright stars"}
+        raise DeepCeeError(f"galaxy library: no {role} {' or '.join(plural[k] for k in kinds)} to draw from")
     factor = library_scale_factor(float(library.table.meta.get("pixel_scale_arcsec", view_scale)), view_scale)
     stamps, centroids = [], []
     for stamp, xc, yc in zip(chosen.gri, np.asarray(t["stamp_xc"], float), np.asarray(t["stamp_yc"], float)):
@@ -133,6 +137,15 @@ def load_role_galaxies(table_path: str, stamps_path: str, role: str, view_scale:
     return role_galaxies(read_library(table_path, stamps_path), role, view_scale)
 
 
+def match_cost(pool: RealGalaxies, mag_r: float, g_r: float, r_i: float, max_flux_scale: float) -> np.ndarray:
+    """Each entry's cost for one object: r, g - r and r - i in units of ``MATCH_SCALES``, squared and
+    summed, plus ``OVERSCALE_PENALTY`` per squared magnitude of brightening beyond ``max_flux_scale``."""
+    dm = pool.mag_r - mag_r  # > 0: the entry is fainter and must be brightened
+    over = np.clip(dm - 2.5 * np.log10(max_flux_scale), 0.0, None)
+    sm, sc, si = MATCH_SCALES
+    return (dm / sm) ** 2 + ((pool.g_r - g_r) / sc) ** 2 + ((pool.r_i - r_i) / si) ** 2 + OVERSCALE_PENALTY * over**2
+
+
 def match_members(
     galaxies: RealGalaxies,
     mag_r,
@@ -154,15 +167,10 @@ def match_members(
             usable &= other
     index = np.full(len(mag_r), -1, dtype=np.int64)
     scale = np.ones(len(mag_r), dtype=float)
-    max_brighten = 2.5 * np.log10(settings.max_flux_scale)
-    sm, sc, si = MATCH_SCALES
     for j in np.argsort(mag_r, kind="stable"):
         if not usable.any():
             break
-        dm = galaxies.mag_r - mag_r[j]  # > 0: the entry is fainter and must be brightened
-        over = np.clip(dm - max_brighten, 0.0, None)
-        cost = (dm / sm) ** 2 + ((galaxies.g_r - g_r[j]) / sc) ** 2 + ((galaxies.r_i - r_i[j]) / si) ** 2
-        cost = cost + OVERSCALE_PENALTY * over**2
+        cost = match_cost(galaxies, mag_r[j], g_r[j], r_i[j], settings.max_flux_scale)
         cost[~usable] = np.inf
         pool = np.argsort(cost, kind="stable")[: max(1, settings.candidates)]
         pool = pool[np.isfinite(cost[pool])]

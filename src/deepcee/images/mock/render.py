@@ -23,6 +23,7 @@ from deepcee.core.errors import DeepCeeError
 from deepcee.core.seeds import int_seed
 from deepcee.images.fits import BANDS, make_wcs, write_view_fits
 from deepcee.images.mock.draw import Canvas, add_sdss_noise, band_fluxes, saturate
+from deepcee.images.mock.library_objects import LibraryObjects, LibraryObjectSettings, check_kind, load_library_objects
 from deepcee.images.mock.real_fields import crop, read_field
 from deepcee.images.mock.real_members import MEMBER_KINDS, RealMemberSettings, draw_real_members, load_role_galaxies
 from deepcee.images.mock.sky import MockSky, SkyObjects, read_sky_catalogues
@@ -81,7 +82,8 @@ def render_view(
     field named by the view (``real_fields``: name -> prepared FITS, ``real_fields.prepare_fields``)
     with the view's cluster injected. ``images_cfg`` is the full ``images:`` section
     (schemas/images.schema.yaml's defaults filled). ``galaxy_library``: the (table, stamps) files
-    of the real-galaxy library, for views whose members are real galaxies (``member_kind``).
+    of the real-galaxy library, for views whose members are real galaxies (``member_kind``) and
+    for the sky's bright objects (``images.mock.sky_objects: real``).
     """
     mc = images_cfg["mock"]
     cid, z = str(view["cluster_id"]), float(view["z"])
@@ -89,7 +91,7 @@ def render_view(
         raise DeepCeeError(f"cluster {cid}: redshift {z} unusable for the mock")
     if view_background(view, mc) == "synthetic":
         sky = sky if sky is not None else sky_for_views([view], images_cfg, seed)
-        return _render_cutout(sky, view, images_cfg)
+        return _render_cutout(sky, view, images_cfg, galaxy_library)
     return _render_injected(view, images_cfg, seed, real_fields or {}, galaxy_library)
 
 
@@ -115,11 +117,32 @@ def render_view_to_fits(
 # --------------------------------------------------------------------------- a cutout of the one sky
 
 
-def _render_cutout(sky: MockSky, view, images_cfg: dict) -> tuple[np.ndarray, object, dict]:
+def sky_library(view, images_cfg: dict, galaxy_library: tuple[str, str] | None) -> LibraryObjects | None:
+    """The real galaxies and stars a synthetic view's bright objects are drawn from
+    (``images.mock.sky_objects: real``): the library's entries of the view's role (a training
+    view's: the training fields'; any other view's: the test fields'); None for GalSim's sky."""
+    mc = images_cfg["mock"]
+    if check_kind(mc.get("sky_objects", "galsim")) == "galsim":
+        return None
+    if galaxy_library is None:
+        raise DeepCeeError(f"view {view['view']}: images.mock.sky_objects: real, but no galaxy library was given")
+    training = str(view["split"]) == "train" if "split" in getattr(view, "colnames", view) else False
+    return load_library_objects(
+        *(str(p) for p in galaxy_library),
+        "train" if training else "test",
+        float(images_cfg["pixel_scale_arcsec"]),
+        LibraryObjectSettings.from_config(mc.get("sky_library")),
+    )
+
+
+def _render_cutout(
+    sky: MockSky, view, images_cfg: dict, galaxy_library: tuple[str, str] | None = None
+) -> tuple[np.ndarray, object, dict]:
     """One planned view (a row of views.ecsv) as a cutout of the one sky: (image, WCS, info).
 
     The noise is keyed by the view's name; ``info`` holds the seeing at the view's centre, the
-    counts of what was drawn, the target's pixel position and the truth table of every object.
+    counts of what was drawn (``library_objects``: how many are real library entries), the
+    target's pixel position and the truth table of every object.
     """
     pixels = int(images_cfg["pixels"])
     scale = float(images_cfg["pixel_scale_arcsec"])
@@ -127,7 +150,8 @@ def _render_cutout(sky: MockSky, view, images_cfg: dict) -> tuple[np.ndarray, ob
     if not sky.holds(cid):
         raise DeepCeeError(f"view {name}: cluster {cid} is not in the mock sky (add the plan's clusters)")
     wcs = make_wcs(float(view["centre_ra"]), float(view["centre_dec"]), pixels, scale)
-    img, info = sky.render(wcs, (pixels, pixels), scale, noise_key=("view", name))
+    library = sky_library(view, images_cfg, galaxy_library)
+    img, info = sky.render(wcs, (pixels, pixels), scale, noise_key=("view", name), library=library)
     cx, cy = wcs.world_to_pixel_values(float(view["ra"]), float(view["dec"]))
     truth = _truth_table(info.pop("objects"), name, cid)
     members, n = np.unique(np.asarray(truth["member"], dtype=str), return_counts=True)
@@ -141,6 +165,7 @@ def _render_cutout(sky: MockSky, view, images_cfg: dict) -> tuple[np.ndarray, ob
             "psf_fwhm_arcsec": seeing,
             "n_exact": info["n_exact"],
             "n_fast": info["n_fast"],
+            "library_objects": info["library"],
             **dict.fromkeys((VIEW_COUNT_KEYS.get(m, m) for m in ("target", *TRUTH_MEMBER.values())), 0),
             **counts,
             "cluster_x": float(cx),

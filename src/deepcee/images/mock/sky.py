@@ -53,6 +53,13 @@ from deepcee.core.seeds import rng
 from deepcee.images.fits import make_wcs
 from deepcee.images.mock import universe
 from deepcee.images.mock.draw import Canvas, add_sdss_noise, band_fluxes, noise_normals, saturate
+from deepcee.images.mock.library_objects import (
+    LibraryObjects,
+    chooses,
+    draw_library_objects,
+    frame_quarter_turns,
+    plan_library_objects,
+)
 
 FIELD_NSIDE = 512
 GROUP_NSIDE = 64
@@ -433,12 +440,21 @@ class MockSky:
         return SkyObjects.concat(parts)
 
     def render(
-        self, wcs, shape: tuple[int, int], pixel_scale_arcsec: float, noise_key=None, noise: bool = True
+        self,
+        wcs,
+        shape: tuple[int, int],
+        pixel_scale_arcsec: float,
+        noise_key=None,
+        noise: bool = True,
+        library: LibraryObjects | None = None,
     ) -> tuple[np.ndarray, dict]:
         """The g, r, i nMgy image (3 x ny x nx float32) of a cutout through ``wcs``.
 
         ``noise_key`` (anything hashable) seeds the noise; ``noise=False`` leaves it out.
-        ``info["objects"]``: the objects drawn (SkyObjects plus their pixel ``x``, ``y``).
+        ``library``: one role's real galaxies and stars, drawn for the bright objects
+        (``library_objects``; None: GalSim draws every object).
+        ``info["objects"]``: the objects drawn (SkyObjects plus their pixel ``x``, ``y`` and
+        ``library_id``, -1 for GalSim's); ``info["library"]``: how many came from the library.
         """
         ny, nx = shape
         if ny != nx:
@@ -451,7 +467,8 @@ class MockSky:
         canvas = Canvas(nx, scale, self.mc["psf_fwhm_arcsec"], self.mc["psf_beta"], self.mc["exact_mag"])
         counts = dict.fromkeys(OBJECT_LABELS, 0)
         drawn = SkyObjects.concat([])
-        drawn.cols.update(x=np.zeros(0), y=np.zeros(0))
+        drawn.cols.update(x=np.zeros(0), y=np.zeros(0), library_id=np.zeros(0, np.int64))
+        from_library = np.zeros(0, dtype=bool)
         if len(objs):
             c = objs.cols
             xs, ys = wcs.world_to_pixel_values(c["ra"], c["dec"])
@@ -465,10 +482,20 @@ class MockSky:
             idx = idx[np.argsort(psf[idx], kind="stable")]
             drawn = objs.take(idx)
             drawn.cols["x"], drawn.cols["y"] = xs[idx], ys[idx]
-            betas = self._turned_angles(wcs, c, idx, xs, ys)
+            drawn.cols["library_id"] = np.full(len(idx), -1, dtype=np.int64)
+            turn, mirrored = self._frame(wcs, c, idx, xs, ys)
+            betas = np.where(mirrored, np.pi - c["beta"][idx], c["beta"][idx]) + turn
+            from_library = np.zeros(len(idx), dtype=bool)
+            if library is not None:
+                pick = np.flatnonzero(chooses(library, c["label"][idx], c["mag_r"][idx]))
+                plan = plan_library_objects(
+                    library, self.seed, *(c[k][idx[pick]] for k in ("ra", "dec", "kind", "mag_r", "gr", "ri"))
+                )
+                from_library[pick[plan.drawn]] = True
             fl = band_fluxes(c["mag_r"][idx], c["gr"][idx], c["ri"][idx])
             current_psf = None
             rows = zip(
+                from_library.tolist(),
                 psf[idx].tolist(),
                 xs[idx].tolist(),
                 ys[idx].tolist(),
@@ -477,7 +504,9 @@ class MockSky:
                 betas.tolist(),
                 h[idx].tolist(),
             )
-            for fwhm, x, y, fluxes, mag_r, kind, n, hlr, q, beta, half in rows:
+            for real, fwhm, x, y, fluxes, mag_r, kind, n, hlr, q, beta, half in rows:
+                if real:
+                    continue
                 if fwhm != current_psf:
                     current_psf = fwhm
                     canvas.set_psf(fwhm)
@@ -491,13 +520,26 @@ class MockSky:
             corr = self.mc["noise_correlation"]
             normal = noise_normals(gen, img.shape, float(corr["fraction"]), float(corr["kernel_px"]))
             add_sdss_noise(img, normal, scale, canvas.os**2, sky_factor=self.sky_factor_at(ra_c, dec_c))
-        info = {"n_exact": canvas.n_exact, "n_fast": canvas.n_fast, **counts, "objects": drawn}
+        if from_library.any():  # real entries carry their own noise: added after the sky's
+            d = drawn.cols
+            mags, ids = draw_library_objects(
+                img, library, plan, d["x"][pick], d["y"][pick], frame_quarter_turns(turn[pick]), mirrored[pick]
+            )
+            d["mag_r"][pick[plan.drawn]], d["library_id"][pick] = mags[plan.drawn], ids
+        info = {
+            "n_exact": canvas.n_exact,
+            "n_fast": canvas.n_fast,
+            **counts,
+            "library": int(from_library.sum()),
+            "objects": drawn,
+        }
         return img, info
 
     @staticmethod
-    def _turned_angles(wcs, c, idx, xs, ys) -> np.ndarray:
-        """Position angles drawn for north-up, east-left axes, turned (and mirrored) into ``wcs``
-        at each object's own position, so cutouts sharing pixels draw identical shapes."""
+    def _frame(wcs, c, idx, xs, ys) -> tuple[np.ndarray, np.ndarray]:
+        """How ``wcs``'s axes lie against north-up, east-left at each object's own position: (the
+        turn in radians, mirrored). Position angles and library stamps are drawn in the sky's frame
+        and carried through it, so cutouts sharing pixels draw identical shapes."""
         ra_k, dec_k = c["ra"][idx], c["dec"][idx]
         step = 1.0 / 3600.0
         nx_, ny_ = wcs.world_to_pixel_values(ra_k, dec_k + step)
@@ -506,9 +548,18 @@ class MockSky:
         dex, dey = ex_ - xs[idx], ey_ - ys[idx]
         turn = np.arctan2(dny, dnx) - np.pi / 2
         mirrored = dnx * dey - dny * dex < 0
-        return np.where(mirrored, np.pi - c["beta"][idx], c["beta"][idx]) + turn
+        return turn, mirrored
 
-    def cutout(self, ra: float, dec: float, pixels: int, pixel_scale_arcsec: float, noise_key=None, noise: bool = True):
+    def cutout(
+        self,
+        ra: float,
+        dec: float,
+        pixels: int,
+        pixel_scale_arcsec: float,
+        noise_key=None,
+        noise: bool = True,
+        library: LibraryObjects | None = None,
+    ):
         """A north-up TAN cutout centred on (ra, dec): (image, WCS, info)."""
         wcs = make_wcs(float(ra), float(dec), int(pixels), float(pixel_scale_arcsec))
         img, info = self.render(
@@ -517,6 +568,7 @@ class MockSky:
             pixel_scale_arcsec,
             noise_key=noise_key if noise_key is not None else (round(ra, 7), round(dec, 7)),
             noise=noise,
+            library=library,
         )
         return img, wcs, info
 
