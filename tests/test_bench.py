@@ -132,6 +132,16 @@ def test_gpu_check_kills_resumes_and_locates(tmp_path, capsys):
         ("realism", ["--C", "nan"], "argument --C: must be a number above 0 (got nan)"),
         ("realism", ["--fields", "/nonexistent"], "argument --fields: /nonexistent: no such folder"),
         ("realism", ["--config", "{broken}"], "{broken}:2: not valid YAML"),
+        (
+            "realism",
+            ["--sky-objects", "real"],
+            "images.mock.sky_objects: real needs --galaxy-library (the folder rule images_galaxy_library makes)",
+        ),
+        (
+            "realism",
+            ["--galaxy-library", "{tmp}"],
+            "argument --galaxy-library: {tmp}/library.ecsv: no such file (make it with rule images_galaxy_library)",
+        ),
         ("search", ["--tiles", "-3"], "argument --tiles: must be at least 1 (got -3)"),
         ("search", ["--batch-size", "0"], "argument --batch-size: must be at least 1 (got 0)"),
         ("search", ["--repeat", "0"], "argument --repeat: must be at least 1 (got 0)"),
