@@ -548,6 +548,13 @@ def real_sky_galaxy_library(wildcards):
     return GALAXY_LIBRARY_FILES if "real" in REALSKY_MEMBER_KINDS else {}
 
 
+def training_negatives(wildcards):
+    """The hard negatives (images.mock.negative_fraction), where the views plan makes any."""
+    if float(_IMGCFG["mock"].get("negative_fraction", 0.0)) > 0:
+        return {"negatives": f"{IMAGES}/negatives.ecsv"}
+    return {}
+
+
 def training_real_fields(wildcards):
     """The prepared training fields, where the training views use them."""
     return {"real_fields": f"{IMAGES}/real_fields/train.json"} if TRAIN_ON_REAL_SKY else {}

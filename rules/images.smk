@@ -23,8 +23,13 @@ rule images_views:
     params:
         lineage=LINEAGE["images"],
         images={
-            **_images_sub("views_per_cluster", "max_offset_arcsec", "shards", "split", "pixels", "pixel_scale_arcsec"),
-            "mock": {k: _IMGCFG["mock"][k] for k in ("real_background_fraction", "blank_frames", "real_view_pixels")},
+            **_images_sub(
+                "source", "views_per_cluster", "max_offset_arcsec", "shards", "split", "pixels", "pixel_scale_arcsec"
+            ),
+            "mock": {
+                k: _IMGCFG["mock"][k]
+                for k in ("real_background_fraction", "negative_fraction", "blank_frames", "real_view_pixels")
+            },
         },
         seed=config["seed"],
     script:
@@ -157,6 +162,7 @@ rule images_labels:
         png_dirs=expand(f"{IMAGES}/png/{{shard}}", shard=IMAGE_SHARDS),
     output:
         labels=f"{IMAGES}/labels.ecsv",
+        negatives=f"{IMAGES}/negatives.ecsv",
         summary=f"{IMAGES}/summary.json",
         flips=directory(f"{IMAGES}/png_flip"),
     log:

@@ -16,6 +16,7 @@
 rule train_detector:
     """Train (or resume) the Faster R-CNN on the training split (paper §2.1)."""
     input:
+        unpack(training_negatives),
         labels=IMAGES_LABELS,
         cuda=local_cuda_check,  # no file: CUDA checked before the first job (Snakefile)
     output:

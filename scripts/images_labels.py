@@ -15,6 +15,7 @@ def main(sm):
         fits_manifests=list(sm.input.fits),
         flip_dir=sm.output.get("flips"),
         threads=sm.threads,
+        negatives_path=sm.output.get("negatives"),
     )
 
 

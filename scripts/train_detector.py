@@ -20,6 +20,7 @@ def main(snakemake):
         summary_path=snakemake.output.summary,
         threads=snakemake.threads,
         log=lambda msg: print(msg, flush=True),
+        negatives_path=getattr(snakemake.input, "negatives", None),
     )
 
 

@@ -287,11 +287,12 @@ def test_redmapper_off_drops_its_jobs_and_the_paper_says_nothing_of_it(repo, tmp
     assert "redmapper" not in abstract.lower() and "redmapper" not in conclusions.lower()
 
 
-def test_a_sky_of_real_galaxies_feeds_the_library_to_every_sky_cutout(repo, tmp_path):
+def test_the_real_sky_levers_feed_their_inputs_to_their_jobs(repo, tmp_path):
     """images.mock.sky_objects: real: the image stage's shards, the redMaPPer views' shards and the
-    realism check take the galaxy library as an input (the default's image shards do not)."""
-    lever = tmp_path / "sky_real.yaml"
-    lever.write_text("images:\n  mock:\n    sky_objects: real\n")
+    realism check take the galaxy library as an input; images.mock.negative_fraction: training
+    takes the hard negatives."""
+    lever = tmp_path / "levers.yaml"
+    lever.write_text("images:\n  mock:\n    sky_objects: real\n    negative_fraction: 0.25\n")
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--forceall", "--cores", "2", "--configfile", str(lever)],
         cwd=repo,
@@ -307,3 +308,4 @@ def test_a_sky_of_real_galaxies_feeds_the_library_to_every_sky_cutout(repo, tmp_
         inputs.setdefault(name, []).append(line)
     for rule in ("images_render_shard", "redmapper_render_shard", "images_realism"):
         assert inputs[rule] and all("galaxy_library/library.ecsv" in x for x in inputs[rule]), rule
+    assert "02_images/negatives.ecsv" in inputs["train_detector"][0]

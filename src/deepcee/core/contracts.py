@@ -97,6 +97,14 @@ _LABELS = _cols(
     ("split", "str", None, "train or test"),
     ("flipped", "bool", None, "a left-right flipped copy"),
 )
+#: The hard negatives (images.mock.negative_fraction): training PNGs with nothing in them to box.
+_NEGATIVES = _cols(
+    ("view", "str"),
+    ("png", "str"),
+    ("fits", "str"),
+    ("split", "str", None, "train (hard negatives are training images only)"),
+    ("flipped", "bool", None, "a left-right flipped copy"),
+)
 _PREDICTIONS = _cols(
     ("view", "str"),
     ("x", "float", "pix"),
@@ -355,6 +363,7 @@ TABLES: dict[str, TableContract] = {
     for c in (
         TableContract("catalogue", "01_catalogue/{sample,redmapper}.ecsv", "ecsv", _CATALOGUE),
         TableContract("labels", "{02_images,05_redmapper,04_evaluate/real_sky}/labels.ecsv", "ecsv", _LABELS),
+        TableContract("negatives", "02_images/negatives.ecsv", "ecsv", _NEGATIVES),
         TableContract("losses", "03_train/losses.csv", "csv", _LOSSES),
         TableContract(
             "predictions",

@@ -102,6 +102,25 @@ def read_samples(
     return list(samples.values())
 
 
+def read_negatives(negatives_path: str | os.PathLike, root: str | os.PathLike | None = None) -> list[Sample]:
+    """The hard negatives (``negatives.ecsv``): training images with no box (torchvision's detection
+    models take an image with an empty target as all background)."""
+    table = read_table("negatives", Path(negatives_path))
+    root = Path(root) if root is not None else Path.cwd()
+    out = []
+    for i, row in enumerate(table):
+        png, fits = str(row["png"]), str(row["fits"])
+        out.append(
+            Sample(
+                png=png if os.path.isabs(png) else str(root / png),
+                view=str(row["view"]),
+                fits=fits if not fits or os.path.isabs(fits) else str(root / fits),
+                rows=[i + 1],
+            )
+        )
+    return out
+
+
 def labels_output_size(labels_path: str | os.PathLike) -> int | None:
     """The PNG side the image stage wrote (the labels table's meta ``output_size``); None if absent."""
     value = read_table("labels", Path(labels_path)).meta.get("output_size")

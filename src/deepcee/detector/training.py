@@ -16,6 +16,7 @@ table and a summary are copied to the declared outputs.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import math
 import os
@@ -39,6 +40,7 @@ from deepcee.detector.dataset import (
     collate,
     labels_output_size,
     png_size,
+    read_negatives,
     read_samples,
 )
 from deepcee.detector.model import CLASSES, build_detector, detector_config
@@ -430,8 +432,12 @@ def train(
     root: str | os.PathLike | None = None,
     on_step: Callable[[int, list[float]], None] | None = None,
     log: Callable[[str], None] = print,
+    negatives_path: str | os.PathLike | None = None,
 ) -> dict:
     """Train (or resume training) the detector; returns the summary dict.
+
+    ``negatives_path``: the image stage's hard negatives (training images with no box), trained
+    on beside the labelled images where it lists any.
 
     ``on_step(step, losses)`` is called after each step (tests use it to interrupt).
     On CPU, the same config, seed, data and ``threads`` give bit-identical losses and a
@@ -453,6 +459,7 @@ def train(
             root,
             on_step,
             log,
+            negatives_path,
         )
 
 
@@ -469,13 +476,19 @@ def _train(
     root,
     on_step,
     log,
+    negatives_path=None,
 ) -> dict:
     samples = read_samples(labels_path, split="train", root=root)
+    negatives = read_negatives(negatives_path, root=root) if negatives_path is not None else []
     # the reference side (the pixel scale's): the labels' output_size, else the largest PNG side
     image_size = check_samples(samples, str(labels_path), labels_output_size(labels_path))
+    check_samples(negatives, str(negatives_path), image_size) if negatives else None
+    samples = samples + negatives
     sides = [png_size(s.png)[0] for s in samples]  # PNG headers only
     chash = learning_hash(cfg, seed)
     data_sha = file_sha256(labels_path)
+    if negatives:  # the negatives are training data too: a checkpoint of another set is not resumed
+        data_sha = hashlib.sha256(f"{data_sha}:{file_sha256(negatives_path)}".encode()).hexdigest()
     run_dir = run_folder(checkpoint_dir, chash, data_sha)
     run_dir.mkdir(parents=True, exist_ok=True)
     os.utime(run_dir)  # the most recently used run is the last to be pruned
@@ -528,7 +541,9 @@ def _train(
         else "(" + ", ".join(f"{c} of {side} px" for side, c in counts.items()) + f"; scale set by {image_size} px)"
     )
     log(
-        f"training {cfg['detector']['backbone']} on {len(samples)} images {what}, "
+        f"training {cfg['detector']['backbone']} on {len(samples)} images {what}"
+        + (f" ({len(negatives)} of them hard negatives, no box)" if negatives else "")
+        + ", "
         f"steps {start_step + 1}..{total_steps}, batch {cfg['batch_size']}, {device}, {cfg['precision']}, "
         f"{torch.get_num_threads()} threads"
     )

@@ -20,7 +20,7 @@ from deepcee.core.integrity import seal_directory
 from deepcee.images.labels import flip_row, label_view, labels_table
 from deepcee.images.split import flip_png
 from deepcee.images.stretch import stretch_fits
-from deepcee.images.views import plan_views, read_views, real_offset_factor, shard_views, write_views
+from deepcee.images.views import is_negative, plan_views, read_views, real_offset_factor, shard_views, write_views
 
 
 def make_views(catalogue_path, out_path, images_cfg: dict, seed: int) -> Table:
@@ -45,10 +45,22 @@ def make_views(catalogue_path, out_path, images_cfg: dict, seed: int) -> Table:
             float(images_cfg.get("pixel_scale_arcsec", 1.584)),
             float(images_cfg["max_offset_arcsec"]),
         ),
+        negative_fraction=_negative_fraction(images_cfg),
     )
     views.meta["catalogue"] = str(catalogue_path)
     write_views(views, out_path)
     return views
+
+
+def _negative_fraction(images_cfg: dict) -> float:
+    """``images.mock.negative_fraction``: hard negatives are crops of real fields, rendered by the mock only."""
+    fraction = float(images_cfg.get("mock", {}).get("negative_fraction", 0.0))
+    if fraction > 0 and images_cfg.get("source", "mock") != "mock":
+        raise DeepCeeError(
+            "images.mock.negative_fraction: hard negatives are crops of the bundled real fields, rendered "
+            f"by images.source: mock (this config's source is {images_cfg.get('source')!r})"
+        )
+    return fraction
 
 
 def acquire_shard(
@@ -163,12 +175,15 @@ def build_labels(
     fits_manifests=(),
     flip_dir=None,
     threads: int = 1,
+    negatives_path=None,
 ) -> Table:
     """Split, flip the training PNGs, write labels.ecsv and the stage summary.
 
     The flipped copies go to ``flip_dir`` (the rule's own directory output, so Snakemake
     tracks and replaces them); without it, next to each PNG. ``threads`` PNGs are encoded at
-    once (Pillow's encoder releases the GIL; encoding is most of this job's time).
+    once (Pillow's encoder releases the GIL; encoding is most of this job's time). The hard
+    negatives (``views.is_negative``: no cluster, no box) are no label row: they go, with their
+    flipped copies, to ``negatives_path`` (the ``negatives`` contract), empty where there are none.
     """
     import json
     from concurrent.futures import ThreadPoolExecutor
@@ -192,6 +207,7 @@ def build_labels(
     rows = []
     flips = []
     sides = []  # each row's PNG side
+    negatives = []
     for view in tqdm(views, desc="labels", unit="view", mininterval=5):
         f = pngs[str(view["view"])]
         if not Path(f["png"]).is_file():
@@ -200,14 +216,20 @@ def build_labels(
                 f"--forcerun images_stretch_shard (or delete its folder) to re-create it"
             )
         side = int(f.get("size", size))  # a view over a real field is a smaller square (png_side)
+        flip_path = str(
+            (Path(flip_dir) if flip_dir is not None else Path(f["png"]).parent) / f"{view['view']}_flip.png"
+        )
+        if is_negative(view):  # (view, png, fits, split, flipped): the negatives contract
+            negatives.append((str(view["view"]), f["png"], f["fits"], "train", False))
+            if hflip:
+                flips.append((f["png"], flip_path))
+                negatives.append((f"{view['view']}_flip", flip_path, f["fits"], "train", True))
+            continue
         row = label_view(view, f["fits"], f["png"], side, box_kpc)
         row["split"] = split[row["view"]]
         rows.append(row)
         sides.append(side)
         if hflip and row["split"] == "train":
-            flip_path = str(
-                (Path(flip_dir) if flip_dir is not None else Path(f["png"]).parent) / f"{row['view']}_flip.png"
-            )
             flips.append((f["png"], flip_path))
             rows.append(flip_row(row, side, flip_path))
             sides.append(side)
@@ -216,9 +238,11 @@ def build_labels(
     table = labels_table(
         rows, meta={"box_kpc": box_kpc, "output_size": size, "split_by": by, "test_fraction": frac, "seed": seed}
     )
-    from deepcee.core.contracts import write_table
+    from deepcee.core.contracts import rows_table, write_table
 
     write_table("labels", table, labels_path)
+    if negatives_path is not None:
+        write_table("negatives", rows_table("negatives", negatives), negatives_path)
     split_arr = np.asarray(table["split"])
     flipped = np.asarray(table["flipped"], dtype=bool)
     train_clusters = set(np.asarray(table["cluster_id"])[split_arr == "train"])
@@ -247,6 +271,7 @@ def build_labels(
             )
         ),
         "real_field_images": int(np.sum(np.asarray(sides) != size)),
+        "train_negatives": len(negatives),
     }
     write_summary(summary_path, counts, config={"seed": seed, "images": images_cfg}, stage="images", **timing)
     return table

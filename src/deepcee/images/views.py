@@ -46,6 +46,14 @@ from deepcee.core.seeds import rng
 from deepcee.images.split import assign_split
 
 VIEW_COLUMNS = table_contract("views").colnames  # docs/contracts.md
+#: A hard-negative view's name: ``<cluster id>_n0`` (a real training crop with nothing injected).
+NEGATIVE_SUFFIX = "n0"
+
+
+def is_negative(view) -> bool:
+    """Whether a planned view is a hard negative (its ``members`` are ``blank`` in a training view)."""
+    cols = getattr(view, "colnames", view)
+    return "members" in cols and str(view["members"]) == "blank" and str(view["split"]) == "train"
 
 
 def _floats(column) -> np.ndarray:
@@ -63,6 +71,7 @@ def plan_views(
     real_background_fraction: float = 0.0,
     real_fields: list[str] | None = None,
     real_offset: float = 1.0,
+    negative_fraction: float = 0.0,
 ) -> Table:
     """One row per view: cluster properties, the offset, the image centre, split, background,
     field, shard.
@@ -71,9 +80,14 @@ def plan_views(
     None marks every view ``test`` (a comparison set). ``real_background_fraction`` of the
     training views, drawn per view from the seed, are rendered over one of ``real_fields``
     (field names, drawn per view), their offsets shrunk by ``real_offset`` (``real_offset_factor``).
+    ``negative_fraction`` of the training clusters, drawn per cluster, get one more training view,
+    ``<id>_n0``: a crop of one of ``real_fields`` with nothing injected (``members`` blank), a
+    hard negative that carries no box (``images.mock.negative_fraction``).
     """
-    if real_background_fraction > 0 and not real_fields:
-        raise DeepCeeError(f"{where}: real backgrounds asked for (real_background_fraction) but no real field named")
+    if (real_background_fraction > 0 or negative_fraction > 0) and not real_fields:
+        raise DeepCeeError(
+            f"{where}: real backgrounds asked for (real_background_fraction, negative_fraction) but no real field named"
+        )
     for col in ("id", "ra", "dec", "z", "richness"):
         if col not in catalogue.colnames:
             raise DeepCeeError(f"{where}: missing column '{col}'")
@@ -138,7 +152,16 @@ def plan_views(
                     field,
                 )
             )
+        training = view_split.get(f"{cid}_v0") == "train"
+        if training and negative_fraction > 0 and rng(seed, "negative", cid).uniform() < negative_fraction:
+            name = f"{cid}_{NEGATIVE_SUFFIX}"
+            field = str(real_fields[int(rng(seed, "background-field", name).integers(len(real_fields)))])
+            cluster_cols = (cid, n_views[cid], ra[i], dec[i], float(catalogue["z"][i]), float(catalogue["richness"][i]))
+            rows.append((name, *cluster_cols, bcg[i], 0.0, 0.0, ra[i], dec[i], "train", "sdss_blank", field))
     table = Table(rows=rows, names=VIEW_COLUMNS[:-1])
+    negative = np.char.endswith(np.asarray(table["view"], dtype=str), f"_{NEGATIVE_SUFFIX}")
+    if negative.any():
+        table["members"] = np.where(negative, "blank", "")
     # Shards: whole clusters go to one shard (round robin over the sorted cluster list),
     # so a shard's mock clusters are drawn once and shards are balanced.
     order = {cid: j for j, cid in enumerate(sorted(set(ids)))}
@@ -156,6 +179,7 @@ def plan_views(
             "offset_convention": "cluster position minus image centre, east/north arcsec",
             "split": dict(split) if split is not None else "all test",
             "real_background_fraction": real_background_fraction,
+            "negative_fraction": negative_fraction,
         }
     )
     return table
