@@ -482,7 +482,8 @@ def _train(
     negatives = read_negatives(negatives_path, root=root) if negatives_path is not None else []
     # the reference side (the pixel scale's): the labels' output_size, else the largest PNG side
     image_size = check_samples(samples, str(labels_path), labels_output_size(labels_path))
-    check_samples(negatives, str(negatives_path), image_size) if negatives else None
+    if negatives:
+        check_samples(negatives, str(negatives_path), image_size)
     samples = samples + negatives
     sides = [png_size(s.png)[0] for s in samples]  # PNG headers only
     chash = learning_hash(cfg, seed)

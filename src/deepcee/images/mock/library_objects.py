@@ -36,6 +36,7 @@ import numpy as np
 
 from deepcee.core.errors import DeepCeeError
 from deepcee.core.seeds import rng
+from deepcee.images.mock import universe
 from deepcee.images.mock.galaxy_library import read_library
 from deepcee.images.mock.real_members import (
     RealGalaxies,
@@ -50,8 +51,7 @@ from deepcee.images.mock.real_members import (
 SKY_OBJECT_KINDS = ("galsim", "real")
 #: The sky objects (``sky.OBJECT_LABELS``) a library entry may stand in for.
 LIBRARY_LABELS = ("field", "star", "group", "cluster")
-#: ``universe.Objects.KINDS["star"]``.
-STAR_KIND = 0
+STAR_KIND = universe.Objects.KINDS["star"]
 #: Positions are keyed to 1e-7 deg (0.36 mas): the same object in every cutout, distinct from its neighbours.
 POSITION_DIGITS = 7
 
