@@ -115,22 +115,13 @@ def test_training_takes_negatives_as_images_without_a_box(tmp_path):
 
 def test_the_views_rule_plans_the_configured_negatives(repo, tmp_path):
     """The workflow's images_views job hands images.mock.negative_fraction to the plan."""
-    import subprocess
-    import sys
-
-    from deepcee.bench.workflow import copy_workflow, workflow_env
+    from deepcee.bench.workflow import copy_workflow
+    from snakemake_run import run_snakemake
 
     work = copy_workflow(repo, tmp_path / "workflow")
     (work / "neg.yaml").write_text("images:\n  mock:\n    negative_fraction: 0.25\n")
     target = "results/02_images/views.ecsv"
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", target, "--cores", "2", "--quiet", "--configfile", "neg.yaml"],
-        cwd=work,
-        env=workflow_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = run_snakemake(work, target, "--cores", "2", "--quiet", "--configfile", "neg.yaml", timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     views = Table.read(work / target, format="ascii.ecsv")
     negative = np.array([is_negative(row) for row in views])

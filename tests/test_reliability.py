@@ -12,19 +12,9 @@ from pathlib import Path
 import pytest
 
 from deepcee.core.errors import DeepCeeError
+from snakemake_run import run_snakemake
 
-
-def _snakemake(work: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    from deepcee.bench.workflow import workflow_env
-
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", *args],
-        cwd=work,
-        env=workflow_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+_snakemake = run_snakemake
 
 
 @pytest.fixture

@@ -250,19 +250,13 @@ def test_redmapper_off_drops_its_jobs_and_the_paper_says_nothing_of_it(repo, tmp
     """evaluate.redmapper.enabled: false schedules no job of the comparison (nor its redshifts), and
     paper/ms.tex, read with the artefacts the dry run would make, quotes none of it: no abstract
     sentence, no section, no figure or table of it, no macro of its numbers."""
-    from deepcee.bench.workflow import copy_workflow, workflow_env
+    from deepcee.bench.workflow import copy_workflow
     from deepcee.paper.latex import artefact_map
+    from snakemake_run import run_snakemake
 
     work = copy_workflow(repo, tmp_path / "workflow")
     (work / "rm_off.yaml").write_text("evaluate:\n  redmapper:\n    enabled: false\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--forceall", "--cores", "2", "--configfile", "rm_off.yaml"],
-        cwd=work,
-        env=workflow_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = run_snakemake(work, "-n", "--forceall", "--cores", "2", "--configfile", "rm_off.yaml", timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = set(re.findall(r"^rule (\w+):$", result.stdout, flags=re.M))
     assert "paper_pdf" in jobs and "predict_test" in jobs
